@@ -1,0 +1,1 @@
+"""Automatic differentiation: IR → IR transformations (forward and reverse mode)."""

@@ -1,0 +1,53 @@
+"""Local derivatives of one op, built as IR from the primitive table.
+
+Both modes ask :func:`op_partials` for ``∂result/∂operand_i``; forward mode
+sums ``partial_i · tangent_i``, reverse mode adds ``partial_i · cotangent``
+into each operand's adjoint.  A ``None`` partial is a symbolic zero.
+"""
+
+from __future__ import annotations
+
+from .. import primitives as P
+from ..ir.builder import Builder
+from ..ir.core import Op, Value
+from ..symbolic.to_ir import build_partial
+
+
+def op_partials(
+    b: Builder, op: Op, operands: tuple[Value, ...], out: Value, wanted: list[bool]
+) -> list[Value | None]:
+    """The partials of ``op`` applied to the (new) ``operands`` with result ``out``."""
+    prim = P.PRIMITIVES[op.prim]
+    if prim.derivative != "partials":
+        return [None] * len(operands)
+    attrs = dict(op.attrs)
+    if prim.partials_rule is not None:
+        parts = prim.partials_rule(b, operands, out, attrs, op.loc)
+        return [p if w else None for p, w in zip(parts, wanted, strict=True)]
+    exprs = P.symbolic_partials(op.prim)
+    return [
+        build_partial(b, e, operands, out, attrs, op.loc) if w else None
+        for e, w in zip(exprs, wanted, strict=True)
+    ]
+
+
+def derived_hint(base: str, suffix: str) -> str:
+    """A name hint made by s2sad, not written by the user: ``x.bar``.
+
+    The dot marks it as derived; code generation spells it ``x_bar`` and
+    makes sure it never clashes with a name of the user's source.
+    """
+    return f"{base}.{suffix}"
+
+
+def suffixed(v: Value, suffix: str) -> str | None:
+    """The name hint of a derivative of ``v``: ``x`` → ``x.dot`` / ``x.bar``."""
+    return derived_hint(v.hint, suffix) if v.hint else None
+
+
+def add_all(b: Builder, terms: list[Value], hint: str | None, loc=None) -> Value:
+    """Sum ``terms`` left to right; the last addition carries ``hint``."""
+    acc = terms[0]
+    for i, t in enumerate(terms[1:], start=2):
+        acc = b.emit("add", (acc, t), loc=loc, hint=hint if i == len(terms) else None)
+    return acc

@@ -1,0 +1,144 @@
+"""Whole derivative functions: grad, value_and_grad, jvp and vjp, as IR → IR.
+
+Each transform builds a new :class:`~s2sad.ir.core.Function` from a primal
+one, using the sweeps of :mod:`.forward` and :mod:`.reverse`:
+
+``grad_f(*args)``                       → ∂f/∂wrt (one value, or a tuple for a tuple ``wrt``)
+``value_and_grad_f(*args)``             → (f, gradient)
+``jvp_f(*args, *tangents_of_wrt)``      → (f, tangent of f)
+``vjp_f(*args, cotangent)``             → (f, cotangent(s) of wrt)
+
+For a function returning a tuple, tangents and cotangents of the output are
+tuples of the same length.  The results are not yet optimised: run
+:func:`s2sad.opt.optimize` on them.
+"""
+
+from __future__ import annotations
+
+from ..errors import DifferentiationError
+from ..ir.builder import Builder
+from ..ir.core import Function, Kind, Value
+from .forward import forward_sweep
+from .reverse import reverse_sweep
+from .rules import derived_hint
+
+
+def _params(b: Builder, fn: Function) -> tuple[Value, ...]:
+    return tuple(b.fresh(p.kind, p.hint) for p in fn.params)
+
+
+def _zero_if_none(b: Builder, v: Value | None) -> Value:
+    return b.const(0.0) if v is None else v
+
+
+def _structure_like(template, start: int):
+    """Re-number a result structure so that its indices start at ``start``."""
+    if isinstance(template, tuple):
+        out, i = [], start
+        for t in template:
+            s, i = _structure_like(t, i)
+            out.append(s)
+        return tuple(out), i
+    return start, start + 1
+
+
+def _shape_of_wrt(wrt: tuple[int, ...], single: bool, start: int):
+    if single:
+        return start
+    return tuple(range(start, start + len(wrt)))
+
+
+def _derived(fn: Function, name: str, params, results, structure, *, keep_defaults: bool,
+             b: Builder, doc: str) -> Function:
+    defaults = fn.defaults if keep_defaults else ()
+    return b.finish(name, params, results, structure=structure, defaults=defaults,
+                    source=fn.source, names_used=fn.names_used, docstring=doc)
+
+
+def _check_scalar_output(fn: Function, what: str) -> None:
+    if fn.returns_tuple:
+        raise DifferentiationError(
+            f"`{what}` needs a function with one scalar output, but `{fn.name}` returns "
+            f"a tuple of {len(fn.results)} values",
+            fn.body.ops[-1].loc if fn.body.ops else None,
+            why="a gradient is the derivative of one scalar",
+            hint="use s2sad.vjp (reverse mode, with a cotangent per output) or s2sad.jvp "
+                 "for functions with several outputs",
+        )
+
+
+def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str = "reverse",
+                  with_value: bool = False) -> Function:
+    """``grad`` (or ``value_and_grad``) of a scalar function, in reverse or forward mode."""
+    what = "value_and_grad" if with_value else "grad"
+    _check_scalar_output(fn, what)
+    b = Builder()
+    params = _params(b, fn)
+    if mode == "reverse":
+        (value,), adjoints = reverse_sweep(b, fn, params, wrt, (b.const(1.0),))
+        grads = [_zero_if_none(b, a) for a in adjoints]
+    elif mode == "forward":
+        value = None
+        grads = []
+        for i in wrt:
+            (value,), (tangent,) = forward_sweep(b, fn, params, {i: b.const(1.0)})
+            grads.append(_zero_if_none(b, tangent))
+    else:
+        raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
+    names = ", ".join(fn.param_names[i] for i in wrt)
+    if with_value:
+        results = (value, *grads)
+        structure = (0, _shape_of_wrt(wrt, single, 1))
+        doc = f"Value of {fn.name} and its gradient with respect to {names} ({mode} mode)."
+    else:
+        results = tuple(grads)
+        structure = _shape_of_wrt(wrt, single, 0)
+        doc = f"Gradient of {fn.name} with respect to {names} ({mode} mode)."
+    return _derived(fn, f"{what}_{fn.name}", params, results, structure, keep_defaults=True,
+                    b=b, doc=doc)
+
+
+def jvp_function(fn: Function, wrt: tuple[int, ...]) -> Function:
+    """Forward mode: ``jvp_f(*args, *tangents)`` → ``(f(*args), tangent of the output)``."""
+    b = Builder()
+    params = _params(b, fn)
+    tangents = tuple(b.fresh(Kind.FLOAT, derived_hint(fn.param_names[i], "dot")) for i in wrt)
+    results, out_tangents = forward_sweep(b, fn, params, dict(zip(wrt, tangents, strict=True)))
+    out_tangents = tuple(_zero_if_none(b, t) for t in out_tangents)
+    n = len(results)
+    value_s, _ = _structure_like(fn.structure, 0)
+    tangent_s, _ = _structure_like(fn.structure, n)
+    names = ", ".join(f"{fn.param_names[i]}_dot" for i in wrt)  # as codegen spells them
+    doc = (f"Value of {fn.name} and its directional derivative along the tangents "
+           f"{names} (forward mode).")
+    return _derived(fn, f"jvp_{fn.name}", params + tangents, results + out_tangents,
+                    (value_s, tangent_s), keep_defaults=False, b=b, doc=doc)
+
+
+def cotangent_names(fn: Function) -> list[str]:
+    if not fn.returns_tuple:
+        r = fn.results[0]
+        base = r.hint if r.hint and r.hint not in fn.param_names else "out"
+        return [derived_hint(base, "bar")]
+    return [derived_hint(f"out{i}", "bar") for i in range(len(fn.results))]
+
+
+def vjp_function(fn: Function, wrt: tuple[int, ...], single: bool) -> Function:
+    """Reverse mode: ``vjp_f(*args, cotangent)`` → ``(f(*args), cotangent(s) of wrt)``.
+
+    For a tuple-valued ``f`` the cotangent is one argument per output.
+    """
+    b = Builder()
+    params = _params(b, fn)
+    cotangents = tuple(b.fresh(Kind.FLOAT, name) for name in cotangent_names(fn))
+    results, adjoints = reverse_sweep(b, fn, params, wrt, cotangents)
+    adjoints = tuple(_zero_if_none(b, a) for a in adjoints)
+    value_s, n = _structure_like(fn.structure, 0)
+    names = ", ".join(fn.param_names[i] for i in wrt)
+    spelled = ", ".join(p.hint.replace(".", "_") for p in cotangents)
+    doc = (f"Value of {fn.name} and the cotangent(s) of {names} for the output "
+           f"cotangent(s) {spelled} (reverse mode).")
+    return _derived(fn, f"vjp_{fn.name}", params + cotangents, results + adjoints,
+                    (value_s, _shape_of_wrt(wrt, single, n)), keep_defaults=False, b=b,
+                    doc=doc)
+

@@ -1,0 +1,556 @@
+"""Lifting: a function's ``ast`` → SSA IR.
+
+:class:`Lowerer` walks statements and expressions with ``visit_<Node>``
+methods (as CPython's ``ast.NodeVisitor``) and builds IR through a
+:class:`~s2sad.ir.builder.Builder`.  Variables are renamed into SSA values
+as it goes (``env`` maps a source name to its current value); a tuple is a
+compile-time tuple of values.  Calls to other functions of the user's
+module are inlined; recursion is rejected.
+
+Every construct not handled here raises a located
+:class:`~s2sad.errors.UnsupportedError` that says what to write instead —
+never a silent wrong derivative.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from .. import primitives as P
+from ..errors import NameResolutionError, S2SADError, UnsupportedError
+from ..ir.builder import Builder
+from ..ir.core import NO_DEFAULT, Function, Kind, SourceInfo, Value
+from .resolve import (
+    BuiltinRef,
+    ConstRef,
+    FuncRef,
+    ModuleRef,
+    OtherModuleRef,
+    PrimRef,
+    Unsupported,
+    _ConstEval,
+    library_member,
+)
+from .source import ParsedFunction
+
+Tup = tuple  # a compile-time tuple of values (or nested tuples)
+
+_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
+           ast.FloorDiv: "floordiv", ast.Mod: "mod"}
+
+_CONTROL_FLOW_HINT = (
+    "control flow is not supported yet: write the function without it for now "
+    "(for a kink, `max(a, b)`, `min(a, b)` and `abs(x)` are supported)"
+)
+
+# Plain-words names for the constructs of Python's grammar s2sad rejects.
+_NODE_WORDS = {
+    "If": "an `if` statement", "For": "a `for` loop", "While": "a `while` loop",
+    "Break": "`break`", "Continue": "`continue`",
+    "IfExp": "a conditional expression (`a if c else b`)", "Compare": "a comparison",
+    "BoolOp": "`and`/`or`", "Try": "a `try` statement", "TryStar": "a `try` statement",
+    "With": "a `with` statement", "AsyncWith": "an `async with` statement",
+    "AsyncFor": "an `async for` loop", "Raise": "a `raise` statement",
+    "Assert": "an `assert` statement", "Delete": "a `del` statement",
+    "Global": "a `global` declaration", "Nonlocal": "a `nonlocal` declaration",
+    "Import": "an `import` inside a function", "ImportFrom": "an `import` inside a function",
+    "FunctionDef": "a nested function definition", "AsyncFunctionDef": "an async function",
+    "ClassDef": "a class definition", "Lambda": "a lambda", "Match": "a `match` statement",
+    "NamedExpr": "an assignment expression (`:=`)", "Yield": "`yield` (a generator)",
+    "YieldFrom": "`yield from` (a generator)", "Await": "`await`",
+    "JoinedStr": "an f-string", "FormattedValue": "an f-string", "List": "a list",
+    "Set": "a set", "Dict": "a dict", "ListComp": "a list comprehension",
+    "SetComp": "a set comprehension", "DictComp": "a dict comprehension",
+    "GeneratorExp": "a generator expression", "Subscript": "indexing (`x[i]`)",
+    "Starred": "star-unpacking (`*x`)", "Slice": "a slice",
+    "TypeAlias": "a `type` statement",
+}
+_LATER = {"If", "For", "While", "Break", "Continue", "IfExp", "Compare", "BoolOp",
+          "List", "ListComp", "GeneratorExp", "Subscript"}
+
+
+class Lowerer:
+    """Lowers one top-level function (and, by inlining, the functions it calls)."""
+
+    def __init__(self, pf: ParsedFunction) -> None:
+        self.top = pf
+        self.b = Builder()
+        self.names_used: set[str] = set()
+
+    # -- entry point -------------------------------------------------------------------------
+    def lower(self) -> Function:
+        pf = self.top
+        node = pf.node
+        self._check_signature(pf)
+        params = []
+        for a in node.args.posonlyargs + node.args.args:
+            params.append(self.b.fresh(Kind.FLOAT, a.arg))
+        defaults = self._defaults(pf)
+        env: dict[str, Any] = {p.hint: p for p in params}
+        result = self._body(pf, env, stack=(pf.identity,))
+        if isinstance(result, tuple):
+            flat: list[Value] = []
+            structure = self._flatten(result, flat, pf, node)
+        else:
+            flat, structure = [result], 0
+        return self.b.finish(
+            node.name, tuple(params), tuple(flat), structure=structure, defaults=defaults,
+            source=SourceInfo(pf.filename, node.name, node.lineno + pf.line_offset),
+            names_used=frozenset(self.names_used), docstring=ast.get_docstring(node),
+        )
+
+    def _flatten(self, value: Any, flat: list[Value], pf: ParsedFunction, node: ast.AST):
+        if isinstance(value, tuple):
+            return tuple(self._flatten(v, flat, pf, node) for v in value)
+        flat.append(value)
+        return len(flat) - 1
+
+    # -- errors ------------------------------------------------------------------------------
+    def unsupported(self, pf: ParsedFunction, node: ast.AST, what: str, *, why: str | None = None,
+                    hint: str | None = None) -> UnsupportedError:
+        return UnsupportedError(what, pf.loc(node), why=why, hint=hint)
+
+    def _reject(self, pf: ParsedFunction, node: ast.AST) -> UnsupportedError:
+        name = type(node).__name__
+        words = _NODE_WORDS.get(name, f"the construct `{name}`")
+        if name in _LATER:
+            return self.unsupported(
+                pf, node, f"{words} is not supported yet",
+                why="this version of s2sad differentiates straight-line code",
+                hint=_CONTROL_FLOW_HINT if name not in ("List", "ListComp", "GeneratorExp",
+                                                        "Subscript")
+                else "pass the values as separate scalar arguments for now")
+        hints = {
+            "Try": "remove the try/except: s2sad differentiates pure numeric code",
+            "With": "move the context manager out of the differentiated function",
+            "Global": "pass the value as an argument and return the new value",
+            "Nonlocal": "pass the value as an argument and return the new value",
+            "Delete": "just stop using the name",
+            "FunctionDef": "define the helper at module level; s2sad inlines calls to it",
+            "Lambda": "define the helper with `def` at module level",
+            "ClassDef": "define the class outside the differentiated function",
+            "NamedExpr": "assign the value in a statement of its own",
+            "Yield": "return the values instead",
+            "YieldFrom": "return the values instead",
+            "JoinedStr": "strings have no derivative: remove the f-string",
+            "Import": "import at module level",
+            "ImportFrom": "import at module level",
+            "Match": "use arithmetic or max/min for now",
+            "Raise": "check the input outside the differentiated function",
+            "Assert": "check the input outside the differentiated function",
+        }
+        return self.unsupported(pf, node, f"{words} is not supported",
+                                why="s2sad differentiates pure numeric functions",
+                                hint=hints.get(name, "rewrite it with supported operations"))
+
+    # -- signatures --------------------------------------------------------------------------
+    def _check_signature(self, pf: ParsedFunction) -> None:
+        a = pf.node.args
+        if a.vararg or a.kwarg:
+            star = a.vararg or a.kwarg
+            raise self.unsupported(
+                pf, star, f"`{'*' if a.vararg else '**'}{star.arg}` parameters are not supported",
+                why="s2sad needs to know every differentiable input by name",
+                hint="list the parameters explicitly")
+        if a.kwonlyargs:
+            raise self.unsupported(
+                pf, a.kwonlyargs[0], "keyword-only parameters are not supported",
+                hint="make the parameter positional")
+        if isinstance(pf.node, ast.AsyncFunctionDef):
+            raise self._reject(pf, pf.node)
+
+    def _defaults(self, pf: ParsedFunction) -> tuple[Any, ...]:
+        a = pf.node.args
+        positional = a.posonlyargs + a.args
+        values: list[Any] = [NO_DEFAULT] * (len(positional) - len(a.defaults))
+        for d in a.defaults:
+            try:
+                values.append(_ConstEval(pf.resolver).visit(d))
+            except (ValueError, ArithmeticError, TypeError):
+                raise self.unsupported(pf, d, "a parameter default that is not a numeric "
+                                       "constant", hint="use a number as the default") from None
+        return tuple(values)
+
+    # -- statements --------------------------------------------------------------------------
+    def _body(self, pf: ParsedFunction, env: dict[str, Any], stack: tuple) -> Any:
+        self.names_used.update(
+            n.id for n in ast.walk(pf.node) if isinstance(n, ast.Name)
+        )
+        self.names_used.update(a.arg for a in ast.walk(pf.node) if isinstance(a, ast.arg))
+        ctx = _Ctx(pf, env, stack)
+        body = pf.node.body
+        for i, stmt in enumerate(body):
+            if i == 0 and _is_docstring(stmt):
+                continue
+            method = getattr(self, f"visit_{type(stmt).__name__}", None)
+            if method is None:
+                raise self._reject(pf, stmt)
+            done = method(stmt, ctx)
+            if done is not None:
+                return done.value
+        raise self.unsupported(
+            pf, pf.node, f"function `{pf.node.name}` returns nothing",
+            why="s2sad differentiates the value a function returns",
+            hint="end the function with `return <value>`")
+
+    def visit_Return(self, node: ast.Return, ctx: _Ctx):
+        if node.value is None:
+            raise self.unsupported(ctx.pf, node, "`return` without a value",
+                                   why="s2sad differentiates the value a function returns",
+                                   hint="return the value to differentiate")
+        return _Returned(self.expr(node.value, ctx))
+
+    def visit_Pass(self, node: ast.Pass, ctx: _Ctx) -> None:
+        return None
+
+    def visit_Expr(self, node: ast.Expr, ctx: _Ctx) -> None:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return None  # a string used as a comment
+        raise self.unsupported(ctx.pf, node, "an expression statement (its value is unused)",
+                               why="s2sad differentiates pure functions: a call whose result "
+                                   "is dropped can only matter for its side effects",
+                               hint="assign the value to a name, or remove the statement")
+
+    def visit_Assign(self, node: ast.Assign, ctx: _Ctx) -> None:
+        hint = node.targets[0].id if (len(node.targets) == 1
+                                      and isinstance(node.targets[0], ast.Name)) else None
+        value = self.expr(node.value, ctx, hint=hint)
+        for target in node.targets:
+            self._bind(target, value, ctx)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign, ctx: _Ctx) -> None:
+        if node.value is None:
+            return None
+        hint = node.target.id if isinstance(node.target, ast.Name) else None
+        self._bind(node.target, self.expr(node.value, ctx, hint=hint), ctx)
+
+    def visit_AugAssign(self, node: ast.AugAssign, ctx: _Ctx) -> None:
+        if not isinstance(node.target, ast.Name):
+            raise self._mutation(ctx, node.target)
+        current = self._name(node.target, ctx)
+        value = self._binop(node.op, current, self.expr(node.value, ctx), node, ctx,
+                            hint=node.target.id)
+        ctx.env[node.target.id] = value
+
+    def _bind(self, target: ast.AST, value: Any, ctx: _Ctx) -> None:
+        if isinstance(target, ast.Name):
+            ctx.env[target.id] = value
+            return
+        if isinstance(target, (ast.Tuple, ast.List)):
+            if any(isinstance(t, ast.Starred) for t in target.elts):
+                raise self._reject(ctx.pf, next(t for t in target.elts
+                                                if isinstance(t, ast.Starred)))
+            if not isinstance(value, tuple):
+                raise self.unsupported(ctx.pf, target, "unpacking a value that is not a tuple",
+                                       hint="unpack only tuples written or returned in the "
+                                            "function")
+            if len(value) != len(target.elts):
+                raise self.unsupported(
+                    ctx.pf, target,
+                    f"cannot unpack {len(value)} values into {len(target.elts)} names",
+                    why="the numbers of names and values differ")
+            for t, v in zip(target.elts, value, strict=True):
+                self._bind(t, v, ctx)
+            return
+        raise self._mutation(ctx, target)
+
+    def _mutation(self, ctx: _Ctx, target: ast.AST) -> UnsupportedError:
+        if isinstance(target, ast.Subscript):
+            return self.unsupported(
+                ctx.pf, target, "item assignment `x[...] = ...` is not supported yet",
+                why="it mutates a value in place",
+                hint="compute the new values as separate names")
+        return self.unsupported(
+            ctx.pf, target, "assignment to an attribute is not supported",
+            why="it mutates an object, which s2sad cannot differentiate",
+            hint="assign to a plain local name")
+
+    # -- expressions -------------------------------------------------------------------------
+    def expr(self, node: ast.expr, ctx: _Ctx, hint: str | None = None) -> Any:
+        method = getattr(self, f"expr_{type(node).__name__}", None)
+        if method is None:
+            raise self._reject(ctx.pf, node)
+        return method(node, ctx, hint)
+
+    def value(self, node: ast.expr, ctx: _Ctx, hint: str | None = None) -> Value:
+        """An expression that must be one number (not a tuple)."""
+        got = self.expr(node, ctx, hint)
+        if isinstance(got, tuple):
+            raise self.unsupported(ctx.pf, node, "a tuple used as a number",
+                                   hint="unpack the tuple first: `a, b = ...`")
+        return got
+
+    def emit(self, prim: str, operands, ctx: _Ctx, node: ast.AST, hint: str | None = None,
+             **attrs) -> Value:
+        return self.b.emit(prim, tuple(operands), attrs=attrs, loc=ctx.pf.loc(node), hint=hint)
+
+    def expr_Constant(self, node: ast.Constant, ctx: _Ctx, hint: str | None) -> Value:
+        v = node.value
+        if isinstance(v, complex):
+            raise self.unsupported(ctx.pf, node, "complex numbers are not supported",
+                                   why="s2sad differentiates real-valued functions",
+                                   hint="split the computation into real and imaginary parts")
+        if not isinstance(v, (int, float)):
+            raise self.unsupported(ctx.pf, node, f"a {type(v).__name__} constant is not "
+                                   "supported", why="only numbers have derivatives",
+                                   hint="use numeric values only")
+        return self.b.const(v, ctx.pf.loc(node))
+
+    def expr_Name(self, node: ast.Name, ctx: _Ctx, hint: str | None) -> Any:
+        return self._name(node, ctx)
+
+    def _name(self, node: ast.Name, ctx: _Ctx) -> Any:
+        if node.id in ctx.env:
+            return ctx.env[node.id]
+        got = ctx.pf.resolver.lookup(node.id)
+        if isinstance(got, ConstRef):
+            return self.b.const(got.value, ctx.pf.loc(node))
+        if got is None:
+            raise NameResolutionError(f"name `{node.id}` is not defined", ctx.pf.loc(node),
+                                      hint="define it before use, as a parameter, a local "
+                                           "or a module-level constant")
+        raise self._not_a_value(ctx, node, node.id, got)
+
+    def _not_a_value(self, ctx: _Ctx, node: ast.AST, name: str, got: Any) -> S2SADError:
+        if isinstance(got, Unsupported):
+            return NameResolutionError(
+                f"`{name}` is {got.what}, which s2sad cannot use here", ctx.pf.loc(node),
+                why="a differentiated function may only use numbers, its parameters, "
+                    "module-level numeric constants and supported functions",
+                hint="pass the value as a parameter")
+        return self.unsupported(ctx.pf, node, f"`{name}` is used as a value, but it is a "
+                                "function or module", hint="call it, or pass a number")
+
+    def expr_Attribute(self, node: ast.Attribute, ctx: _Ctx, hint: str | None) -> Value:
+        got = self._resolve_callee(node, ctx)
+        if isinstance(got, ConstRef):
+            return self.b.const(got.value, ctx.pf.loc(node))
+        raise self._not_a_value(ctx, node, ast.unparse(node), got)
+
+    def expr_Tuple(self, node: ast.Tuple, ctx: _Ctx, hint: str | None) -> Tup:
+        return tuple(self.expr(e, ctx) for e in node.elts)
+
+    def expr_UnaryOp(self, node: ast.UnaryOp, ctx: _Ctx, hint: str | None) -> Value:
+        if isinstance(node.op, ast.UAdd):
+            return self.value(node.operand, ctx, hint)
+        if isinstance(node.op, ast.USub):
+            return self.emit("neg", [self.value(node.operand, ctx)], ctx, node, hint)
+        if isinstance(node.op, ast.Not):
+            raise self.unsupported(ctx.pf, node, "`not` is not supported yet",
+                                   hint=_CONTROL_FLOW_HINT)
+        raise self.unsupported(ctx.pf, node, "bitwise inversion `~` is not supported",
+                               why="it has no derivative", hint="use arithmetic operators")
+
+    def expr_BinOp(self, node: ast.BinOp, ctx: _Ctx, hint: str | None) -> Value:
+        left = self.value(node.left, ctx)
+        right = self.value(node.right, ctx)
+        return self._binop(node.op, left, right, node, ctx, hint)
+
+    def _binop(self, op: ast.operator, left: Any, right: Any, node: ast.AST, ctx: _Ctx,
+               hint: str | None = None) -> Value:
+        if isinstance(left, tuple) or isinstance(right, tuple):
+            raise self.unsupported(ctx.pf, node, "arithmetic on a tuple",
+                                   hint="unpack the tuple first: `a, b = ...`")
+        if isinstance(op, ast.Pow):
+            return self._power(left, right, ctx, node, hint, lib=None)
+        prim = _BINOPS.get(type(op))
+        if prim is None:
+            what = ("matrix multiplication `@` is not supported yet" if isinstance(op, ast.MatMult)
+                    else f"the operator `{_op_symbol(op)}` is not supported")
+            raise self.unsupported(ctx.pf, node, what,
+                                   why="it has no derivative" if not isinstance(op, ast.MatMult)
+                                   else "array code comes in a later version",
+                                   hint="use + - * / ** // %")
+        return self.emit(prim, [left, right], ctx, node, hint)
+
+    def _power(self, base: Value, exponent: Value, ctx: _Ctx, node: ast.AST, hint: str | None,
+               lib: str | None) -> Value:
+        n = self.b.const_value(exponent)
+        if n is not None and not isinstance(n, bool) and lib is None:
+            return self.emit("powc", [base], ctx, node, hint, exponent=n)
+        attrs = {"lib": lib} if lib else {}
+        return self.emit("pow", [base, exponent], ctx, node, hint, **attrs)
+
+    # -- calls -------------------------------------------------------------------------------
+    def _resolve_callee(self, func: ast.expr, ctx: _Ctx) -> Any:
+        if isinstance(func, ast.Name):
+            if func.id in ctx.env:
+                raise self.unsupported(ctx.pf, func, f"`{func.id}` is a local value and "
+                                       "cannot be called",
+                                       why="callables passed as arguments cannot be seen into",
+                                       hint="call a module-level function by its name")
+            got = ctx.pf.resolver.lookup(func.id)
+            if got is None:
+                raise NameResolutionError(f"name `{func.id}` is not defined", ctx.pf.loc(func))
+            return got
+        if isinstance(func, ast.Attribute):
+            if isinstance(func.value, ast.Name) and func.value.id not in ctx.env:
+                mod = ctx.pf.resolver.lookup(func.value.id)
+                if isinstance(mod, ModuleRef):
+                    got = library_member(mod.lib, func.attr)
+                    if got is None:
+                        lib = "math" if mod.lib == P.MATH else "numpy"
+                        raise NameResolutionError(
+                            f"`{ast.unparse(func)}` is not supported",
+                            ctx.pf.loc(func),
+                            why=f"s2sad knows no derivative rule for `{lib}.{func.attr}`",
+                            hint="see the README for the supported functions, or write it "
+                                 "with supported ones")
+                    return got
+                if isinstance(mod, OtherModuleRef):
+                    raise NameResolutionError(
+                        f"`{ast.unparse(func)}` comes from module `{mod.name}`, which s2sad "
+                        "cannot see into", ctx.pf.loc(func),
+                        hint="use math or numpy functions, or functions defined in the same "
+                             "module")
+            if isinstance(func.value, ast.Attribute) and isinstance(func.value.value, ast.Name):
+                mod = ctx.pf.resolver.lookup(func.value.value.id)
+                if isinstance(mod, ModuleRef) and mod.lib == P.NUMPY:
+                    raise NameResolutionError(
+                        f"`{ast.unparse(func)}` is not supported yet", ctx.pf.loc(func),
+                        why="array functions come in a later version of s2sad")
+            raise self.unsupported(ctx.pf, func, f"calling `{ast.unparse(func)}` is not "
+                                   "supported", why="s2sad cannot see what it computes",
+                                   hint="use math or numpy functions, or functions defined in "
+                                        "the same module")
+        raise self.unsupported(ctx.pf, func, "calling a computed expression is not supported",
+                               hint="call a function by its name")
+
+    def expr_Call(self, node: ast.Call, ctx: _Ctx, hint: str | None) -> Any:
+        callee = self._resolve_callee(node.func, ctx)
+        spelled = ast.unparse(node.func)
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise self._reject(ctx.pf, a)
+        if isinstance(callee, FuncRef):
+            return self._inline(callee, node, ctx, hint)
+        if node.keywords:
+            raise self.unsupported(ctx.pf, node.keywords[0].value,
+                                   f"keyword arguments to `{spelled}` are not supported",
+                                   hint="pass the arguments by position")
+        if isinstance(callee, PrimRef):
+            return self._call_prim(callee, node, ctx, hint)
+        if isinstance(callee, BuiltinRef):
+            return self._call_builtin(callee.name, node, ctx, hint)
+        if isinstance(callee, Unsupported):
+            raise NameResolutionError(
+                f"`{spelled}` is {callee.what}, which s2sad cannot call", ctx.pf.loc(node.func),
+                why="s2sad differentiates only functions it can see into or knows a rule for",
+                hint="use math or numpy functions, or functions defined in the same module")
+        raise self._not_a_value(ctx, node.func, spelled, callee)
+
+    def _args(self, node: ast.Call, ctx: _Ctx, counts: tuple[int, ...], spelled: str):
+        if len(node.args) not in counts:
+            want = " or ".join(str(c) for c in counts)
+            raise self.unsupported(ctx.pf, node, f"`{spelled}` takes {want} argument(s) here, "
+                                   f"got {len(node.args)}")
+        return [self.value(a, ctx) for a in node.args]
+
+    def _call_prim(self, ref: PrimRef, node: ast.Call, ctx: _Ctx, hint: str | None) -> Value:
+        if ref.prim == "square":
+            (x,) = self._args(node, ctx, (1,), ref.spelled)
+            return self.emit("powc", [x], ctx, node, hint, exponent=2)
+        if ref.prim == "log" and ref.lib == P.MATH:
+            args = self._args(node, ctx, (1, 2), ref.spelled)
+            if len(args) == 2:
+                return self.emit("log_base", args, ctx, node, hint, lib=P.MATH)
+            return self.emit("log", args, ctx, node, hint, lib=P.MATH)
+        prim = P.PRIMITIVES[ref.prim]
+        args = self._args(node, ctx, (prim.nin,), ref.spelled)
+        if ref.prim == "pow":
+            return self._power(args[0], args[1], ctx, node, hint, lib=ref.lib)
+        return self.emit(ref.prim, args, ctx, node, hint, lib=ref.lib)
+
+    def _call_builtin(self, name: str, node: ast.Call, ctx: _Ctx, hint: str | None) -> Value:
+        if name in ("max", "min"):
+            if len(node.args) < 2:
+                raise self.unsupported(
+                    ctx.pf, node, f"`{name}` of one iterable is not supported yet",
+                    hint=f"write `{name}(a, b)` with the values as separate arguments")
+            args = [self.value(a, ctx) for a in node.args]
+            acc = args[0]
+            for i, a in enumerate(args[1:], start=2):
+                acc = self.emit(f"{name}2", [acc, a], ctx, node,
+                                hint if i == len(args) else None, lib=P.BUILTIN)
+            return acc
+        if name == "abs":
+            (x,) = self._args(node, ctx, (1,), name)
+            return self.emit("abs", [x], ctx, node, hint, lib=P.BUILTIN)
+        if name == "pow":
+            base, exponent = self._args(node, ctx, (2,), "pow")
+            return self._power(base, exponent, ctx, node, hint, lib=None)
+        if name == "round":
+            (x,) = self._args(node, ctx, (1,), "round")
+            return self.emit("round", [x], ctx, node, hint, lib=P.BUILTIN)
+        if name == "int":
+            (x,) = self._args(node, ctx, (1,), "int")
+            return self.emit("trunc", [x], ctx, node, hint, lib=P.BUILTIN)
+        if name == "float":
+            (x,) = self._args(node, ctx, (1,), "float")
+            return x
+        raise self.unsupported(ctx.pf, node, f"the builtin `{name}` is not supported")
+
+    def _inline(self, ref: FuncRef, node: ast.Call, ctx: _Ctx, hint: str | None) -> Any:
+        if ref.key in ctx.stack:
+            raise self.unsupported(
+                ctx.pf, node, f"recursive call to `{ast.unparse(node.func)}`",
+                why="a recursive function has no fixed code to differentiate",
+                hint="write the recursion as a loop (in a later version) or unroll it")
+        callee = ref.get()
+        self._check_signature(callee)
+        names = [a.arg for a in callee.node.args.posonlyargs + callee.node.args.args]
+        defaults = self._defaults(callee)
+        bound: dict[str, Any] = {}
+        if len(node.args) > len(names):
+            raise self.unsupported(ctx.pf, node, f"`{callee.name}` takes {len(names)} "
+                                   f"arguments, got {len(node.args)}")
+        for name, a in zip(names, node.args, strict=False):
+            bound[name] = self.expr(a, ctx)
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise self._reject(ctx.pf, kw.value)
+            if kw.arg not in names or kw.arg in bound:
+                raise self.unsupported(ctx.pf, kw.value, f"unexpected keyword argument "
+                                       f"`{kw.arg}` for `{callee.name}`")
+            bound[kw.arg] = self.expr(kw.value, ctx)
+        for name, default in zip(names, defaults, strict=True):
+            if name not in bound:
+                if default is NO_DEFAULT:
+                    raise self.unsupported(ctx.pf, node, f"missing argument `{name}` for "
+                                           f"`{callee.name}`")
+                bound[name] = self.b.const(default, ctx.pf.loc(node))
+        return self._body(callee, bound, ctx.stack + (ref.key,))
+
+
+class _Ctx:
+    """The state of one function body being lowered (a callee gets its own)."""
+
+    __slots__ = ("pf", "env", "stack")
+
+    def __init__(self, pf: ParsedFunction, env: dict[str, Any], stack: tuple) -> None:
+        self.pf = pf
+        self.env = env
+        self.stack = stack
+
+
+class _Returned:
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str))
+
+
+def _op_symbol(op: ast.operator) -> str:
+    return {ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<",
+            ast.RShift: ">>", ast.MatMult: "@"}.get(type(op), type(op).__name__)
+
+
+def lower(pf: ParsedFunction) -> Function:
+    """Lift a parsed function into IR."""
+    return Lowerer(pf).lower()

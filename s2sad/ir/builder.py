@@ -1,0 +1,166 @@
+"""Building IR: fresh values, ops, and CSE by construction.
+
+:class:`Builder` appends ops to the current block.  Building an op that
+already exists in a visible scope (same primitive, same operands, same
+attributes) returns the existing value instead — common-subexpression
+elimination by construction, as in tinygrad's hash-consed graphs.  Operands of
+commutative primitives are put in a canonical order first (constants first
+for ``mul``, last for ``add``; otherwise by definition order), as SymPy's
+``cse`` does, so that ``x*y`` and ``y*x`` meet.
+
+With ``simplify=True`` every op first goes through :func:`s2sad.opt.simplify.rewrite`
+(constant folding and the algebraic identities that are exact in floating
+point), so the AD passes can emit naive formulas and get tidy IR.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from .. import primitives as P
+from ..errors import InternalError, Loc
+from .core import Attrs, Block, Function, Kind, Op, Value
+
+
+def const_key(value: Any) -> tuple[str, str]:
+    return (type(value).__name__, repr(value))
+
+
+class _Scope:
+    __slots__ = ("block", "table")
+
+    def __init__(self, block: Block) -> None:
+        self.block = block
+        self.table: dict[tuple, tuple[Value, ...]] = {}
+
+
+class Builder:
+    """Appends ops to blocks, numbering values and sharing identical ops."""
+
+    def __init__(self, *, simplify: bool = True) -> None:
+        self._ids = itertools.count()
+        self._scopes: list[_Scope] = [_Scope(Block())]
+        self.simplify = simplify
+        self.consts: dict[Value, Any] = {}  # value -> python constant, for folding
+        self.defs: dict[Value, Op] = {}  # value -> the op that defines it
+
+    # -- values ----------------------------------------------------------------------------
+    def fresh(self, kind: Kind, hint: str | None = None) -> Value:
+        return Value(next(self._ids), kind, hint)
+
+    def const(self, value: Any, loc: Loc | None = None) -> Value:
+        if type(value) not in (bool, int, float):  # e.g. numpy scalars
+            value = float(value)
+        return self.emit("const", (), attrs=(("value", value),), loc=loc)
+
+    def const_value(self, v: Value) -> Any:
+        """The Python constant behind ``v``, or ``None`` if it is not a constant."""
+        return self.consts.get(v)
+
+    def is_const(self, v: Value, value: Any = None) -> bool:
+        if v not in self.consts:
+            return False
+        return value is None or (
+            self.consts[v] == value and type(self.consts[v]) is not bool
+        )
+
+    # -- ops -------------------------------------------------------------------------------
+    def emit(
+        self,
+        prim: str,
+        operands: tuple[Value, ...] | list[Value],
+        *,
+        attrs: Attrs | dict = (),
+        loc: Loc | None = None,
+        hint: str | None = None,
+    ) -> Value:
+        """Build one single-result op (or find the identical one) and return its value."""
+        p = P.PRIMITIVES.get(prim)
+        if p is None:
+            raise InternalError(f"unknown primitive {prim!r}")
+        operands = tuple(operands)
+        if len(operands) != p.nin:
+            raise InternalError(f"{prim} takes {p.nin} operands, got {len(operands)}")
+        attrs = tuple(sorted(attrs.items() if isinstance(attrs, dict) else attrs))
+        if p.commutative:
+            operands = self._canonical_order(prim, operands)
+        if self.simplify and prim != "const":
+            from ..opt.simplify import rewrite
+
+            got = rewrite(self, prim, operands, dict(attrs), loc)
+            if got is not None:
+                return got
+        key = self._key(prim, operands, attrs)
+        found = self._lookup(key)
+        if found is not None:
+            return found[0]
+        kind = p.result_kind(tuple(v.kind for v in operands), dict(attrs))
+        result = self.fresh(kind, hint)
+        op = Op(prim, operands, (result,), attrs, loc)
+        self._append(op, key)
+        if prim == "const":
+            self.consts[result] = dict(attrs)["value"]
+        return result
+
+    def append_op(self, op: Op) -> None:
+        """Append an op built elsewhere (structured ops with regions), without CSE."""
+        self._append(op, None)
+
+    def _append(self, op: Op, key: tuple | None) -> None:
+        scope = self._scopes[-1]
+        scope.block.ops.append(op)
+        if key is not None:
+            scope.table[key] = op.results
+        for r in op.results:
+            self.defs[r] = op
+
+    def _key(self, prim: str, operands: tuple[Value, ...], attrs: Attrs) -> tuple:
+        if prim == "const":
+            return (prim, const_key(dict(attrs)["value"]))
+        return (prim, tuple(v.id for v in operands), attrs)
+
+    def _lookup(self, key: tuple) -> tuple[Value, ...] | None:
+        for scope in reversed(self._scopes):
+            found = scope.table.get(key)
+            if found is not None:
+                return found
+        return None
+
+    def _canonical_order(self, prim: str, operands: tuple[Value, ...]) -> tuple[Value, ...]:
+        consts_first = prim != "add"
+
+        def rank(v: Value) -> tuple[int, int]:
+            c = v in self.consts
+            return (0 if c == consts_first else 1, v.id)
+
+        return tuple(sorted(operands, key=rank))
+
+    # -- blocks ----------------------------------------------------------------------------
+    def push_block(self, args: tuple[Value, ...] = ()) -> Block:
+        block = Block(args=args)
+        self._scopes.append(_Scope(block))
+        return block
+
+    def pop_block(self, yields: tuple[Value, ...]) -> Block:
+        scope = self._scopes.pop()
+        scope.block.yields = tuple(yields)
+        return scope.block
+
+    @property
+    def block(self) -> Block:
+        return self._scopes[-1].block
+
+    def finish(
+        self,
+        name: str,
+        params: tuple[Value, ...],
+        results: tuple[Value, ...],
+        **meta: Any,
+    ) -> Function:
+        """Close the top-level block and return the function built."""
+        if len(self._scopes) != 1:
+            raise InternalError("finish() with open nested blocks")
+        body = self._scopes[0].block
+        body.yields = tuple(results)
+        return Function(name=name, params=params, body=body, **meta)

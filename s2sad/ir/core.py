@@ -1,0 +1,150 @@
+"""The IR's data structures: structured SSA.
+
+A :class:`Function` has parameters, a body :class:`Block` and the values it
+returns.  A block is an ordered list of :class:`Op` plus block arguments (the
+φ-nodes of structured control flow) and the values it yields.  An op applies
+one primitive (see :mod:`s2sad.primitives`) to operand values and defines new
+result values; structured control flow (``cond``, loops) keeps its bodies as
+nested regions, in the manner of MLIR's ``scf`` dialect.
+
+Every value is defined exactly once.  Values are compared by identity; their
+``hint`` (a name from the source such as ``x`` or ``loss``) only guides
+printing and code generation.  Values and ops are never mutated after they are
+built: passes build new IR.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Loc
+
+
+class Kind(enum.Enum):
+    """What a value holds. Only FLOAT values are differentiable."""
+
+    FLOAT = "float"
+    INT = "int"
+    BOOL = "bool"
+
+    @property
+    def differentiable(self) -> bool:
+        return self is Kind.FLOAT
+
+
+@dataclass(eq=False, frozen=True)
+class Value:
+    """An SSA value. Identity is the value: two Values are equal only if they are one."""
+
+    id: int
+    kind: Kind
+    hint: str | None = None
+
+    def __repr__(self) -> str:
+        return f"%{self.id}" + (f"<{self.hint}>" if self.hint else "")
+
+
+Attrs = tuple[tuple[str, Any], ...]
+
+
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Any = _NoDefault()
+
+
+@dataclass(eq=False, frozen=True)
+class Op:
+    """One application of a primitive.
+
+    ``attrs`` are static (a constant, an exponent known at compile time, the
+    library a call was spelled with); they are part of an op's identity for CSE.
+    """
+
+    prim: str
+    operands: tuple[Value, ...]
+    results: tuple[Value, ...]
+    attrs: Attrs = ()
+    loc: Loc | None = None
+    regions: tuple[Block, ...] = ()
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        for key, val in self.attrs:
+            if key == name:
+                return val
+        return default
+
+    @property
+    def result(self) -> Value:
+        (res,) = self.results
+        return res
+
+
+@dataclass(eq=False)
+class Block:
+    """A region: block arguments, ops in order, and the values it yields."""
+
+    args: tuple[Value, ...] = ()
+    ops: list[Op] = field(default_factory=list)
+    yields: tuple[Value, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where a function came from, for headers and error messages."""
+
+    filename: str
+    qualname: str
+    firstlineno: int = 1
+
+
+@dataclass(eq=False)
+class Function:
+    """A function in IR form.
+
+    ``results`` are the returned values; ``structure`` says how they are
+    returned: an int ``i`` returns ``results[i]`` alone, a (nested) tuple of
+    ints returns a (nested) tuple, e.g. ``(0, (1, 2))`` for
+    ``(value, (x_bar, y_bar))``.  ``defaults`` holds the default of each
+    parameter (or :data:`NO_DEFAULT`).
+    ``names_used`` is every identifier of the user's source, so that code
+    generation can pick names that never clash with them.
+    """
+
+    name: str
+    params: tuple[Value, ...]
+    body: Block
+    structure: Any = 0
+    defaults: tuple[Any, ...] = ()
+    source: SourceInfo | None = None
+    names_used: frozenset[str] = frozenset()
+    docstring: str | None = None
+
+    @property
+    def results(self) -> tuple[Value, ...]:
+        return self.body.yields
+
+    @property
+    def returns_tuple(self) -> bool:
+        return isinstance(self.structure, tuple)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.hint or f"arg{i}" for i, p in enumerate(self.params))
+
+
+def walk_ops(block: Block):
+    """Every op of a block and of its nested regions, in program order."""
+    for op in block.ops:
+        yield op
+        for region in op.regions:
+            yield from walk_ops(region)
+
+
+def count_ops(fn: Function, *, ignore_consts: bool = True) -> int:
+    """Number of ops in ``fn`` (constants excluded by default): the size measure of tests."""
+    return sum(1 for op in walk_ops(fn.body) if not (ignore_consts and op.prim == "const"))

@@ -1,0 +1,50 @@
+"""The optimisation pipeline.
+
+* :func:`cse_fold` rebuilds a function through a simplifying
+  :class:`~s2sad.ir.builder.Builder`: identical ops are shared (value
+  numbering), constants are folded and exact identities applied
+  (:mod:`.simplify`).
+* :func:`dce` drops ops whose results nothing uses.
+* :func:`optimize` runs both.
+
+Every pass returns a new function; its input is not modified.
+"""
+
+from __future__ import annotations
+
+from ..ir.builder import Builder
+from ..ir.clone import clone_ops
+from ..ir.core import Block, Function, Value
+
+
+def cse_fold(fn: Function) -> Function:
+    b = Builder(simplify=True)
+    params = tuple(b.fresh(p.kind, p.hint) for p in fn.params)
+    env: dict[Value, Value] = dict(zip(fn.params, params, strict=True))
+    clone_ops(b, fn.body, env)
+    return b.finish(fn.name, params, tuple(env[r] for r in fn.results), **_meta(fn))
+
+
+def _live_ops(block: Block) -> list:
+    live: set[Value] = set(block.yields)
+    kept = []
+    for op in reversed(block.ops):
+        if any(r in live for r in op.results):
+            kept.append(op)
+            live.update(op.operands)
+    kept.reverse()
+    return kept
+
+
+def dce(fn: Function) -> Function:
+    body = Block(args=fn.body.args, ops=_live_ops(fn.body), yields=fn.body.yields)
+    return Function(fn.name, fn.params, body, **_meta(fn))
+
+
+def optimize(fn: Function) -> Function:
+    return dce(cse_fold(fn))
+
+
+def _meta(fn: Function) -> dict:
+    return dict(structure=fn.structure, defaults=fn.defaults, source=fn.source,
+                names_used=fn.names_used, docstring=fn.docstring)

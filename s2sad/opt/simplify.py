@@ -1,0 +1,161 @@
+"""Local rewrites applied while an op is built: constant folding and exact identities.
+
+:func:`rewrite` looks at one op about to be built and returns an existing (or
+simpler, newly built) value that computes the same thing, or ``None`` to build
+the op as asked.  Only identities that hold exactly in IEEE arithmetic are
+used: ``x*1``, ``x+0``, ``x-0``, ``x/1``, ``--x``, ``x**1``, sign
+normalisation (``a + -b → a - b``, ``(-a)*b → -(a*b)``).  ``x*0 → 0`` is never
+used (it is wrong for inf and NaN), nor ``x - x → 0``.
+
+A rewrite never changes a value's kind (an int ``n + 0.0`` stays a float).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import primitives as P
+from ..errors import Loc
+from ..ir.core import Kind, Value
+
+_FOLD_ERRORS = (ArithmeticError, ValueError, TypeError, OverflowError)
+
+
+def _fold(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | None):
+    values = [b.const_value(v) for v in operands]
+    p = P.PRIMITIVES[prim]
+    try:
+        got = p.evaluate(attrs.get("lib"), *values, **{k: v for k, v in attrs.items()
+                                                       if k != "lib"})
+    except _FOLD_ERRORS:
+        return None  # leave it to run time, where Python raises as the user expects
+    if isinstance(got, complex):
+        return None
+    if hasattr(got, "item"):  # numpy scalar
+        got = got.item()
+    if isinstance(got, float) and (math.isnan(got) or math.isinf(got)):
+        return None
+    kind = p.result_kind(tuple(v.kind for v in operands), attrs)
+    if kind is Kind.FLOAT and type(got) is not float:
+        got = float(got)
+    return b.const(got, loc)
+
+
+def _select_of_one_and_zero(b, x: Value, y: Value):
+    """``(1 if p else 0) * z`` → ``z if p else 0``: how max/min/abs route a cotangent."""
+    for sel, z in ((x, y), (y, x)):
+        d = b.defs.get(sel)
+        if d is None or d.prim != "select" or z.kind is not Kind.FLOAT:
+            continue
+        cond, t, f = d.operands
+        if b.is_const(t, 1) and b.is_const(f, 0):
+            return (cond, z, b.const(0.0))
+        if b.is_const(t, 0) and b.is_const(f, 1):
+            return (cond, b.const(0.0), z)
+    return None
+
+
+def _merge_selects(b, x: Value, y: Value):
+    """``(a if p else 0) + (0 if p else c)`` → ``a if p else c``."""
+    dx, dy = b.defs.get(x), b.defs.get(y)
+    if dx is None or dy is None or dx.prim != "select" or dy.prim != "select":
+        return None
+    if dx.operands[0] is not dy.operands[0]:
+        return None
+    cond, t1, f1 = dx.operands
+    _, t2, f2 = dy.operands
+    if b.is_const(f1, 0) and b.is_const(t2, 0):
+        return (cond, t1, f2)
+    if b.is_const(t1, 0) and b.is_const(f2, 0):
+        return (cond, t2, f1)
+    return None
+
+
+def rewrite(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | None):
+    p = P.PRIMITIVES[prim]
+    if operands and all(b.is_const(v) for v in operands) and prim != "select":
+        return _fold(b, prim, operands, attrs, loc)
+    kind = p.result_kind(tuple(v.kind for v in operands), attrs)
+
+    def same(v: Value) -> Value | None:
+        return v if v.kind is kind else None
+
+    def defn(v: Value):
+        return b.defs.get(v)
+
+    def is_neg(v: Value):
+        d = defn(v)
+        return d.operands[0] if d is not None and d.prim == "neg" else None
+
+    def c(v: Value, value: Any) -> bool:
+        return b.is_const(v, value)
+
+    if prim == "add":
+        x, y = operands
+        if c(y, 0):
+            return same(x)
+        if c(x, 0):
+            return same(y)
+        if (ny := is_neg(y)) is not None:
+            return b.emit("sub", (x, ny), loc=loc)
+        if (nx := is_neg(x)) is not None:
+            return b.emit("sub", (y, nx), loc=loc)
+        if (merged := _merge_selects(b, x, y)) is not None:
+            return b.emit("select", merged, loc=loc)
+    elif prim == "sub":
+        x, y = operands
+        if c(y, 0):
+            return same(x)
+        if c(x, 0):
+            return same(b.emit("neg", (y,), loc=loc))
+        if (ny := is_neg(y)) is not None:
+            return b.emit("add", (x, ny), loc=loc)
+    elif prim == "mul":
+        x, y = operands  # constants come first
+        if c(x, 1):
+            return same(y)
+        if c(x, -1):
+            return same(b.emit("neg", (y,), loc=loc))
+        nx, ny = is_neg(x), is_neg(y)
+        if nx is not None and ny is not None:
+            return b.emit("mul", (nx, ny), loc=loc)
+        if nx is not None:
+            return b.emit("neg", (b.emit("mul", (nx, y), loc=loc),), loc=loc)
+        if ny is not None:
+            return b.emit("neg", (b.emit("mul", (x, ny), loc=loc),), loc=loc)
+        if (sel := _select_of_one_and_zero(b, x, y)) is not None:
+            return b.emit("select", sel, loc=loc)
+    elif prim == "div":
+        x, y = operands
+        if c(y, 1):
+            return same(x)
+        if c(y, -1):
+            return same(b.emit("neg", (x,), loc=loc))
+        nx, ny = is_neg(x), is_neg(y)
+        if nx is not None and ny is not None:
+            return b.emit("div", (nx, ny), loc=loc)
+        if nx is not None:
+            return b.emit("neg", (b.emit("div", (nx, y), loc=loc),), loc=loc)
+        if ny is not None:
+            return b.emit("neg", (b.emit("div", (x, ny), loc=loc),), loc=loc)
+    elif prim == "neg":
+        (x,) = operands
+        if (nx := is_neg(x)) is not None:
+            return nx
+        d = defn(x)
+        if d is not None and d.prim == "sub":
+            # -(a - b) is b - a exactly (up to the sign of a zero result).
+            return b.emit("sub", (d.operands[1], d.operands[0]), loc=loc)
+    elif prim == "powc":
+        (x,) = operands
+        n = attrs["exponent"]
+        if n == 1:
+            return same(x)
+    elif prim == "select":
+        cond, t, f = operands
+        if b.is_const(cond):
+            return same(t if b.const_value(cond) else f)
+        if t is f:
+            return t
+    return None

@@ -1,0 +1,308 @@
+"""The primitive table: everything s2sad knows about each operation, in one place.
+
+One :class:`Primitive` entry per operation says how many operands it takes,
+what kind of value it returns, how to evaluate it (for constant folding and
+the reference interpreter), how to spell it in Python (an operator, or a
+function of ``math``, ``numpy`` or the builtins), its SymPy form, and how it
+is differentiated:
+
+* ``derivative="partials"``: the local partial derivatives are *derived from
+  the SymPy form* (``sympy.diff``), simplified with ``powsimp`` and, where it
+  saves work, rewritten in terms of the primal output (``exp' = exp``,
+  ``tanh' = 1 - tanh²``, ``sqrt' = 1 / (2·sqrt)``).  They are never written
+  by hand.  Both AD modes use the same partials.
+* ``derivative="zero"``: piecewise constant (``floor``, ``sign``, ``//``).
+* ``derivative="none"``: the result is not a float (comparisons).
+* ``partials_rule``: a hand-written rule, for primitives that are not
+  elementwise functions of floats (``select``).
+
+Constant exponents are attributes: ``powc`` is ``x ** n`` for a compile-time
+``n``, whose partial ``n·x**(n-1)`` never involves ``log(x)``.
+
+New primitives (including user-defined ones) enter through :func:`register`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from .ir.core import Kind
+
+# The libraries a primitive can be spelled with in generated code.
+OP, MATH, NUMPY, BUILTIN = "op", "math", "numpy", "builtin"
+
+
+def _arith_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
+    return Kind.FLOAT if any(k is Kind.FLOAT for k in kinds) else Kind.INT
+
+
+def _float_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
+    return Kind.FLOAT
+
+
+def _bool_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
+    return Kind.BOOL
+
+
+def _rounding_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
+    # math.floor / round / int return int; numpy's floor returns a float.
+    return Kind.FLOAT if attrs.get("lib") == NUMPY else Kind.INT
+
+
+def _select_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
+    return _arith_kind(kinds[1:], attrs)
+
+
+def _const_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
+    value = attrs["value"]
+    if isinstance(value, bool):
+        return Kind.BOOL
+    if isinstance(value, int):
+        return Kind.INT
+    return Kind.FLOAT
+
+
+def _powc_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
+    n = attrs["exponent"]
+    if kinds[0] is Kind.FLOAT or not isinstance(n, int) or n < 0:
+        return Kind.FLOAT
+    return Kind.INT
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """One entry of the table. See the module docstring."""
+
+    name: str
+    nin: int
+    sympy_form: Callable[..., Any] | None = None
+    names: dict[str, str] = field(default_factory=dict)  # lib -> function name
+    operator: Any = None  # an ast operator/cmpop class name, e.g. "Add", "Lt"
+    kind_rule: Callable[[tuple[Kind, ...], dict], Kind] = _float_kind
+    commutative: bool = False
+    derivative: str = "partials"  # "partials" | "zero" | "none"
+    reuse_output: bool = True  # may partials refer to the primal output?
+    partials_rule: Callable[..., Any] | None = None
+    evaluator: Callable[..., Any] | None = None  # (lib, *args, **attrs) -> value
+
+    def result_kind(self, kinds: tuple[Kind, ...], attrs: dict) -> Kind:
+        return self.kind_rule(kinds, attrs)
+
+    def evaluate(self, lib: str | None, *args: Any, **attrs: Any) -> Any:
+        if self.evaluator is not None:
+            return self.evaluator(lib, *args, **attrs)
+        lib = lib or MATH
+        if lib == NUMPY:
+            return getattr(np, self.names[NUMPY])(*args)
+        if lib == BUILTIN:
+            return getattr(builtins, self.names[BUILTIN])(*args)
+        return getattr(math, self.names[MATH])(*args)
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+
+
+def register(prim: Primitive) -> Primitive:
+    """Add a primitive to the table (the one place a new operation is described)."""
+    PRIMITIVES[prim.name] = prim
+    return prim
+
+
+def get(name: str) -> Primitive:
+    return PRIMITIVES[name]
+
+
+# --------------------------------------------------------------------------------------
+# SymPy forms. Imported lazily: `import s2sad` should not pay for SymPy until a partial
+# derivative is first needed.
+
+
+def _sp():
+    import sympy
+
+    return sympy
+
+
+def _fn(name: str) -> Callable[..., Any]:
+    return lambda *a, **_: getattr(_sp(), name)(*a)
+
+
+def _op_eval(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda lib, *args, **attrs: fn(*args)
+
+
+def _sign_eval(lib: str | None, x: Any, **attrs: Any) -> Any:
+    if lib == NUMPY:
+        return np.sign(x)
+    return 1.0 if x > 0 else -1.0 if x < 0 else 0.0 * x
+
+
+def _log_base_eval(lib: str | None, x: Any, b: Any, **attrs: Any) -> Any:
+    if lib == NUMPY:
+        return np.log(x) / np.log(b)
+    return math.log(x, b)
+
+
+def _max_eval(lib: str | None, a: Any, b: Any, **attrs: Any) -> Any:
+    if lib == NUMPY:
+        return np.maximum(a, b)
+    return a if a >= b else b
+
+
+def _min_eval(lib: str | None, a: Any, b: Any, **attrs: Any) -> Any:
+    if lib == NUMPY:
+        return np.minimum(a, b)
+    return a if a <= b else b
+
+
+def _select_partials(builder, operands, out, attrs, loc):
+    """d select(c, a, b) / da = (1 if c else 0), / db = (0 if c else 1)."""
+    c = operands[0]
+    one, zero = builder.const(1.0, loc), builder.const(0.0, loc)
+    return [
+        None,
+        builder.emit("select", (c, one, zero), loc=loc),
+        builder.emit("select", (c, zero, one), loc=loc),
+    ]
+
+
+def _define_table() -> None:
+    # -- constants and arithmetic --------------------------------------------------------
+    register(Primitive("const", 0, kind_rule=_const_kind, derivative="none"))
+    register(Primitive("add", 2, lambda a, b, **_: a + b, operator="Add",
+                       kind_rule=_arith_kind, commutative=True, evaluator=_op_eval(operator.add)))
+    register(Primitive("sub", 2, lambda a, b, **_: a - b, operator="Sub",
+                       kind_rule=_arith_kind, evaluator=_op_eval(operator.sub)))
+    register(Primitive("mul", 2, lambda a, b, **_: a * b, operator="Mult",
+                       kind_rule=_arith_kind, commutative=True, evaluator=_op_eval(operator.mul)))
+    register(Primitive("div", 2, lambda a, b, **_: a / b, operator="Div",
+                       evaluator=_op_eval(operator.truediv)))
+    register(Primitive("neg", 1, lambda a, **_: -a, operator="USub",
+                       kind_rule=_arith_kind, evaluator=_op_eval(operator.neg)))
+    register(Primitive("pow", 2, lambda a, b, **_: a**b, operator="Pow",
+                       names={MATH: "pow", NUMPY: "power", BUILTIN: "pow"},
+                       kind_rule=_arith_kind, reuse_output=False,
+                       evaluator=lambda lib, a, b, **_: (
+                           np.power(a, b) if lib == NUMPY else
+                           math.pow(a, b) if lib == MATH else a**b)))
+    register(Primitive("powc", 1, lambda a, exponent, **_: a**exponent, operator="Pow",
+                       kind_rule=_powc_kind, reuse_output=False,
+                       evaluator=lambda lib, a, exponent, **_: a**exponent))
+    register(Primitive("floordiv", 2, operator="FloorDiv", kind_rule=_arith_kind,
+                       derivative="zero", evaluator=_op_eval(operator.floordiv)))
+    register(Primitive("mod", 2, lambda a, b, **_: a - b * _sp().floor(a / b), operator="Mod",
+                       kind_rule=_arith_kind, reuse_output=False,
+                       evaluator=_op_eval(operator.mod)))
+
+    # -- elementwise functions -----------------------------------------------------------
+    def unary(name, sympy_name=None, math_name=None, numpy_name=None, **kw):
+        names = {MATH: math_name or name, NUMPY: numpy_name or name}
+        register(Primitive(name, 1, kw.pop("form", None) or _fn(sympy_name or name),
+                           names=names, **kw))
+
+    unary("sin")
+    unary("cos")
+    unary("tan")
+    unary("asin", numpy_name="arcsin")
+    unary("acos", numpy_name="arccos")
+    unary("atan", numpy_name="arctan")
+    unary("sinh")
+    unary("cosh")
+    unary("tanh")
+    unary("asinh", numpy_name="arcsinh")
+    unary("acosh", numpy_name="arccosh")
+    unary("atanh", numpy_name="arctanh")
+    unary("exp")
+    unary("expm1", form=lambda x, **_: _sp().exp(x) - 1)
+    unary("log")
+    unary("log1p", form=lambda x, **_: _sp().log(1 + x))
+    unary("log2", form=lambda x, **_: _sp().log(x) / _sp().log(2))
+    unary("log10", form=lambda x, **_: _sp().log(x) / _sp().log(10))
+    unary("sqrt")
+    unary("erf")
+    unary("erfc")
+    register(Primitive("abs", 1, lambda x, **_: _sp().Abs(x),
+                       names={MATH: "fabs", NUMPY: "abs", BUILTIN: "abs"},
+                       kind_rule=lambda kinds, attrs: (
+                           kinds[0] if attrs.get("lib") == BUILTIN else Kind.FLOAT)))
+    register(Primitive("sign", 1, lambda x, **_: _sp().sign(x), names={NUMPY: "sign"},
+                       derivative="zero", evaluator=_sign_eval))
+    register(Primitive("atan2", 2, _fn("atan2"), names={MATH: "atan2", NUMPY: "arctan2"}))
+    register(Primitive("hypot", 2, lambda a, b, **_: _sp().sqrt(a**2 + b**2),
+                       names={MATH: "hypot", NUMPY: "hypot"}, commutative=True))
+    register(Primitive("log_base", 2, lambda x, b, **_: _sp().log(x) / _sp().log(b),
+                       names={MATH: "log"}, reuse_output=False, evaluator=_log_base_eval))
+    for name in ("floor", "ceil", "trunc"):
+        register(Primitive(name, 1, names={MATH: name, NUMPY: name, BUILTIN: "int"},
+                           kind_rule=_rounding_kind, derivative="zero"))
+    register(Primitive("round", 1, names={BUILTIN: "round", NUMPY: "round"},
+                       kind_rule=_rounding_kind, derivative="zero"))
+    register(Primitive("max2", 2,
+                       lambda a, b, **_: _sp().Piecewise((a, a >= b), (b, True)),
+                       names={BUILTIN: "max", NUMPY: "maximum"}, kind_rule=_arith_kind,
+                       evaluator=_max_eval))
+    register(Primitive("min2", 2,
+                       lambda a, b, **_: _sp().Piecewise((a, a <= b), (b, True)),
+                       names={BUILTIN: "min", NUMPY: "minimum"}, kind_rule=_arith_kind,
+                       evaluator=_min_eval))
+
+    # -- comparisons and selection ----------------------------------------------------------
+    for name, opname, fn in (("lt", "Lt", operator.lt), ("le", "LtE", operator.le),
+                             ("gt", "Gt", operator.gt), ("ge", "GtE", operator.ge),
+                             ("eq", "Eq", operator.eq), ("ne", "NotEq", operator.ne)):
+        register(Primitive(name, 2, operator=opname, kind_rule=_bool_kind, derivative="none",
+                           evaluator=_op_eval(fn)))
+    register(Primitive("not", 1, operator="Not", kind_rule=_bool_kind, derivative="none",
+                       evaluator=_op_eval(operator.not_)))
+    register(Primitive("select", 3, kind_rule=_select_kind, partials_rule=_select_partials,
+                       evaluator=lambda lib, c, a, b, **_: a if c else b))
+
+
+_define_table()
+
+SYMPY_FUNCTION_PRIMS = {
+    # sympy function name -> primitive used when a partial derivative mentions it
+    "sin": "sin", "cos": "cos", "tan": "tan", "asin": "asin", "acos": "acos",
+    "atan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asinh": "asinh",
+    "acosh": "acosh", "atanh": "atanh", "exp": "exp", "log": "log", "erf": "erf",
+    "erfc": "erfc", "sign": "sign", "Abs": "abs", "floor": "floor", "ceiling": "ceil",
+    "atan2": "atan2",
+}
+
+
+@cache
+def symbolic_partials(name: str) -> tuple[Any, ...] | None:
+    """The partial derivatives of primitive ``name`` as SymPy expressions.
+
+    They are written in the symbols ``a0, a1, ...`` (the operands), ``out``
+    (the primal output) and ``exponent`` (for ``powc``).  Derived once per
+    primitive from its SymPy form, and cached.
+    """
+    sympy = _sp()
+    prim = PRIMITIVES[name]
+    if prim.sympy_form is None:
+        return None
+    args = sympy.symbols(f"a0:{prim.nin}", real=True)
+    out = sympy.Symbol("out", real=True)
+    exponent = sympy.Symbol("exponent", real=True)
+    form = prim.sympy_form(*args, exponent=exponent)
+    partials = []
+    for a in args:
+        d = sympy.diff(form, a)
+        # Piecewise-constant pieces (floor inside `mod`, sign) have zero derivative
+        # almost everywhere; that is the convention at their jumps too (DESIGN §10).
+        d = d.replace(lambda e: isinstance(e, (sympy.Subs, sympy.Derivative, sympy.DiracDelta)),
+                      lambda e: sympy.S.Zero)
+        d = sympy.powsimp(d)
+        if prim.reuse_output:
+            d = d.subs(form, out)
+        partials.append(d)
+    return tuple(partials)

@@ -1,0 +1,132 @@
+"""SymPy expression → IR: how the partial derivatives of the primitive table become ops.
+
+:func:`build_partial` instantiates one of the SymPy partials of
+:func:`s2sad.primitives.symbolic_partials` for concrete operand values, the
+primal output and the op's attributes.  The translation keeps the shape a
+person would write: a sum with negative terms becomes a subtraction, a
+product with negative powers becomes a division, ``x**(1/2)`` becomes
+``sqrt``, a ``Piecewise`` becomes a ``select``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import primitives as P
+from ..errors import InternalError, Loc
+from ..ir.core import Value
+
+_RELATIONS = {
+    "GreaterThan": "ge", "StrictGreaterThan": "gt", "LessThan": "le",
+    "StrictLessThan": "lt", "Equality": "eq", "Unequality": "ne",
+}
+
+
+class _Translator:
+    def __init__(self, builder, env: dict, lib: str | None, loc: Loc | None) -> None:
+        import sympy
+
+        self.sp = sympy
+        self.b = builder
+        self.env = env
+        self.lib = lib
+        self.loc = loc
+
+    def emit(self, prim: str, *operands: Value, **attrs: Any) -> Value:
+        return self.b.emit(prim, operands, attrs=attrs, loc=self.loc)
+
+    def number(self, e) -> Value:
+        if e.is_Integer:
+            return self.b.const(int(e), self.loc)
+        return self.b.const(float(e), self.loc)
+
+    def func_lib(self, prim: str) -> str | None:
+        names = P.PRIMITIVES[prim].names
+        if self.lib in names:
+            return self.lib
+        return P.MATH if P.MATH in names or not names else None
+
+    def __call__(self, e) -> Value:
+        sp = self.sp
+        if e.is_Symbol:
+            got = self.env[e]
+            return got if isinstance(got, Value) else self.b.const(got, self.loc)
+        if e.is_number and not e.has(sp.zoo, sp.nan):
+            return self.number(e)
+        if e.is_Add:
+            pos = [t for t in e.args if not t.could_extract_minus_sign()]
+            neg = [-t for t in e.args if t.could_extract_minus_sign()]
+            acc = None
+            for t in pos:
+                v = self(t)
+                acc = v if acc is None else self.emit("add", acc, v)
+            for t in neg:
+                v = self(t)
+                acc = self.emit("neg", v) if acc is None else self.emit("sub", acc, v)
+            return acc
+        if e.is_Mul or (e.is_Pow and e.exp.is_number and e.exp.is_negative):
+            if e.could_extract_minus_sign():
+                return self.emit("neg", self(-e))
+            num, den = sp.fraction(e)
+            if den != 1:
+                return self.emit("div", self(num), self(den))
+            acc = None
+            for t in e.args:  # sympy puts the numeric coefficient first
+                v = self(t)
+                acc = v if acc is None else self.emit("mul", acc, v)
+            return acc
+        if e.is_Pow:
+            base, exp = e.args
+            if exp.is_number:
+                if exp == sp.Rational(1, 2):
+                    return self.emit("sqrt", self(base), lib=self.func_lib("sqrt"))
+                n = int(exp) if exp.is_Integer else float(exp)
+                return self.emit("powc", self(base), exponent=n)
+            return self.emit("pow", self(base), self(exp))
+        if isinstance(e, sp.Piecewise):
+            (first_val, first_cond), *rest = e.args
+            if not rest:
+                return self(first_val)
+            other = self(sp.Piecewise(*rest)) if len(rest) > 1 or rest[0][1] is not sp.true \
+                else self(rest[0][0])
+            return self.emit("select", self(first_cond), self(first_val), other)
+        name = type(e).__name__
+        if name in _RELATIONS:
+            return self.emit(_RELATIONS[name], self(e.lhs), self(e.rhs))
+        prim = P.SYMPY_FUNCTION_PRIMS.get(name)
+        if prim is not None:
+            args = [self(a) for a in e.args]
+            attrs = {}
+            lib = self.func_lib(prim)
+            if lib is not None:
+                attrs["lib"] = lib
+            return self.emit(prim, *args, **attrs)
+        raise InternalError(f"cannot translate SymPy expression {e!r} to IR")
+
+
+def build_partial(
+    builder,
+    expr,
+    operands: tuple[Value, ...],
+    out: Value,
+    attrs: dict,
+    loc: Loc | None,
+) -> Value | None:
+    """Build ``expr`` (a partial from the table) for these operands; ``None`` if it is zero."""
+    import sympy
+
+    if expr == 0:
+        return None
+    env: dict = {sympy.Symbol(f"a{i}", real=True): v for i, v in enumerate(operands)}
+    env[sympy.Symbol("out", real=True)] = out
+    numbers = {}
+    if "exponent" in attrs:
+        n = attrs["exponent"]
+        numbers[sympy.Symbol("exponent", real=True)] = (
+            sympy.Integer(n) if isinstance(n, int) else sympy.Float(n)
+        )
+    if numbers:
+        expr = expr.subs(numbers)
+        if expr == 0:
+            return None
+    return _Translator(builder, env, attrs.get("lib"), loc)(expr)
