@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..ir.builder import Builder
 from ..ir.core import Function, Value
 from .activity import active_values
-from .rules import add_all, op_partials, suffixed
+from .rules import add_all, scaled_partials, suffixed
 
 
 def forward_sweep(
@@ -35,21 +35,16 @@ def forward_sweep(
         env[op.result] = out
         if op.result not in active:
             continue
-        wanted = [v in tangent for v in op.operands]
-        if not any(wanted):
+        factors = [tangent.get(v) for v in op.operands]
+        if not any(f is not None for f in factors):
             continue
-        parts = op_partials(b, op, operands, out, wanted)
         hint = suffixed(op.result, "dot")
-        terms = []
-        for part, v in zip(parts, op.operands, strict=True):
-            if part is not None:
-                terms.append((part, tangent[v]))
+        single = sum(f is not None for f in factors) == 1
+        hints = [hint if single else None] * len(factors)
+        terms = [t for t in scaled_partials(b, op, operands, out, factors, hints)
+                 if t is not None]
         if not terms:
             continue
-        products = [
-            b.emit("mul", (p, t), loc=op.loc, hint=hint if len(terms) == 1 else None)
-            for p, t in terms
-        ]
-        tangent[op.result] = add_all(b, products, hint, op.loc)
+        tangent[op.result] = add_all(b, terms, hint, op.loc)
     results = tuple(env[r] for r in fn.results)
     return results, tuple(tangent.get(r) for r in fn.results)

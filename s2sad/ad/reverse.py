@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..ir.builder import Builder
 from ..ir.core import Function, Value
 from .activity import active_values
-from .rules import op_partials, suffixed
+from .rules import scaled_partials, suffixed
 
 
 def reverse_sweep(
@@ -37,30 +37,29 @@ def reverse_sweep(
     active = active_values(fn, wrt_params)
     adjoint: dict[Value, Value] = {}
 
-    def accumulate(v: Value, part: Value | None, cotangent: Value, loc) -> None:
-        """adjoint(v) += part · cotangent (part None: 1)."""
-        hint = suffixed(v, "bar")
-        first = v not in adjoint
-        term = cotangent if part is None else b.emit(
-            "mul", (part, cotangent), loc=loc, hint=hint if first else None
-        )
-        adjoint[v] = term if first else b.emit("add", (adjoint[v], term), loc=loc, hint=hint)
+    def accumulate(v: Value, contribution: Value, loc) -> None:
+        if v in adjoint:
+            adjoint[v] = b.emit("add", (adjoint[v], contribution), loc=loc,
+                                hint=suffixed(v, "bar"))
+        else:
+            adjoint[v] = contribution
 
     for r, ct in zip(fn.results, cotangents, strict=True):
         if ct is not None and r in active:
-            accumulate(r, None, ct, None)
+            accumulate(r, ct, None)
     for op in reversed(fn.body.ops):
         ybar = adjoint.get(op.result)
         if ybar is None or op.result not in active:
             continue
-        wanted = [v in active for v in op.operands]
-        if not any(wanted):
+        factors = [ybar if v in active else None for v in op.operands]
+        if not any(f is not None for f in factors):
             continue
         operands = tuple(env[v] for v in op.operands)
-        parts = op_partials(b, op, operands, env[op.result], wanted)
+        hints = [None if v in adjoint else suffixed(v, "bar") for v in op.operands]
+        parts = scaled_partials(b, op, operands, env[op.result], factors, hints)
         for part, v in zip(parts, op.operands, strict=True):
             if part is not None:
-                accumulate(v, part, ybar, op.loc)
+                accumulate(v, part, op.loc)
     results = tuple(env[r] for r in fn.results)
     return results, tuple(adjoint.get(fn.params[i]) for i in wrt)
 

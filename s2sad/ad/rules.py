@@ -13,21 +13,36 @@ from ..ir.core import Op, Value
 from ..symbolic.to_ir import build_partial
 
 
-def op_partials(
-    b: Builder, op: Op, operands: tuple[Value, ...], out: Value, wanted: list[bool]
+def scaled_partials(
+    b: Builder,
+    op: Op,
+    operands: tuple[Value, ...],
+    out: Value,
+    factors: list[Value | None],
+    hints: list[str | None] | None = None,
 ) -> list[Value | None]:
-    """The partials of ``op`` applied to the (new) ``operands`` with result ``out``."""
+    """``∂result/∂operand_i · factors[i]`` for each operand (``None`` factor: skipped).
+
+    The factor (a tangent or a cotangent) is multiplied in *before* the
+    expression is turned into IR, so ``x / y`` gives the adjoint ``ybar / y``
+    rather than ``(1 / y) * ybar``.  ``None`` in the result is a symbolic zero.
+    ``hints`` name the results (``x.bar``) where they are new values.
+    """
+    hints = hints or [None] * len(operands)
     prim = P.PRIMITIVES[op.prim]
     if prim.derivative != "partials":
         return [None] * len(operands)
     attrs = dict(op.attrs)
     if prim.partials_rule is not None:
         parts = prim.partials_rule(b, operands, out, attrs, op.loc)
-        return [p if w else None for p, w in zip(parts, wanted, strict=True)]
+        return [
+            None if p is None or f is None else b.emit("mul", (p, f), loc=op.loc, hint=h)
+            for p, f, h in zip(parts, factors, hints, strict=True)
+        ]
     exprs = P.symbolic_partials(op.prim)
     return [
-        build_partial(b, e, operands, out, attrs, op.loc) if w else None
-        for e, w in zip(exprs, wanted, strict=True)
+        None if f is None else build_partial(b, e, operands, out, attrs, op.loc, f, h)
+        for e, f, h in zip(exprs, factors, hints, strict=True)
     ]
 
 

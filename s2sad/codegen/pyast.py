@@ -8,8 +8,9 @@ Rules (DESIGN §6):
   with ``math``/``np``; a name whose old value is dead is reused, so an
   accumulation reads ``x_bar += ...``.
 * Single-use temporaries are folded back into the expression that uses them,
-  up to :data:`MAX_DEPTH` levels; deeper chains are split into statements, so
-  10,000 chained operations never hit a ``RecursionError``.  Before a name is
+  as long as a statement holds at most :data:`MAX_OPS` operations; longer
+  chains are split into statements, so lines stay short and 10,000 chained
+  operations never hit a ``RecursionError``.  Before a name is
   rebound, every pending folded expression that reads it is written out.
 * Constants print as literals (a negative one as ``-2.0``, which the
   renderer parenthesises as a base of ``**``); ``x ** 2`` is spelt ``x * x``.
@@ -27,7 +28,7 @@ from .. import primitives as P
 from ..errors import InternalError
 from ..ir.core import NO_DEFAULT, Function, Op, Value
 
-MAX_DEPTH = 8
+MAX_OPS = 6
 MODULE_NAMES = {P.MATH: "math", P.NUMPY: "np"}
 # Names generated code refers to: never given to a value.
 RESERVED = frozenset({"math", "np", "numpy", "abs", "max", "min", "pow", "round", "int",
@@ -106,11 +107,16 @@ class _FunctionWriter:
             self.last_use[v] = end
 
     def _inlinable(self, op: Op) -> bool:
+        """Fold a single-use temporary, or a partial sum of an adjoint into the next one."""
         v = op.result
-        if v.hint is not None or self.uses.get(v, 0) != 1:
+        if self.uses.get(v, 0) != 1:
             return False
         user = self.users.get(v)
-        return user is None or not _needs_named_operand(user)
+        if user is not None and _needs_named_operand(user):
+            return False
+        if v.hint is None:
+            return True
+        return "." in v.hint and user is not None and user.results[0].hint == v.hint
 
     # -- expressions -------------------------------------------------------------------------
     def _const_expr(self, value: Any) -> ast.expr:
@@ -127,15 +133,16 @@ class _FunctionWriter:
         return ast.Constant(value)
 
     def _operand(self, v: Value) -> tuple[ast.expr, int, frozenset[str]]:
-        """The expression for an operand: a name, a literal, or a folded expression."""
+        """The expression for an operand (a name, a literal, or a folded expression),
+        the number of operations it holds, and the names it reads."""
         if v in self.consts:
-            return self._const_expr(self.consts[v]), 1, frozenset()
+            return self._const_expr(self.consts[v]), 0, frozenset()
         if v in self.pending:
             return self.pending.pop(v)
         name = self.names.get(v)
         if name is None:
             raise InternalError(f"codegen: {v} used before it is defined")
-        return _name(name), 1, frozenset({name})
+        return _name(name), 0, frozenset({name})
 
     def _call(self, lib: str, fname: str, args: list[ast.expr]) -> ast.expr:
         if lib == P.BUILTIN:
@@ -148,7 +155,7 @@ class _FunctionWriter:
     def _op_expr(self, op: Op) -> tuple[ast.expr, int, frozenset[str]]:
         parts = [self._operand(v) for v in op.operands]
         args = [p[0] for p in parts]
-        depth = 1 + max((p[1] for p in parts), default=0)
+        size = 1 + sum(p[1] for p in parts)
         reads = frozenset().union(*(p[2] for p in parts)) if parts else frozenset()
         prim = P.PRIMITIVES[op.prim]
         lib = op.attr("lib")
@@ -182,7 +189,7 @@ class _FunctionWriter:
             expr = self._call(lib, prim.names[lib], args)
         else:
             raise InternalError(f"codegen: no Python spelling for {name} with lib={lib}")
-        return expr, depth, reads
+        return expr, size, reads
 
     # -- statements --------------------------------------------------------------------------
     def _flush_readers(self, name: str) -> None:
@@ -215,9 +222,9 @@ class _FunctionWriter:
         reuse = self._reusable_name(op, index)
         if reuse is not None:
             self._flush_readers(reuse)
-        expr, depth, reads = self._op_expr(op)
-        if reuse is None and self._inlinable(op) and depth <= MAX_DEPTH:
-            self.pending[v] = (expr, depth, reads)
+        expr, size, reads = self._op_expr(op)
+        if reuse is None and self._inlinable(op) and size <= MAX_OPS:
+            self.pending[v] = (expr, size, reads)
             return
         if reuse is not None:
             aug = self._augmented(op, reuse, expr)

@@ -27,7 +27,9 @@ def _astor():
 def render(tree: ast.AST) -> str:
     astor = _astor()
     if astor is not None:
-        return astor.to_source(tree)
+        # No line splitting: astor's wrapping breaks lines at odd places; code
+        # generation keeps statements short instead.
+        return astor.to_source(tree, pretty_source="".join)
     return ast.unparse(tree) + "\n"
 
 

@@ -207,6 +207,9 @@ class Lowerer:
     def visit_Expr(self, node: ast.Expr, ctx: _Ctx) -> None:
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             return None  # a string used as a comment
+        if isinstance(node.value, (ast.Yield, ast.YieldFrom, ast.Await)):
+            raise self._reject(ctx.pf, node.value)
+        self.expr(node.value, ctx)  # an unsupported callee is the better message
         raise self.unsupported(ctx.pf, node, "an expression statement (its value is unused)",
                                why="s2sad differentiates pure functions: a call whose result "
                                    "is dropped can only matter for its side effects",
@@ -382,7 +385,12 @@ class Lowerer:
                                        hint="call a module-level function by its name")
             got = ctx.pf.resolver.lookup(func.id)
             if got is None:
-                raise NameResolutionError(f"name `{func.id}` is not defined", ctx.pf.loc(func))
+                raise NameResolutionError(
+                    f"name `{func.id}` is not defined", ctx.pf.loc(func),
+                    why="s2sad resolves callees statically, from the module's own definitions "
+                        "and imports",
+                    hint="define the function in the same module, or import it from math or "
+                         "numpy")
             return got
         if isinstance(func, ast.Attribute):
             if isinstance(func.value, ast.Name) and func.value.id not in ctx.env:
@@ -504,7 +512,9 @@ class Lowerer:
         bound: dict[str, Any] = {}
         if len(node.args) > len(names):
             raise self.unsupported(ctx.pf, node, f"`{callee.name}` takes {len(names)} "
-                                   f"arguments, got {len(node.args)}")
+                                   f"arguments, got {len(node.args)}",
+                                   why="the call does not match the function's parameters",
+                                   hint=f"call it as {callee.name}({', '.join(names)})")
         for name, a in zip(names, node.args, strict=False):
             bound[name] = self.expr(a, ctx)
         for kw in node.keywords:

@@ -23,7 +23,8 @@ _RELATIONS = {
 
 
 class _Translator:
-    def __init__(self, builder, env: dict, lib: str | None, loc: Loc | None) -> None:
+    def __init__(self, builder, env: dict, lib: str | None, loc: Loc | None,
+                 hint: str | None = None) -> None:
         import sympy
 
         self.sp = sympy
@@ -31,9 +32,19 @@ class _Translator:
         self.env = env
         self.lib = lib
         self.loc = loc
+        self.hint = hint  # given to the ops of the outermost expression
+        self.depth = 0
 
     def emit(self, prim: str, *operands: Value, **attrs: Any) -> Value:
-        return self.b.emit(prim, operands, attrs=attrs, loc=self.loc)
+        hint = self.hint if self.depth == 1 else None
+        return self.b.emit(prim, operands, attrs=attrs, loc=self.loc, hint=hint)
+
+    def __call__(self, e) -> Value:
+        self.depth += 1
+        try:
+            return self.translate(e)
+        finally:
+            self.depth -= 1
 
     def number(self, e) -> Value:
         if e.is_Integer:
@@ -46,7 +57,7 @@ class _Translator:
             return self.lib
         return P.MATH if P.MATH in names or not names else None
 
-    def __call__(self, e) -> Value:
+    def translate(self, e) -> Value:
         sp = self.sp
         if e.is_Symbol:
             got = self.env[e]
@@ -111,15 +122,27 @@ def build_partial(
     out: Value,
     attrs: dict,
     loc: Loc | None,
+    factor: Value,
+    hint: str | None = None,
 ) -> Value | None:
-    """Build ``expr`` (a partial from the table) for these operands; ``None`` if it is zero."""
+    """Build ``expr · factor`` (``expr`` a partial from the table) for these operands.
+
+    Returns ``None`` when the partial is zero.
+    """
     import sympy
 
     if expr == 0:
         return None
     env: dict = {sympy.Symbol(f"a{i}", real=True): v for i, v in enumerate(operands)}
     env[sympy.Symbol("out", real=True)] = out
+    scale = sympy.Symbol("factor", real=True)
+    env[scale] = factor
+    expr = expr * scale
     numbers = {}
+    for sym, v in env.items():  # constants fold symbolically: 2·(1/3)·x → 0.666…·x
+        c = builder.const_value(v)
+        if c is not None and not isinstance(c, bool):
+            numbers[sym] = sympy.Integer(c) if isinstance(c, int) else sympy.Float(c)
     if "exponent" in attrs:
         n = attrs["exponent"]
         numbers[sympy.Symbol("exponent", real=True)] = (
@@ -129,4 +152,4 @@ def build_partial(
         expr = expr.subs(numbers)
         if expr == 0:
             return None
-    return _Translator(builder, env, attrs.get("lib"), loc)(expr)
+    return _Translator(builder, env, attrs.get("lib"), loc, hint)(expr)
