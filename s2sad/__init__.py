@@ -13,6 +13,7 @@ standalone Python source.
 __version__ = "0.1.0"
 
 from .api import differentiable, grad, jvp, lift, value_and_grad, vjp  # noqa: E402
+from .check import check  # noqa: E402, F401
 from .errors import (  # noqa: E402
     DifferentiationError,
     InternalError,

@@ -13,6 +13,8 @@ is differentiated:
   by hand.  Both AD modes use the same partials.
 * ``derivative="zero"``: piecewise constant (``floor``, ``sign``, ``//``).
 * ``derivative="none"``: the result is not a float (comparisons).
+* ``derivative="structured"``: ``cond``, ``for_range``, ``while_loop`` hold
+  regions; the AD passes differentiate them structurally.
 * ``partials_rule``: a hand-written rule, for primitives that are not
   elementwise functions of floats (``select``).
 
@@ -92,6 +94,7 @@ class Primitive:
     reuse_output: bool = True  # may partials refer to the primal output?
     partials_rule: Callable[..., Any] | None = None
     evaluator: Callable[..., Any] | None = None  # (lib, *args, **attrs) -> value
+    cse: bool = True  # may identical ops be shared? (not for tapes and regions)
 
     def result_kind(self, kinds: tuple[Kind, ...], attrs: dict) -> Kind:
         return self.kind_rule(kinds, attrs)
@@ -108,6 +111,7 @@ class Primitive:
 
 
 PRIMITIVES: dict[str, Primitive] = {}
+VARIADIC = -1  # nin of primitives that take any number of operands
 
 
 def register(prim: Primitive) -> Primitive:
@@ -264,6 +268,21 @@ def _define_table() -> None:
                        evaluator=_op_eval(operator.not_)))
     register(Primitive("select", 3, kind_rule=_select_kind, partials_rule=_select_partials,
                        evaluator=lambda lib, c, a, b, **_: a if c else b))
+    register(Primitive("and", 2, operator="And", kind_rule=_bool_kind, derivative="none",
+                       evaluator=lambda lib, a, b, **_: bool(a and b)))
+    register(Primitive("or", 2, operator="Or", kind_rule=_bool_kind, derivative="none",
+                       evaluator=lambda lib, a, b, **_: bool(a or b)))
+
+    # -- structured control flow (regions; differentiated by the AD passes themselves) -----
+    for name in ("cond", "for_range", "while_loop"):
+        register(Primitive(name, VARIADIC, derivative="structured", cse=False))
+
+    # -- reverse mode's tapes: never shared by CSE, always kept in order ----------------------
+    register(Primitive("tape_new", 0, kind_rule=lambda kinds, attrs: Kind.TAPE,
+                       derivative="none", cse=False))
+    register(Primitive("tape_push", VARIADIC, kind_rule=lambda kinds, attrs: Kind.TAPE,
+                       derivative="none", cse=False))
+    register(Primitive("tape_pop", 1, derivative="none", cse=False))
 
 
 _define_table()

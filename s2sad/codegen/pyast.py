@@ -26,13 +26,13 @@ from typing import Any
 
 from .. import primitives as P
 from ..errors import InternalError
-from ..ir.core import NO_DEFAULT, Function, Op, Value
+from ..ir.core import NO_DEFAULT, Block, Function, Op, Value
 
 MAX_OPS = 6
 MODULE_NAMES = {P.MATH: "math", P.NUMPY: "np"}
 # Names generated code refers to: never given to a value.
 RESERVED = frozenset({"math", "np", "numpy", "abs", "max", "min", "pow", "round", "int",
-                      "float"}) | frozenset(keyword.kwlist)
+                      "float", "range", "reversed"}) | frozenset(keyword.kwlist)
 
 _BINOPS = {"Add": ast.Add, "Sub": ast.Sub, "Mult": ast.Mult, "Div": ast.Div, "Pow": ast.Pow,
            "FloorDiv": ast.FloorDiv, "Mod": ast.Mod}
@@ -81,35 +81,96 @@ class _Namer:
         return name
 
 
+_LOOPS = ("for_range", "while_loop")
+
+
 class _FunctionWriter:
     def __init__(self, fn: Function) -> None:
         self.fn = fn
         self.namer = _Namer(fn.names_used)
         self.modules: set[str] = set()
         self.names: dict[Value, str] = {}  # values bound to a Python name
+        self.target: dict[Value, str] = {}  # names decided before the value is built
         self.consts: dict[Value, Any] = {}
         self.pending: dict[Value, tuple[ast.expr, int, frozenset[str]]] = {}
         self.body: list[ast.stmt] = []
-        self.uses: dict[Value, int] = {}
-        self.last_use: dict[Value, int] = {}
-        self.users: dict[Value, Op] = {}
+        self.uses: dict[Value, list[int]] = {}  # positions of each use (loops extended)
+        self.use_block: dict[Value, Block] = {}
+        self.users: dict[Value, Op | None] = {}
+        self.pos: dict[Op, int] = {}
+        self.end: dict[Op, int] = {}
+        self.def_pos: dict[Value, float] = {}
+        self.def_block: dict[Value, Block] = {}
+        self.region_end: dict[Block, int] = {}
+        self.holder: dict[str, Value] = {}  # which value each name holds now
 
     # -- analysis ----------------------------------------------------------------------------
-    def _count_uses(self) -> None:
-        for i, op in enumerate(self.fn.body.ops):
-            for v in op.operands:
-                self.uses[v] = self.uses.get(v, 0) + 1
-                self.last_use[v] = i
-                self.users[v] = op
-        end = len(self.fn.body.ops)
-        for v in self.fn.results:
-            self.uses[v] = self.uses.get(v, 0) + 1
-            self.last_use[v] = end
+    def _analyse(self) -> None:
+        """Number the ops in program order; record every use, and where each value lives.
 
-    def _inlinable(self, op: Op) -> bool:
+        A use inside a loop of a value defined outside it counts at the end of
+        the loop: the loop reads the value again on every iteration.
+        """
+        counter = 0
+
+        def number(block: Block) -> None:
+            nonlocal counter
+            for op in block.ops:
+                counter += 1
+                self.pos[op] = counter
+                for region in op.regions:
+                    number(region)
+                    counter += 1  # the region's yields
+                self.end[op] = counter
+
+        number(self.fn.body)
+        for p in self.fn.params:
+            self.def_pos[p] = 0
+            self.def_block[p] = self.fn.body
+
+        def use(v: Value, at: int, loops: list[Op], block: Block, user: Op | None) -> None:
+            for loop in loops:  # outermost first
+                if not self.pos[loop] < self.def_pos.get(v, 0) <= self.end[loop]:
+                    at = max(at, self.end[loop])
+                    break
+            self.uses.setdefault(v, []).append(at)
+            self.use_block[v] = block
+            self.users[v] = user
+
+        def walk(block: Block, loops: list[Op]) -> None:
+            for op in block.ops:
+                for v in op.operands:
+                    use(v, self.pos[op], loops, block, op)
+                inner = loops + [op] if op.prim in _LOOPS else loops
+                for region in op.regions:
+                    for a in region.args:
+                        self.def_pos[a] = self.pos[op] + 0.5
+                        self.def_block[a] = region
+                    walk(region, inner)
+                    at = max((self.end[o] for o in region.ops), default=self.pos[op])
+                    self.region_end[region] = at
+                    for v in region.yields:
+                        use(v, at, inner, region, None)
+                for r in op.results:
+                    self.def_pos[r] = self.pos[op]
+                    self.def_block[r] = block
+
+        walk(self.fn.body, [])
+        end = max(self.end.values(), default=0) + 1
+        for v in self.fn.results:
+            self.uses.setdefault(v, []).append(end)
+            self.users[v] = None
+            self.use_block[v] = self.fn.body
+
+    def _last_use(self, v: Value) -> int:
+        return max(self.uses.get(v, [0]))
+
+    def _inlinable(self, op: Op, block: Block) -> bool:
         """Fold a single-use temporary, or a partial sum of an adjoint into the next one."""
         v = op.result
-        if self.uses.get(v, 0) != 1:
+        if len(self.uses.get(v, ())) != 1 or self.use_block.get(v) is not block:
+            return False
+        if v in self.target:
             return False
         user = self.users.get(v)
         if user is not None and _needs_named_operand(user):
@@ -144,6 +205,9 @@ class _FunctionWriter:
             raise InternalError(f"codegen: {v} used before it is defined")
         return _name(name), 0, frozenset({name})
 
+    def _expr(self, v: Value) -> ast.expr:
+        return self._operand(v)[0]
+
     def _call(self, lib: str, fname: str, args: list[ast.expr]) -> ast.expr:
         if lib == P.BUILTIN:
             func: ast.expr = _name(fname)
@@ -177,6 +241,8 @@ class _FunctionWriter:
                 orelse=ast.IfExp(test=ast.Compare(x, [ast.Lt()], [ast.Constant(0)]),
                                  body=ast.UnaryOp(ast.USub(), ast.Constant(1.0)),
                                  orelse=ast.Constant(0.0)))
+        elif name in ("and", "or"):
+            expr = ast.BoolOp(ast.And() if name == "and" else ast.Or(), args)
         elif prim.operator in _BINOPS:
             expr = ast.BinOp(args[0], _BINOPS[prim.operator](), args[1])
         elif prim.operator in _CMPOPS:
@@ -192,38 +258,55 @@ class _FunctionWriter:
         return expr, size, reads
 
     # -- statements --------------------------------------------------------------------------
-    def _flush_readers(self, name: str) -> None:
-        """Write out pending folded expressions that read ``name`` before it is rebound."""
-        for v in [v for v, (_, _, reads) in self.pending.items() if name in reads]:
+    def _flush_readers(self, name: str | None) -> None:
+        """Write out pending folded expressions that read ``name`` (all, for ``None``)."""
+        for v in [v for v, (_, _, reads) in self.pending.items() if name is None or name in reads]:
             self._bind(v, self.pending.pop(v)[0], self.namer.fresh(None))
+
+    def _assign(self, name: str, expr: ast.expr) -> None:
+        self.body.append(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=expr))
 
     def _bind(self, v: Value, expr: ast.expr, name: str, aug: ast.operator | None = None,
               rhs: ast.expr | None = None) -> None:
-        target = ast.Name(id=name, ctx=ast.Store())
         if aug is not None:
-            self.body.append(ast.AugAssign(target=target, op=aug, value=rhs))
+            self.body.append(ast.AugAssign(target=ast.Name(id=name, ctx=ast.Store()), op=aug,
+                                           value=rhs))
         else:
-            self.body.append(ast.Assign(targets=[target], value=expr))
-        self.names[v] = name
+            self._assign(name, expr)
+        self._name_of(v, name)
 
-    def _reusable_name(self, op: Op, index: int) -> str | None:
+    def _name_of(self, v: Value, name: str) -> None:
+        self.names[v] = name
+        self.holder[name] = v
+
+    def _dead_name(self, hint: str | None, after: int, taken: list[str]) -> str | None:
+        """A name whose value has the same hint and is not read after position ``after``."""
+        if hint is None:
+            return None
+        for name, u in self.holder.items():
+            if (u.hint == hint and name not in taken and u not in self.fn.results
+                    and self._last_use(u) <= after and self.names.get(u) == name):
+                return name
+        return None
+
+    def _reusable_name(self, op: Op) -> str | None:
         """An operand's name to reuse for the result: same hint, and dead after this op."""
         v = op.result
         if v.hint is None:
             return None
         for u in op.operands:
-            if (u.hint == v.hint and u in self.names and self.last_use.get(u) == index
+            if (u.hint == v.hint and u in self.names and self._last_use(u) == self.pos[op]
                     and u not in self.fn.results):
                 return self.names[u]
         return None
 
-    def _statement(self, op: Op, index: int) -> None:
+    def _statement(self, op: Op, block: Block) -> None:
         v = op.result
-        reuse = self._reusable_name(op, index)
+        reuse = self.target.get(v) or self._reusable_name(op)
         if reuse is not None:
             self._flush_readers(reuse)
         expr, size, reads = self._op_expr(op)
-        if reuse is None and self._inlinable(op) and size <= MAX_OPS:
+        if reuse is None and self._inlinable(op, block) and size <= MAX_OPS:
             self.pending[v] = (expr, size, reads)
             return
         if reuse is not None:
@@ -244,6 +327,201 @@ class _FunctionWriter:
             return expr.op, left
         return None
 
+    def _block(self, block: Block, tail=None) -> list[ast.stmt]:
+        """The statements of a block; ``tail()`` adds the statements that end it."""
+        outer, self.body = self.body, []
+        for op in block.ops:
+            self._op(op, block)
+        if tail is not None:
+            tail()
+        stmts, self.body = self.body, outer
+        return stmts
+
+    def _op(self, op: Op, block: Block) -> None:
+        if op.prim == "const":
+            self.consts[op.result] = op.attr("value")
+        elif op.prim == "cond":
+            self._cond(op, block)
+        elif op.prim in _LOOPS:
+            self._loop(op)
+        elif op.prim == "tape_new":
+            self._bind(op.result, ast.List(elts=[], ctx=ast.Load()),
+                       self.namer.fresh(op.result.hint or "tape"))
+        elif op.prim == "tape_push":
+            tape = self.names[op.operands[0]]
+            items = [self._expr(v) for v in op.operands[1:]]
+            item = items[0] if len(items) == 1 else ast.Tuple(elts=items, ctx=ast.Load())
+            self.body.append(ast.Expr(ast.Call(
+                func=ast.Attribute(_name(tape), "append", ast.Load()), args=[item],
+                keywords=[])))
+            self.names[op.result] = tape
+        elif op.prim == "tape_pop":
+            tape = self.names[op.operands[0]]
+            self.names[op.results[0]] = tape
+            self._flush_readers(None)
+            targets = [self.namer.fresh(r.hint) for r in op.results[1:]]
+            for r, n in zip(op.results[1:], targets, strict=True):
+                self._name_of(r, n)
+            popped = ast.Call(func=ast.Attribute(_name(tape), "pop", ast.Load()), args=[],
+                              keywords=[])
+            self._assign_many(targets, [popped], packed=len(targets) > 1)
+        else:
+            self._statement(op, block)
+
+    def _assign_many(self, names: list[str], exprs: list[ast.expr], packed: bool = False):
+        """``a, b = e1, e2`` (parallel assignment); ``packed``: one tuple-valued expr."""
+        if not names:
+            return
+        for n in names:
+            self._flush_readers(n)
+        targets = [ast.Name(id=n, ctx=ast.Store()) for n in names]
+        target = targets[0] if len(targets) == 1 else ast.Tuple(elts=targets, ctx=ast.Store())
+        value = exprs[0] if len(exprs) == 1 else ast.Tuple(elts=exprs, ctx=ast.Load())
+        self.body.append(ast.Assign(targets=[target], value=value))
+
+    def _target_yields(self, region: Block, names: list[str], args=()) -> None:
+        """Let values a region yields be computed straight into the names they flow to."""
+        for j, (v, name) in enumerate(zip(region.yields, names, strict=True)):
+            if v in self.target or v in self.consts or v in self.names:
+                continue
+            if self.def_block.get(v) is not region or len(self.uses.get(v, ())) != 1:
+                continue
+            if v.hint is not None and name.split("_")[0] != v.hint.replace(".", "_").split(
+                    "_")[0]:
+                continue
+            # Whatever the name holds now must not be read in this region after v is built.
+            old = args[j] if args else self.holder.get(name)
+            end = self.region_end.get(region, 0)
+            if old is not None and any(self.def_pos[v] < p <= end
+                                       for p in self.uses.get(old, ())):
+                continue
+            self.target[v] = name
+
+    def _yield_into(self, region: Block, names: list[str]) -> None:
+        """At the end of a region: assign what it yields to the names its results use."""
+        pairs = [(n, v) for n, v in zip(names, region.yields, strict=True)
+                 if self.names.get(v) != n]
+        exprs = [self._expr(v) for _, v in pairs]
+        self._assign_many([n for n, _ in pairs], exprs)
+
+    def _cond(self, op: Op, block: Block) -> None:
+        test, size, reads = self._operand(op.operands[0])
+        if self._ifexp(op, block, test, size, reads):
+            return
+        self._flush_readers(None)
+        names: list[str] = []
+        for r in op.results:
+            names.append(self._dead_name(r.hint, self.end[op], names)
+                         or self.namer.fresh(r.hint))
+        branches = []
+        for region in op.regions:
+            self._target_yields(region, names)
+            branches.append(self._block(region, lambda r=region: self._yield_into(r, names)))
+        for r, n in zip(op.results, names, strict=True):
+            self._name_of(r, n)
+        then, orelse = branches
+        if (len(names) == 1 and len(then) == 1 and len(orelse) == 1
+                and all(isinstance(b[0], ast.Assign) for b in branches)):
+            self._assign(names[0], ast.IfExp(test=test, body=then[0].value,
+                                             orelse=orelse[0].value))
+            return
+        self.body.append(ast.If(test=test, body=then or [ast.Pass()], orelse=orelse))
+
+    def _ifexp(self, op: Op, block: Block, test: ast.expr, size: int, reads) -> bool:
+        """A one-value ``cond`` whose regions are expressions becomes ``a if c else b``."""
+        if len(op.results) != 1 or any(len(_real_ops(r)) > 0 and not self._all_inlinable(r)
+                                       for r in op.regions):
+            return False
+        saved = dict(self.pending)
+        parts = []
+        for region in op.regions:
+            stmts = self._block(region, lambda r=region: parts.append(
+                self._operand(r.yields[0])))
+            if stmts:
+                self.pending = saved
+                return False
+        (body, s1, r1), (orelse, s2, r2) = parts
+        expr = ast.IfExp(test=test, body=body, orelse=orelse)
+        v = op.result
+        total = size + s1 + s2 + 1
+        if (v.hint is None and len(self.uses.get(v, ())) == 1
+                and self.use_block.get(v) is block and total <= MAX_OPS):
+            self.pending[v] = (expr, total, reads | r1 | r2)
+        else:
+            self._bind(v, expr, self._dead_name(v.hint, self.end[op], [])
+                       or self.namer.fresh(v.hint))
+        return True
+
+    def _all_inlinable(self, region: Block) -> bool:
+        return all(op.prim == "const" or (not op.regions and len(op.results) == 1
+                                          and self._inlinable(op, region))
+                   for op in region.ops)
+
+    def _carried_names(self, op: Op, inits: tuple[Value, ...], region: Block) -> list[str]:
+        names = []
+        for init, arg in zip(inits, region.args[-len(inits):] if inits else (), strict=True):
+            name = self.names.get(init)
+            if (name is not None and init not in self.fn.results and init not in names
+                    and self._last_use(init) == self.pos[op]
+                    and (arg.hint is None or init.hint == arg.hint)):
+                names.append(name)
+            else:
+                names.append(self.namer.fresh(arg.hint))
+        return names
+
+    def _loop(self, op: Op) -> None:
+        if op.prim == "for_range":
+            bounds = [self._expr(v) for v in op.operands[:3]]
+            inits = op.operands[3:]
+            body = op.regions[0]
+            carried_args = body.args[1:]
+        else:
+            inits = op.operands
+            cond, body = op.regions
+            carried_args = body.args
+        init_exprs = [self._expr(v) for v in inits]
+        self._flush_readers(None)
+        names = self._carried_names(op, inits, body)
+        moves = [(n, e) for n, e, v in zip(names, init_exprs, inits, strict=True)
+                 if self.names.get(v) != n]
+        self._assign_many([n for n, _ in moves], [e for _, e in moves])
+        for a, n in zip(carried_args, names, strict=True):
+            self._name_of(a, n)
+        self._target_yields(body, names, carried_args)
+        if op.prim == "for_range":
+            index = self.namer.fresh(body.args[0].hint or "i")
+            self._name_of(body.args[0], index)
+            stmts = self._block(body, lambda: self._yield_into(body, names))
+            self.body.append(ast.For(target=ast.Name(id=index, ctx=ast.Store()),
+                                     iter=self._range(bounds, op.attr("reverse", False)),
+                                     body=stmts or [ast.Pass()], orelse=[]))
+        else:
+            for a, n in zip(cond.args, names, strict=True):
+                self._name_of(a, n)
+            tests: list[ast.expr] = []
+            check = self._block(cond, lambda: tests.append(self._expr(cond.yields[0])))
+            stmts = self._block(body, lambda: self._yield_into(body, names))
+            if check:
+                stop = ast.If(test=ast.UnaryOp(ast.Not(), tests[0]), body=[ast.Break()],
+                              orelse=[])
+                loop = ast.While(test=ast.Constant(True), body=[*check, stop, *stmts],
+                                 orelse=[])
+            else:
+                loop = ast.While(test=tests[0], body=stmts or [ast.Pass()], orelse=[])
+            self.body.append(loop)
+        for r, n in zip(op.results, names, strict=True):
+            self._name_of(r, n)
+
+    def _range(self, bounds: list[ast.expr], reverse: bool) -> ast.expr:
+        start, stop, step = bounds
+        is_const = lambda e, c: isinstance(e, ast.Constant) and e.value == c  # noqa: E731
+        if is_const(step, 1):
+            args = [stop] if is_const(start, 0) else [start, stop]
+        else:
+            args = [start, stop, step]
+        rng = ast.Call(func=_name("range"), args=args, keywords=[])
+        return ast.Call(func=_name("reversed"), args=[rng], keywords=[]) if reverse else rng
+
     def _structure(self, s) -> ast.expr:
         if isinstance(s, tuple):
             return ast.Tuple(elts=[self._structure(x) for x in s], ctx=ast.Load())
@@ -251,20 +529,15 @@ class _FunctionWriter:
 
     def write(self) -> ast.FunctionDef:
         fn = self.fn
-        self._count_uses()
+        self._analyse()
         args = []
         for p in fn.params:
             name = self.namer.fresh(p.hint if p.hint else "arg")
-            self.names[p] = name
+            self._name_of(p, name)
             args.append(ast.arg(arg=name))
-        for i, op in enumerate(fn.body.ops):
-            if op.prim == "const":
-                self.consts[op.result] = op.attr("value")
-                continue
-            if op.regions:
-                raise InternalError("codegen: structured ops are not supported yet")
-            self._statement(op, i)
-        self.results = [self._operand(v)[0] for v in fn.results]
+        for op in fn.body.ops:
+            self._op(op, fn.body)
+        self.results = [self._expr(v) for v in fn.results]
         ret = ast.Return(value=self._structure(fn.structure))
         doc = [ast.Expr(ast.Constant(fn.docstring))] if fn.docstring else []
         defaults = [self._const_expr(d) for d in fn.defaults if d is not NO_DEFAULT]
@@ -278,6 +551,10 @@ class _FunctionWriter:
             type_comment=None,
             **({"type_params": []} if hasattr(ast, "TypeAlias") else {}),
         )
+
+
+def _real_ops(block: Block) -> list[Op]:
+    return [op for op in block.ops if op.prim != "const"]
 
 
 def function_def(fn: Function) -> tuple[ast.FunctionDef, set[str]]:

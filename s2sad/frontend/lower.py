@@ -21,6 +21,7 @@ from .. import primitives as P
 from ..errors import NameResolutionError, S2SADError, UnsupportedError
 from ..ir.builder import Builder
 from ..ir.core import NO_DEFAULT, Function, Kind, SourceInfo, Value
+from .control import ControlFlowMixin, LoopEnd, Undefined
 from .resolve import (
     BuiltinRef,
     ConstRef,
@@ -39,10 +40,6 @@ Tup = tuple  # a compile-time tuple of values (or nested tuples)
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
            ast.FloorDiv: "floordiv", ast.Mod: "mod"}
 
-_CONTROL_FLOW_HINT = (
-    "control flow is not supported yet: write the function without it for now "
-    "(for a kink, `max(a, b)`, `min(a, b)` and `abs(x)` are supported)"
-)
 
 # Plain-words names for the constructs of Python's grammar s2sad rejects.
 _NODE_WORDS = {
@@ -66,11 +63,10 @@ _NODE_WORDS = {
     "Starred": "star-unpacking (`*x`)", "Slice": "a slice",
     "TypeAlias": "a `type` statement",
 }
-_LATER = {"If", "For", "While", "Break", "Continue", "IfExp", "Compare", "BoolOp",
-          "List", "ListComp", "GeneratorExp", "Subscript"}
+_LATER = {"List", "ListComp", "GeneratorExp", "Subscript"}
 
 
-class Lowerer:
+class Lowerer(ControlFlowMixin):
     """Lowers one top-level function (and, by inlining, the functions it calls)."""
 
     def __init__(self, pf: ParsedFunction) -> None:
@@ -117,10 +113,8 @@ class Lowerer:
         if name in _LATER:
             return self.unsupported(
                 pf, node, f"{words} is not supported yet",
-                why="this version of s2sad differentiates straight-line code",
-                hint=_CONTROL_FLOW_HINT if name not in ("List", "ListComp", "GeneratorExp",
-                                                        "Subscript")
-                else "pass the values as separate scalar arguments for now")
+                why="this version of s2sad differentiates numbers, not sequences",
+                hint="pass the values as separate scalar arguments for now")
         hints = {
             "Try": "remove the try/except: s2sad differentiates pure numeric code",
             "With": "move the context manager out of the differentiated function",
@@ -180,26 +174,45 @@ class Lowerer:
         self.names_used.update(a.arg for a in ast.walk(pf.node) if isinstance(a, ast.arg))
         ctx = _Ctx(pf, env, stack)
         body = pf.node.body
-        for i, stmt in enumerate(body):
-            if i == 0 and _is_docstring(stmt):
-                continue
-            method = getattr(self, f"visit_{type(stmt).__name__}", None)
-            if method is None:
-                raise self._reject(pf, stmt)
-            done = method(stmt, ctx)
-            if done is not None:
-                return done.value
+        if body and _is_docstring(body[0]):
+            body = body[1:]
+        done = self.stmts(body, ctx)
+        if isinstance(done, Returned):
+            return done.value
         raise self.unsupported(
             pf, pf.node, f"function `{pf.node.name}` returns nothing",
             why="s2sad differentiates the value a function returns",
             hint="end the function with `return <value>`")
+
+    def stmts(self, stmts: list[ast.stmt], ctx: _Ctx) -> Returned | LoopEnd | None:
+        """Lower a statement list; the outcome says how its paths end (None: fall through)."""
+        for i, stmt in enumerate(stmts):
+            if isinstance(stmt, ast.If):
+                done = self.visit_If(stmt, ctx, stmts[i + 1:])
+                if done is not None:
+                    return done
+                continue
+            if isinstance(stmt, (ast.Break, ast.Continue)) and not ctx.in_loop:
+                raise self.unsupported(ctx.pf, stmt, "`break`/`continue` outside a loop")
+            method = getattr(self, f"visit_{type(stmt).__name__}", None)
+            if method is None:
+                raise self._reject(ctx.pf, stmt)
+            done = method(stmt, ctx)
+            if done is not None:
+                return done
+        return None
 
     def visit_Return(self, node: ast.Return, ctx: _Ctx):
         if node.value is None:
             raise self.unsupported(ctx.pf, node, "`return` without a value",
                                    why="s2sad differentiates the value a function returns",
                                    hint="return the value to differentiate")
-        return _Returned(self.expr(node.value, ctx))
+        if ctx.in_loop:
+            raise self.unsupported(ctx.pf, node, "`return` inside a loop is not supported",
+                                   why="a loop's exits are structured: the loop ends with its "
+                                       "condition or `break`",
+                                   hint="`break` out of the loop and return after it")
+        return Returned(self.expr(node.value, ctx))
 
     def visit_Pass(self, node: ast.Pass, ctx: _Ctx) -> None:
         return None
@@ -305,7 +318,12 @@ class Lowerer:
 
     def _name(self, node: ast.Name, ctx: _Ctx) -> Any:
         if node.id in ctx.env:
-            return ctx.env[node.id]
+            got = ctx.env[node.id]
+            if isinstance(got, Undefined):
+                raise NameResolutionError(
+                    f"`{node.id}` may be undefined here", ctx.pf.loc(node), why=got.why,
+                    hint=f"give `{node.id}` a value on every path before this use")
+            return got
         got = ctx.pf.resolver.lookup(node.id)
         if isinstance(got, ConstRef):
             return self.b.const(got.value, ctx.pf.loc(node))
@@ -340,8 +358,7 @@ class Lowerer:
         if isinstance(node.op, ast.USub):
             return self.emit("neg", [self.value(node.operand, ctx)], ctx, node, hint)
         if isinstance(node.op, ast.Not):
-            raise self.unsupported(ctx.pf, node, "`not` is not supported yet",
-                                   hint=_CONTROL_FLOW_HINT)
+            return self.emit("not", [self.condition(node.operand, ctx)], ctx, node, hint)
         raise self.unsupported(ctx.pf, node, "bitwise inversion `~` is not supported",
                                why="it has no derivative", hint="use arithmetic operators")
 
@@ -536,15 +553,24 @@ class Lowerer:
 class _Ctx:
     """The state of one function body being lowered (a callee gets its own)."""
 
-    __slots__ = ("pf", "env", "stack")
+    __slots__ = ("pf", "env", "stack", "in_loop")
 
-    def __init__(self, pf: ParsedFunction, env: dict[str, Any], stack: tuple) -> None:
+    def __init__(self, pf: ParsedFunction, env: dict[str, Any], stack: tuple,
+                 in_loop: bool = False) -> None:
         self.pf = pf
         self.env = env
         self.stack = stack
+        self.in_loop = in_loop
+
+    def branch(self) -> _Ctx:
+        """The context of one branch: a copy of the variables, the same loop."""
+        return _Ctx(self.pf, dict(self.env), self.stack, self.in_loop)
+
+    def loop_body(self) -> _Ctx:
+        return _Ctx(self.pf, dict(self.env), self.stack, True)
 
 
-class _Returned:
+class Returned:
     __slots__ = ("value",)
 
     def __init__(self, value: Any) -> None:

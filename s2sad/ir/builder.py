@@ -80,19 +80,19 @@ class Builder:
         if p is None:
             raise InternalError(f"unknown primitive {prim!r}")
         operands = tuple(operands)
-        if len(operands) != p.nin:
+        if p.nin != P.VARIADIC and len(operands) != p.nin:
             raise InternalError(f"{prim} takes {p.nin} operands, got {len(operands)}")
         attrs = tuple(sorted(attrs.items() if isinstance(attrs, dict) else attrs))
         if p.commutative:
             operands = self._canonical_order(prim, operands)
-        if self.simplify and prim != "const":
+        if self.simplify and prim != "const" and p.cse:
             from ..opt.simplify import rewrite
 
             got = rewrite(self, prim, operands, dict(attrs), loc)
             if got is not None:
                 return got
-        key = self._key(prim, operands, attrs)
-        found = self._lookup(key)
+        key = self._key(prim, operands, attrs) if p.cse else None
+        found = self._lookup(key) if key is not None else None
         if found is not None:
             return found[0]
         kind = p.result_kind(tuple(v.kind for v in operands), dict(attrs))
@@ -103,9 +103,23 @@ class Builder:
             self.consts[result] = dict(attrs)["value"]
         return result
 
-    def append_op(self, op: Op) -> None:
-        """Append an op built elsewhere (structured ops with regions), without CSE."""
-        self._append(op, None)
+    def emit_multi(
+        self,
+        prim: str,
+        operands: tuple[Value, ...] | list[Value],
+        kinds: list[Kind],
+        *,
+        hints: list[str | None] | None = None,
+        attrs: Attrs | dict = (),
+        loc: Loc | None = None,
+        regions: tuple[Block, ...] = (),
+    ) -> tuple[Value, ...]:
+        """Build an op with several results (or regions); never shared by CSE."""
+        hints = hints or [None] * len(kinds)
+        results = tuple(self.fresh(k, h) for k, h in zip(kinds, hints, strict=True))
+        attrs = tuple(sorted(attrs.items() if isinstance(attrs, dict) else attrs))
+        self._append(Op(prim, tuple(operands), results, attrs, loc, tuple(regions)), None)
+        return results
 
     def _append(self, op: Op, key: tuple | None) -> None:
         scope = self._scopes[-1]

@@ -10,17 +10,39 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import InternalError
 from .builder import Builder
 from .core import Block, Function, Op, Value
 
 
 def clone_op(b: Builder, op: Op, env: dict[Value, Value]) -> None:
-    """Re-emit ``op`` with renamed operands, recording its results in ``env``."""
-    if op.regions:
-        raise InternalError(f"clone_op: structured op {op.prim} needs its own rule")
+    """Re-emit ``op`` with renamed operands, recording its results in ``env``.
+
+    A ``cond`` whose predicate has become a constant is replaced by the ops of
+    the region that runs.
+    """
     operands = tuple(env[v] for v in op.operands)
-    env[op.result] = b.emit(op.prim, operands, attrs=op.attrs, loc=op.loc, hint=op.result.hint)
+    if op.prim == "cond" and b.is_const(operands[0]):
+        region = op.regions[0] if b.const_value(operands[0]) else op.regions[1]
+        clone_ops(b, region, env)
+        env.update(zip(op.results, (env[y] for y in region.yields), strict=True))
+        return
+    if op.regions:
+        regions = []
+        for region in op.regions:
+            args = tuple(b.fresh(a.kind, a.hint) for a in region.args)
+            env.update(zip(region.args, args, strict=True))
+            b.push_block(args)
+            clone_ops(b, region, env)
+            regions.append(b.pop_block(tuple(env[y] for y in region.yields)))
+        results = b.emit_multi(op.prim, operands, [r.kind for r in op.results],
+                               hints=[r.hint for r in op.results], attrs=op.attrs, loc=op.loc,
+                               regions=tuple(regions))
+    elif len(op.results) == 1:
+        results = (b.emit(op.prim, operands, attrs=op.attrs, loc=op.loc, hint=op.result.hint),)
+    else:
+        results = b.emit_multi(op.prim, operands, [r.kind for r in op.results],
+                               hints=[r.hint for r in op.results], attrs=op.attrs, loc=op.loc)
+    env.update(zip(op.results, results, strict=True))
 
 
 def clone_ops(

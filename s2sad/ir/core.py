@@ -28,10 +28,22 @@ class Kind(enum.Enum):
     FLOAT = "float"
     INT = "int"
     BOOL = "bool"
+    LIST = "list"  # a Python list (or tuple, or 1-D array) of floats
+    TAPE = "tape"  # a stack that reverse mode pushes to and pops from
 
     @property
     def differentiable(self) -> bool:
-        return self is Kind.FLOAT
+        return self is Kind.FLOAT or self is Kind.LIST
+
+
+def join_kinds(a: Kind, b: Kind) -> Kind:
+    """The kind of a value that is ``a`` on one path and ``b`` on another."""
+    if a is b:
+        return a
+    numeric = (Kind.BOOL, Kind.INT, Kind.FLOAT)
+    if a in numeric and b in numeric:
+        return max(a, b, key=numeric.index)
+    raise ValueError(f"cannot join kinds {a.value} and {b.value}")
 
 
 @dataclass(eq=False, frozen=True)

@@ -2,6 +2,7 @@
 
 It is the oracle that generated code is compared with: both must agree on
 every input, because they share nothing but the primitive table's evaluators.
+Structured ops run their regions; tapes are Python lists.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import primitives as P
-from .core import Function, Value
+from ..errors import InternalError
+from .core import Block, Function, Op, Value
 
 
 def _structured(structure, flat: list[Any]):
@@ -22,12 +24,51 @@ def interpret(fn: Function, *args: Any) -> Any:
     if len(args) != len(fn.params):
         raise TypeError(f"{fn.name} takes {len(fn.params)} arguments, got {len(args)}")
     env: dict[Value, Any] = dict(zip(fn.params, args, strict=True))
-    for op in fn.body.ops:
-        attrs = dict(op.attrs)
-        if op.prim == "const":
-            env[op.result] = attrs["value"]
-            continue
-        lib = attrs.pop("lib", None)
-        env[op.result] = P.PRIMITIVES[op.prim].evaluate(lib, *(env[v] for v in op.operands),
-                                                        **attrs)
+    _run(fn.body, env)
     return _structured(fn.structure, [env[r] for r in fn.results])
+
+
+def _run(block: Block, env: dict[Value, Any]) -> tuple[Any, ...]:
+    for op in block.ops:
+        results = _op(op, env)
+        for r, v in zip(op.results, results, strict=True):
+            env[r] = v
+    return tuple(env[v] for v in block.yields)
+
+
+def _region(block: Block, env: dict[Value, Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+    env.update(zip(block.args, args, strict=True))
+    return _run(block, env)
+
+
+def _op(op: Op, env: dict[Value, Any]) -> tuple[Any, ...]:
+    vals = [env[v] for v in op.operands]
+    attrs = dict(op.attrs)
+    if op.prim == "const":
+        return (attrs["value"],)
+    if op.prim == "cond":
+        return _region(op.regions[0] if vals[0] else op.regions[1], env, ())
+    if op.prim == "for_range":
+        start, stop, step, *carried = vals
+        indices = range(start, stop, step)
+        for i in reversed(indices) if attrs.get("reverse") else indices:
+            carried = list(_region(op.regions[0], env, (i, *carried)))
+        return tuple(carried)
+    if op.prim == "while_loop":
+        carried = vals
+        while _region(op.regions[0], env, tuple(carried))[0]:
+            carried = list(_region(op.regions[1], env, tuple(carried)))
+        return tuple(carried)
+    if op.prim == "tape_new":
+        return ([],)
+    if op.prim == "tape_push":
+        tape, *items = vals
+        tape.append(tuple(items))
+        return (tape,)
+    if op.prim == "tape_pop":
+        tape = vals[0]
+        return (tape, *tape.pop())
+    if op.regions:
+        raise InternalError(f"interpret: unknown structured op {op.prim}")
+    lib = attrs.pop("lib", None)
+    return (P.PRIMITIVES[op.prim].evaluate(lib, *vals, **attrs),)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..ir.builder import Builder
 from ..ir.clone import clone_ops
-from ..ir.core import Block, Function, Value
+from ..ir.core import Block, Function, Op, Value
 
 
 def cse_fold(fn: Function) -> Function:
@@ -25,20 +25,35 @@ def cse_fold(fn: Function) -> Function:
     return b.finish(fn.name, params, tuple(env[r] for r in fn.results), **_meta(fn))
 
 
-def _live_ops(block: Block) -> list:
+def _uses(block: Block) -> set[Value]:
+    """Every value a block reads, at any depth (its own values included)."""
+    used = set(block.yields)
+    for op in block.ops:
+        used.update(op.operands)
+        for region in op.regions:
+            used |= _uses(region)
+    return used
+
+
+def _dce_block(block: Block) -> Block:
     live: set[Value] = set(block.yields)
     kept = []
     for op in reversed(block.ops):
-        if any(r in live for r in op.results):
-            kept.append(op)
-            live.update(op.operands)
+        if not any(r in live for r in op.results):
+            continue
+        if op.regions:  # keep every carried value of a live loop; prune inside regions
+            op = Op(op.prim, op.operands, op.results, op.attrs, op.loc,
+                    tuple(_dce_block(r) for r in op.regions))
+            for region in op.regions:
+                live |= _uses(region)
+        kept.append(op)
+        live.update(op.operands)
     kept.reverse()
-    return kept
+    return Block(args=block.args, ops=kept, yields=block.yields)
 
 
 def dce(fn: Function) -> Function:
-    body = Block(args=fn.body.args, ops=_live_ops(fn.body), yields=fn.body.yields)
-    return Function(fn.name, fn.params, body, **_meta(fn))
+    return Function(fn.name, fn.params, _dce_block(fn.body), **_meta(fn))
 
 
 def optimize(fn: Function) -> Function:

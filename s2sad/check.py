@@ -1,0 +1,785 @@
+"""Checking s2sad's derivatives against SymPy: symbolically, numerically, and by size.
+
+For every (output, input) pair of a function, :func:`check` compares the
+derivative s2sad generates with the one SymPy computes from the same IR
+(:mod:`s2sad.symbolic.from_ir`):
+
+* **symbolically**: ``simplify(s2sad − sympy) == 0`` within a time budget per
+  pair; the verdict is ``equal``, ``differs`` (the difference simplifies to a
+  nonzero number) or ``undecided`` (out of time, or SymPy could not reduce it);
+* **numerically**: at N random points of the function's domain (points where
+  the primal or SymPy's derivative is not finite and real are skipped and
+  counted), with SymPy's derivative evaluated in 30-digit mpmath arithmetic and
+  s2sad's by running the generated Python code;
+* **by size** — the expression-swell comparison: SymPy's derivative as a tree
+  (``count_ops``), the same after ``sympy.cse``, and the ops of s2sad's
+  optimised derivative IR (for one pair: the ops that pair's result depends on;
+  on the *total* line: the whole derivative function, all pairs together).
+
+A pair passes when it is proven equal, or when it is not proven different and
+every valid point agrees within ``atol + rtol·|reference|``.  A pair with no
+valid point and no proof fails ("unverified"): a check that checked nothing
+does not pass.
+
+IR with structured control flow (ops with regions) cannot be translated
+exactly yet: such functions get a *numeric comparison only*, against central
+finite differences (Richardson-extrapolated) of the reference interpreter.
+
+>>> import math, s2sad
+>>> def f(x, y):
+...     return math.sin(x) * y
+>>> s2sad.check(f).ok
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import re
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import S2SADError
+from .ir.core import Block, Function, Value, walk_ops
+from .ir.interpret import interpret
+from .symbolic.from_ir import NotSymbolic, drop_singular_derivatives, symbols_for, to_sympy
+
+DEFAULT_POINTS = 20
+DEFAULT_BUDGET = 2.0  # seconds of sympy.simplify per pair
+DEFAULT_RTOL = 1e-6
+DEFAULT_ATOL = 1e-9
+MPMATH_DPS = 30
+# Sampling ranges, cycled through so that functions defined on (0, ∞) or [-1, 1] get points.
+_RANGES = ((-3.0, 3.0), (0.0, 3.0), (-1.0, 1.0), (0.0, 1.0))
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+@dataclass
+class PairRow:
+    """The comparison of one entry ∂output/∂input of the Jacobian."""
+
+    output: str
+    input: str
+    symbolic: str  # "equal" | "equal*" | "differs" | "undecided" | "n/a" (no symbolic form)
+    max_abs_err: float | None  # None: no valid point
+    max_rel_err: float | None
+    sympy_ops: int | None  # SymPy's derivative: count_ops of the tree
+    sympy_cse_ops: int | None  # ... after sympy.cse
+    s2sad_ops: int | None  # ops of s2sad's derivative IR this entry depends on
+    ok: bool
+    note: str = ""
+
+    @property
+    def status(self) -> str:
+        if self.ok:
+            return "ok"
+        return "UNVERIFIED" if self.max_abs_err is None else "MISMATCH"
+
+
+@dataclass
+class FunctionReport:
+    """The check of one function: one :class:`PairRow` per (output, input)."""
+
+    name: str
+    mode: str
+    wrt: tuple[str, ...]
+    rows: list[PairRow]
+    points: int  # valid points compared
+    rejected: int  # sampled points outside the domain (primal or SymPy not finite/real)
+    seed: int
+    derivative: str  # what was checked: "grad_f (compiled now)" or "grad_f in OUT.py"
+    numeric_only: str | None = None  # why there is no symbolic comparison
+    sympy_total: int | None = None
+    sympy_cse_total: int | None = None
+    s2sad_total: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows)
+
+    def text(self) -> str:
+        return _render_function(self)
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+@dataclass
+class CheckReport:
+    """The result of :func:`check` (and of ``s2sad check``): ``.ok``, ``.rows``, ``.text()``."""
+
+    functions: list[FunctionReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.functions)
+
+    @property
+    def rows(self) -> list[PairRow]:
+        return [r for f in self.functions for r in f.rows]
+
+    def text(self) -> str:
+        return "\n\n".join(f.text() for f in self.functions)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def _fmt_err(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x == 0:
+        return "0"
+    return f"{x:.1e}"
+
+
+def _fmt_int(x: int | None) -> str:
+    return "-" if x is None else str(x)
+
+
+def _render_function(rep: FunctionReport) -> str:
+    n_out = len({r.output for r in rep.rows})
+    head = (f"{rep.name}: {n_out} output{'s' if n_out != 1 else ''}, "
+            f"{len(rep.wrt)} input{'s' if len(rep.wrt) != 1 else ''}, {rep.mode} mode; "
+            f"checked {rep.derivative}")
+    pts = (f"  {rep.points} random point{'s' if rep.points != 1 else ''} (seed {rep.seed}), "
+           f"{rep.rejected} rejected outside the domain")
+    lines = [head, pts]
+    if rep.numeric_only:
+        lines.append(f"  numeric comparison only: {rep.numeric_only}")
+    header = ("output", "input", "symbolic", "max abs err", "max rel err", "SymPy ops",
+              "after cse", "s2sad ops", "result")
+    table = [header]
+    for r in rep.rows:
+        table.append((r.output, r.input, r.symbolic, _fmt_err(r.max_abs_err),
+                      _fmt_err(r.max_rel_err), _fmt_int(r.sympy_ops), _fmt_int(r.sympy_cse_ops),
+                      _fmt_int(r.s2sad_ops), r.status))
+    if len(rep.rows) > 1 or rep.s2sad_total is not None:
+        table.append(("total", "", "", "", "", _fmt_int(rep.sympy_total),
+                      _fmt_int(rep.sympy_cse_total), _fmt_int(rep.s2sad_total), ""))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    right = {3, 4, 5, 6, 7}
+    for row in table:
+        cells = [c.rjust(w) if i in right else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append(("  " + "  ".join(cells)).rstrip())
+    if any(r.symbolic == "equal*" for r in rep.rows):
+        lines.append("  equal*: equal once float constants are read as the fractions they round "
+                     "(2/3 for 0.6666666666666666)")
+    for r in rep.rows:
+        if r.note:
+            lines.append(f"  note: d({r.output})/d({r.input}): {r.note}")
+    lines.append(f"  {'ok' if rep.ok else 'FAILED'}: "
+                 + ("every derivative agrees with SymPy" if rep.ok
+                    else "a derivative disagrees with SymPy or could not be verified"))
+    return "\n".join(lines)
+
+
+# -- derivatives under test ------------------------------------------------------------------
+
+
+@dataclass
+class Derivative:
+    """A derivative function under test, evaluated through its Python code.
+
+    ``kind`` is the calling convention: ``grad`` (``g(*x)`` → ∂f/∂wrt, a tuple
+    or, for one input, a number), ``value_and_grad`` (→ ``(f, grad)``),
+    ``vjp`` (``v(*x, *cotangents)`` → ``(f, cotangents of wrt)``) or ``jvp``
+    (``j(*x, *tangents)`` → ``(f, tangent(s) of the output)``).  ``ir``, when
+    known, is its IR with the same parameters: it gives the symbolic
+    comparison and the op counts.
+    """
+
+    kind: str
+    fn: Callable[..., Any]
+    label: str
+    ir: Function | None = None
+    mode: str | None = None  # the AD mode that produced it, when known
+
+    def jacobian(self, point: Sequence[float], n_out: int, n_wrt: int) -> list[list[float]]:
+        """``J[i][j]`` = ∂output_i/∂wrt_j at ``point``."""
+        if self.kind in ("grad", "value_and_grad"):
+            got = self.fn(*point)
+            if self.kind == "value_and_grad":
+                got = got[1]
+            row = _flat(got)
+            _expect(len(row), n_wrt, self.label, "gradient entries")
+            return [row]
+        if self.kind == "vjp":
+            jac = []
+            for i in range(n_out):
+                cot = [1.0 if k == i else 0.0 for k in range(n_out)]
+                row = _flat(self.fn(*point, *cot)[1])
+                _expect(len(row), n_wrt, self.label, "cotangents")
+                jac.append(row)
+            return jac
+        if self.kind == "jvp":
+            cols = []
+            for j in range(n_wrt):
+                tan = [1.0 if k == j else 0.0 for k in range(n_wrt)]
+                col = _flat(self.fn(*point, *tan)[1])
+                _expect(len(col), n_out, self.label, "output tangents")
+                cols.append(col)
+            return [[cols[j][i] for j in range(n_wrt)] for i in range(n_out)]
+        raise ValueError(f"unknown derivative kind {self.kind!r}")
+
+    def symbolic(self, syms: Sequence[Any], n_out: int, n_wrt: int) -> list[list[Any]]:
+        """The same Jacobian as SymPy expressions, from ``ir``."""
+        import sympy
+
+        assert self.ir is not None
+        one, zero = sympy.Integer(1), sympy.Integer(0)
+        if self.kind in ("grad", "value_and_grad"):
+            _, res = to_sympy(self.ir, syms)
+            return [list(res[-n_wrt:])]
+        if self.kind == "vjp":
+            jac = []
+            for i in range(n_out):
+                _, res = to_sympy(self.ir, [*syms, *(one if k == i else zero
+                                                      for k in range(n_out))])
+                jac.append(list(res[-n_wrt:]))
+            return jac
+        cols = []
+        for j in range(n_wrt):
+            _, res = to_sympy(self.ir, [*syms, *(one if k == j else zero for k in range(n_wrt))])
+            cols.append(list(res[-n_out:]))
+        return [[cols[j][i] for j in range(n_wrt)] for i in range(n_out)]
+
+    def result_index(self, i: int, j: int, n_out: int, n_wrt: int) -> int | None:
+        """Which flat result of ``ir`` holds (or feeds) entry (i, j)."""
+        if self.ir is None:
+            return None
+        n = len(self.ir.results)
+        if self.kind in ("grad", "value_and_grad", "vjp"):
+            return n - n_wrt + j
+        return n - n_out + i
+
+
+def _flat(x: Any) -> list[float]:
+    if isinstance(x, (tuple, list)):
+        out: list[float] = []
+        for item in x:
+            out.extend(_flat(item))
+        return out
+    return [x]
+
+
+def _expect(got: int, want: int, label: str, what: str) -> None:
+    if got != want:
+        raise S2SADError(f"{label} returns {got} {what}, but {want} were expected",
+                         hint="pass --wrt (or wrt=) naming the inputs it differentiates")
+
+
+def _cone_size(fn: Function, value: Value) -> int:
+    """Non-constant ops of ``fn`` that ``value`` depends on (regions count in full)."""
+    defining: dict[Value, Any] = {}
+    for op in walk_ops(fn.body):
+        for r in op.results:
+            defining[r] = op
+    seen: set[int] = set()
+    stack = [value]
+    count = 0
+    while stack:
+        v = stack.pop()
+        op = defining.get(v)
+        if op is None or id(op) in seen:
+            continue
+        seen.add(id(op))
+        if op.prim != "const":
+            count += 1
+        stack.extend(op.operands)
+        for region in op.regions:
+            count += _block_size(region)
+            stack.extend(_free_uses(region))
+    return count
+
+
+def _block_size(block: Block) -> int:
+    return sum(1 for op in walk_ops(block) if op.prim != "const")
+
+
+def _free_uses(block: Block) -> list[Value]:
+    return [v for op in walk_ops(block) for v in op.operands]
+
+
+# -- symbolic comparison ---------------------------------------------------------------------
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _can_time() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    def on_alarm(signum, frame):
+        raise _Timeout
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def round_constants(expr: Any) -> Any:
+    """Replace each non-integer rational by the simplest fraction within 4 ulp of it.
+
+    Float constants enter the translation as their exact binary values, and
+    s2sad folds constants in floating point (``2/3`` becomes
+    ``0.6666666666666666``).  Mapping both sides' constants to nearby simple
+    fractions (``2/3``, ``21/10``) separates "equal up to the rounding of
+    constants" from a real difference.
+    """
+    import sympy
+
+    mapping = {}
+    for q in expr.atoms(sympy.Rational):
+        if q.is_Integer:
+            continue
+        simple = q.limit_denominator(10**9)
+        if abs(simple - q) <= abs(q) * sympy.Rational(4, 2**52):
+            mapping[q] = simple
+    return expr.xreplace(mapping) if mapping else expr
+
+
+def decide_equal(a: Any, b: Any, budget: float) -> str:
+    """Is ``a − b`` zero, deciding within ``budget`` seconds?
+
+    ``equal``: proven; ``equal*``: proven once float constants are read as the
+    simple fractions they round (see :func:`round_constants`); ``differs``: the
+    difference is a nonzero number; ``undecided``: otherwise.  The budget needs
+    ``SIGALRM`` (POSIX, main thread); elsewhere only the quick structural test
+    runs.
+    """
+    import sympy
+
+    diff = a - b
+    if diff == 0:
+        return "equal"
+    if diff.is_number and not diff.has(sympy.Float) and diff.is_zero is False:
+        return "differs" if round_constants(diff) != 0 else "equal*"
+    if budget <= 0 or not _can_time():
+        return "undecided"
+    try:
+        with _time_limit(budget):
+            simple = sympy.simplify(diff)
+            if simple == 0:
+                return "equal"
+            rounded = round_constants(simple)
+            if rounded == 0 or sympy.simplify(round_constants(a) - round_constants(b)) == 0:
+                return "equal*"
+    except _Timeout:
+        return "undecided"
+    except Exception:  # noqa: BLE001 - SymPy may fail on exotic input; that decides nothing
+        return "undecided"
+    if simple.is_number and simple.is_zero is False and simple.is_finite:
+        return "differs"
+    return "undecided"
+
+
+# -- numeric comparison ----------------------------------------------------------------------
+
+
+def _finite_real(x: Any) -> bool:
+    if isinstance(x, bool):
+        return True
+    if isinstance(x, complex):
+        return False
+    try:
+        return math.isfinite(x)
+    except TypeError:
+        return False
+
+
+def _sympy_evaluator(syms, exprs) -> Callable[[Sequence[float]], list[float | None]]:
+    """Evaluate ``exprs`` at a point in 30-digit mpmath; ``None`` where not finite and real."""
+    import mpmath
+    import sympy
+
+    try:
+        fast = sympy.lambdify(syms, list(exprs), modules="mpmath")
+    except Exception:  # noqa: BLE001 - fall back to evalf
+        fast = None
+
+    def slow(*point: float) -> list[Any]:
+        subs = {s: sympy.Rational(p) for s, p in zip(syms, point, strict=True)}
+        out: list[Any] = []
+        for e in exprs:
+            try:
+                out.append(complex(e.evalf(MPMATH_DPS, subs=subs)))
+            except (TypeError, ValueError):
+                out.append(math.nan)
+        return out
+
+    def evaluate(point: Sequence[float]) -> list[float | None]:
+        with mpmath.workdps(MPMATH_DPS):
+            args = [mpmath.mpf(p) for p in point]
+            try:
+                raw = fast(*args) if fast is not None else slow(*point)
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                try:
+                    raw = slow(*point)
+                except Exception:  # noqa: BLE001 - not evaluable here: skip the point
+                    return [None] * len(exprs)
+            out: list[float | None] = []
+            for v in raw:
+                if isinstance(v, (mpmath.mpc, complex)):
+                    im = v.imag
+                    if abs(im) > 1e-25 * max(1, abs(v.real)):
+                        out.append(None)
+                        continue
+                    v = v.real
+                try:
+                    f = float(v)
+                except (TypeError, ValueError):
+                    out.append(None)
+                    continue
+                out.append(f if math.isfinite(f) else None)
+            return out
+
+    return evaluate
+
+
+def _finite_difference(fn: Function, point: Sequence[float], j: int, n_out: int) -> list[float]:
+    """∂outputs/∂x_j by Richardson-extrapolated central differences of the interpreter."""
+    x = list(point)
+    h = 1e-3 * max(1.0, abs(x[j]))
+
+    def central(step: float) -> list[float]:
+        up, down = list(x), list(x)
+        up[j] += step
+        down[j] -= step
+        a, b = _flat(interpret(fn, *up)), _flat(interpret(fn, *down))
+        return [(a[i] - b[i]) / (2 * step) for i in range(n_out)]
+
+    d1, d2 = central(h), central(h / 2)
+    return [(4 * d2[i] - d1[i]) / 3 for i in range(n_out)]
+
+
+def _sample(rng: random.Random, n: int, attempt: int) -> list[float]:
+    lo, hi = _RANGES[attempt % len(_RANGES)]
+    return [rng.uniform(lo, hi) for _ in range(n)]
+
+
+# -- the check -------------------------------------------------------------------------------
+
+
+def output_labels(fn: Function) -> list[str]:
+    """``f`` for a scalar function; ``f[0]``, ``f[1][0]``… for the leaves of a returned tuple."""
+    labels: list[tuple[int, str]] = []
+
+    def walk(s: Any, path: str) -> None:
+        if isinstance(s, tuple):
+            for k, sub in enumerate(s):
+                walk(sub, f"{path}[{k}]")
+        else:
+            labels.append((s, path))
+
+    walk(fn.structure, fn.name)
+    return [label for _, label in sorted(labels)]
+
+
+def compiled_derivative(fn: Function, wrt: tuple[int, ...], mode: str) -> Derivative:
+    """s2sad's derivative of ``fn``, compiled now: ``grad`` for a scalar ``fn``,
+    else ``vjp`` (reverse mode) or ``jvp`` (forward mode)."""
+    from .codegen import load
+    from .pipeline import derive, generate
+
+    if not fn.returns_tuple:
+        kind = "grad"
+        ir = derive(fn, "grad", wrt, mode)
+    else:
+        kind = "vjp" if mode == "reverse" else "jvp"
+        ir = derive(fn, kind, wrt, mode)
+    source = generate([ir])
+    return Derivative(kind, load(source, ir.name, f"<s2sad check: {ir.name}>"),
+                      f"{ir.name} (compiled now)", ir, mode)
+
+
+def check_function(
+    fn: Function,
+    wrt: Sequence[int] | None = None,
+    *,
+    mode: str = "reverse",
+    points: int = DEFAULT_POINTS,
+    seed: int = 0,
+    budget: float = DEFAULT_BUDGET,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    derivative: Derivative | None = None,
+) -> FunctionReport:
+    """Check the derivative of IR function ``fn`` with respect to parameters ``wrt``
+    (indices; all parameters by default) against SymPy.  ``derivative`` is the
+    function under test; by default s2sad compiles one now."""
+    import sympy
+
+    if mode not in ("reverse", "forward"):
+        raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
+    wrt = tuple(range(len(fn.params))) if wrt is None else tuple(wrt)
+    if not wrt:
+        raise S2SADError(f"`{fn.name}` has no parameter to differentiate with respect to")
+    if derivative is None:
+        derivative = compiled_derivative(fn, wrt, mode)
+    outs_labels = output_labels(fn)
+    in_labels = [fn.param_names[j] for j in wrt]
+    n_out, n_wrt = len(fn.results), len(wrt)
+
+    # SymPy's derivative of the same IR.
+    numeric_only = None
+    sym_jac = None
+    try:
+        syms, outs = to_sympy(fn)
+        sym_jac = [[drop_singular_derivatives(sympy.diff(outs[i], syms[wrt[j]]))
+                    for j in range(n_wrt)] for i in range(n_out)]
+    except NotSymbolic as exc:
+        numeric_only = str(exc)
+        syms = symbols_for(fn)
+
+    # s2sad's derivative as SymPy expressions, where its IR is known.
+    s2_jac = None
+    if sym_jac is not None and derivative.ir is not None:
+        try:
+            s2_jac = derivative.symbolic(syms, n_out, n_wrt)
+        except NotSymbolic:
+            s2_jac = None
+
+    # Sizes: the expression-swell comparison.
+    sympy_ops = sympy_cse = None
+    sympy_total = sympy_cse_total = None
+    if sym_jac is not None:
+        sympy_ops = [[int(sympy.count_ops(e)) for e in row] for row in sym_jac]
+        sympy_cse = [[_cse_size([e]) for e in row] for row in sym_jac]
+        sympy_total = sum(map(sum, sympy_ops))
+        sympy_cse_total = _cse_size([e for row in sym_jac for e in row])
+    s2sad_total = None
+    if derivative.ir is not None:
+        from .ir.core import count_ops
+
+        s2sad_total = count_ops(derivative.ir)
+
+    # Symbolic verdicts.
+    verdict = [["n/a"] * n_wrt for _ in range(n_out)]
+    if s2_jac is not None and sym_jac is not None:
+        verdict = [[decide_equal(s2_jac[i][j], sym_jac[i][j], budget) for j in range(n_wrt)]
+                   for i in range(n_out)]
+
+    # Numeric comparison.
+    reference: Callable[[Sequence[float]], list[float | None]]
+    if sym_jac is not None:
+        evaluate = _sympy_evaluator(syms, [e for row in sym_jac for e in row])
+        reference = evaluate
+    else:
+        def reference(point: Sequence[float]) -> list[float | None]:
+            cols = [_finite_difference(fn, point, j, n_out) for j in wrt]
+            return [cols[j][i] if _finite_real(cols[j][i]) else None
+                    for i in range(n_out) for j in range(n_wrt)]
+        rtol, atol = max(rtol, 1e-5), max(atol, 1e-7)  # finite differences are less exact
+
+    rng = random.Random(seed)
+    max_abs = [[None] * n_wrt for _ in range(n_out)]
+    max_rel = [[None] * n_wrt for _ in range(n_out)]
+    bad = [[False] * n_wrt for _ in range(n_out)]
+    notes = [[""] * n_wrt for _ in range(n_out)]
+    used = rejected = 0
+    attempt = 0
+    max_attempts = max(50, 25 * points)
+    while used < points and attempt < max_attempts:
+        point = _sample(rng, len(fn.params), attempt)
+        attempt += 1
+        try:
+            primal = _flat(interpret(fn, *point))
+        except Exception:  # noqa: BLE001 - outside the domain (math domain error, 1/0, ...)
+            rejected += 1
+            continue
+        if not all(_finite_real(v) for v in primal):
+            rejected += 1
+            continue
+        ref = reference(point)
+        if any(r is None for r in ref):
+            rejected += 1
+            continue
+        used += 1
+        try:
+            got = derivative.jacobian(point, n_out, n_wrt)
+            error = None
+        except S2SADError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the derivative fails where f is defined
+            got, error = None, f"{type(exc).__name__}: {exc} at {_fmt_point(point)}"
+        for i in range(n_out):
+            for j in range(n_wrt):
+                r = ref[i * n_wrt + j]
+                g = got[i][j] if got is not None else math.nan
+                try:
+                    g = float(g)
+                except (TypeError, ValueError):
+                    g = math.nan
+                ae = abs(g - r) if math.isfinite(g) else math.inf
+                re_ = ae / abs(r) if r != 0 else (0.0 if ae == 0 else math.inf)
+                max_abs[i][j] = ae if max_abs[i][j] is None else max(max_abs[i][j], ae)
+                max_rel[i][j] = re_ if max_rel[i][j] is None else max(max_rel[i][j], re_)
+                if not ae <= atol + rtol * abs(r):
+                    if not bad[i][j]:
+                        notes[i][j] = error or (f"s2sad {g!r}, SymPy {r!r} at "
+                                                f"{_fmt_point(point)}")
+                    bad[i][j] = True
+
+    rows = []
+    for i in range(n_out):
+        for j in range(n_wrt):
+            v = verdict[i][j]
+            if v in ("equal", "equal*"):
+                ok = True
+            elif v == "differs":
+                ok = False
+            else:
+                ok = used > 0 and not bad[i][j]
+            note = notes[i][j]
+            if used == 0 and v not in ("equal", "equal*"):
+                note = "no point of the domain was found to compare at"
+            idx = derivative.result_index(i, j, n_out, n_wrt)
+            rows.append(PairRow(
+                output=outs_labels[i], input=in_labels[j], symbolic=v,
+                max_abs_err=max_abs[i][j], max_rel_err=max_rel[i][j],
+                sympy_ops=sympy_ops[i][j] if sympy_ops else None,
+                sympy_cse_ops=sympy_cse[i][j] if sympy_cse else None,
+                s2sad_ops=_cone_size(derivative.ir, derivative.ir.results[idx])
+                if idx is not None else None,
+                ok=ok, note=note if not ok or v == "differs" else "",
+            ))
+    return FunctionReport(
+        name=fn.name, mode=derivative.mode or mode, wrt=tuple(in_labels), rows=rows, points=used,
+        rejected=rejected, seed=seed, derivative=derivative.label, numeric_only=numeric_only,
+        sympy_total=sympy_total, sympy_cse_total=sympy_cse_total, s2sad_total=s2sad_total,
+    )
+
+
+def _fmt_point(point: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{p:.6g}" for p in point) + ")"
+
+
+def _cse_size(exprs: list[Any]) -> int:
+    import sympy
+
+    replacements, reduced = sympy.cse(exprs)
+    return int(sum(sympy.count_ops(rhs) for _, rhs in replacements)
+               + sum(sympy.count_ops(e) for e in reduced))
+
+
+# -- checking an emitted module --------------------------------------------------------------
+
+KIND_PREFIXES = ("grad", "value_and_grad", "vjp", "jvp")
+_WRT_DOC = (
+    re.compile(r"with respect to ([\w, ]+?) \("),  # grad / value_and_grad
+    re.compile(r"cotangent\(s\) of ([\w, ]+?) for"),  # vjp
+)
+
+
+def module_derivative(module: Any, module_label: str, fn: Function,
+                      ir_of: Callable[[str], Function | None] | None = None,
+                      wrt: Sequence[int] | None = None) -> tuple[Derivative, tuple[int, ...]]:
+    """The derivative of ``fn`` defined by an emitted (and possibly hand-edited) module.
+
+    Looks for ``grad_<name>``, ``value_and_grad_<name>``, ``vjp_<name>`` and
+    ``jvp_<name>``, in that order (``grad`` kinds only for scalar functions).
+    Without ``wrt``, the inputs are read from the docstring the generator writes,
+    from the ``<param>_dot`` names of a ``jvp``, or else are all parameters.
+    """
+    import inspect
+
+    found = None
+    for kind in KIND_PREFIXES:
+        if fn.returns_tuple and kind in ("grad", "value_and_grad"):
+            continue
+        candidate = getattr(module, f"{kind}_{fn.name}", None)
+        if callable(candidate):
+            found = (kind, candidate)
+            break
+    if found is None:
+        wanted = ("vjp_{0} or jvp_{0}" if fn.returns_tuple
+                  else "grad_{0}, value_and_grad_{0}, vjp_{0} or jvp_{0}").format(fn.name)
+        raise S2SADError(f"{module_label} defines no {wanted}",
+                         hint=f"emit one with `s2sad grad SRC.py -f {fn.name} -o "
+                              f"{module_label}`")
+    kind, func = found
+    names = list(fn.param_names)
+    if wrt is None:
+        doc = inspect.getdoc(func) or ""
+        picked: list[str] | None = None
+        if kind == "jvp":
+            try:
+                params = list(inspect.signature(func).parameters)[len(names):]
+            except (TypeError, ValueError):
+                params = []
+            tangents = [p[:-4] for p in params if p.endswith("_dot")]
+            if params and len(tangents) == len(params) and all(t in names for t in tangents):
+                picked = tangents
+        else:
+            for pattern in _WRT_DOC:
+                m = pattern.search(" ".join(doc.split()))
+                if m:
+                    got = [w.strip() for w in m.group(1).split(",")]
+                    if all(w in names for w in got):
+                        picked = got
+                        break
+        wrt = tuple(names.index(w) for w in picked) if picked else tuple(range(len(names)))
+    wrt = tuple(wrt)
+    ir = ir_of(f"{kind}_{fn.name}") if ir_of is not None else None
+    label = f"{kind}_{fn.name} in {module_label}"
+    mode = {"jvp": "forward", "vjp": "reverse"}.get(kind)
+    m = re.search(r"\((forward|reverse) mode\)", inspect.getdoc(func) or "")
+    if m:
+        mode = m.group(1)
+    return Derivative(kind, func, label, ir, mode), wrt
+
+
+# -- the Python entry point ------------------------------------------------------------------
+
+
+def check(
+    f: Any,
+    wrt: Any = None,
+    *,
+    mode: str = "reverse",
+    points: int = DEFAULT_POINTS,
+    seed: int = 0,
+    budget: float = DEFAULT_BUDGET,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+) -> CheckReport:
+    """Compare s2sad's derivative of ``f`` with SymPy's: symbolically, numerically, by size.
+
+    ``f`` is a Python function (or a lifted IR :class:`~s2sad.ir.core.Function`);
+    ``wrt`` a parameter index or name or a tuple of them (default: all
+    parameters).  Returns a :class:`CheckReport`: ``.ok``, ``.rows`` (one
+    :class:`PairRow` per (output, input)), and ``.text()``, the table that
+    ``s2sad check`` prints.
+    """
+    from .pipeline import normalize_wrt
+
+    if isinstance(f, Function):
+        fn = f
+    else:
+        from .api import lift
+
+        fn = lift(f)
+    indices = None if wrt is None else normalize_wrt(fn, wrt)[0]
+    report = check_function(fn, indices, mode=mode, points=points, seed=seed, budget=budget,
+                            rtol=rtol, atol=atol)
+    return CheckReport([report])
