@@ -6,14 +6,111 @@ right after it.  Missing tangents are symbolic zeros: no ``0 * x`` is ever
 built.  Seeds can be values (``jvp``) or constants (a forward-mode gradient
 seeds one input with 1.0 per sweep; the primal ops of several sweeps are
 shared by the builder's CSE).
+
+Structured ops get tangent regions: a ``cond`` yields the tangents of its
+active results next to the values; a loop carries the tangents of its
+active slots next to the slots.
 """
 
 from __future__ import annotations
 
 from ..ir.builder import Builder
-from ..ir.core import Function, Value
-from .activity import active_values
+from ..ir.clone import clone_ops
+from ..ir.core import Block, Function, Kind, Op, Value
+from .activity import active_values, loop_slots
 from .rules import add_all, scaled_partials, suffixed
+
+
+class _Forward:
+    def __init__(self, b: Builder, active: set[Value]) -> None:
+        self.b = b
+        self.active = active
+        self.tangent: dict[Value, Value] = {}
+
+    def zero(self) -> Value:
+        return self.b.const(0.0)
+
+    def block(self, block: Block, env: dict[Value, Value]) -> None:
+        for op in block.ops:
+            if op.prim == "cond":
+                self.cond(op, env)
+            elif op.regions:
+                self.loop(op, env)
+            else:
+                self.op(op, env)
+
+    def op(self, op: Op, env: dict[Value, Value]) -> None:
+        b = self.b
+        operands = tuple(env[v] for v in op.operands)
+        if len(op.results) != 1:
+            results = b.emit_multi(op.prim, operands, [r.kind for r in op.results],
+                                   attrs=op.attrs, loc=op.loc)
+            env.update(zip(op.results, results, strict=True))
+            return
+        out = b.emit(op.prim, operands, attrs=op.attrs, loc=op.loc, hint=op.result.hint)
+        env[op.result] = out
+        if op.result not in self.active:
+            return
+        factors = [self.tangent.get(v) for v in op.operands]
+        if not any(f is not None for f in factors):
+            return
+        hint = suffixed(op.result, "dot")
+        single = sum(f is not None for f in factors) == 1
+        hints = [hint if single else None] * len(factors)
+        terms = [t for t in scaled_partials(b, op, operands, out, factors, hints)
+                 if t is not None]
+        if terms:
+            self.tangent[op.result] = add_all(b, terms, hint, op.loc)
+
+    def cond(self, op: Op, env: dict[Value, Value]) -> None:
+        act = [j for j, r in enumerate(op.results) if r in self.active]
+        regions = []
+        for region in op.regions:
+            self.b.push_block()
+            self.block(region, env)
+            ys = [env[y] for y in region.yields]
+            ys += [self.tangent.get(region.yields[j]) or self.zero() for j in act]
+            regions.append(self.b.pop_block(tuple(ys)))
+        results = self._emit(op, (env[op.operands[0]],), act, regions)
+        self._bind_results(op, env, act, results)
+
+    def loop(self, op: Op, env: dict[Value, Value]) -> None:
+        inits, args, yields = loop_slots(op)
+        act = [j for j, a in enumerate(args) if a in self.active or op.results[j] in self.active]
+        new_inits = [env[v] for v in inits]
+        new_inits += [self.tangent.get(inits[j]) or self.zero() for j in act]
+        regions = []
+        for region in op.regions:
+            carried = region.args[-len(inits):] if inits else ()
+            new_args = [self.b.fresh(a.kind, a.hint) for a in region.args]
+            tan_args = [self.b.fresh(Kind.FLOAT, suffixed(carried[j], "dot")) for j in act]
+            env.update(zip(region.args, new_args, strict=True))
+            for j, t in zip(act, tan_args, strict=True):
+                self.tangent[carried[j]] = t
+            self.b.push_block((*new_args, *tan_args))
+            if region is op.regions[-1]:  # the body
+                self.block(region, env)
+                ys = [env[y] for y in region.yields]
+                ys += [self.tangent.get(yields[j]) or self.zero() for j in act]
+            else:  # a while loop's condition: no tangents needed
+                clone_ops(self.b, region, env)
+                ys = [env[y] for y in region.yields]
+            regions.append(self.b.pop_block(tuple(ys)))
+        operands = [env[v] for v in op.operands[:len(op.operands) - len(inits)]] + new_inits
+        results = self._emit(op, tuple(operands), act, regions)
+        self._bind_results(op, env, act, results)
+
+    def _emit(self, op: Op, operands, act, regions) -> tuple[Value, ...]:
+        kinds = [r.kind for r in op.results] + [Kind.FLOAT] * len(act)
+        hints = [r.hint for r in op.results] + [suffixed(op.results[j], "dot") for j in act]
+        return self.b.emit_multi(op.prim, operands, kinds, hints=hints, attrs=op.attrs,
+                                 loc=op.loc, regions=tuple(regions))
+
+    def _bind_results(self, op: Op, env, act, results) -> None:
+        n = len(op.results)
+        env.update(zip(op.results, results[:n], strict=True))
+        for j, t in zip(act, results[n:], strict=True):
+            self.tangent[op.results[j]] = t
 
 
 def forward_sweep(
@@ -27,24 +124,9 @@ def forward_sweep(
     Returns the results and their tangents (``None`` for a zero tangent).
     """
     env: dict[Value, Value] = dict(zip(fn.params, args, strict=True))
-    tangent: dict[Value, Value] = {fn.params[i]: t for i, t in seeds.items()}
-    active = active_values(fn, set(tangent))
-    for op in fn.body.ops:
-        operands = tuple(env[v] for v in op.operands)
-        out = b.emit(op.prim, operands, attrs=op.attrs, loc=op.loc, hint=op.result.hint)
-        env[op.result] = out
-        if op.result not in active:
-            continue
-        factors = [tangent.get(v) for v in op.operands]
-        if not any(f is not None for f in factors):
-            continue
-        hint = suffixed(op.result, "dot")
-        single = sum(f is not None for f in factors) == 1
-        hints = [hint if single else None] * len(factors)
-        terms = [t for t in scaled_partials(b, op, operands, out, factors, hints)
-                 if t is not None]
-        if not terms:
-            continue
-        tangent[op.result] = add_all(b, terms, hint, op.loc)
+    seeded = {fn.params[i]: t for i, t in seeds.items()}
+    fwd = _Forward(b, active_values(fn, set(seeded)))
+    fwd.tangent.update(seeded)
+    fwd.block(fn.body, env)
     results = tuple(env[r] for r in fn.results)
-    return results, tuple(tangent.get(r) for r in fn.results)
+    return results, tuple(fwd.tangent.get(r) for r in fn.results)

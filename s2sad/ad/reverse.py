@@ -5,14 +5,219 @@ with the given cotangents, and walks the ops in reverse, adding
 ``∂result/∂operand_i · adjoint(result)`` into each active operand's adjoint.
 A value used several times has its contributions summed; a missing adjoint
 is a symbolic zero.
+
+Structured ops:
+
+* A loop pushes, at the start of every iteration, the carried values its body
+  reads onto a tape (a plain Python list); a ``while`` loop also counts its
+  iterations.  The reverse sweep runs the loop backwards: it pops the
+  carried values, recomputes that iteration's body from them, and
+  back-propagates through it.  The tape holds O(iterations × carried
+  values), never every intermediate.  The adjoints of values from outside
+  the loop are accumulated in carried slots of the reverse loop.
+* A ``cond`` is reversed by a ``cond`` on the same predicate (the primal
+  value is still there) whose regions recompute their branch and
+  back-propagate through it.  Only the branch that ran contributes, so an
+  untaken branch can never put NaN or inf into a gradient.
 """
 
 from __future__ import annotations
 
 from ..ir.builder import Builder
-from ..ir.core import Function, Value
-from .activity import active_values
+from ..ir.clone import clone_op
+from ..ir.core import Block, Function, Kind, Op, Value
+from .activity import active_values, free_values, loop_slots
 from .rules import scaled_partials, suffixed
+
+
+def _reads(block: Block) -> set[Value]:
+    out = set(block.yields)
+    for op in block.ops:
+        out.update(op.operands)
+        for region in op.regions:
+            out |= _reads(region)
+    return out
+
+
+class _Reverse:
+    def __init__(self, b: Builder, active: set[Value]) -> None:
+        self.b = b
+        self.active = active
+        # loop → (its tape, its trip count for a while loop, the carried slots taped)
+        self.tapes: dict[Op, tuple[Value, Value | None, list[int], list[Value]]] = {}
+
+    def zero(self) -> Value:
+        return self.b.const(0.0)
+
+    # -- the primal sweep ----------------------------------------------------------------------
+    def primal(self, block: Block, env: dict[Value, Value]) -> None:
+        """Emit ``block``'s ops; loops record onto tapes what their reverse will need."""
+        for op in block.ops:
+            if op.prim in ("for_range", "while_loop") and self._loop_needed(op):
+                self._taped_loop(op, env)
+            else:
+                clone_op(self.b, op, env)
+
+    def _loop_needed(self, op: Op) -> bool:
+        _, args, _ = loop_slots(op)
+        return any(a in self.active for a in args) or any(
+            v in self.active for v in free_values(op))
+
+    def _taped_loop(self, op: Op, env: dict[Value, Value]) -> None:
+        b = self.b
+        inits, args, yields = loop_slots(op)
+        body = op.regions[-1]
+        reads = _reads(body)
+        saved = [j for j, a in enumerate(args) if a in reads]
+        saved_args: list[Value] = []  # a for loop's index is recomputed, not taped
+        tape0 = b.emit("tape_new", (), loc=op.loc, hint="tape")
+        count = op.prim == "while_loop"
+        extra_inits = [tape0] + ([b.const(0)] if count else [])
+        extra_kinds = [Kind.TAPE] + ([Kind.INT] if count else [])
+        regions = []
+        for region in op.regions:
+            new_args = [b.fresh(a.kind, a.hint) for a in region.args]
+            extra_args = [b.fresh(k, h) for k, h in zip(extra_kinds, ["tape", "n"],
+                                                         strict=False)]
+            env.update(zip(region.args, new_args, strict=True))
+            b.push_block((*new_args, *extra_args))
+            if region is body:
+                carried = region.args[-len(inits):] if inits else ()
+                pushed = [env[a] for a in saved_args] + [env[carried[j]] for j in saved]
+                tape = b.emit("tape_push", (extra_args[0], *pushed), loc=op.loc, hint="tape")
+                for inner in region.ops:
+                    clone_op(b, inner, env)
+                ys = [env[y] for y in region.yields] + [tape]
+                if count:
+                    ys.append(b.emit("add", (extra_args[1], b.const(1)), loc=op.loc, hint="n"))
+            else:
+                for inner in region.ops:
+                    clone_op(b, inner, env)
+                ys = [env[y] for y in region.yields]
+            regions.append(b.pop_block(tuple(ys)))
+        n_lead = len(op.operands) - len(inits)
+        operands = [env[v] for v in op.operands[:n_lead]] + [env[v] for v in inits]
+        results = b.emit_multi(op.prim, (*operands, *extra_inits),
+                               [r.kind for r in op.results] + extra_kinds,
+                               hints=[r.hint for r in op.results] + ["tape", "n"][:len(
+                                   extra_kinds)],
+                               attrs=op.attrs, loc=op.loc, regions=tuple(regions))
+        env.update(zip(op.results, results, strict=False))
+        extra = results[len(op.results):]
+        self.tapes[op] = (extra[0], extra[1] if count else None, saved, saved_args)
+
+    # -- the reverse sweep ---------------------------------------------------------------------
+    def adjoints(self, block: Block, env: dict[Value, Value], adjoint: dict[Value, Value]) -> None:
+        for op in reversed(block.ops):
+            if op.prim == "cond":
+                self._reverse_cond(op, env, adjoint)
+            elif op.prim in ("for_range", "while_loop"):
+                if op in self.tapes:
+                    self._reverse_loop(op, env, adjoint)
+            else:
+                self._reverse_op(op, env, adjoint)
+
+    def accumulate(self, adjoint: dict[Value, Value], v: Value, contribution: Value,
+                   loc) -> None:
+        if v in adjoint:
+            adjoint[v] = self.b.emit("add", (adjoint[v], contribution), loc=loc,
+                                     hint=suffixed(v, "bar"))
+        else:
+            adjoint[v] = contribution
+
+    def _reverse_op(self, op: Op, env, adjoint) -> None:
+        if len(op.results) != 1:
+            return
+        ybar = adjoint.get(op.result)
+        if ybar is None or op.result not in self.active:
+            return
+        factors = [ybar if v in self.active else None for v in op.operands]
+        if not any(f is not None for f in factors):
+            return
+        operands = tuple(env[v] for v in op.operands)
+        hints = [None if v in adjoint else suffixed(v, "bar") for v in op.operands]
+        parts = scaled_partials(self.b, op, operands, env[op.result], factors, hints)
+        for part, v in zip(parts, op.operands, strict=True):
+            if part is not None:
+                self.accumulate(adjoint, v, part, op.loc)
+
+    def _free_active(self, op: Op) -> list[Value]:
+        return [v for v in free_values(op) if v in self.active and v.kind is Kind.FLOAT]
+
+    def _reverse_cond(self, op: Op, env, adjoint) -> None:
+        seeds = [(j, adjoint[r]) for j, r in enumerate(op.results)
+                 if r in self.active and r in adjoint]
+        free = self._free_active(op)
+        if not seeds or not free:
+            return
+        regions = []
+        for region in op.regions:
+            self.b.push_block()
+            inner_env = dict(env)
+            self.primal(region, inner_env)
+            local: dict[Value, Value] = {}
+            for j, seed in seeds:
+                self.accumulate(local, region.yields[j], seed, op.loc)
+            self.adjoints(region, inner_env, local)
+            regions.append(self.b.pop_block(tuple(local.get(f) or self.zero() for f in free)))
+        results = self.b.emit_multi("cond", (env[op.operands[0]],), [Kind.FLOAT] * len(free),
+                                    hints=[suffixed(f, "bar") for f in free], loc=op.loc,
+                                    regions=tuple(regions))
+        for f, r in zip(free, results, strict=True):
+            self.accumulate(adjoint, f, r, op.loc)
+
+    def _reverse_loop(self, op: Op, env, adjoint) -> None:
+        b = self.b
+        tape, count, saved, saved_args = self.tapes[op]
+        inits, args, yields = loop_slots(op)
+        body = op.regions[-1]
+        act = [j for j, a in enumerate(args) if a in self.active or op.results[j] in self.active]
+        free = self._free_active(op)
+        if not act and not free:
+            return
+        init_adj = [adjoint.get(op.results[j]) or self.zero() for j in act]
+        init_free = [self.zero() for _ in free]
+        i_arg = b.fresh(Kind.INT, body.args[0].hint if op.prim == "for_range" else "_")
+        tape_arg = b.fresh(Kind.TAPE, "tape")
+        adj_args = [b.fresh(Kind.FLOAT, suffixed(args[j], "bar")) for j in act]
+        free_args = [b.fresh(Kind.FLOAT, suffixed(f, "bar")) for f in free]
+        b.push_block((i_arg, tape_arg, *adj_args, *free_args))
+        inner_env = dict(env)
+        popped = b.emit_multi("tape_pop", (tape_arg,),
+                              [Kind.TAPE] + [a.kind for a in saved_args]
+                              + [args[j].kind for j in saved],
+                              hints=["tape"] + [a.hint for a in saved_args]
+                              + [args[j].hint for j in saved], loc=op.loc)
+        new_tape, values = popped[0], popped[1:]
+        if op.prim == "for_range":
+            inner_env[body.args[0]] = i_arg
+        for a, v in zip(list(saved_args) + [args[j] for j in saved], values, strict=True):
+            inner_env[a] = v
+        self.primal(body, inner_env)
+        local: dict[Value, Value] = {}
+        for j, a in zip(act, adj_args, strict=True):
+            self.accumulate(local, yields[j], a, op.loc)
+        self.adjoints(body, inner_env, local)
+        ys = [new_tape]
+        ys += [local.get(args[j]) or self.zero() for j in act]
+        for f, acc in zip(free, free_args, strict=True):
+            contribution = local.get(f)
+            ys.append(acc if contribution is None else
+                      b.emit("add", (acc, contribution), loc=op.loc, hint=suffixed(f, "bar")))
+        block = b.pop_block(tuple(ys))
+        if op.prim == "for_range":
+            bounds = [env[v] for v in op.operands[:3]]
+        else:
+            bounds = [b.const(0), count, b.const(1)]
+        results = b.emit_multi("for_range", (*bounds, tape, *init_adj, *init_free),
+                               [Kind.TAPE] + [Kind.FLOAT] * (len(act) + len(free)),
+                               hints=["tape"] + [a.hint for a in adj_args]
+                               + [a.hint for a in free_args],
+                               attrs={"reverse": True}, loc=op.loc, regions=(block,))
+        for j, r in zip(act, results[1:1 + len(act)], strict=True):
+            self.accumulate(adjoint, inits[j], r, op.loc)
+        for f, r in zip(free, results[1 + len(act):], strict=True):
+            self.accumulate(adjoint, f, r, op.loc)
 
 
 def reverse_sweep(
@@ -28,38 +233,12 @@ def reverse_sweep(
     results and the adjoints in ``wrt`` order (``None`` for a zero adjoint).
     """
     env: dict[Value, Value] = dict(zip(fn.params, args, strict=True))
-    for op in fn.body.ops:
-        env[op.result] = b.emit(
-            op.prim, tuple(env[v] for v in op.operands), attrs=op.attrs, loc=op.loc,
-            hint=op.result.hint,
-        )
-    wrt_params = {fn.params[i] for i in wrt}
-    active = active_values(fn, wrt_params)
+    rev = _Reverse(b, active_values(fn, {fn.params[i] for i in wrt}))
+    rev.primal(fn.body, env)
     adjoint: dict[Value, Value] = {}
-
-    def accumulate(v: Value, contribution: Value, loc) -> None:
-        if v in adjoint:
-            adjoint[v] = b.emit("add", (adjoint[v], contribution), loc=loc,
-                                hint=suffixed(v, "bar"))
-        else:
-            adjoint[v] = contribution
-
     for r, ct in zip(fn.results, cotangents, strict=True):
-        if ct is not None and r in active:
-            accumulate(r, ct, None)
-    for op in reversed(fn.body.ops):
-        ybar = adjoint.get(op.result)
-        if ybar is None or op.result not in active:
-            continue
-        factors = [ybar if v in active else None for v in op.operands]
-        if not any(f is not None for f in factors):
-            continue
-        operands = tuple(env[v] for v in op.operands)
-        hints = [None if v in adjoint else suffixed(v, "bar") for v in op.operands]
-        parts = scaled_partials(b, op, operands, env[op.result], factors, hints)
-        for part, v in zip(parts, op.operands, strict=True):
-            if part is not None:
-                accumulate(v, part, op.loc)
+        if ct is not None and r in rev.active:
+            rev.accumulate(adjoint, r, ct, None)
+    rev.adjoints(fn.body, env, adjoint)
     results = tuple(env[r] for r in fn.results)
     return results, tuple(adjoint.get(fn.params[i]) for i in wrt)
-

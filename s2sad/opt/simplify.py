@@ -101,6 +101,8 @@ def rewrite(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | N
             return b.emit("sub", (x, ny), loc=loc)
         if (nx := is_neg(x)) is not None:
             return b.emit("sub", (y, nx), loc=loc)
+        if b.is_const(y) and not isinstance(b.const_value(y), bool) and b.const_value(y) < 0:
+            return b.emit("sub", (x, b.const(-b.const_value(y))), loc=loc)
         if (merged := _merge_selects(b, x, y)) is not None:
             return b.emit("select", merged, loc=loc)
     elif prim == "sub":
