@@ -281,7 +281,7 @@ def _expect(got: int, want: int, label: str, what: str) -> None:
 
 
 def _cone_size(fn: Function, value: Value) -> int:
-    """Non-constant ops of ``fn`` that ``value`` depends on (regions count in full)."""
+    """Non-constant ops of ``fn`` that ``value`` depends on (through regions too)."""
     defining: dict[Value, Any] = {}
     for op in walk_ops(fn.body):
         for r in op.results:
@@ -298,14 +298,10 @@ def _cone_size(fn: Function, value: Value) -> int:
         if op.prim != "const":
             count += 1
         stack.extend(op.operands)
-        for region in op.regions:
-            count += _block_size(region)
+        for region in op.regions:  # what the region yields, and everything it reads
+            stack.extend(region.yields)
             stack.extend(_free_uses(region))
     return count
-
-
-def _block_size(block: Block) -> int:
-    return sum(1 for op in walk_ops(block) if op.prim != "const")
 
 
 def _free_uses(block: Block) -> list[Value]:
@@ -320,7 +316,11 @@ class _Timeout(Exception):
 
 
 def _can_time() -> bool:
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    """Can a SIGALRM timer bound ``simplify``?  POSIX, main thread, and no timer of someone
+    else's pending (which ours would clobber)."""
+    return (hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+            and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
 
 
 @contextlib.contextmanager
@@ -364,8 +364,8 @@ def decide_equal(a: Any, b: Any, budget: float) -> str:
     ``equal``: proven; ``equal*``: proven once float constants are read as the
     simple fractions they round (see :func:`round_constants`); ``differs``: the
     difference is a nonzero number; ``undecided``: otherwise.  The budget needs
-    ``SIGALRM`` (POSIX, main thread); elsewhere only the quick structural test
-    runs.
+    ``SIGALRM`` (POSIX, main thread, no other interval timer running); elsewhere
+    only the quick structural test runs.
     """
     import sympy
 

@@ -135,7 +135,8 @@ def build(fn: Function) -> _Graph:
             for r in op.results:
                 where[r] = nid
             for k, region in enumerate(op.regions):
-                sub = _Cluster(new_id("cluster"), f"{op_label(op)}: region {k}")
+                name = _SYMBOLS.get(op.prim, op.prim)
+                sub = _Cluster(new_id("cluster"), f"{name}: region {k}")
                 cluster.clusters.append(sub)
                 for a in region.args:
                     aid = new_id("a")

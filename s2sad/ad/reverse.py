@@ -43,8 +43,8 @@ class _Reverse:
     def __init__(self, b: Builder, active: set[Value]) -> None:
         self.b = b
         self.active = active
-        # loop → (its tape, its trip count for a while loop, the carried slots taped)
-        self.tapes: dict[Op, tuple[Value, Value | None, list[int], list[Value]]] = {}
+        # loop → (its tape, its while-loop trip count, taped slots and args, the tape's tag)
+        self.tapes: dict[Op, tuple] = {}
 
     def zero(self) -> Value:
         return self.b.const(0.0)
@@ -71,6 +71,7 @@ class _Reverse:
         saved = [j for j, a in enumerate(args) if a in reads]
         saved_args: list[Value] = []  # a for loop's index is recomputed, not taped
         tape0 = b.emit("tape_new", (), loc=op.loc, hint="tape")
+        tag = {"tape": tape0.id}  # pairs this tape's pushes with its pops
         count = op.prim == "while_loop"
         extra_inits = [tape0] + ([b.const(0)] if count else [])
         extra_kinds = [Kind.TAPE] + ([Kind.INT] if count else [])
@@ -84,7 +85,8 @@ class _Reverse:
             if region is body:
                 carried = region.args[-len(inits):] if inits else ()
                 pushed = [env[a] for a in saved_args] + [env[carried[j]] for j in saved]
-                tape = b.emit("tape_push", (extra_args[0], *pushed), loc=op.loc, hint="tape")
+                tape = b.emit("tape_push", (extra_args[0], *pushed), attrs=tag, loc=op.loc,
+                              hint="tape")
                 for inner in region.ops:
                     clone_op(b, inner, env)
                 ys = [env[y] for y in region.yields] + [tape]
@@ -104,7 +106,7 @@ class _Reverse:
                                attrs=op.attrs, loc=op.loc, regions=tuple(regions))
         env.update(zip(op.results, results, strict=False))
         extra = results[len(op.results):]
-        self.tapes[op] = (extra[0], extra[1] if count else None, saved, saved_args)
+        self.tapes[op] = (extra[0], extra[1] if count else None, saved, saved_args, tag)
 
     # -- the reverse sweep ---------------------------------------------------------------------
     def adjoints(self, block: Block, env: dict[Value, Value], adjoint: dict[Value, Value]) -> None:
@@ -168,7 +170,7 @@ class _Reverse:
 
     def _reverse_loop(self, op: Op, env, adjoint) -> None:
         b = self.b
-        tape, count, saved, saved_args = self.tapes[op]
+        tape, count, saved, saved_args, tag = self.tapes[op]
         inits, args, yields = loop_slots(op)
         body = op.regions[-1]
         act = [j for j, a in enumerate(args) if a in self.active or op.results[j] in self.active]
@@ -187,7 +189,7 @@ class _Reverse:
                               [Kind.TAPE] + [a.kind for a in saved_args]
                               + [args[j].kind for j in saved],
                               hints=["tape"] + [a.hint for a in saved_args]
-                              + [args[j].hint for j in saved], loc=op.loc)
+                              + [args[j].hint for j in saved], attrs=tag, loc=op.loc)
         new_tape, values = popped[0], popped[1:]
         if op.prim == "for_range":
             inner_env[body.args[0]] = i_arg

@@ -64,6 +64,8 @@ class _Namer:
         return not (derived and name in self.user_names)
 
     def fresh(self, hint: str | None) -> str:
+        if hint == "_":  # a loop variable nobody reads: `_` may be bound any number of times
+            return "_"
         if hint is None:
             while True:
                 name = f"_t{self.temps}"
@@ -94,14 +96,14 @@ class _FunctionWriter:
         self.consts: dict[Value, Any] = {}
         self.pending: dict[Value, tuple[ast.expr, int, frozenset[str]]] = {}
         self.body: list[ast.stmt] = []
-        self.uses: dict[Value, list[int]] = {}  # positions of each use (loops extended)
+        self.uses: dict[Value, list[float]] = {}  # positions of each use (loops extended)
         self.use_block: dict[Value, Block] = {}
         self.users: dict[Value, Op | None] = {}
         self.pos: dict[Op, int] = {}
         self.end: dict[Op, int] = {}
         self.def_pos: dict[Value, float] = {}
         self.def_block: dict[Value, Block] = {}
-        self.region_end: dict[Block, int] = {}
+        self.region_end: dict[Block, float] = {}
         self.holder: dict[str, Value] = {}  # which value each name holds now
 
     # -- analysis ----------------------------------------------------------------------------
@@ -147,7 +149,8 @@ class _FunctionWriter:
                         self.def_pos[a] = self.pos[op] + 0.5
                         self.def_block[a] = region
                     walk(region, inner)
-                    at = max((self.end[o] for o in region.ops), default=self.pos[op])
+                    # the yields are read after the region's last op
+                    at = max((self.end[o] for o in region.ops), default=self.pos[op]) + 0.5
                     self.region_end[region] = at
                     for v in region.yields:
                         use(v, at, inner, region, None)
@@ -425,6 +428,8 @@ class _FunctionWriter:
             self._assign(names[0], ast.IfExp(test=test, body=then[0].value,
                                              orelse=orelse[0].value))
             return
+        if not then and orelse:
+            test, then, orelse = _negate(test), orelse, []
         self.body.append(ast.If(test=test, body=then or [ast.Pass()], orelse=orelse))
 
     def _ifexp(self, op: Op, block: Block, test: ast.expr, size: int, reads) -> bool:
@@ -551,6 +556,14 @@ class _FunctionWriter:
             type_comment=None,
             **({"type_params": []} if hasattr(ast, "TypeAlias") else {}),
         )
+
+
+def _negate(test: ast.expr) -> ast.expr:
+    """``not test``.  A comparison keeps its ``not``: ``not (a > b)`` is not
+    ``a <= b`` when either side is NaN."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return test.operand
+    return ast.UnaryOp(ast.Not(), test)
 
 
 def _real_ops(block: Block) -> list[Op]:

@@ -45,7 +45,7 @@ def _verify_block(fn: Function, block: Block, defined: set, visible: list[set]) 
         prim = P.PRIMITIVES.get(op.prim)
         if prim is None:
             _fail(fn, block, i, f"unknown primitive {op.prim!r}")
-        if not op.regions and len(op.operands) != prim.nin:
+        if not op.regions and prim.nin != P.VARIADIC and len(op.operands) != prim.nin:
             _fail(fn, block, i, f"{op.prim} takes {prim.nin} operands, has {len(op.operands)}")
         for v in op.operands:
             if not any(v in s for s in visible):
@@ -57,7 +57,7 @@ def _verify_block(fn: Function, block: Block, defined: set, visible: list[set]) 
                 _fail(fn, block, i, f"value {r} is defined twice")
             defined.add(r)
             scope.add(r)
-        if not op.regions:
+        if not op.regions and len(op.results) == 1:
             kind = prim.result_kind(tuple(v.kind for v in op.operands), dict(op.attrs))
             if op.results[0].kind is not kind:
                 _fail(fn, block, i, f"result kind {op.results[0].kind.value}, expected "

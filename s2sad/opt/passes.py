@@ -4,7 +4,9 @@
   :class:`~s2sad.ir.builder.Builder`: identical ops are shared (value
   numbering), constants are folded and exact identities applied
   (:mod:`.simplify`).
-* :func:`dce` drops ops whose results nothing uses.
+* :func:`dce` drops ops whose results nothing uses, and loop slots and cond
+  results nothing needs.
+* :func:`prune_tapes` stops recording values that reverse mode never reads.
 * :func:`optimize` runs both.
 
 Every pass returns a new function; its input is not modified.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from ..ir.builder import Builder
 from ..ir.clone import clone_ops
-from ..ir.core import Block, Function, Op, Value
+from ..ir.core import Block, Function, Op, Value, walk_ops
 
 
 def cse_fold(fn: Function) -> Function:
@@ -41,7 +43,8 @@ def _dce_block(block: Block) -> Block:
     for op in reversed(block.ops):
         if not any(r in live for r in op.results):
             continue
-        if op.regions:  # keep every carried value of a live loop; prune inside regions
+        if op.regions:
+            op = _prune_slots(op, live)
             op = Op(op.prim, op.operands, op.results, op.attrs, op.loc,
                     tuple(_dce_block(r) for r in op.regions))
             for region in op.regions:
@@ -52,12 +55,113 @@ def _dce_block(block: Block) -> Block:
     return Block(args=block.args, ops=kept, yields=block.yields)
 
 
+def _prune_slots(op: Op, live: set[Value]) -> Op:
+    """Drop the results of a cond, or the carried slots of a loop, that nothing needs.
+
+    A loop slot goes when its result is dead and its block argument is read
+    by nothing but its own yield (a tape nobody pops, a counter nobody reads).
+    """
+    if op.prim == "cond":
+        keep = [j for j, r in enumerate(op.results) if r in live]
+        if len(keep) == len(op.results):
+            return op
+        regions = tuple(Block(r.args, r.ops, tuple(r.yields[j] for j in keep))
+                        for r in op.regions)
+        return Op(op.prim, op.operands, tuple(op.results[j] for j in keep), op.attrs, op.loc,
+                  regions)
+    if op.prim not in ("for_range", "while_loop"):
+        return op
+    lead = 3 if op.prim == "for_range" else 0
+    body = op.regions[-1]
+    body_lead = 1 if op.prim == "for_range" else 0
+    n = len(op.results)
+    while True:
+        dead = None
+        for j in range(n):
+            if op.results[j] in live:
+                continue
+            readers = [_count_reads(r, r.args[j + (body_lead if r is body else 0)],
+                                    skip_yield=j if r is body else None)
+                       for r in op.regions]
+            if not any(readers):
+                dead = j
+                break
+        if dead is None:
+            return op
+        j = dead
+        regions = []
+        for r in op.regions:
+            k = j + (body_lead if r is body else 0)
+            args = r.args[:k] + r.args[k + 1:]
+            yields = r.yields[:j] + r.yields[j + 1:] if r is body else r.yields
+            regions.append(Block(args, r.ops, yields))
+        body = regions[-1]
+        operands = op.operands[:lead + j] + op.operands[lead + j + 1:]
+        op = Op(op.prim, operands, op.results[:j] + op.results[j + 1:], op.attrs, op.loc,
+                tuple(regions))
+        n -= 1
+
+
+def _count_reads(block: Block, v: Value, skip_yield: int | None) -> int:
+    count = sum(1 for i, y in enumerate(block.yields) if y is v and i != skip_yield)
+    for op in block.ops:
+        count += sum(1 for u in op.operands if u is v)
+        for region in op.regions:
+            count += _count_reads(region, v, None)
+    return count
+
+
+def prune_tapes(fn: Function) -> Function:
+    """Stop recording what no reverse sweep reads back.
+
+    A tape slot whose popped value is never used is removed from the pushes
+    and the pops of its tape; a push or pop left with nothing to move goes too.
+    """
+    used = _uses(fn.body) | set(fn.results)
+    wanted: dict[int, set[int]] = {}
+    for op in walk_ops(fn.body):
+        if op.prim == "tape_pop":
+            slots = wanted.setdefault(op.attr("tape"), set())
+            slots.update(k for k, r in enumerate(op.results[1:]) if r in used)
+    if not wanted:
+        return fn
+    alias: dict[Value, Value] = {}
+
+    def rename(v: Value) -> Value:
+        while v in alias:
+            v = alias[v]
+        return v
+
+    def rebuild(block: Block) -> Block:
+        ops = []
+        for op in block.ops:
+            tag = op.attr("tape")
+            if op.prim in ("tape_push", "tape_pop") and tag in wanted:
+                keep = sorted(wanted[tag])
+                if not keep:
+                    alias[op.results[0]] = rename(op.operands[0])
+                    continue
+                if op.prim == "tape_push":
+                    operands = (op.operands[0], *(op.operands[1 + k] for k in keep))
+                    op = Op(op.prim, operands, op.results, op.attrs, op.loc)
+                else:
+                    results = (op.results[0], *(op.results[1 + k] for k in keep))
+                    op = Op(op.prim, op.operands, results, op.attrs, op.loc)
+            operands = tuple(rename(v) for v in op.operands)
+            regions = tuple(rebuild(r) for r in op.regions)
+            ops.append(Op(op.prim, operands, op.results, op.attrs, op.loc, regions))
+        return Block(block.args, ops, tuple(rename(v) for v in block.yields))
+
+    body = rebuild(fn.body)
+    return Function(fn.name, fn.params, body, **_meta(fn))
+
+
 def dce(fn: Function) -> Function:
     return Function(fn.name, fn.params, _dce_block(fn.body), **_meta(fn))
 
 
 def optimize(fn: Function) -> Function:
-    return dce(cse_fold(fn))
+    return dce(prune_tapes(dce(cse_fold(fn))))
 
 
 def _meta(fn: Function) -> dict:
