@@ -95,6 +95,9 @@ class Primitive:
     partials_rule: Callable[..., Any] | None = None
     evaluator: Callable[..., Any] | None = None  # (lib, *args, **attrs) -> value
     cse: bool = True  # may identical ops be shared? (not for tapes and regions)
+    # operand index -> condition (on the SymPy operands) where that partial is taken as 0:
+    # a convention at a point where the derived formula is undefined (DESIGN §10).
+    zero_partial_where: dict[int, Callable[..., Any]] = field(default_factory=dict)
 
     def result_kind(self, kinds: tuple[Kind, ...], attrs: dict) -> Kind:
         return self.kind_rule(kinds, attrs)
@@ -194,6 +197,8 @@ def _define_table() -> None:
     register(Primitive("pow", 2, lambda a, b, **_: a**b, operator="Pow",
                        names={MATH: "pow", NUMPY: "power", BUILTIN: "pow"},
                        kind_rule=_arith_kind, reuse_output=False,
+                       # 0 ** y is constant 0 for y > 0: d/dy is 0 there, not 0 · log(0)
+                       zero_partial_where={1: lambda a, b: _sp().Eq(a, 0)},
                        evaluator=lambda lib, a, b, **_: (
                            np.power(a, b) if lib == NUMPY else
                            math.pow(a, b) if lib == MATH else a**b)))
@@ -323,5 +328,8 @@ def symbolic_partials(name: str) -> tuple[Any, ...] | None:
         d = sympy.powsimp(d)
         if prim.reuse_output:
             d = d.subs(form, out)
+        where = prim.zero_partial_where.get(len(partials))
+        if where is not None:
+            d = sympy.Piecewise((0, where(*args)), (d, True))
         partials.append(d)
     return tuple(partials)

@@ -274,20 +274,26 @@ class StaticResolver(Resolver):
                             assigned[n.id] = assigned.get(n.id, 0) + 1
                 if node.value is None:
                     continue
-                if len(targets) == 1 and isinstance(targets[0], ast.Name):
-                    name = targets[0].id
-                    try:
-                        value = _ConstEval(self).visit(node.value)
-                    except (ValueError, ArithmeticError, TypeError):
-                        self.names[name] = Unsupported("a module-level value that is not a "
-                                                       "numeric constant")
-                    else:
-                        self.names[name] = ConstRef(value)
+                if len(targets) != 1:
+                    continue
+                pairs = [(targets[0], node.value)]
+                if (isinstance(targets[0], ast.Tuple) and isinstance(node.value, ast.Tuple)
+                        and len(targets[0].elts) == len(node.value.elts)):
+                    pairs = list(zip(targets[0].elts, node.value.elts, strict=True))
+                for target, value_node in pairs:  # X1, X2 = 0.5, 1.5 too
+                    if isinstance(target, ast.Name):
+                        self.names[target.id] = self._constant(value_node)
             elif isinstance(node, (ast.ClassDef, ast.AsyncFunctionDef)):
                 self.names[node.name] = Unsupported(f"the {type(node).__name__} {node.name}")
         for name, count in assigned.items():
             if count > 1:
                 self.names[name] = Unsupported("a module-level name assigned more than once")
+
+    def _constant(self, node: ast.expr) -> Resolved:
+        try:
+            return ConstRef(_ConstEval(self).visit(node))
+        except (ValueError, ArithmeticError, TypeError):
+            return Unsupported("a module-level value that is not a numeric constant")
 
     def lookup(self, name: str) -> Resolved | None:
         if name in self.functions:

@@ -3,9 +3,16 @@
 :func:`rewrite` looks at one op about to be built and returns an existing (or
 simpler, newly built) value that computes the same thing, or ``None`` to build
 the op as asked.  Only identities that hold exactly in IEEE arithmetic are
-used: ``x*1``, ``x+0``, ``x-0``, ``x/1``, ``--x``, ``x**1``, sign
+used: ``x*1``, ``x-0``, ``x+(-0.0)``, ``x/1``, ``--x``, ``x**1``, sign
 normalisation (``a + -b → a - b``, ``(-a)*b → -(a*b)``).  ``x*0 → 0`` is never
-used (it is wrong for inf and NaN), nor ``x - x → 0``.
+used (it is wrong for inf and NaN), nor ``x - x → 0``, nor ``x + 0.0 → x``,
+``0 - x → -x`` or ``-(a - b) → b - a`` (each wrong for a signed zero).
+
+Two rewrites route a derivative rather than restate a value: ``(1 if p else 0)
+* z → z if p else 0`` and ``(a if p else 0) + (0 if p else c) → a if p else c``.
+They are how the derivatives of ``max``, ``min`` and branches pass a cotangent
+to one side only, so an inf or NaN cotangent is not multiplied by the 0 of the
+side not taken.
 
 A rewrite never changes a value's kind (an int ``n + 0.0`` stays a float).
 """
@@ -40,6 +47,11 @@ def _fold(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | Non
     if kind is Kind.FLOAT and type(got) is not float:
         got = float(got)
     return b.const(got, loc)
+
+
+def _is_negative_zero(b, v: Value) -> bool:
+    value = b.const_value(v)
+    return isinstance(value, float) and value == 0.0 and math.copysign(1.0, value) < 0
 
 
 def _select_of_one_and_zero(b, x: Value, y: Value):
@@ -92,11 +104,9 @@ def rewrite(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | N
         return b.is_const(v, value)
 
     if prim == "add":
-        x, y = operands
-        if c(y, 0):
-            return same(x)
-        if c(x, 0):
-            return same(y)
+        x, y = operands  # constants come last
+        if _is_negative_zero(b, y):
+            return same(x)  # x + -0.0 is x, also for x = -0.0 (x + 0.0 is not)
         if (ny := is_neg(y)) is not None:
             return b.emit("sub", (x, ny), loc=loc)
         if (nx := is_neg(x)) is not None:
@@ -107,10 +117,8 @@ def rewrite(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | N
             return b.emit("select", merged, loc=loc)
     elif prim == "sub":
         x, y = operands
-        if c(y, 0):
-            return same(x)
-        if c(x, 0):
-            return same(b.emit("neg", (y,), loc=loc))
+        if c(y, 0) and not _is_negative_zero(b, y):
+            return same(x)  # x - 0.0 is x, also for x = -0.0
         if (ny := is_neg(y)) is not None:
             return b.emit("add", (x, ny), loc=loc)
     elif prim == "mul":
@@ -145,10 +153,6 @@ def rewrite(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | N
         (x,) = operands
         if (nx := is_neg(x)) is not None:
             return nx
-        d = defn(x)
-        if d is not None and d.prim == "sub":
-            # -(a - b) is b - a exactly (up to the sign of a zero result).
-            return b.emit("sub", (d.operands[1], d.operands[0]), loc=loc)
     elif prim == "powc":
         (x,) = operands
         n = attrs["exponent"]

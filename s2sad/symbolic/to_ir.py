@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import primitives as P
 from ..errors import InternalError, Loc
-from ..ir.core import Value
+from ..ir.core import Kind, Value
 
 _RELATIONS = {
     "GreaterThan": "ge", "StrictGreaterThan": "gt", "LessThan": "le",
@@ -98,10 +98,19 @@ class _Translator:
             (first_val, first_cond), *rest = e.args
             if not rest:
                 return self(first_val)
-            other = self(sp.Piecewise(*rest)) if len(rest) > 1 or rest[0][1] is not sp.true \
-                else self(rest[0][0])
-            return self.emit("select", self(first_cond), self(first_val), other)
+            other = sp.Piecewise(*rest) if len(rest) > 1 or rest[0][1] is not sp.true \
+                else rest[0][0]
+            pred = self(first_cond)
+            if all(v.is_Atom for v in (first_val, other)):
+                return self.emit("select", pred, self.branch(first_val), self.branch(other))
+            return self._lazy_branches(pred, first_val, other)
         name = type(e).__name__
+        if name in ("And", "Or", "Not"):
+            args = [self(a) for a in e.args]
+            acc = args[0]
+            for a in args[1:]:
+                acc = self.emit(name.lower(), acc, a)
+            return self.emit("not", acc) if name == "Not" else acc
         if name in _RELATIONS:
             return self.emit(_RELATIONS[name], self(e.lhs), self(e.rhs))
         prim = P.SYMPY_FUNCTION_PRIMS.get(name)
@@ -113,6 +122,29 @@ class _Translator:
                 attrs["lib"] = lib
             return self.emit(prim, *args, **attrs)
         raise InternalError(f"cannot translate SymPy expression {e!r} to IR")
+
+    def branch(self, e) -> Value:
+        """One side of a Piecewise: a derivative, so a float even where SymPy says 0."""
+        if e.is_number:
+            return self.b.const(float(e), self.loc)
+        return self(e)
+
+    def _lazy_branches(self, pred: Value, then, orelse) -> Value:
+        """A ``cond`` op: only the branch that applies is evaluated (``log(0)`` never runs)."""
+        values, blocks = [], []
+        for branch in (then, orelse):
+            self.b.push_block()
+            v = self.branch(branch)
+            values.append(v)
+            blocks.append(self.b.pop_block((v,)))
+        hint = self.hint if self.depth == 1 else None
+        (out,) = self.b.emit_multi("cond", (pred,), [_join(values[0].kind, values[1].kind)],
+                                   hints=[hint], loc=self.loc, regions=tuple(blocks))
+        return out
+
+
+def _join(a: Kind, b: Kind) -> Kind:
+    return Kind.FLOAT if Kind.FLOAT in (a, b) else a
 
 
 def build_partial(
@@ -137,7 +169,7 @@ def build_partial(
     env[sympy.Symbol("out", real=True)] = out
     scale = sympy.Symbol("factor", real=True)
     env[scale] = factor
-    expr = expr * scale
+    expr = sympy.piecewise_fold(expr * scale)
     numbers = {}
     for sym, v in env.items():  # constants fold symbolically: 2·(1/3)·x → 0.666…·x
         c = builder.const_value(v)
