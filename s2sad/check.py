@@ -24,6 +24,9 @@ does not pass.
 IR with structured control flow (ops with regions) cannot be translated
 exactly yet: such functions get a *numeric comparison only*, against central
 finite differences (Richardson-extrapolated) of the reference interpreter.
+So do functions whose SymPy expression tree is too large for SymPy (more than
+``SYMPY_TREE_LIMIT`` nodes: a nested chain's tree grows exponentially, and
+SymPy's ``diff`` walks the tree), against 50-digit central differences.
 
 >>> import math, s2sad
 >>> def f(x, y):
@@ -47,13 +50,21 @@ from typing import Any
 from .errors import S2SADError
 from .ir.core import Block, Function, Value, walk_ops
 from .ir.interpret import interpret
-from .symbolic.from_ir import NotSymbolic, drop_singular_derivatives, symbols_for, to_sympy
+from .symbolic.from_ir import (
+    NotSymbolic,
+    drop_singular_derivatives,
+    symbols_for,
+    to_sympy,
+    tree_size,
+)
 
 DEFAULT_POINTS = 20
 DEFAULT_BUDGET = 2.0  # seconds of sympy.simplify per pair
 DEFAULT_RTOL = 1e-6
 DEFAULT_ATOL = 1e-9
 MPMATH_DPS = 30
+HP_DPS = 50  # digits of the finite differences used when SymPy's tree is too large
+SYMPY_TREE_LIMIT = 200_000  # nodes of the primal's SymPy tree SymPy is asked to differentiate
 # Sampling ranges, cycled through so that functions defined on (0, ∞) or [-1, 1] get points.
 _RANGES = ((-3.0, 3.0), (0.0, 3.0), (-1.0, 1.0), (0.0, 1.0))
 
@@ -70,7 +81,7 @@ class PairRow:
     symbolic: str  # "equal" | "equal*" | "differs" | "undecided" | "n/a" (no symbolic form)
     max_abs_err: float | None  # None: no valid point
     max_rel_err: float | None
-    sympy_ops: int | None  # SymPy's derivative: count_ops of the tree
+    sympy_ops: int | None  # SymPy's derivative: count_ops of the tree (or an Estimate)
     sympy_cse_ops: int | None  # ... after sympy.cse
     s2sad_ops: int | None  # ops of s2sad's derivative IR this entry depends on
     ok: bool
@@ -144,7 +155,7 @@ def _fmt_err(x: float | None) -> str:
 
 
 def _fmt_int(x: int | None) -> str:
-    return "-" if x is None else str(x)
+    return "-" if x is None else str(x)  # an Estimate prints as ~N
 
 
 def _render_function(rep: FunctionReport) -> str:
@@ -413,7 +424,8 @@ def _sympy_evaluator(syms, exprs) -> Callable[[Sequence[float]], list[float | No
     import sympy
 
     try:
-        fast = sympy.lambdify(syms, list(exprs), modules="mpmath")
+        # cse=True prints each shared subexpression once: swollen trees stay small.
+        fast = sympy.lambdify(syms, list(exprs), modules="mpmath", cse=True)
     except Exception:  # noqa: BLE001 - fall back to evalf
         fast = None
 
@@ -470,6 +482,43 @@ def _finite_difference(fn: Function, point: Sequence[float], j: int, n_out: int)
 
     d1, d2 = central(h), central(h / 2)
     return [(4 * d2[i] - d1[i]) / 3 for i in range(n_out)]
+
+
+def _hp_difference(fn: Function, point: Sequence[float], wrt: Sequence[int],
+                   n_out: int) -> list[float | None]:
+    """The Jacobian by central differences of the IR evaluated in ``HP_DPS``-digit arithmetic
+    (each op through its SymPy form on SymPy Floats: linear in the size of the IR).
+
+    With 50 digits and a step of 1e-15, truncation (~h²) and rounding (~1e-50/h) errors
+    are far below float64's: the result is exact for the comparison's purposes.
+    """
+    import sympy
+
+    def at(values: list[Any]) -> list[Any] | None:
+        try:
+            _, outs = to_sympy(fn, values)
+        except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+            return None
+        got = []
+        for v in outs:
+            v = sympy.N(v, HP_DPS) if not v.is_Float else v
+            if not (v.is_number and v.is_extended_real and v.is_finite):
+                return None
+            got.append(v)
+        return got
+
+    base = [sympy.Float(p, HP_DPS) for p in point]
+    cols = []
+    for j in wrt:
+        h = sympy.Float(1e-15, HP_DPS) * max(1, abs(point[j]))
+        up, down = list(base), list(base)
+        up[j] += h
+        down[j] -= h
+        a, b = at(up), at(down)
+        if a is None or b is None:
+            return [None] * (n_out * len(wrt))
+        cols.append([float((a[i] - b[i]) / (2 * h)) for i in range(n_out)])
+    return [cols[j][i] for i in range(n_out) for j in range(len(wrt))]
 
 
 def _sample(rng: random.Random, n: int, attempt: int) -> list[float]:
@@ -543,13 +592,22 @@ def check_function(
     # SymPy's derivative of the same IR.
     numeric_only = None
     sym_jac = None
+    high_precision = False
     try:
         syms, outs = to_sympy(fn)
-        sym_jac = [[drop_singular_derivatives(sympy.diff(outs[i], syms[wrt[j]]))
-                    for j in range(n_wrt)] for i in range(n_out)]
     except NotSymbolic as exc:
-        numeric_only = str(exc)
+        numeric_only = f"{exc}; compared with finite differences of the interpreter"
         syms = symbols_for(fn)
+    else:
+        nodes = sum(tree_size(o) for o in outs)
+        if nodes > SYMPY_TREE_LIMIT:
+            numeric_only = (f"SymPy's expression tree of {fn.name} has {nodes:,} nodes (more "
+                            f"than {SYMPY_TREE_LIMIT:,}), too many for SymPy to differentiate; "
+                            f"compared with {HP_DPS}-digit central differences")
+            high_precision = True
+        else:
+            sym_jac = [[drop_singular_derivatives(sympy.diff(outs[i], syms[wrt[j]]))
+                        for j in range(n_wrt)] for i in range(n_out)]
 
     # s2sad's derivative as SymPy expressions, where its IR is known.
     s2_jac = None
@@ -563,9 +621,12 @@ def check_function(
     sympy_ops = sympy_cse = None
     sympy_total = sympy_cse_total = None
     if sym_jac is not None:
-        sympy_ops = [[int(sympy.count_ops(e)) for e in row] for row in sym_jac]
+        sympy_ops = [[sympy_size(e) for e in row] for row in sym_jac]
         sympy_cse = [[_cse_size([e]) for e in row] for row in sym_jac]
-        sympy_total = sum(map(sum, sympy_ops))
+        flat_sizes = [n for row in sympy_ops for n in row]
+        sympy_total = sum(int(n) for n in flat_sizes)
+        if any(isinstance(n, Estimate) for n in flat_sizes):
+            sympy_total = Estimate(sympy_total)
         sympy_cse_total = _cse_size([e for row in sym_jac for e in row])
     s2sad_total = None
     if derivative.ir is not None:
@@ -584,6 +645,9 @@ def check_function(
     if sym_jac is not None:
         evaluate = _sympy_evaluator(syms, [e for row in sym_jac for e in row])
         reference = evaluate
+    elif high_precision:
+        def reference(point: Sequence[float]) -> list[float | None]:
+            return _hp_difference(fn, point, wrt, n_out)
     else:
         def reference(point: Sequence[float]) -> list[float | None]:
             cols = [_finite_difference(fn, point, j, n_out) for j in wrt]
@@ -674,12 +738,45 @@ def _fmt_point(point: Sequence[float]) -> str:
     return "(" + ", ".join(f"{p:.6g}" for p in point) + ")"
 
 
+EXACT_COUNT_LIMIT = 20_000  # tree nodes; beyond, count_ops itself would take seconds
+
+
+def _estimate_weight(e: Any) -> int:
+    if not e.args:
+        return 0
+    if e.is_Add or e.is_Mul:
+        return len(e.args) - 1
+    return 1
+
+
+class Estimate(int):
+    """An op count estimated over the DAG (printed ``~N``): the tree was too large for
+    ``sympy.count_ops`` to walk in reasonable time."""
+
+    def __str__(self) -> str:
+        return f"~{int(self)}"
+
+    __repr__ = __str__
+
+
+def sympy_size(e: Any) -> int:
+    """``sympy.count_ops(e)`` (the size of the expression *tree*), or an :class:`Estimate`
+    of it (Add/Mul of n terms: n−1 ops, any other operation: 1) when the tree is huge."""
+    import sympy
+
+    if tree_size(e) <= EXACT_COUNT_LIMIT:
+        return int(sympy.count_ops(e))
+    return Estimate(tree_size(e, _estimate_weight))
+
+
 def _cse_size(exprs: list[Any]) -> int:
     import sympy
 
     replacements, reduced = sympy.cse(exprs)
-    return int(sum(sympy.count_ops(rhs) for _, rhs in replacements)
-               + sum(sympy.count_ops(e) for e in reduced))
+    parts = [rhs for _, rhs in replacements] + list(reduced)
+    sizes = [sympy_size(p) for p in parts]
+    total = sum(int(s) for s in sizes)
+    return Estimate(total) if any(isinstance(s, Estimate) for s in sizes) else total
 
 
 # -- checking an emitted module --------------------------------------------------------------

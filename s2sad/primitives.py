@@ -15,6 +15,9 @@ is differentiated:
 * ``derivative="none"``: the result is not a float (comparisons).
 * ``derivative="structured"``: ``cond``, ``for_range``, ``while_loop`` hold
   regions; the AD passes differentiate them structurally.
+* ``derivative="linear"``: ``getitem``, whose tangent is the item of the
+  tangent list and whose adjoint adds into one item of the list's adjoint
+  (:mod:`s2sad.ad.rules`).
 * ``partials_rule``: a hand-written rule, for primitives that are not
   elementwise functions of floats (``select``).
 
@@ -170,6 +173,11 @@ def _min_eval(lib: str | None, a: Any, b: Any, **attrs: Any) -> Any:
     return a if a <= b else b
 
 
+def _add_at(lib: str | None, xs: Any, i: int, v: Any, **attrs: Any) -> Any:
+    xs[i] += v
+    return xs
+
+
 def _select_partials(builder, operands, out, attrs, loc):
     """d select(c, a, b) / da = (1 if c else 0), / db = (0 if c else 1)."""
     c = operands[0]
@@ -277,6 +285,17 @@ def _define_table() -> None:
                        evaluator=lambda lib, a, b, **_: bool(a and b)))
     register(Primitive("or", 2, operator="Or", kind_rule=_bool_kind, derivative="none",
                        evaluator=lambda lib, a, b, **_: bool(a or b)))
+
+    # -- sequences (a list, tuple or 1-D array of floats) -------------------------------------
+    register(Primitive("len", 1, names={BUILTIN: "len"}, kind_rule=lambda k, a: Kind.INT,
+                       derivative="none", evaluator=lambda lib, xs, **_: len(xs)))
+    register(Primitive("getitem", 2, derivative="linear",
+                       evaluator=lambda lib, xs, i, **_: xs[i]))
+    # reverse mode's list adjoints: updated in place by the generated code, so never shared
+    register(Primitive("zeros_like", 1, kind_rule=lambda k, a: Kind.LIST, derivative="none",
+                       cse=False, evaluator=lambda lib, xs, **_: [0.0] * len(xs)))
+    register(Primitive("add_at", 3, kind_rule=lambda k, a: Kind.LIST, derivative="none",
+                       cse=False, evaluator=_add_at))
 
     # -- structured control flow (regions; differentiated by the AD passes themselves) -----
     for name in ("cond", "for_range", "while_loop"):

@@ -51,6 +51,12 @@ class _Forward:
         env[op.result] = out
         if op.result not in self.active:
             return
+        if op.prim == "getitem":  # linear: the tangent is the same item of the tangent list
+            tangent = self.tangent.get(op.operands[0])
+            if tangent is not None:
+                self.tangent[op.result] = b.emit("getitem", (tangent, operands[1]), loc=op.loc,
+                                                 hint=suffixed(op.result, "dot"))
+            return
         factors = [self.tangent.get(v) for v in op.operands]
         if not any(f is not None for f in factors):
             return

@@ -127,11 +127,25 @@ class _Reverse:
         else:
             adjoint[v] = contribution
 
+    def list_adjoint(self, adjoint: dict[Value, Value], v: Value, env) -> Value:
+        """The adjoint of list ``v`` so far: threaded through in-place updates."""
+        got = adjoint.get(v)
+        if got is None:
+            got = adjoint[v] = self.b.emit("zeros_like", (env[v],), hint=suffixed(v, "bar"))
+        return got
+
     def _reverse_op(self, op: Op, env, adjoint) -> None:
         if len(op.results) != 1:
             return
         ybar = adjoint.get(op.result)
         if ybar is None or op.result not in self.active:
+            return
+        if op.prim == "getitem":  # xs_bar[i] += ybar
+            xs = op.operands[0]
+            if xs in self.active:
+                current = self.list_adjoint(adjoint, xs, env)
+                adjoint[xs] = self.b.emit("add_at", (current, env[op.operands[1]], ybar),
+                                          loc=op.loc, hint=suffixed(xs, "bar"))
             return
         factors = [ybar if v in self.active else None for v in op.operands]
         if not any(f is not None for f in factors):
@@ -144,7 +158,20 @@ class _Reverse:
                 self.accumulate(adjoint, v, part, op.loc)
 
     def _free_active(self, op: Op) -> list[Value]:
-        return [v for v in free_values(op) if v in self.active and v.kind is Kind.FLOAT]
+        return [v for v in free_values(op) if v in self.active
+                and v.kind in (Kind.FLOAT, Kind.LIST)]
+
+    def _free_inits(self, free: list[Value], env, adjoint) -> list[Value]:
+        """Where the adjoints of free values start: 0.0, or a list's adjoint so far."""
+        return [self.list_adjoint(adjoint, f, env) if f.kind is Kind.LIST else self.zero()
+                for f in free]
+
+    def _free_results(self, free: list[Value], results, adjoint, loc) -> None:
+        for f, r in zip(free, results, strict=True):
+            if f.kind is Kind.LIST:
+                adjoint[f] = r  # the same list, updated in place
+            else:
+                self.accumulate(adjoint, f, r, loc)
 
     def _reverse_cond(self, op: Op, env, adjoint) -> None:
         seeds = [(j, adjoint[r]) for j, r in enumerate(op.results)
@@ -152,21 +179,22 @@ class _Reverse:
         free = self._free_active(op)
         if not seeds or not free:
             return
+        inits = self._free_inits(free, env, adjoint)
         regions = []
         for region in op.regions:
             self.b.push_block()
             inner_env = dict(env)
             self.primal(region, inner_env)
-            local: dict[Value, Value] = {}
+            local: dict[Value, Value] = {f: i for f, i in zip(free, inits, strict=True)
+                                         if f.kind is Kind.LIST}
             for j, seed in seeds:
                 self.accumulate(local, region.yields[j], seed, op.loc)
             self.adjoints(region, inner_env, local)
             regions.append(self.b.pop_block(tuple(local.get(f) or self.zero() for f in free)))
-        results = self.b.emit_multi("cond", (env[op.operands[0]],), [Kind.FLOAT] * len(free),
+        results = self.b.emit_multi("cond", (env[op.operands[0]],), [f.kind for f in free],
                                     hints=[suffixed(f, "bar") for f in free], loc=op.loc,
                                     regions=tuple(regions))
-        for f, r in zip(free, results, strict=True):
-            self.accumulate(adjoint, f, r, op.loc)
+        self._free_results(free, results, adjoint, op.loc)
 
     def _reverse_loop(self, op: Op, env, adjoint) -> None:
         b = self.b
@@ -178,11 +206,11 @@ class _Reverse:
         if not act and not free:
             return
         init_adj = [adjoint.get(op.results[j]) or self.zero() for j in act]
-        init_free = [self.zero() for _ in free]
+        init_free = self._free_inits(free, env, adjoint)
         i_arg = b.fresh(Kind.INT, body.args[0].hint if op.prim == "for_range" else "_")
         tape_arg = b.fresh(Kind.TAPE, "tape")
         adj_args = [b.fresh(Kind.FLOAT, suffixed(args[j], "bar")) for j in act]
-        free_args = [b.fresh(Kind.FLOAT, suffixed(f, "bar")) for f in free]
+        free_args = [b.fresh(f.kind, suffixed(f, "bar")) for f in free]
         b.push_block((i_arg, tape_arg, *adj_args, *free_args))
         inner_env = dict(env)
         popped = b.emit_multi("tape_pop", (tape_arg,),
@@ -196,7 +224,8 @@ class _Reverse:
         for a, v in zip(list(saved_args) + [args[j] for j in saved], values, strict=True):
             inner_env[a] = v
         self.primal(body, inner_env)
-        local: dict[Value, Value] = {}
+        local: dict[Value, Value] = {f: a for f, a in zip(free, free_args, strict=True)
+                                     if f.kind is Kind.LIST}
         for j, a in zip(act, adj_args, strict=True):
             self.accumulate(local, yields[j], a, op.loc)
         self.adjoints(body, inner_env, local)
@@ -204,22 +233,24 @@ class _Reverse:
         ys += [local.get(args[j]) or self.zero() for j in act]
         for f, acc in zip(free, free_args, strict=True):
             contribution = local.get(f)
-            ys.append(acc if contribution is None else
-                      b.emit("add", (acc, contribution), loc=op.loc, hint=suffixed(f, "bar")))
+            if f.kind is Kind.LIST or contribution is None:
+                ys.append(contribution if contribution is not None else acc)
+            else:
+                ys.append(b.emit("add", (acc, contribution), loc=op.loc,
+                                 hint=suffixed(f, "bar")))
         block = b.pop_block(tuple(ys))
         if op.prim == "for_range":
             bounds = [env[v] for v in op.operands[:3]]
         else:
             bounds = [b.const(0), count, b.const(1)]
         results = b.emit_multi("for_range", (*bounds, tape, *init_adj, *init_free),
-                               [Kind.TAPE] + [Kind.FLOAT] * (len(act) + len(free)),
+                               [Kind.TAPE] + [Kind.FLOAT] * len(act) + [f.kind for f in free],
                                hints=["tape"] + [a.hint for a in adj_args]
                                + [a.hint for a in free_args],
                                attrs={"reverse": True}, loc=op.loc, regions=(block,))
         for j, r in zip(act, results[1:1 + len(act)], strict=True):
             self.accumulate(adjoint, inits[j], r, op.loc)
-        for f, r in zip(free, results[1 + len(act):], strict=True):
-            self.accumulate(adjoint, f, r, op.loc)
+        self._free_results(free, results[1 + len(act):], adjoint, op.loc)
 
 
 def reverse_sweep(

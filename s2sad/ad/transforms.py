@@ -27,8 +27,13 @@ def _params(b: Builder, fn: Function) -> tuple[Value, ...]:
     return tuple(b.fresh(p.kind, p.hint) for p in fn.params)
 
 
-def _zero_if_none(b: Builder, v: Value | None) -> Value:
-    return b.const(0.0) if v is None else v
+def _zero_if_none(b: Builder, v: Value | None, like: Value | None = None) -> Value:
+    """``v``, or a zero of the kind of ``like`` (0.0, or a list of zeros)."""
+    if v is not None:
+        return v
+    if like is not None and like.kind is Kind.LIST:
+        return b.emit("zeros_like", (like,))
+    return b.const(0.0)
 
 
 def _structure_like(template, start: int):
@@ -56,6 +61,16 @@ def _derived(fn: Function, name: str, params, results, structure, *, keep_defaul
 
 
 def _check_scalar_output(fn: Function, what: str) -> None:
+    # An int or bool output is piecewise constant: its gradient is 0 (DESIGN §10).
+    if not fn.returns_tuple and fn.results[0].kind is Kind.LIST:
+        kind = fn.results[0].kind.value
+        op = next((o for o in reversed(fn.body.ops) if fn.results[0] in o.results), None)
+        raise DifferentiationError(
+            f"`{what}` needs a function with one scalar output, but `{fn.name}` returns "
+            f"a {kind}",
+            op.loc if op is not None else None,
+            why="a gradient is the derivative of one scalar",
+            hint="use s2sad.vjp with a list cotangent, or s2sad.jvp")
     if fn.returns_tuple:
         raise DifferentiationError(
             f"`{what}` needs a function with one scalar output, but `{fn.name}` returns "
@@ -76,11 +91,17 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
     params = _params(b, fn)
     if mode == "reverse":
         (value,), adjoints = reverse_sweep(b, fn, params, wrt, (b.const(1.0),))
-        grads = [_zero_if_none(b, a) for a in adjoints]
+        grads = [_zero_if_none(b, a, params[i]) for a, i in zip(adjoints, wrt, strict=True)]
     elif mode == "forward":
         value = None
         grads = []
         for i in wrt:
+            if fn.params[i].kind is Kind.LIST:
+                raise DifferentiationError(
+                    f"a forward-mode gradient with respect to the list `{fn.param_names[i]}` "
+                    "would need one sweep per item",
+                    why="forward mode computes one directional derivative per sweep",
+                    hint="use mode='reverse' (the default), or s2sad.jvp with a list tangent")
             (value,), (tangent,) = forward_sweep(b, fn, params, {i: b.const(1.0)})
             grads.append(_zero_if_none(b, tangent))
     else:
@@ -102,7 +123,8 @@ def jvp_function(fn: Function, wrt: tuple[int, ...]) -> Function:
     """Forward mode: ``jvp_f(*args, *tangents)`` → ``(f(*args), tangent of the output)``."""
     b = Builder()
     params = _params(b, fn)
-    tangents = tuple(b.fresh(Kind.FLOAT, derived_hint(fn.param_names[i], "dot")) for i in wrt)
+    tangents = tuple(b.fresh(fn.params[i].kind, derived_hint(fn.param_names[i], "dot"))
+                     for i in wrt)
     results, out_tangents = forward_sweep(b, fn, params, dict(zip(wrt, tangents, strict=True)))
     out_tangents = tuple(_zero_if_none(b, t) for t in out_tangents)
     n = len(results)
@@ -128,11 +150,16 @@ def vjp_function(fn: Function, wrt: tuple[int, ...], single: bool) -> Function:
 
     For a tuple-valued ``f`` the cotangent is one argument per output.
     """
+    if any(r.kind is Kind.LIST for r in fn.results):
+        raise DifferentiationError(
+            f"`vjp` of `{fn.name}`, which returns a list, is not supported yet",
+            why="a list cotangent would be updated in place",
+            hint="return the items as a tuple of floats")
     b = Builder()
     params = _params(b, fn)
     cotangents = tuple(b.fresh(Kind.FLOAT, name) for name in cotangent_names(fn))
     results, adjoints = reverse_sweep(b, fn, params, wrt, cotangents)
-    adjoints = tuple(_zero_if_none(b, a) for a in adjoints)
+    adjoints = tuple(_zero_if_none(b, a, params[i]) for a, i in zip(adjoints, wrt, strict=True))
     value_s, n = _structure_like(fn.structure, 0)
     names = ", ".join(fn.param_names[i] for i in wrt)
     spelled = ", ".join(p.hint.replace(".", "_") for p in cotangents)

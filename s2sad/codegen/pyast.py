@@ -32,7 +32,7 @@ MAX_OPS = 6
 MODULE_NAMES = {P.MATH: "math", P.NUMPY: "np"}
 # Names generated code refers to: never given to a value.
 RESERVED = frozenset({"math", "np", "numpy", "abs", "max", "min", "pow", "round", "int",
-                      "float", "range", "reversed"}) | frozenset(keyword.kwlist)
+                      "float", "range", "reversed", "len"}) | frozenset(keyword.kwlist)
 
 _BINOPS = {"Add": ast.Add, "Sub": ast.Sub, "Mult": ast.Mult, "Div": ast.Div, "Pow": ast.Pow,
            "FloorDiv": ast.FloorDiv, "Mod": ast.Mod}
@@ -46,10 +46,10 @@ def _name(n: str) -> ast.Name:
 
 
 def _needs_named_operand(op: Op) -> bool:
-    """Ops that spell their operand twice (``x * x``, the scalar ``sign``)."""
+    """Ops that spell their operand twice (``x * x``, the scalar ``sign``) or update it."""
     return (op.prim == "powc" and op.attr("exponent") == 2) or (
         op.prim == "sign" and op.attr("lib") != P.NUMPY
-    )
+    ) or op.prim == "add_at"
 
 
 class _Namer:
@@ -244,6 +244,13 @@ class _FunctionWriter:
                 orelse=ast.IfExp(test=ast.Compare(x, [ast.Lt()], [ast.Constant(0)]),
                                  body=ast.UnaryOp(ast.USub(), ast.Constant(1.0)),
                                  orelse=ast.Constant(0.0)))
+        elif name == "getitem":
+            expr = ast.Subscript(value=args[0], slice=args[1], ctx=ast.Load())
+        elif name == "len":
+            expr = self._call(P.BUILTIN, "len", args)
+        elif name == "zeros_like":
+            expr = ast.BinOp(ast.List(elts=[ast.Constant(0.0)], ctx=ast.Load()), ast.Mult(),
+                             self._call(P.BUILTIN, "len", args))
         elif name in ("and", "or"):
             expr = ast.BoolOp(ast.And() if name == "and" else ast.Or(), args)
         elif prim.operator in _BINOPS:
@@ -314,6 +321,9 @@ class _FunctionWriter:
             return
         if reuse is not None:
             aug = self._augmented(op, reuse, expr)
+            if aug is not None and isinstance(aug[0], ast.Add) and isinstance(
+                    aug[1], ast.UnaryOp) and isinstance(aug[1].op, ast.USub):
+                aug = (ast.Sub(), aug[1].operand)  # x += -e → x -= e
             if aug is not None:
                 self._bind(v, expr, reuse, aug[0], aug[1])
                 return
@@ -347,6 +357,20 @@ class _FunctionWriter:
             self._cond(op, block)
         elif op.prim in _LOOPS:
             self._loop(op)
+        elif op.prim == "add_at":  # xs[i] += v, in place: the old list is dead after
+            name = self.names[op.operands[0]]
+            self._flush_readers(name)
+            index, value = self._expr(op.operands[1]), self._expr(op.operands[2])
+            aug: ast.operator = ast.Add()
+            if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
+                aug, value = ast.Sub(), value.operand  # xs[i] += -v → xs[i] -= v
+            self.body.append(ast.AugAssign(
+                target=ast.Subscript(value=_name(name), slice=index, ctx=ast.Store()),
+                op=aug, value=value))
+            self._name_of(op.result, name)
+        elif op.prim == "zeros_like":
+            expr = self._op_expr(op)[0]
+            self._bind(op.result, expr, self.namer.fresh(op.result.hint))
         elif op.prim == "tape_new":
             self._bind(op.result, ast.List(elts=[], ctx=ast.Load()),
                        self.namer.fresh(op.result.hint or "tape"))

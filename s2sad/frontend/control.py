@@ -201,7 +201,7 @@ class ControlFlowMixin:
         for block, side in zip(blocks, (0, 1), strict=True):
             block.yields = tuple(p[side] for p in pairs)
         kinds = [self._join_kind(ctx, node, a.kind, b.kind) for a, b in pairs]
-        hints = [*names, *["broke"] * len(extra or [])]
+        hints = [*map(self.hint_of, names), *["broke"] * len(extra or [])]
         results = self.b.emit_multi("cond", (pred,), kinds, hints=hints,
                                     loc=ctx.pf.loc(node), regions=tuple(blocks))
         for name, value in zip(names, results, strict=False):
@@ -245,10 +245,10 @@ class ControlFlowMixin:
     def visit_Continue(self, node: ast.Continue, ctx):
         return LoopEnd(None)
 
-    def _carried(self, node: ast.AST, ctx, body: list[ast.stmt], loop_var: str | None):
+    def _carried(self, node: ast.AST, ctx, body: list[ast.stmt], loop_vars: list[str]):
         names = []
         for name in assigned_names(body):
-            if name == loop_var:
+            if name in loop_vars:
                 continue
             if name in ctx.env and not isinstance(ctx.env[name], Undefined):
                 if isinstance(ctx.env[name], tuple):
@@ -259,25 +259,26 @@ class ControlFlowMixin:
         return names
 
     def _after_loop(self, node: ast.AST, ctx, body: list[ast.stmt], carried: list[str],
-                    loop_var: str | None) -> None:
+                    loop_vars: list[str]) -> None:
         line = ctx.pf.loc(node).lineno
         for name in assigned_names(body):
             if name not in carried:
                 ctx.env[name] = Undefined(f"it is assigned only inside the loop at line {line}; "
                                           "assign it before the loop")
-        if loop_var is not None:
-            ctx.env[loop_var] = Undefined(f"it is the variable of the loop at line {line}, "
-                                          "which s2sad does not keep after the loop")
+        for var in loop_vars:
+            ctx.env[var] = Undefined(f"it is a variable of the loop at line {line}, "
+                                     "which s2sad does not keep after the loop")
 
     def _loop_body(self, ctx, body: list[ast.stmt], bind: dict[str, Any], carried: list[str],
                    arg_kinds: list[Kind], extra_args: list[tuple[Kind, str | None]]):
         """Lower one loop body with fresh block arguments; returns (block, args, env, end)."""
         extra = [self.b.fresh(k, h) for k, h in extra_args]
-        args = [self.b.fresh(k, n) for k, n in zip(arg_kinds, carried, strict=True)]
+        args = [self.b.fresh(k, self.hint_of(n)) for k, n in zip(arg_kinds, carried, strict=True)]
         block = self.b.push_block(tuple(extra + args))
         sub = ctx.loop_body()
         sub.env.update(zip(carried, args, strict=True))
-        sub.env.update(bind(extra) if callable(bind) else bind)
+        if extra:
+            sub.env.update(bind(extra[0]))
         end = self.stmts(body, sub)
         if end is None:
             end = LoopEnd(None)
@@ -307,19 +308,12 @@ class ControlFlowMixin:
         if node.orelse:
             raise self.unsupported(ctx.pf, node, "`for ... else` is not supported",
                                    hint="use a flag variable")
-        if not isinstance(node.target, ast.Name):
-            raise self.unsupported(ctx.pf, node.target, "this loop target is not supported",
-                                   hint="loop over `range(...)` with one name")
-        bounds = self._range_bounds(node.iter, ctx)
-        return self._for_range(node, ctx, node.target.id, *bounds)
+        start, stop, step, bind = self.iteration(node.iter, node.target, ctx)
+        targets = [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
+        index = targets[0] if isinstance(node.target, ast.Name) and _is_range(node.iter) else "i"
+        return self._for_range(node, ctx, targets, index, bind, start, stop, step)
 
-    def _range_bounds(self, it: ast.expr, ctx):
-        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
-                and it.func.id == "range" and it.func.id not in ctx.env):
-            raise self.unsupported(
-                ctx.pf, it, "this kind of loop is not supported yet",
-                why="this version of s2sad loops over `range(...)` only",
-                hint="loop over indices: `for i in range(n): ...`")
+    def _range_bounds(self, it: ast.Call, ctx):
         if it.keywords or not 1 <= len(it.args) <= 3:
             raise self.unsupported(ctx.pf, it, "`range` takes 1 to 3 positional arguments")
         args = [self.value(a, ctx) for a in it.args]
@@ -335,19 +329,22 @@ class ControlFlowMixin:
             raise self.unsupported(ctx.pf, it.args[2], "`range` with a zero step")
         return tuple(args)
 
-    def _for_range(self, node: ast.For, ctx, var: str, start, stop, step):
-        carried = self._carried(node, ctx, node.body, var)
+    def _for_range(self, node: ast.For, ctx, targets: list[str], index: str, bind,
+                   start, stop, step):
+        carried = self._carried(node, ctx, node.body, targets)
         inits = [ctx.env[n] for n in carried]
         loc = ctx.pf.loc(node)
         if has_break(node.body):
-            return self._for_as_while(node, ctx, var, start, stop, step, carried, inits)
+            return self._for_as_while(node, ctx, targets, index, bind, start, stop, step,
+                                      carried, inits)
         (block, yields), kinds = self._fixed_point(
-            node, ctx, node.body, carried, lambda extra: {var: extra[0]},
-            [(Kind.INT, var)], inits, self._closing(carried))
+            node, ctx, node.body, carried, bind, [(Kind.INT, self.hint_of(index))], inits,
+            self._closing(carried))
         results = self.b.emit_multi("for_range", (start, stop, step, *inits), kinds,
-                                    hints=carried, loc=loc, regions=(block,))
+                                    hints=[self.hint_of(n) for n in carried], loc=loc,
+                                    regions=(block,))
         ctx.env.update(zip(carried, results, strict=True))
-        self._after_loop(node, ctx, node.body, carried, var)
+        self._after_loop(node, ctx, node.body, carried, targets)
         return None
 
     def _closing(self, carried):
@@ -356,10 +353,10 @@ class ControlFlowMixin:
             return block, yields
         return finish
 
-    def _for_as_while(self, node, ctx, var, start, stop, step, carried, inits):
+    def _for_as_while(self, node, ctx, targets, index, bind, start, stop, step, carried, inits):
         """``for`` with ``break``: a while loop over (i, carried..., broke)."""
         loc = ctx.pf.loc(node)
-        names = [f"{var}", *carried, "broke"]
+        names = [self.hint_of(index), *[self.hint_of(n) for n in carried], "broke"]
         init_vals = [start, *inits, self._false]
         flag_carried = carried + ["broke"]
 
@@ -371,8 +368,8 @@ class ControlFlowMixin:
             return block, yields
 
         (body, _), kinds = self._fixed_point(
-            node, ctx, node.body, carried, lambda extra: {var: extra[0]},
-            [(Kind.INT, var)], inits, finish)
+            node, ctx, node.body, carried, bind, [(Kind.INT, self.hint_of(index))], inits,
+            finish)
         all_kinds = [join_kinds(Kind.INT, start.kind), *kinds, Kind.BOOL]
         cond_args = [self.b.fresh(k, n) for k, n in zip(all_kinds, names, strict=True)]
         cond = self.b.push_block(tuple(cond_args))
@@ -396,14 +393,14 @@ class ControlFlowMixin:
         results = self.b.emit_multi("while_loop", tuple(init_vals), all_kinds,
                                     hints=names, loc=loc, regions=(cond, body))
         ctx.env.update(zip(carried, results[1:-1], strict=True))
-        self._after_loop(node, ctx, node.body, flag_carried[:-1], var)
+        self._after_loop(node, ctx, node.body, flag_carried[:-1], targets)
         return None
 
     def visit_While(self, node: ast.While, ctx):
         if node.orelse:
             raise self.unsupported(ctx.pf, node, "`while ... else` is not supported",
                                    hint="use a flag variable")
-        carried = self._carried(node, ctx, node.body, None)
+        carried = self._carried(node, ctx, node.body, [])
         if not carried:
             raise self.unsupported(ctx.pf, node, "this `while` loop changes no variable that "
                                    "exists before it", why="its condition could never change",
@@ -417,10 +414,10 @@ class ControlFlowMixin:
             self.b.pop_block((*yields, *tail))
             return block, yields
 
-        (body, _), kinds = self._fixed_point(node, ctx, node.body, carried, {}, [], inits,
+        (body, _), kinds = self._fixed_point(node, ctx, node.body, carried, None, [], inits,
                                              finish)
         all_kinds = kinds + ([Kind.BOOL] if breaks else [])
-        names = carried + (["broke"] if breaks else [])
+        names = [self.hint_of(n) for n in carried] + (["broke"] if breaks else [])
         cond_args = [self.b.fresh(k, n) for k, n in zip(all_kinds, names, strict=True)]
         cond = self.b.push_block(tuple(cond_args))
         sub = ctx.branch()
@@ -436,7 +433,7 @@ class ControlFlowMixin:
         results = self.b.emit_multi("while_loop", tuple(inits), all_kinds, hints=names,
                                     loc=loc, regions=(cond, body))
         ctx.env.update(zip(carried, results, strict=False))
-        self._after_loop(node, ctx, node.body, carried, None)
+        self._after_loop(node, ctx, node.body, carried, [])
         return None
 
     @property
@@ -446,6 +443,10 @@ class ControlFlowMixin:
     @property
     def _false(self) -> Value:
         return self.b.const(False)
+
+
+def _is_range(it: ast.expr) -> bool:
+    return isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
 
 
 def _flatten(value: Any, flat: list[Value]):

@@ -18,7 +18,7 @@ import ast
 from typing import Any
 
 from .. import primitives as P
-from ..errors import NameResolutionError, S2SADError, UnsupportedError
+from ..errors import InternalError, NameResolutionError, S2SADError, UnsupportedError
 from ..ir.builder import Builder
 from ..ir.core import NO_DEFAULT, Function, Kind, SourceInfo, Value
 from .control import ControlFlowMixin, LoopEnd, Undefined
@@ -33,6 +33,7 @@ from .resolve import (
     _ConstEval,
     library_member,
 )
+from .sequences import RetryWithList, SequenceMixin
 from .source import ParsedFunction
 
 Tup = tuple  # a compile-time tuple of values (or nested tuples)
@@ -63,10 +64,10 @@ _NODE_WORDS = {
     "Starred": "star-unpacking (`*x`)", "Slice": "a slice",
     "TypeAlias": "a `type` statement",
 }
-_LATER = {"List", "ListComp", "GeneratorExp", "Subscript"}
+_LATER = {"List", "ListComp", "GeneratorExp"}
 
 
-class Lowerer(ControlFlowMixin):
+class Lowerer(ControlFlowMixin, SequenceMixin):
     """Lowers one top-level function (and, by inlining, the functions it calls)."""
 
     def __init__(self, pf: ParsedFunction) -> None:
@@ -76,12 +77,27 @@ class Lowerer(ControlFlowMixin):
 
     # -- entry point -------------------------------------------------------------------------
     def lower(self) -> Function:
+        """Lift the function; lift again when a parameter turns out to be a list."""
+        lists: set[str] = set()
+        while True:
+            try:
+                return self._lower(lists)
+            except RetryWithList as retry:
+                if retry.name in lists:
+                    raise InternalError(f"parameter {retry.name} is a list already") from None
+                lists.add(retry.name)
+                self.b = Builder()
+                self.names_used = set()
+
+    def _lower(self, lists: set[str]) -> Function:
         pf = self.top
         node = pf.node
         self._check_signature(pf)
+        self.hidden_hints = {}
         params = []
         for a in node.args.posonlyargs + node.args.args:
-            params.append(self.b.fresh(Kind.FLOAT, a.arg))
+            params.append(self.b.fresh(Kind.LIST if a.arg in lists else Kind.FLOAT, a.arg))
+        self.params = set(params)
         defaults = self._defaults(pf)
         env: dict[str, Any] = {p.hint: p for p in params}
         result = self._body(pf, env, stack=(pf.identity,))
@@ -229,8 +245,8 @@ class Lowerer(ControlFlowMixin):
                                hint="assign the value to a name, or remove the statement")
 
     def visit_Assign(self, node: ast.Assign, ctx: _Ctx) -> None:
-        hint = node.targets[0].id if (len(node.targets) == 1
-                                      and isinstance(node.targets[0], ast.Name)) else None
+        hint = self.hint_of(node.targets[0].id) if (
+            len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)) else None
         value = self.expr(node.value, ctx, hint=hint)
         for target in node.targets:
             self._bind(target, value, ctx)
@@ -238,7 +254,7 @@ class Lowerer(ControlFlowMixin):
     def visit_AnnAssign(self, node: ast.AnnAssign, ctx: _Ctx) -> None:
         if node.value is None:
             return None
-        hint = node.target.id if isinstance(node.target, ast.Name) else None
+        hint = self.hint_of(node.target.id) if isinstance(node.target, ast.Name) else None
         self._bind(node.target, self.expr(node.value, ctx, hint=hint), ctx)
 
     def visit_AugAssign(self, node: ast.AugAssign, ctx: _Ctx) -> None:
@@ -246,7 +262,7 @@ class Lowerer(ControlFlowMixin):
             raise self._mutation(ctx, node.target)
         current = self._name(node.target, ctx)
         value = self._binop(node.op, current, self.expr(node.value, ctx), node, ctx,
-                            hint=node.target.id)
+                            hint=self.hint_of(node.target.id))
         ctx.env[node.target.id] = value
 
     def _bind(self, target: ast.AST, value: Any, ctx: _Ctx) -> None:
@@ -488,11 +504,22 @@ class Lowerer(ControlFlowMixin):
         return self.emit(ref.prim, args, ctx, node, hint, lib=ref.lib)
 
     def _call_builtin(self, name: str, node: ast.Call, ctx: _Ctx, hint: str | None) -> Value:
+        if name == "len":
+            (arg,) = node.args if len(node.args) == 1 else self._args(node, ctx, (1,), "len")
+            return self.length(arg, ctx)
+        if name == "sum" or (name in ("max", "min") and len(node.args) == 1):
+            if not 1 <= len(node.args) <= (2 if name == "sum" else 1):
+                self._args(node, ctx, (1, 2) if name == "sum" else (1,), name)
+            return self.reduction(name, node, ctx, hint)
+        if name in ("range", "enumerate", "zip"):
+            raise self.unsupported(ctx.pf, node, f"`{name}(...)` is only supported as the "
+                                   "iterable of a `for` loop",
+                                   hint=f"for ... in {name}(...): ...")
         if name in ("max", "min"):
             if len(node.args) < 2:
                 raise self.unsupported(
-                    ctx.pf, node, f"`{name}` of one iterable is not supported yet",
-                    hint=f"write `{name}(a, b)` with the values as separate arguments")
+                    ctx.pf, node, f"`{name}` needs an argument",
+                    hint=f"write `{name}(a, b)` or `{name}(xs)`")
             args = [self.value(a, ctx) for a in node.args]
             acc = args[0]
             for i, a in enumerate(args[1:], start=2):

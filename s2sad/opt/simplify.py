@@ -105,6 +105,8 @@ def rewrite(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | N
 
     if prim == "add":
         x, y = operands  # constants come last
+        if x is y and x.kind is Kind.FLOAT:
+            return b.emit("mul", (b.const(2.0), x), loc=loc)  # t + t is 2·t exactly
         if _is_negative_zero(b, y):
             return same(x)  # x + -0.0 is x, also for x = -0.0 (x + 0.0 is not)
         if (ny := is_neg(y)) is not None:
@@ -123,6 +125,8 @@ def rewrite(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | N
             return b.emit("add", (x, ny), loc=loc)
     elif prim == "mul":
         x, y = operands  # constants come first
+        if x is y:
+            return b.emit("powc", (x,), attrs={"exponent": 2}, loc=loc)  # one partial, 2·x
         if c(x, 1):
             return same(y)
         if c(x, -1):

@@ -131,6 +131,44 @@ def to_sympy(fn: Function, params: Sequence[Any] | None = None) -> tuple[tuple, 
     return syms, tuple(env[v] for v in fn.results)
 
 
+def dag_nodes(expr) -> list:
+    """Every distinct subexpression of ``expr``, each once.
+
+    SymPy shares equal subexpressions, so an expression whose *tree* is
+    exponentially large (the swell of a nested chain's derivative) is a small
+    DAG; walking it with a ``seen`` set stays linear where ``preorder_traversal``,
+    ``has``, ``atoms`` and ``replace`` walk the whole tree.
+    """
+    seen = set()
+    order = []
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        order.append(e)
+        stack.extend(e.args)
+    return order
+
+
+def tree_size(expr, weight=None) -> int:
+    """Sum of ``weight(node)`` over the *tree* of ``expr`` (default: count the nodes),
+    computed over the DAG in linear time."""
+    memo: dict = {}
+    stack = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if e in memo:
+            continue
+        if ready:
+            memo[e] = (1 if weight is None else weight(e)) + sum(memo[a] for a in e.args)
+        else:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if a not in memo)
+    return memo[expr]
+
+
 def drop_singular_derivatives(expr):
     """Zero out the derivatives of piecewise-constant pieces (DESIGN §10).
 
@@ -138,7 +176,7 @@ def drop_singular_derivatives(expr):
     almost everywhere, which is the convention s2sad follows at the jumps too.
     """
     sp = _sp()
-    return expr.replace(
-        lambda e: isinstance(e, (sp.Subs, sp.Derivative, sp.DiracDelta)),
-        lambda e: sp.S.Zero,
-    )
+    singular = (sp.Subs, sp.Derivative, sp.DiracDelta)
+    if not any(isinstance(e, singular) for e in dag_nodes(expr)):
+        return expr  # the common case, without replace()'s walk of the whole tree
+    return expr.replace(lambda e: isinstance(e, singular), lambda e: sp.S.Zero)

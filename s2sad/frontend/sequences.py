@@ -1,0 +1,185 @@
+"""Lifting sequences: list and tuple arguments, indexing, iteration, reductions.
+
+A mixin of :class:`~s2sad.frontend.lower.Lowerer`.  A parameter that the
+function indexes, measures with ``len`` or iterates over is a *list* (a
+Python list, a tuple or a 1-D array of floats); the gradient with respect to
+it is a list of the same length.
+
+* ``xs[i]`` → ``getitem``; ``len(xs)`` → ``len``.
+* ``for v in xs``, ``for i, v in enumerate(xs)``, ``for a, b in zip(xs, ys)``
+  → a ``for_range`` over indices that reads the items.
+* ``sum(xs)``, ``sum(f(v) for v in xs if c)``, ``max(xs)``, ``min(xs)`` →
+  the same loops, accumulating.  They are desugared into Python statements
+  over hidden variables and lowered like the user's own loops.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from typing import Any
+
+from ..ir.core import Kind, Value
+
+# Hidden variables of desugared reductions: names no Python source can contain
+# (the dot), spelt in generated code with the hint on the right.
+_HIDDEN = itertools.count()
+
+
+class RetryWithList(Exception):
+    """A parameter turned out to be used as a list: lower again with it as one."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class SequenceMixin:
+    hidden_hints: dict[str, str]
+
+    def hidden(self, hint: str) -> str:
+        name = f".{hint}{next(_HIDDEN)}"
+        self.hidden_hints[name] = hint
+        return name
+
+    def hint_of(self, name: str) -> str:
+        return self.hidden_hints.get(name, name)
+
+    # -- list values -------------------------------------------------------------------------
+    def as_list(self, value: Any, node: ast.AST, ctx) -> Value:
+        if isinstance(value, Value) and value.kind is Kind.LIST:
+            return value
+        if isinstance(value, Value) and value in self.params and value.hint:
+            raise RetryWithList(value.hint)
+        raise self.unsupported(ctx.pf, node, "this value is not a list",
+                               why="only list, tuple or 1-D array arguments can be indexed or "
+                                   "iterated",
+                               hint="pass the values as a list argument")
+
+    def expr_Subscript(self, node: ast.Subscript, ctx, hint: str | None) -> Any:
+        if isinstance(node.slice, (ast.Slice, ast.Tuple)):
+            raise self.unsupported(ctx.pf, node.slice, "slicing is not supported yet",
+                                   hint="index one item at a time: `xs[i]`")
+        base = self.expr(node.value, ctx)
+        if isinstance(base, tuple):  # a compile-time tuple with a constant index
+            index = self.value(node.slice, ctx)
+            k = self.b.const_value(index)
+            if not isinstance(k, int) or isinstance(k, bool) or not -len(base) <= k < len(base):
+                raise self.unsupported(ctx.pf, node.slice, "a tuple index must be a constant "
+                                       "within the tuple", hint="use a constant index")
+            return base[k]
+        xs = self.as_list(base, node.value, ctx)
+        index = self.value(node.slice, ctx)
+        if index.kind not in (Kind.INT, Kind.BOOL):
+            if index not in self.params:
+                raise self.unsupported(ctx.pf, node.slice, "a list index must be an integer",
+                                       hint="index with an int, e.g. a `range` loop variable")
+        return self.emit("getitem", [xs, index], ctx, node, hint)
+
+    def length(self, node: ast.expr, ctx) -> Value:
+        value = self.expr(node, ctx)
+        if isinstance(value, tuple):
+            return self.b.const(len(value))
+        return self.emit("len", [self.as_list(value, node, ctx)], ctx, node)
+
+    # -- iteration ---------------------------------------------------------------------------
+    def iteration(self, it: ast.expr, target: ast.expr, ctx):
+        """(start, stop, step, bind) for a ``for`` loop: ``bind(i)`` gives the targets' values."""
+        if (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+                and it.func.id not in ctx.env and not it.keywords):
+            name = it.func.id
+            if name == "range":
+                var = self._target_names(target, 1, ctx)[0]
+                start, stop, step = self._range_bounds(it, ctx)
+                return start, stop, step, lambda i: {var: i}
+            if name == "enumerate" and len(it.args) == 1:
+                idx, item = self._target_names(target, 2, ctx)
+                xs = self.as_list(self.expr(it.args[0], ctx), it.args[0], ctx)
+                stop = self.emit("len", [xs], ctx, it)
+                return self.b.const(0), stop, self.b.const(1), lambda i: {
+                    idx: i, item: self.emit("getitem", [xs, i], ctx, it, item)}
+            if name == "zip" and it.args:
+                names = self._target_names(target, len(it.args), ctx)
+                lists = [self.as_list(self.expr(a, ctx), a, ctx) for a in it.args]
+                stop = self.emit("len", [lists[0]], ctx, it)
+                for xs in lists[1:]:
+                    stop = self.emit("min2", [stop, self.emit("len", [xs], ctx, it)], ctx, it,
+                                     lib="builtin")
+                return self.b.const(0), stop, self.b.const(1), lambda i: {
+                    n: self.emit("getitem", [xs, i], ctx, it, n)
+                    for n, xs in zip(names, lists, strict=True)}
+        value = self.expr(it, ctx)
+        if isinstance(value, tuple):
+            raise self.unsupported(ctx.pf, it, "looping over a tuple written in the function "
+                                   "is not supported yet",
+                                   hint="loop over a list argument, or over `range(...)`")
+        xs = self.as_list(value, it, ctx)
+        (var,) = self._target_names(target, 1, ctx)
+        stop = self.emit("len", [xs], ctx, it)
+        return self.b.const(0), stop, self.b.const(1), lambda i: {
+            var: self.emit("getitem", [xs, i], ctx, it, var)}
+
+    def _target_names(self, target: ast.expr, n: int, ctx) -> list[str]:
+        elts = target.elts if isinstance(target, ast.Tuple) else [target]
+        if len(elts) != n or not all(isinstance(e, ast.Name) for e in elts):
+            raise self.unsupported(ctx.pf, target, f"this loop needs {n} plain name(s) as its "
+                                   "target", hint="for i, v in enumerate(xs): ...")
+        return [e.id for e in elts]
+
+    # -- reductions --------------------------------------------------------------------------
+    def reduction(self, name: str, node: ast.Call, ctx, hint: str | None) -> Value:
+        """``sum``/``max``/``min`` of one list or generator: desugar into a loop."""
+        arg = node.args[0]
+        acc = self.hidden(hint or ("total" if name == "sum" else f"{name}imum"))
+        if isinstance(arg, ast.GeneratorExp) or isinstance(arg, ast.ListComp):
+            if name != "sum":
+                raise self.unsupported(ctx.pf, arg, f"`{name}` of a generator is not supported "
+                                       "yet", hint=f"build the values first, or use `{name}(a, b)`")
+            if len(arg.generators) != 1 or arg.generators[0].is_async:
+                raise self.unsupported(ctx.pf, arg, "only one `for` per generator is supported")
+            gen = arg.generators[0]
+            update: ast.stmt = ast.AugAssign(target=_store(acc), op=ast.Add(), value=arg.elt)
+            for cond in reversed(gen.ifs):
+                update = ast.If(test=cond, body=[update], orelse=[])
+            start = node.args[1] if len(node.args) > 1 else ast.Constant(0)
+            stmts = [ast.Assign(targets=[_store(acc)], value=start),
+                     ast.For(target=gen.target, iter=gen.iter, body=[update], orelse=[])]
+        else:
+            seq = self.hidden("xs")
+            ctx.env[seq] = self.as_list(self.expr(arg, ctx), arg, ctx)
+            k = self.hidden("k")
+            item = ast.Subscript(value=_load(seq), slice=_load(k), ctx=ast.Load())
+            if name == "sum":
+                start = node.args[1] if len(node.args) > 1 else ast.Constant(0)
+                first = [ast.Assign(targets=[_store(acc)], value=start)]
+                rng = [_load(seq, "len")]
+                update = ast.AugAssign(target=_store(acc), op=ast.Add(), value=item)
+            else:
+                first = [ast.Assign(targets=[_store(acc)], value=ast.Subscript(
+                    value=_load(seq), slice=ast.Constant(0), ctx=ast.Load()))]
+                rng = [ast.Constant(1), _load(seq, "len")]
+                update = ast.Assign(targets=[_store(acc)], value=ast.Call(
+                    func=_load(name), args=[_load(acc), item], keywords=[]))
+            loop = ast.For(target=_store(k), iter=ast.Call(func=_load("range"), args=rng,
+                                                           keywords=[]),
+                           body=[update], orelse=[])
+            stmts = [*first, loop]
+        for stmt in stmts:
+            ast.copy_location(stmt, node)
+            for sub in ast.walk(stmt):
+                if not hasattr(sub, "lineno"):
+                    ast.copy_location(sub, node)
+        done = self.stmts(stmts, ctx)
+        assert done is None
+        return ctx.env[acc]
+
+
+def _load(name: str, call: str | None = None) -> ast.expr:
+    value = ast.Name(id=name, ctx=ast.Load())
+    if call is not None:
+        return ast.Call(func=ast.Name(id=call, ctx=ast.Load()), args=[value], keywords=[])
+    return value
+
+
+def _store(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Store())
