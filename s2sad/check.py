@@ -48,9 +48,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import S2SADError
-from .ir.core import Block, Function, Value, walk_ops
+from .ir.core import Block, Function, Kind, Value, walk_ops
 from .ir.interpret import interpret
 from .symbolic.from_ir import (
+    LIST_LENGTH,
     NotSymbolic,
     drop_singular_derivatives,
     symbols_for,
@@ -217,8 +218,14 @@ class Derivative:
     ir: Function | None = None
     mode: str | None = None  # the AD mode that produced it, when known
 
-    def jacobian(self, point: Sequence[float], n_out: int, n_wrt: int) -> list[list[float]]:
-        """``J[i][j]`` = ∂output_i/∂wrt_j at ``point``."""
+    def jacobian(self, point: Sequence[Any], n_out: int,
+                 layout: Sequence[int | None]) -> list[list[float]]:
+        """``J[i][j]`` = ∂output_i/∂(input coordinate j) at ``point``.
+
+        ``layout`` has one entry per input in ``wrt``: ``None`` for a number, the
+        length for a list (whose elements are coordinates of their own).
+        """
+        n_wrt = sum(1 if n is None else n for n in layout)
         if self.kind in ("grad", "value_and_grad"):
             got = self.fn(*point)
             if self.kind == "value_and_grad":
@@ -237,43 +244,62 @@ class Derivative:
         if self.kind == "jvp":
             cols = []
             for j in range(n_wrt):
-                tan = [1.0 if k == j else 0.0 for k in range(n_wrt)]
-                col = _flat(self.fn(*point, *tan)[1])
+                col = _flat(self.fn(*point, *_unit(layout, j))[1])
                 _expect(len(col), n_out, self.label, "output tangents")
                 cols.append(col)
             return [[cols[j][i] for j in range(n_wrt)] for i in range(n_out)]
         raise ValueError(f"unknown derivative kind {self.kind!r}")
 
-    def symbolic(self, syms: Sequence[Any], n_out: int, n_wrt: int) -> list[list[Any]]:
+    def symbolic(self, syms: Sequence[Any], n_out: int,
+                 layout: Sequence[int | None]) -> list[list[Any]]:
         """The same Jacobian as SymPy expressions, from ``ir``."""
         import sympy
 
         assert self.ir is not None
+        n_in = len(layout)
+        n_wrt = sum(1 if n is None else n for n in layout)
         one, zero = sympy.Integer(1), sympy.Integer(0)
         if self.kind in ("grad", "value_and_grad"):
             _, res = to_sympy(self.ir, syms)
-            return [list(res[-n_wrt:])]
+            return [_flat(list(res[-n_in:]))]
         if self.kind == "vjp":
             jac = []
             for i in range(n_out):
                 _, res = to_sympy(self.ir, [*syms, *(one if k == i else zero
                                                       for k in range(n_out))])
-                jac.append(list(res[-n_wrt:]))
+                jac.append(_flat(list(res[-n_in:])))
             return jac
         cols = []
         for j in range(n_wrt):
-            _, res = to_sympy(self.ir, [*syms, *(one if k == j else zero for k in range(n_wrt))])
+            tangents = [[sympy.Integer(int(t)) for t in u] if isinstance(u, list)
+                        else sympy.Integer(int(u)) for u in _unit(layout, j)]
+            _, res = to_sympy(self.ir, [*syms, *tangents])
             cols.append(list(res[-n_out:]))
         return [[cols[j][i] for j in range(n_wrt)] for i in range(n_out)]
 
     def result_index(self, i: int, j: int, n_out: int, n_wrt: int) -> int | None:
-        """Which flat result of ``ir`` holds (or feeds) entry (i, j)."""
+        """Which flat result of ``ir`` holds (or feeds) entry (i, j); ``j`` counts inputs
+        (a list input is one result)."""
         if self.ir is None:
             return None
         n = len(self.ir.results)
         if self.kind in ("grad", "value_and_grad", "vjp"):
             return n - n_wrt + j
         return n - n_out + i
+
+
+def _unit(layout: Sequence[int | None], j: int) -> list[Any]:
+    """Tangents for the inputs of ``layout`` that are 1 in flat coordinate ``j``, else 0."""
+    out: list[Any] = []
+    k = 0
+    for n in layout:
+        if n is None:
+            out.append(1.0 if k == j else 0.0)
+            k += 1
+        else:
+            out.append([1.0 if k + e == j else 0.0 for e in range(n)])
+            k += n
+    return out
 
 
 def _flat(x: Any) -> list[float]:
@@ -429,8 +455,9 @@ def _sympy_evaluator(syms, exprs) -> Callable[[Sequence[float]], list[float | No
     except Exception:  # noqa: BLE001 - fall back to evalf
         fast = None
 
-    def slow(*point: float) -> list[Any]:
-        subs = {s: sympy.Rational(p) for s, p in zip(syms, point, strict=True)}
+    def slow(*point: Any) -> list[Any]:
+        subs = {s: sympy.Rational(p) for s, p in zip(_flat(list(syms)), _flat(list(point)),
+                                                      strict=True)}
         out: list[Any] = []
         for e in exprs:
             try:
@@ -441,7 +468,8 @@ def _sympy_evaluator(syms, exprs) -> Callable[[Sequence[float]], list[float | No
 
     def evaluate(point: Sequence[float]) -> list[float | None]:
         with mpmath.workdps(MPMATH_DPS):
-            args = [mpmath.mpf(p) for p in point]
+            args = [[mpmath.mpf(q) for q in p] if isinstance(p, list) else mpmath.mpf(p)
+                    for p in point]
             try:
                 raw = fast(*args) if fast is not None else slow(*point)
             except (ZeroDivisionError, ValueError, OverflowError, TypeError):
@@ -468,15 +496,30 @@ def _sympy_evaluator(syms, exprs) -> Callable[[Sequence[float]], list[float | No
     return evaluate
 
 
-def _finite_difference(fn: Function, point: Sequence[float], j: int, n_out: int) -> list[float]:
-    """∂outputs/∂x_j by Richardson-extrapolated central differences of the interpreter."""
-    x = list(point)
-    h = 1e-3 * max(1.0, abs(x[j]))
+def _shifted(point: Sequence[Any], coord: tuple[int, int | None], step: Any) -> list[Any]:
+    """``point`` with input coordinate ``coord`` (parameter, list element) moved by ``step``."""
+    moved = [list(a) if isinstance(a, list) else a for a in point]
+    i, e = coord
+    if e is None:
+        moved[i] = moved[i] + step
+    else:
+        moved[i][e] = moved[i][e] + step
+    return moved
+
+
+def _coordinate(point: Sequence[Any], coord: tuple[int, int | None]) -> Any:
+    i, e = coord
+    return point[i] if e is None else point[i][e]
+
+
+def _finite_difference(fn: Function, point: Sequence[Any], coord: tuple[int, int | None],
+                       n_out: int) -> list[float]:
+    """∂outputs/∂(coordinate) by Richardson-extrapolated central differences of the
+    interpreter."""
+    h = 1e-3 * max(1.0, abs(_coordinate(point, coord)))
 
     def central(step: float) -> list[float]:
-        up, down = list(x), list(x)
-        up[j] += step
-        down[j] -= step
+        up, down = _shifted(point, coord, step), _shifted(point, coord, -step)
         a, b = _flat(interpret(fn, *up)), _flat(interpret(fn, *down))
         return [(a[i] - b[i]) / (2 * step) for i in range(n_out)]
 
@@ -484,7 +527,7 @@ def _finite_difference(fn: Function, point: Sequence[float], j: int, n_out: int)
     return [(4 * d2[i] - d1[i]) / 3 for i in range(n_out)]
 
 
-def _hp_difference(fn: Function, point: Sequence[float], wrt: Sequence[int],
+def _hp_difference(fn: Function, point: Sequence[Any], coords: Sequence[tuple[int, int | None]],
                    n_out: int) -> list[float | None]:
     """The Jacobian by central differences of the IR evaluated in ``HP_DPS``-digit arithmetic
     (each op through its SymPy form on SymPy Floats: linear in the size of the IR).
@@ -507,23 +550,22 @@ def _hp_difference(fn: Function, point: Sequence[float], wrt: Sequence[int],
             got.append(v)
         return got
 
-    base = [sympy.Float(p, HP_DPS) for p in point]
+    base = [[sympy.Float(q, HP_DPS) for q in p] if isinstance(p, list)
+            else sympy.Float(p, HP_DPS) for p in point]
     cols = []
-    for j in wrt:
-        h = sympy.Float(1e-15, HP_DPS) * max(1, abs(point[j]))
-        up, down = list(base), list(base)
-        up[j] += h
-        down[j] -= h
-        a, b = at(up), at(down)
+    for c in coords:
+        h = sympy.Float(1e-15, HP_DPS) * max(1, abs(_coordinate(point, c)))
+        a, b = at(_shifted(base, c, h)), at(_shifted(base, c, -h))
         if a is None or b is None:
-            return [None] * (n_out * len(wrt))
+            return [None] * (n_out * len(coords))
         cols.append([float((a[i] - b[i]) / (2 * h)) for i in range(n_out)])
-    return [cols[j][i] for i in range(n_out) for j in range(len(wrt))]
+    return [cols[j][i] for i in range(n_out) for j in range(len(coords))]
 
 
-def _sample(rng: random.Random, n: int, attempt: int) -> list[float]:
+def _sample(rng: random.Random, fn: Function, attempt: int) -> list[Any]:
     lo, hi = _RANGES[attempt % len(_RANGES)]
-    return [rng.uniform(lo, hi) for _ in range(n)]
+    return [[rng.uniform(lo, hi) for _ in range(LIST_LENGTH)] if p.kind is Kind.LIST
+            else rng.uniform(lo, hi) for p in fn.params]
 
 
 # -- the check -------------------------------------------------------------------------------
@@ -583,11 +625,25 @@ def check_function(
     wrt = tuple(range(len(fn.params))) if wrt is None else tuple(wrt)
     if not wrt:
         raise S2SADError(f"`{fn.name}` has no parameter to differentiate with respect to")
+    for v in fn.results:
+        if v.kind not in (Kind.FLOAT, Kind.INT, Kind.BOOL):
+            raise S2SADError(f"`{fn.name}` returns a {v.kind.value}: s2sad check compares "
+                             "functions whose outputs are numbers")
     if derivative is None:
         derivative = compiled_derivative(fn, wrt, mode)
     outs_labels = output_labels(fn)
-    in_labels = [fn.param_names[j] for j in wrt]
-    n_out, n_wrt = len(fn.results), len(wrt)
+    # The input coordinates: a number, or each element of a list parameter.
+    layout = [LIST_LENGTH if fn.params[j].kind is Kind.LIST else None for j in wrt]
+    coords: list[tuple[int, int | None]] = []  # (parameter index, list element)
+    in_labels: list[str] = []
+    owner: list[int] = []  # which input of wrt each coordinate belongs to
+    for pos, (j, n) in enumerate(zip(wrt, layout, strict=True)):
+        name = fn.param_names[j]
+        for e in ([None] if n is None else range(n)):
+            coords.append((j, e))
+            in_labels.append(name if e is None else f"{name}[{e}]")
+            owner.append(pos)
+    n_out, n_wrt = len(fn.results), len(coords)
 
     # SymPy's derivative of the same IR.
     numeric_only = None
@@ -606,14 +662,14 @@ def check_function(
                             f"compared with {HP_DPS}-digit central differences")
             high_precision = True
         else:
-            sym_jac = [[drop_singular_derivatives(sympy.diff(outs[i], syms[wrt[j]]))
-                        for j in range(n_wrt)] for i in range(n_out)]
+            sym_jac = [[drop_singular_derivatives(sympy.diff(outs[i], _coordinate(syms, c)))
+                        for c in coords] for i in range(n_out)]
 
     # s2sad's derivative as SymPy expressions, where its IR is known.
     s2_jac = None
     if sym_jac is not None and derivative.ir is not None:
         try:
-            s2_jac = derivative.symbolic(syms, n_out, n_wrt)
+            s2_jac = derivative.symbolic(syms, n_out, layout)
         except NotSymbolic:
             s2_jac = None
 
@@ -647,10 +703,10 @@ def check_function(
         reference = evaluate
     elif high_precision:
         def reference(point: Sequence[float]) -> list[float | None]:
-            return _hp_difference(fn, point, wrt, n_out)
+            return _hp_difference(fn, point, coords, n_out)
     else:
-        def reference(point: Sequence[float]) -> list[float | None]:
-            cols = [_finite_difference(fn, point, j, n_out) for j in wrt]
+        def reference(point: Sequence[Any]) -> list[float | None]:
+            cols = [_finite_difference(fn, point, c, n_out) for c in coords]
             return [cols[j][i] if _finite_real(cols[j][i]) else None
                     for i in range(n_out) for j in range(n_wrt)]
         rtol, atol = max(rtol, 1e-5), max(atol, 1e-7)  # finite differences are less exact
@@ -664,7 +720,7 @@ def check_function(
     attempt = 0
     max_attempts = max(50, 25 * points)
     while used < points and attempt < max_attempts:
-        point = _sample(rng, len(fn.params), attempt)
+        point = _sample(rng, fn, attempt)
         attempt += 1
         try:
             primal = _flat(interpret(fn, *point))
@@ -680,7 +736,7 @@ def check_function(
             continue
         used += 1
         try:
-            got = derivative.jacobian(point, n_out, n_wrt)
+            got = derivative.jacobian(point, n_out, layout)
             error = None
         except S2SADError:
             raise
@@ -717,7 +773,7 @@ def check_function(
             note = notes[i][j]
             if used == 0 and v not in ("equal", "equal*"):
                 note = "no point of the domain was found to compare at"
-            idx = derivative.result_index(i, j, n_out, n_wrt)
+            idx = derivative.result_index(i, owner[j], n_out, len(wrt))
             rows.append(PairRow(
                 output=outs_labels[i], input=in_labels[j], symbolic=v,
                 max_abs_err=max_abs[i][j], max_rel_err=max_rel[i][j],
@@ -728,14 +784,20 @@ def check_function(
                 ok=ok, note=note if not ok or v == "differs" else "",
             ))
     return FunctionReport(
-        name=fn.name, mode=derivative.mode or mode, wrt=tuple(in_labels), rows=rows, points=used,
+        name=fn.name, mode=derivative.mode or mode, wrt=tuple(fn.param_names[j] for j in wrt),
+        rows=rows, points=used,
         rejected=rejected, seed=seed, derivative=derivative.label, numeric_only=numeric_only,
         sympy_total=sympy_total, sympy_cse_total=sympy_cse_total, s2sad_total=s2sad_total,
     )
 
 
-def _fmt_point(point: Sequence[float]) -> str:
-    return "(" + ", ".join(f"{p:.6g}" for p in point) + ")"
+def _fmt_point(point: Sequence[Any]) -> str:
+    def one(p: Any) -> str:
+        if isinstance(p, list):
+            return "[" + ", ".join(f"{q:.6g}" for q in p) + "]"
+        return f"{p:.6g}"
+
+    return "(" + ", ".join(one(p) for p in point) + ")"
 
 
 EXACT_COUNT_LIMIT = 20_000  # tree nodes; beyond, count_ops itself would take seconds

@@ -15,9 +15,9 @@ is differentiated:
 * ``derivative="none"``: the result is not a float (comparisons).
 * ``derivative="structured"``: ``cond``, ``for_range``, ``while_loop`` hold
   regions; the AD passes differentiate them structurally.
-* ``derivative="linear"``: ``getitem``, whose tangent is the item of the
-  tangent list and whose adjoint adds into one item of the list's adjoint
-  (:mod:`s2sad.ad.rules`).
+* ``derivative="linear"``: the list operations (``getitem``, ``append``,
+  ``setitem``, list literals and copies), linear in their list and value
+  operands; their tangent and adjoint rules are written in the AD passes.
 * ``partials_rule``: a hand-written rule, for primitives that are not
   elementwise functions of floats (``select``).
 
@@ -173,6 +173,12 @@ def _min_eval(lib: str | None, a: Any, b: Any, **attrs: Any) -> Any:
     return a if a <= b else b
 
 
+def _setitem(lib: str | None, xs: Any, i: int, v: Any, **attrs: Any) -> Any:
+    out = list(xs)
+    out[i] = v
+    return out
+
+
 def _add_at(lib: str | None, xs: Any, i: int, v: Any, **attrs: Any) -> Any:
     xs[i] += v
     return xs
@@ -296,6 +302,24 @@ def _define_table() -> None:
                        cse=False, evaluator=lambda lib, xs, **_: [0.0] * len(xs)))
     register(Primitive("add_at", 3, kind_rule=lambda k, a: Kind.LIST, derivative="none",
                        cse=False, evaluator=_add_at))
+
+    # local lists: functional in the IR; code generation updates a list in place when
+    # its old version is dead, and copies it otherwise
+    register(Primitive("list_lit", VARIADIC, kind_rule=lambda k, a: Kind.LIST,
+                       derivative="linear", cse=False,
+                       evaluator=lambda lib, *items, **_: list(items)))
+    register(Primitive("list_copy", 1, names={BUILTIN: "list"},
+                       kind_rule=lambda k, a: Kind.LIST, derivative="linear", cse=False,
+                       evaluator=lambda lib, xs, **_: list(xs)))
+    register(Primitive("append", 2, kind_rule=lambda k, a: Kind.LIST, derivative="linear",
+                       cse=False, evaluator=lambda lib, xs, v, **_: [*xs, v]))
+    register(Primitive("setitem", 3, kind_rule=lambda k, a: Kind.LIST, derivative="linear",
+                       cse=False, evaluator=_setitem))
+    register(Primitive("list_add", 2, kind_rule=lambda k, a: Kind.LIST, derivative="none",
+                       cse=False,
+                       evaluator=lambda lib, a, b, **_: [p + q for p, q in zip(a, b,
+                                                                               strict=True)]))
+    register(Primitive("list_pop", 1, derivative="none", cse=False))
 
     # -- structured control flow (regions; differentiated by the AD passes themselves) -----
     for name in ("cond", "for_range", "while_loop"):

@@ -47,6 +47,11 @@ CASES = [
     (S.search, [([0.5, 1.0, 2.0, 3.0], 1.0), ([0.1, 0.2], 5.0)]),
     (S.tuple_argument, [((1.5, -2.0, 0.3),)]),
     (S.list_in_branch, [([1.5, -2.0], 0.8), ([1.5, -2.0], -0.8)]),
+    (S.build_then_sum, [([1.0, -2.0, 3.0], 0.5)]),
+    (S.prefix_products, [([0.5, 2.0, -1.0],), ([1.5, -0.3, 0.8, 1.1],)]),
+    (S.comprehension, [([1.0, -2.0, 3.0],), ([-1.0, -2.0],)]),
+    (S.histogram, [([1.0, -2.0, 3.0],)]),
+    (S.copy_and_change, [([1.5, -2.0],)]),
 ]
 IDS = [f.__name__ for f, _ in CASES]
 
@@ -117,3 +122,26 @@ def test_rosenbrock_adjoint_reads_like_a_hand_written_one():
     assert "x_bar = [0.0] * len(x)" in src
     assert "reversed(range(" in src
     assert ".append(" not in src  # nothing needs a tape: x is an argument
+
+
+def test_local_list_float_arguments():
+    g = s2sad.grad(S.literal, wrt=(0, 1))
+    a, b = 1.5, -2.0
+    assert g(a, b) == pytest.approx((1 + b * b, 2 * a * b))
+    gc = s2sad.grad(S.build_then_sum, wrt=1)
+    xs, c = [1.0, -2.0, 3.0], 0.5
+    assert gc(xs, c) == pytest.approx(2 * c * sum(v * v for v in xs))
+
+
+@pytest.mark.parametrize("f", [S.mutates_argument, S.appends_to_argument])
+def test_mutating_an_argument_is_rejected(f):
+    with pytest.raises(s2sad.UnsupportedError, match="did not create") as info:
+        s2sad.grad(f)
+    assert "list(xs)" in info.value.hint
+    assert info.value.lineno is not None
+
+
+def test_appending_in_a_loop_records_no_copies():
+    src = s2sad.grad(S.comprehension).source
+    assert "tape" not in src  # the reverse sweep pops the adjoint list instead
+    assert ".pop()" in src

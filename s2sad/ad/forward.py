@@ -14,6 +14,7 @@ active slots next to the slots.
 
 from __future__ import annotations
 
+from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_ops
 from ..ir.core import Block, Function, Kind, Op, Value
@@ -51,11 +52,8 @@ class _Forward:
         env[op.result] = out
         if op.result not in self.active:
             return
-        if op.prim == "getitem":  # linear: the tangent is the same item of the tangent list
-            tangent = self.tangent.get(op.operands[0])
-            if tangent is not None:
-                self.tangent[op.result] = b.emit("getitem", (tangent, operands[1]), loc=op.loc,
-                                                 hint=suffixed(op.result, "dot"))
+        if P.PRIMITIVES[op.prim].derivative == "linear":
+            self.linear(op, operands, out)
             return
         factors = [self.tangent.get(v) for v in op.operands]
         if not any(f is not None for f in factors):
@@ -68,6 +66,38 @@ class _Forward:
         if terms:
             self.tangent[op.result] = add_all(b, terms, hint, op.loc)
 
+    def linear(self, op: Op, operands: tuple[Value, ...], out: Value) -> None:
+        """List operations: the tangent does to the tangent lists what the op does."""
+        tangents = [self.tangent.get(v) for v in op.operands]
+        if not any(t is not None for t in tangents):
+            return
+        b, hint = self.b, suffixed(op.result, "dot")
+        if op.prim == "getitem":
+            t = b.emit("getitem", (tangents[0], operands[1]), loc=op.loc, hint=hint)
+        elif op.prim == "list_lit":
+            t = b.emit("list_lit", tuple(self.zero_like(v, t) for v, t in
+                                         zip(operands, tangents, strict=True)),
+                       loc=op.loc, hint=hint)
+        elif op.prim == "list_copy":
+            t = b.emit("list_copy", (tangents[0],), loc=op.loc, hint=hint)
+        elif op.prim == "append":
+            t = b.emit("append", (self.zero_like(operands[0], tangents[0]),
+                                  self.zero_like(operands[1], tangents[1])), loc=op.loc,
+                       hint=hint)
+        else:  # setitem
+            t = b.emit("setitem", (self.zero_like(operands[0], tangents[0]), operands[1],
+                                   self.zero_like(operands[2], tangents[2])), loc=op.loc,
+                       hint=hint)
+        self.tangent[op.result] = t
+
+    def zero_like(self, v: Value, tangent: Value | None = None) -> Value:
+        """``tangent``, or the zero tangent of ``v``: 0.0, or a list of zeros."""
+        if tangent is not None:
+            return tangent
+        if v.kind is Kind.LIST:
+            return self.b.emit("zeros_like", (v,))
+        return self.zero()
+
     def cond(self, op: Op, env: dict[Value, Value]) -> None:
         act = [j for j, r in enumerate(op.results) if r in self.active]
         regions = []
@@ -75,7 +105,8 @@ class _Forward:
             self.b.push_block()
             self.block(region, env)
             ys = [env[y] for y in region.yields]
-            ys += [self.tangent.get(region.yields[j]) or self.zero() for j in act]
+            ys += [self.zero_like(env[region.yields[j]], self.tangent.get(region.yields[j]))
+                   for j in act]
             regions.append(self.b.pop_block(tuple(ys)))
         results = self._emit(op, (env[op.operands[0]],), act, regions)
         self._bind_results(op, env, act, results)
@@ -84,12 +115,12 @@ class _Forward:
         inits, args, yields = loop_slots(op)
         act = [j for j, a in enumerate(args) if a in self.active or op.results[j] in self.active]
         new_inits = [env[v] for v in inits]
-        new_inits += [self.tangent.get(inits[j]) or self.zero() for j in act]
+        new_inits += [self.zero_like(env[inits[j]], self.tangent.get(inits[j])) for j in act]
         regions = []
         for region in op.regions:
             carried = region.args[-len(inits):] if inits else ()
             new_args = [self.b.fresh(a.kind, a.hint) for a in region.args]
-            tan_args = [self.b.fresh(Kind.FLOAT, suffixed(carried[j], "dot")) for j in act]
+            tan_args = [self.b.fresh(carried[j].kind, suffixed(carried[j], "dot")) for j in act]
             env.update(zip(region.args, new_args, strict=True))
             for j, t in zip(act, tan_args, strict=True):
                 self.tangent[carried[j]] = t
@@ -97,7 +128,7 @@ class _Forward:
             if region is op.regions[-1]:  # the body
                 self.block(region, env)
                 ys = [env[y] for y in region.yields]
-                ys += [self.tangent.get(yields[j]) or self.zero() for j in act]
+                ys += [self.zero_like(env[yields[j]], self.tangent.get(yields[j])) for j in act]
             else:  # a while loop's condition: no tangents needed
                 clone_ops(self.b, region, env)
                 ys = [env[y] for y in region.yields]
@@ -107,7 +138,7 @@ class _Forward:
         self._bind_results(op, env, act, results)
 
     def _emit(self, op: Op, operands, act, regions) -> tuple[Value, ...]:
-        kinds = [r.kind for r in op.results] + [Kind.FLOAT] * len(act)
+        kinds = [r.kind for r in op.results] + [op.results[j].kind for j in act]
         hints = [r.hint for r in op.results] + [suffixed(op.results[j], "dot") for j in act]
         return self.b.emit_multi(op.prim, operands, kinds, hints=hints, attrs=op.attrs,
                                  loc=op.loc, regions=tuple(regions))

@@ -29,6 +29,8 @@ from ..ir.core import Block, Function, Kind, Op, Value
 from .activity import active_values, free_values, loop_slots
 from .rules import scaled_partials, suffixed
 
+_LIST_OPS = ("getitem", "list_lit", "list_copy", "append", "setitem")
+
 
 def _reads(block: Block) -> set[Value]:
     out = set(block.yields)
@@ -122,7 +124,8 @@ class _Reverse:
     def accumulate(self, adjoint: dict[Value, Value], v: Value, contribution: Value,
                    loc) -> None:
         if v in adjoint:
-            adjoint[v] = self.b.emit("add", (adjoint[v], contribution), loc=loc,
+            prim = "list_add" if v.kind is Kind.LIST else "add"
+            adjoint[v] = self.b.emit(prim, (adjoint[v], contribution), loc=loc,
                                      hint=suffixed(v, "bar"))
         else:
             adjoint[v] = contribution
@@ -140,12 +143,8 @@ class _Reverse:
         ybar = adjoint.get(op.result)
         if ybar is None or op.result not in self.active:
             return
-        if op.prim == "getitem":  # xs_bar[i] += ybar
-            xs = op.operands[0]
-            if xs in self.active:
-                current = self.list_adjoint(adjoint, xs, env)
-                adjoint[xs] = self.b.emit("add_at", (current, env[op.operands[1]], ybar),
-                                          loc=op.loc, hint=suffixed(xs, "bar"))
+        if op.prim in _LIST_OPS:
+            self._reverse_list_op(op, env, adjoint, ybar)
             return
         factors = [ybar if v in self.active else None for v in op.operands]
         if not any(f is not None for f in factors):
@@ -156,6 +155,48 @@ class _Reverse:
         for part, v in zip(parts, op.operands, strict=True):
             if part is not None:
                 self.accumulate(adjoint, v, part, op.loc)
+
+    def _reverse_list_op(self, op: Op, env, adjoint, ybar: Value) -> None:
+        """The adjoints of the list operations, threading each list's adjoint in place."""
+        b, loc = self.b, op.loc
+        active = [v in self.active for v in op.operands]
+        if op.prim == "getitem":  # xs_bar[i] += ybar
+            xs = op.operands[0]
+            if active[0]:
+                current = self.list_adjoint(adjoint, xs, env)
+                adjoint[xs] = b.emit("add_at", (current, env[op.operands[1]], ybar), loc=loc,
+                                     hint=suffixed(xs, "bar"))
+        elif op.prim == "list_lit":  # item k gets ybar[k]
+            for k, v in enumerate(op.operands):
+                if active[k]:
+                    self.accumulate(adjoint, v, b.emit("getitem", (ybar, b.const(k)), loc=loc,
+                                                       hint=suffixed(v, "bar")), loc)
+        elif op.prim == "list_copy":
+            if active[0]:
+                self.accumulate(adjoint, op.operands[0], ybar, loc)
+        elif op.prim == "append":  # the item's adjoint is the last one: pop it
+            rest, last = b.emit_multi("list_pop", (ybar,), [Kind.LIST, Kind.FLOAT],
+                                      hints=[ybar.hint, suffixed(op.operands[1], "bar")],
+                                      loc=loc)
+            if active[1]:
+                self.accumulate(adjoint, op.operands[1], last, loc)
+            if active[0]:
+                self.accumulate(adjoint, op.operands[0], rest, loc)
+        else:  # setitem: the item's adjoint is ybar[i]; the old item had none
+            index = env[op.operands[1]]
+            if active[2]:
+                self.accumulate(adjoint, op.operands[2], b.emit(
+                    "getitem", (ybar, index), loc=loc, hint=suffixed(op.operands[2], "bar")),
+                    loc)
+            if active[0]:
+                cleared = b.emit("setitem", (ybar, index, self.zero()), loc=loc,
+                                 hint=ybar.hint)
+                self.accumulate(adjoint, op.operands[0], cleared, loc)
+
+    def zero_like(self, v: Value) -> Value:
+        if v.kind is Kind.LIST:
+            return self.b.emit("zeros_like", (v,))
+        return self.zero()
 
     def _free_active(self, op: Op) -> list[Value]:
         return [v for v in free_values(op) if v in self.active
@@ -179,18 +220,19 @@ class _Reverse:
         free = self._free_active(op)
         if not seeds or not free:
             return
-        inits = self._free_inits(free, env, adjoint)
         regions = []
         for region in op.regions:
             self.b.push_block()
             inner_env = dict(env)
             self.primal(region, inner_env)
-            local: dict[Value, Value] = {f: i for f, i in zip(free, inits, strict=True)
-                                         if f.kind is Kind.LIST}
+            # a list's adjoint so far is threaded through the branch (not added to)
+            local: dict[Value, Value] = {f: adjoint[f] for f in free
+                                         if f.kind is Kind.LIST and f in adjoint}
             for j, seed in seeds:
                 self.accumulate(local, region.yields[j], seed, op.loc)
             self.adjoints(region, inner_env, local)
-            regions.append(self.b.pop_block(tuple(local.get(f) or self.zero() for f in free)))
+            regions.append(self.b.pop_block(tuple(
+                local.get(f) or self.zero_like(inner_env[f]) for f in free)))
         results = self.b.emit_multi("cond", (env[op.operands[0]],), [f.kind for f in free],
                                     hints=[suffixed(f, "bar") for f in free], loc=op.loc,
                                     regions=tuple(regions))
@@ -205,11 +247,12 @@ class _Reverse:
         free = self._free_active(op)
         if not act and not free:
             return
-        init_adj = [adjoint.get(op.results[j]) or self.zero() for j in act]
+        init_adj = [adjoint.get(op.results[j]) or self.zero_like(env[op.results[j]])
+                    for j in act]
         init_free = self._free_inits(free, env, adjoint)
         i_arg = b.fresh(Kind.INT, body.args[0].hint if op.prim == "for_range" else "_")
         tape_arg = b.fresh(Kind.TAPE, "tape")
-        adj_args = [b.fresh(Kind.FLOAT, suffixed(args[j], "bar")) for j in act]
+        adj_args = [b.fresh(args[j].kind, suffixed(args[j], "bar")) for j in act]
         free_args = [b.fresh(f.kind, suffixed(f, "bar")) for f in free]
         b.push_block((i_arg, tape_arg, *adj_args, *free_args))
         inner_env = dict(env)
@@ -230,7 +273,7 @@ class _Reverse:
             self.accumulate(local, yields[j], a, op.loc)
         self.adjoints(body, inner_env, local)
         ys = [new_tape]
-        ys += [local.get(args[j]) or self.zero() for j in act]
+        ys += [local.get(args[j]) or self.zero_like(inner_env[args[j]]) for j in act]
         for f, acc in zip(free, free_args, strict=True):
             contribution = local.get(f)
             if f.kind is Kind.LIST or contribution is None:
@@ -244,7 +287,8 @@ class _Reverse:
         else:
             bounds = [b.const(0), count, b.const(1)]
         results = b.emit_multi("for_range", (*bounds, tape, *init_adj, *init_free),
-                               [Kind.TAPE] + [Kind.FLOAT] * len(act) + [f.kind for f in free],
+                               [Kind.TAPE] + [args[j].kind for j in act]
+                               + [f.kind for f in free],
                                hints=["tape"] + [a.hint for a in adj_args]
                                + [a.hint for a in free_args],
                                attrs={"reverse": True}, loc=op.loc, regions=(block,))

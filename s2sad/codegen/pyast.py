@@ -26,13 +26,14 @@ from typing import Any
 
 from .. import primitives as P
 from ..errors import InternalError
-from ..ir.core import NO_DEFAULT, Block, Function, Op, Value
+from ..ir.core import NO_DEFAULT, Block, Function, Kind, Op, Value
 
 MAX_OPS = 6
 MODULE_NAMES = {P.MATH: "math", P.NUMPY: "np"}
 # Names generated code refers to: never given to a value.
 RESERVED = frozenset({"math", "np", "numpy", "abs", "max", "min", "pow", "round", "int",
-                      "float", "range", "reversed", "len"}) | frozenset(keyword.kwlist)
+                      "float", "range", "reversed", "len", "list", "zip"}) | frozenset(
+                          keyword.kwlist)
 
 _BINOPS = {"Add": ast.Add, "Sub": ast.Sub, "Mult": ast.Mult, "Div": ast.Div, "Pow": ast.Pow,
            "FloorDiv": ast.FloorDiv, "Mod": ast.Mod}
@@ -104,6 +105,8 @@ class _FunctionWriter:
         self.def_pos: dict[Value, float] = {}
         self.def_block: dict[Value, Block] = {}
         self.region_end: dict[Block, float] = {}
+        self.region_span: dict[Block, tuple[float, float]] = {}
+        self.branches: list[tuple[tuple[float, float], ...]] = []  # each cond's two spans
         self.holder: dict[str, Value] = {}  # which value each name holds now
 
     # -- analysis ----------------------------------------------------------------------------
@@ -152,6 +155,10 @@ class _FunctionWriter:
                     # the yields are read after the region's last op
                     at = max((self.end[o] for o in region.ops), default=self.pos[op]) + 0.5
                     self.region_end[region] = at
+                    first = min((self.pos[o] for o in region.ops), default=at)
+                    self.region_span[region] = (first, at)
+                if op.prim == "cond":
+                    self.branches.append(tuple(self.region_span[r] for r in op.regions))
                     for v in region.yields:
                         use(v, at, inner, region, None)
                 for r in op.results:
@@ -167,6 +174,21 @@ class _FunctionWriter:
 
     def _last_use(self, v: Value) -> int:
         return max(self.uses.get(v, [0]))
+
+    def _dead_after(self, v: Value, op: Op) -> bool:
+        """Is ``v`` read by nothing that can run after ``op`` (the other branch of an
+        ``if`` around ``op`` cannot)?"""
+        at = self.pos[op]
+
+        def exclusive(p: float) -> bool:
+            for spans in self.branches:
+                inside = [lo <= at <= hi for lo, hi in spans]
+                other = [lo <= p <= hi for lo, hi in spans]
+                if any(inside) and any(other) and inside != other:
+                    return True
+            return False
+
+        return all(p <= at or exclusive(p) for p in self.uses.get(v, ()))
 
     def _inlinable(self, op: Op, block: Block) -> bool:
         """Fold a single-use temporary, or a partial sum of an adjoint into the next one."""
@@ -248,6 +270,18 @@ class _FunctionWriter:
             expr = ast.Subscript(value=args[0], slice=args[1], ctx=ast.Load())
         elif name == "len":
             expr = self._call(P.BUILTIN, "len", args)
+        elif name == "list_lit":
+            expr = ast.List(elts=args, ctx=ast.Load())
+        elif name == "list_copy":
+            expr = self._call(P.BUILTIN, "list", args)
+        elif name == "list_add":
+            expr = ast.ListComp(
+                elt=ast.BinOp(_name("p"), ast.Add(), _name("q")),
+                generators=[ast.comprehension(
+                    target=ast.Tuple(elts=[ast.Name("p", ast.Store()), ast.Name("q", ast.Store())],
+                                     ctx=ast.Store()),
+                    iter=ast.Call(func=_name("zip"), args=args, keywords=[]), ifs=[],
+                    is_async=0)])
         elif name == "zeros_like":
             expr = ast.BinOp(ast.List(elts=[ast.Constant(0.0)], ctx=ast.Load()), ast.Mult(),
                              self._call(P.BUILTIN, "len", args))
@@ -368,6 +402,8 @@ class _FunctionWriter:
                 target=ast.Subscript(value=_name(name), slice=index, ctx=ast.Store()),
                 op=aug, value=value))
             self._name_of(op.result, name)
+        elif op.prim in ("append", "setitem", "list_pop"):
+            self._list_update(op)
         elif op.prim == "zeros_like":
             expr = self._op_expr(op)[0]
             self._bind(op.result, expr, self.namer.fresh(op.result.hint))
@@ -376,7 +412,9 @@ class _FunctionWriter:
                        self.namer.fresh(op.result.hint or "tape"))
         elif op.prim == "tape_push":
             tape = self.names[op.operands[0]]
-            items = [self._expr(v) for v in op.operands[1:]]
+            # a list is recorded as a copy: the loop may go on to change it in place
+            items = [self._call(P.BUILTIN, "list", [self._expr(v)]) if v.kind is Kind.LIST
+                     else self._expr(v) for v in op.operands[1:]]
             item = items[0] if len(items) == 1 else ast.Tuple(elts=items, ctx=ast.Load())
             self.body.append(ast.Expr(ast.Call(
                 func=ast.Attribute(_name(tape), "append", ast.Load()), args=[item],
@@ -394,6 +432,35 @@ class _FunctionWriter:
             self._assign_many(targets, [popped], packed=len(targets) > 1)
         else:
             self._statement(op, block)
+
+    def _list_update(self, op: Op) -> None:
+        """``ys.append(v)``, ``ys[i] = v``, ``v = ys.pop()``: in place when the old list
+        is dead after this op, on a copy otherwise (the IR's lists are values)."""
+        old = op.operands[0]
+        in_place = (self._dead_after(old, op) and old not in self.fn.params
+                    and old not in self.fn.results)
+        if in_place:
+            name = self.names[old]
+            self._flush_readers(name)
+        else:
+            name = self.namer.fresh(op.results[0].hint)
+            self._assign(name, self._call(P.BUILTIN, "list", [self._expr(old)]))
+        target = _name(name)
+        if op.prim == "append":
+            self.body.append(ast.Expr(ast.Call(
+                func=ast.Attribute(target, "append", ast.Load()),
+                args=[self._expr(op.operands[1])], keywords=[])))
+        elif op.prim == "setitem":
+            index, value = self._expr(op.operands[1]), self._expr(op.operands[2])
+            self.body.append(ast.Assign(
+                targets=[ast.Subscript(value=_name(name), slice=index, ctx=ast.Store())],
+                value=value))
+        else:
+            popped = self.namer.fresh(op.results[1].hint)
+            self._assign(popped, ast.Call(func=ast.Attribute(target, "pop", ast.Load()),
+                                          args=[], keywords=[]))
+            self._name_of(op.results[1], popped)
+        self._name_of(op.results[0], name)
 
     def _assign_many(self, names: list[str], exprs: list[ast.expr], packed: bool = False):
         """``a, b = e1, e2`` (parallel assignment); ``packed``: one tuple-valued expr."""

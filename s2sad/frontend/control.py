@@ -73,12 +73,22 @@ def has_break(stmts: list[ast.stmt]) -> bool:
 
 
 def assigned_names(stmts: list[ast.stmt]) -> list[str]:
-    """Names a statement list assigns, in order of first appearance."""
+    """Names a statement list gives a new value, in order of first appearance.
+
+    That includes the lists it changes: ``ys[i] = v`` and ``ys.append(v)``
+    give ``ys`` a new value (lists are values in the IR).
+    """
     seen: dict[str, None] = {}
     for stmt in stmts:
         for n in ast.walk(stmt):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
                 seen.setdefault(n.id, None)
+            elif (isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
+                  and isinstance(n.value, ast.Name)):
+                seen.setdefault(n.value.id, None)
+            elif (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                  and n.func.attr == "append" and isinstance(n.func.value, ast.Name)):
+                seen.setdefault(n.func.value.id, None)
     return list(seen)
 
 
@@ -204,6 +214,13 @@ class ControlFlowMixin:
         hints = [*map(self.hint_of, names), *["broke"] * len(extra or [])]
         results = self.b.emit_multi("cond", (pred,), kinds, hints=hints,
                                     loc=ctx.pf.loc(node), regions=tuple(blocks))
+        for (a, b), value in zip(pairs, results, strict=False):
+            if a in self.owned or b in self.owned:
+                if not (a in self.owned and b in self.owned):
+                    raise self.unsupported(ctx.pf, node, "a list is created in one branch and "
+                                           "taken from an argument in the other",
+                                           hint="copy the argument: `list(xs)`")
+                self.owned.add(value)
         for name, value in zip(names, results, strict=False):
             pre[name] = value
         return list(results[len(names):])
@@ -275,6 +292,9 @@ class ControlFlowMixin:
         extra = [self.b.fresh(k, h) for k, h in extra_args]
         args = [self.b.fresh(k, self.hint_of(n)) for k, n in zip(arg_kinds, carried, strict=True)]
         block = self.b.push_block(tuple(extra + args))
+        for n, a in zip(carried, args, strict=True):
+            if ctx.env[n] in self.owned:
+                self.owned.add(a)
         sub = ctx.loop_body()
         sub.env.update(zip(carried, args, strict=True))
         if extra:
@@ -343,6 +363,7 @@ class ControlFlowMixin:
         results = self.b.emit_multi("for_range", (start, stop, step, *inits), kinds,
                                     hints=[self.hint_of(n) for n in carried], loc=loc,
                                     regions=(block,))
+        self.owned.update(r for r, i in zip(results, inits, strict=True) if i in self.owned)
         ctx.env.update(zip(carried, results, strict=True))
         self._after_loop(node, ctx, node.body, carried, targets)
         return None
@@ -392,6 +413,7 @@ class ControlFlowMixin:
         body.args = (*body.args, body_flag)
         results = self.b.emit_multi("while_loop", tuple(init_vals), all_kinds,
                                     hints=names, loc=loc, regions=(cond, body))
+        self.owned.update(r for r, i in zip(results, init_vals, strict=True) if i in self.owned)
         ctx.env.update(zip(carried, results[1:-1], strict=True))
         self._after_loop(node, ctx, node.body, flag_carried[:-1], targets)
         return None
@@ -432,6 +454,7 @@ class ControlFlowMixin:
             inits = [*inits, self._false]
         results = self.b.emit_multi("while_loop", tuple(inits), all_kinds, hints=names,
                                     loc=loc, regions=(cond, body))
+        self.owned.update(r for r, i in zip(results, inits, strict=False) if i in self.owned)
         ctx.env.update(zip(carried, results, strict=False))
         self._after_loop(node, ctx, node.body, carried, [])
         return None

@@ -64,7 +64,7 @@ _NODE_WORDS = {
     "Starred": "star-unpacking (`*x`)", "Slice": "a slice",
     "TypeAlias": "a `type` statement",
 }
-_LATER = {"List", "ListComp", "GeneratorExp"}
+_LATER = {"GeneratorExp"}
 
 
 class Lowerer(ControlFlowMixin, SequenceMixin):
@@ -94,6 +94,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin):
         node = pf.node
         self._check_signature(pf)
         self.hidden_hints = {}
+        self.owned = set()
         params = []
         for a in node.args.posonlyargs + node.args.args:
             params.append(self.b.fresh(Kind.LIST if a.arg in lists else Kind.FLOAT, a.arg))
@@ -238,6 +239,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin):
             return None  # a string used as a comment
         if isinstance(node.value, (ast.Yield, ast.YieldFrom, ast.Await)):
             raise self._reject(ctx.pf, node.value)
+        if isinstance(node.value, ast.Call) and self.append_statement(node.value, ctx):
+            return None
         self.expr(node.value, ctx)  # an unsupported callee is the better message
         raise self.unsupported(ctx.pf, node, "an expression statement (its value is unused)",
                                why="s2sad differentiates pure functions: a call whose result "
@@ -258,6 +261,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin):
         self._bind(node.target, self.expr(node.value, ctx, hint=hint), ctx)
 
     def visit_AugAssign(self, node: ast.AugAssign, ctx: _Ctx) -> None:
+        if isinstance(node.target, ast.Subscript):
+            self.item_assignment(node.target, self.value(node.value, ctx), ctx, node.op, node)
+            return
         if not isinstance(node.target, ast.Name):
             raise self._mutation(ctx, node.target)
         current = self._name(node.target, ctx)
@@ -284,6 +290,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin):
                     why="the numbers of names and values differ")
             for t, v in zip(target.elts, value, strict=True):
                 self._bind(t, v, ctx)
+            return
+        if isinstance(target, ast.Subscript):
+            self.item_assignment(target, value, ctx)
             return
         raise self._mutation(ctx, target)
 
@@ -541,6 +550,15 @@ class Lowerer(ControlFlowMixin, SequenceMixin):
         if name == "float":
             (x,) = self._args(node, ctx, (1,), "float")
             return x
+        if name == "list":
+            if len(node.args) != 1:
+                raise self.unsupported(ctx.pf, node, "`list` takes one argument here",
+                                       hint="`list(xs)` copies a list; `[]` is an empty one")
+            value = self.expr(node.args[0], ctx)
+            if isinstance(value, tuple):
+                return self.own(self.emit("list_lit", list(value), ctx, node, hint))
+            return self.own(self.emit("list_copy", [self.as_list(value, node.args[0], ctx)],
+                                      ctx, node, hint))
         raise self.unsupported(ctx.pf, node, f"the builtin `{name}` is not supported")
 
     def _inline(self, ref: FuncRef, node: ast.Call, ctx: _Ctx, hint: str | None) -> Any:

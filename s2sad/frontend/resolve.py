@@ -48,7 +48,7 @@ MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf,
                   "nan": math.nan}
 NUMPY_CONSTANTS = {"pi": np.pi, "e": np.e, "inf": np.inf, "nan": np.nan}
 BUILTINS = {"abs", "pow", "max", "min", "round", "float", "int", "len", "sum", "range",
-            "enumerate", "zip"}
+            "enumerate", "zip", "list"}
 LIBRARIES = {"math": P.MATH, "numpy": P.NUMPY}
 
 

@@ -36,6 +36,7 @@ class RetryWithList(Exception):
 
 class SequenceMixin:
     hidden_hints: dict[str, str]
+    owned: set[Value]  # lists this function created (and so may change)
 
     def hidden(self, hint: str) -> str:
         name = f".{hint}{next(_HIDDEN)}"
@@ -81,6 +82,73 @@ class SequenceMixin:
         if isinstance(value, tuple):
             return self.b.const(len(value))
         return self.emit("len", [self.as_list(value, node, ctx)], ctx, node)
+
+    # -- local lists -------------------------------------------------------------------------
+    def owned_list(self, value: Any, node: ast.AST, ctx, what: str) -> Value:
+        """A list this function created, which it may change (never an argument)."""
+        xs = self.as_list(value, node, ctx) if not isinstance(value, tuple) else value
+        if isinstance(xs, Value) and xs in self.owned:
+            return xs
+        raise self.unsupported(
+            ctx.pf, node, f"{what} changes a list the function did not create",
+            why="mutating an argument (or a list shared with one) would change the caller's "
+                "data, which a derivative function must not do",
+            hint="work on a copy: `ys = list(xs)`, then change `ys`")
+
+    def own(self, v: Value) -> Value:
+        self.owned.add(v)
+        return v
+
+    def expr_List(self, node: ast.List, ctx, hint: str | None) -> Value:
+        items = [self.value(e, ctx) for e in node.elts]
+        return self.own(self.emit("list_lit", items, ctx, node, hint))
+
+    def expr_ListComp(self, node: ast.ListComp, ctx, hint: str | None) -> Value:
+        if len(node.generators) != 1 or node.generators[0].is_async:
+            raise self.unsupported(ctx.pf, node, "only one `for` per comprehension is supported")
+        gen = node.generators[0]
+        acc = self.hidden(hint or "items")
+        update: ast.stmt = ast.Expr(ast.Call(
+            func=ast.Attribute(value=_load(acc), attr="append", ctx=ast.Load()),
+            args=[node.elt], keywords=[]))
+        for cond in reversed(gen.ifs):
+            update = ast.If(test=cond, body=[update], orelse=[])
+        stmts = [ast.Assign(targets=[_store(acc)], value=ast.List(elts=[], ctx=ast.Load())),
+                 ast.For(target=gen.target, iter=gen.iter, body=[update], orelse=[])]
+        self._run_desugared(stmts, node, ctx)
+        return ctx.env[acc]
+
+    def append_statement(self, call: ast.Call, ctx) -> bool:
+        """``ys.append(v)`` as a statement; False if the call is something else."""
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "append"
+                and isinstance(func.value, ast.Name) and func.value.id in ctx.env):
+            return False
+        if len(call.args) != 1 or call.keywords:
+            raise self.unsupported(ctx.pf, call, "`append` takes one argument")
+        xs = self.owned_list(self._name(func.value, ctx), func.value, ctx, "`append`")
+        v = self.value(call.args[0], ctx)
+        ctx.env[func.value.id] = self.own(self.emit("append", [xs, v], ctx, call, xs.hint))
+        return True
+
+    def item_assignment(self, target: ast.Subscript, value: Any, ctx, aug: ast.operator = None,
+                        node: ast.AST | None = None) -> None:
+        """``ys[i] = v`` (or ``ys[i] += v``) on a list the function created."""
+        if not isinstance(target.value, ast.Name):
+            raise self.unsupported(ctx.pf, target, "this item assignment is not supported",
+                                   hint="assign to `name[i]`")
+        if isinstance(target.slice, (ast.Slice, ast.Tuple)):
+            raise self.unsupported(ctx.pf, target.slice, "slice assignment is not supported",
+                                   hint="assign one item at a time")
+        xs = self.owned_list(self._name(target.value, ctx), target, ctx, "item assignment")
+        index = self.value(target.slice, ctx)
+        if aug is not None:
+            old = self.emit("getitem", [xs, index], ctx, target)
+            value = self._binop(aug, old, value, node or target, ctx)
+        if isinstance(value, tuple):
+            raise self.unsupported(ctx.pf, target, "a list item must be a number")
+        ctx.env[target.value.id] = self.own(
+            self.emit("setitem", [xs, index, value], ctx, target, xs.hint))
 
     # -- iteration ---------------------------------------------------------------------------
     def iteration(self, it: ast.expr, target: ast.expr, ctx):
@@ -164,14 +232,19 @@ class SequenceMixin:
                                                            keywords=[]),
                            body=[update], orelse=[])
             stmts = [*first, loop]
+        self._run_desugared(stmts, node, ctx)
+        return ctx.env[acc]
+
+    def _run_desugared(self, stmts: list[ast.stmt], node: ast.AST, ctx) -> None:
+        """Lower statements s2sad wrote for a construct, located at the construct."""
         for stmt in stmts:
-            ast.copy_location(stmt, node)
             for sub in ast.walk(stmt):
                 if not hasattr(sub, "lineno"):
                     ast.copy_location(sub, node)
         done = self.stmts(stmts, ctx)
-        assert done is None
-        return ctx.env[acc]
+        if done is not None:
+            raise self.unsupported(ctx.pf, node, "`break`, `continue` or `return` inside a "
+                                   "comprehension's expression")
 
 
 def _load(name: str, call: str | None = None) -> ast.expr:

@@ -63,11 +63,14 @@ def _op(op: Op, env: dict[Value, Any]) -> tuple[Any, ...]:
         return ([],)
     if op.prim == "tape_push":
         tape, *items = vals
-        tape.append(tuple(items))
+        tape.append(tuple(list(v) if isinstance(v, list) else v for v in items))
         return (tape,)
     if op.prim == "tape_pop":
         tape = vals[0]
         return (tape, *tape.pop())
+    if op.prim == "list_pop":
+        xs = vals[0]
+        return (xs, xs.pop())
     if op.regions:
         raise InternalError(f"interpret: unknown structured op {op.prim}")
     lib = attrs.pop("lib", None)

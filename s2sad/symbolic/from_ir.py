@@ -13,7 +13,20 @@ translated exactly:
   comparisons, ``select``) have a fixed translation here: ``floor``,
   ``ceiling``, relations, ``Piecewise``.
 
-An op with nested regions (structured control flow) raises
+Structured control flow and lists are run symbolically, like the reference
+interpreter runs them on numbers:
+
+* ``cond`` whose predicate is decided (it depends on constants and loop
+  counters only) takes its branch; otherwise each result becomes a
+  ``Piecewise`` of the two branches (an ``if`` chain nests them);
+* ``for_range`` with constant bounds and ``while_loop`` with a decided
+  condition are unrolled (at most :data:`MAX_UNROLL` iterations in all);
+* lists are Python lists of expressions (a list parameter is
+  :data:`LIST_LENGTH` symbols ``xs[0]``, ``xs[1]``, …), reverse mode's tapes are
+  Python lists, indices must be decided.
+
+Anything else — a loop whose trip count depends on the inputs, an index that
+does, branches that leave tapes or lists of different shapes — raises
 :class:`NotSymbolic`; callers fall back to a numeric comparison.
 """
 
@@ -24,11 +37,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import primitives as P
-from ..ir.core import Block, Function, Value
+from ..ir.core import Block, Function, Kind, Op, Value
 
 
 class NotSymbolic(Exception):
-    """The IR holds something with no exact SymPy translation (e.g. a loop)."""
+    """The IR holds something with no exact SymPy translation (e.g. a data-dependent loop)."""
+
+
+LIST_LENGTH = 3  # the length of a list parameter, symbolically and at check's random points
+MAX_UNROLL = 512  # loop iterations unrolled per translation, in all
 
 
 def _sp():
@@ -53,6 +70,49 @@ def number(value: Any):
     raise NotSymbolic(f"constant {value!r} has no SymPy form")
 
 
+def _truth(c):
+    """A SymPy boolean for a value used as a condition (a number means ``!= 0``)."""
+    sp = _sp()
+    if isinstance(c, bool):
+        return sp.true if c else sp.false
+    if getattr(c, "is_Boolean", False) or isinstance(c, sp.logic.boolalg.Boolean):
+        return c
+    return sp.Ne(c, 0)
+
+
+def _decided(c) -> bool | None:
+    """``True``/``False`` when the condition is decided, ``None`` when it depends on inputs."""
+    sp = _sp()
+    t = _truth(c)
+    if t is sp.true:
+        return True
+    if t is sp.false:
+        return False
+    return None
+
+
+def _piecewise(c, a, b):
+    sp = _sp()
+    decided = _decided(c)
+    if decided is not None:
+        return a if decided else b
+    if isinstance(a, list) or isinstance(b, list):
+        if not (isinstance(a, list) and isinstance(b, list) and len(a) == len(b)):
+            raise NotSymbolic("the branches of an `if` leave lists of different lengths")
+        return [_piecewise(c, p, q) for p, q in zip(a, b, strict=True)]
+    if a == b:
+        return a
+    return sp.Piecewise((a, _truth(c)), (b, True))
+
+
+def _index(i) -> int:
+    if isinstance(i, int):
+        return i
+    if getattr(i, "is_Integer", False):
+        return int(i)
+    raise NotSymbolic("a list index that depends on the inputs")
+
+
 def _trunc(x):
     sp = _sp()
     return sp.Piecewise((sp.floor(x), x >= 0), (sp.ceiling(x), True))
@@ -75,8 +135,10 @@ def _special(prim: str):
         "ge": lambda a, b: sp.Ge(a, b),
         "eq": lambda a, b: sp.Eq(a, b),
         "ne": lambda a, b: sp.Ne(a, b),
-        "not": lambda a: sp.Not(a),
-        "select": lambda c, a, b: sp.Piecewise((a, c), (b, True)),
+        "not": lambda a: sp.Not(_truth(a)),
+        "and": lambda a, b: sp.And(_truth(a), _truth(b)),
+        "or": lambda a, b: sp.Or(_truth(a), _truth(b)),
+        "select": lambda c, a, b: _piecewise(c, a, b),
     }
     return table.get(prim)
 
@@ -96,38 +158,143 @@ def op_to_sympy(prim: str, operands: Sequence[Any], attrs: dict[str, Any]):
 
 
 def symbols_for(fn: Function) -> tuple[Any, ...]:
-    """One real SymPy symbol per parameter, named after it (``arg<i>`` if unnamed)."""
+    """One real SymPy symbol per parameter, named after it (``arg<i>`` if unnamed); a list
+    parameter ``xs`` is a list of :data:`LIST_LENGTH` symbols ``xs[0]``, ``xs[1]``, …"""
     sp = _sp()
-    return tuple(sp.Symbol(name, real=True) for name in fn.param_names)
+    out: list[Any] = []
+    for p, name in zip(fn.params, fn.param_names, strict=True):
+        if p.kind is Kind.LIST:
+            out.append([sp.Symbol(f"{name}[{k}]", real=True) for k in range(LIST_LENGTH)])
+        else:
+            out.append(sp.Symbol(name, real=True))
+    return tuple(out)
+
+
+class _Runner:
+    """Runs IR on SymPy values: the reference interpreter's twin (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.unrolled = 0
+
+    def block(self, block: Block, env: dict[Value, Any]) -> tuple[Any, ...]:
+        for op in block.ops:
+            results = self.op(op, env)
+            for r, v in zip(op.results, results, strict=True):
+                env[r] = v
+        return tuple(env[v] for v in block.yields)
+
+    def region(self, block: Block, env: dict[Value, Any], args: tuple[Any, ...]):
+        env.update(zip(block.args, args, strict=True))
+        return self.block(block, env)
+
+    def tick(self) -> None:
+        self.unrolled += 1
+        if self.unrolled > MAX_UNROLL:
+            raise NotSymbolic(f"loops run more than {MAX_UNROLL} iterations")
+
+    def op(self, op: Op, env: dict[Value, Any]) -> tuple[Any, ...]:
+        try:
+            vals = [env[v] for v in op.operands]
+        except KeyError as exc:  # pragma: no cover - the verifier rules this out
+            raise NotSymbolic(f"operand {exc} of `{op.prim}` is not defined") from None
+        attrs = dict(op.attrs)
+        prim = op.prim
+        if prim == "const":
+            return (number(attrs["value"]),)
+        if prim == "cond":
+            decided = _decided(vals[0])
+            if decided is not None:
+                return self.region(op.regions[0 if decided else 1], env, ())
+            then = self.region(op.regions[0], env, ())
+            other = self.region(op.regions[1], env, ())
+            for a in (*then, *other):
+                if isinstance(a, _Tape):
+                    raise NotSymbolic("an `if` on the inputs records on a tape")
+            return tuple(_piecewise(vals[0], a, b) for a, b in zip(then, other, strict=True))
+        if prim == "for_range":
+            start, stop, step, *carried = vals
+            indices = range(_index(start), _index(stop), _index(step))
+            for i in reversed(indices) if attrs.get("reverse") else indices:
+                self.tick()
+                carried = list(self.region(op.regions[0], env, (number(i), *carried)))
+            return tuple(carried)
+        if prim == "while_loop":
+            carried = vals
+            while True:
+                go = _decided(self.region(op.regions[0], env, tuple(carried))[0])
+                if go is None:
+                    raise NotSymbolic("a `while` loop whose condition depends on the inputs")
+                if not go:
+                    return tuple(carried)
+                self.tick()
+                carried = list(self.region(op.regions[1], env, tuple(carried)))
+        if op.regions:
+            raise NotSymbolic(f"`{prim}` has nested regions")
+        if prim == "tape_new":
+            return (_Tape(),)
+        if prim == "tape_push":
+            tape, *items = vals
+            tape.append(tuple(list(v) if isinstance(v, list) else v for v in items))
+            return (tape,)
+        if prim == "tape_pop":
+            tape = vals[0]
+            return (tape, *tape.pop())
+        if prim in _LIST_OPS:
+            return (_LIST_OPS[prim](*vals),)
+        if prim == "list_pop":
+            xs = vals[0]
+            return (xs, xs.pop())
+        if any(isinstance(v, list) for v in vals):
+            raise NotSymbolic(f"`{prim}` of a list")
+        return (op_to_sympy(prim, vals, attrs),)
+
+
+class _Tape(list):
+    """Reverse mode's tape, a list of pushed tuples."""
+
+
+def _add_at(xs, i, v):
+    xs[_index(i)] += v
+    return xs
+
+
+def _setitem(xs, i, v):
+    out = list(xs)
+    out[_index(i)] = v
+    return out
+
+
+_LIST_OPS = {
+    "len": lambda xs: number(len(xs)),
+    "getitem": lambda xs, i: xs[_index(i)],
+    "zeros_like": lambda xs: [number(0.0)] * len(xs),
+    "add_at": _add_at,
+    "list_lit": lambda *items: list(items),
+    "list_copy": lambda xs: list(xs),
+    "append": lambda xs, v: [*xs, v],
+    "setitem": _setitem,
+    "list_add": lambda a, b: [p + q for p, q in zip(a, b, strict=True)],
+}
 
 
 def block_to_sympy(block: Block, env: dict[Value, Any]) -> None:
     """Translate ``block``'s ops into ``env`` (value → SymPy expression), in place."""
-    for op in block.ops:
-        if op.regions:
-            raise NotSymbolic(f"`{op.prim}` has nested regions (control flow)")
-        if op.prim == "const":
-            env[op.result] = number(op.attr("value"))
-            continue
-        try:
-            args = [env[v] for v in op.operands]
-        except KeyError as exc:  # pragma: no cover - the verifier rules this out
-            raise NotSymbolic(f"operand {exc} of `{op.prim}` is not defined") from None
-        (result,) = op.results
-        env[result] = op_to_sympy(op.prim, args, dict(op.attrs))
+    _Runner().block(block, env)
 
 
 def to_sympy(fn: Function, params: Sequence[Any] | None = None) -> tuple[tuple, tuple]:
     """``(parameter symbols, result expressions)`` of ``fn``.
 
     ``params`` overrides the symbols (or expressions) bound to the parameters.
-    Results are flat, in the order of ``fn.results`` (see ``fn.structure``).
+    Results are flat, in the order of ``fn.results`` (see ``fn.structure``); a
+    list result is a list of expressions.
     """
     syms = tuple(params) if params is not None else symbols_for(fn)
     if len(syms) != len(fn.params):
         raise ValueError(f"{fn.name} has {len(fn.params)} parameters, got {len(syms)} symbols")
-    env: dict[Value, Any] = dict(zip(fn.params, syms, strict=True))
-    block_to_sympy(fn.body, env)
+    env: dict[Value, Any] = {p: (list(s) if isinstance(s, list) else s)
+                             for p, s in zip(fn.params, syms, strict=True)}
+    _Runner().block(fn.body, env)
     return syms, tuple(env[v] for v in fn.results)
 
 
