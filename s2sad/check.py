@@ -5,8 +5,10 @@ derivative s2sad generates with the one SymPy computes from the same IR
 (:mod:`s2sad.symbolic.from_ir`):
 
 * **symbolically**: ``simplify(s2sad − sympy) == 0`` within a time budget per
-  pair; the verdict is ``equal``, ``differs`` (the difference simplifies to a
-  nonzero number) or ``undecided`` (out of time, or SymPy could not reduce it);
+  pair; the verdict is ``equal``, ``equal*`` (equal once float constants are
+  read as the simple fractions they round, e.g. 2/3 folded to 0.666…),
+  ``differs`` (the difference simplifies to a nonzero number) or ``undecided``
+  (out of time, or SymPy could not reduce it);
 * **numerically**: at N random points of the function's domain (points where
   the primal or SymPy's derivative is not finite and real are skipped and
   counted), with SymPy's derivative evaluated in 30-digit mpmath arithmetic and
@@ -21,10 +23,13 @@ every valid point agrees within ``atol + rtol·|reference|``.  A pair with no
 valid point and no proof fails ("unverified"): a check that checked nothing
 does not pass.
 
-IR with structured control flow (ops with regions) cannot be translated
-exactly yet: such functions get a *numeric comparison only*, against central
-finite differences (Richardson-extrapolated) of the reference interpreter.
-So do functions whose SymPy expression tree is too large for SymPy (more than
+Control flow is translated as :mod:`s2sad.symbolic.from_ir` says: ``if``
+chains become ``Piecewise``, loops with a static trip count are unrolled, list
+parameters are lists of symbols (of length 3 at the random points too).  What
+cannot be translated exactly (a loop whose trip count depends on the inputs)
+gets a *numeric comparison only*, against central finite differences
+(Richardson-extrapolated) of the reference interpreter, and says so.  So do
+functions whose SymPy expression tree is too large for SymPy (more than
 ``SYMPY_TREE_LIMIT`` nodes: a nested chain's tree grows exponentially, and
 SymPy's ``diff`` walks the tree), against 50-digit central differences.
 

@@ -227,7 +227,9 @@ def _define_table() -> None:
 
     # -- elementwise functions -----------------------------------------------------------
     def unary(name, sympy_name=None, math_name=None, numpy_name=None, **kw):
-        names = {MATH: math_name or name, NUMPY: numpy_name or name}
+        names = {MATH: math_name or name}
+        if numpy_name is not False:
+            names[NUMPY] = numpy_name or name
         register(Primitive(name, 1, kw.pop("form", None) or _fn(sympy_name or name),
                            names=names, **kw))
 
@@ -250,8 +252,8 @@ def _define_table() -> None:
     unary("log2", form=lambda x, **_: _sp().log(x) / _sp().log(2))
     unary("log10", form=lambda x, **_: _sp().log(x) / _sp().log(10))
     unary("sqrt")
-    unary("erf")
-    unary("erfc")
+    unary("erf", numpy_name=False)  # NumPy has no erf
+    unary("erfc", numpy_name=False)
     register(Primitive("abs", 1, lambda x, **_: _sp().Abs(x),
                        names={MATH: "fabs", NUMPY: "abs", BUILTIN: "abs"},
                        kind_rule=lambda kinds, attrs: (

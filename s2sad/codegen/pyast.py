@@ -58,6 +58,7 @@ class _Namer:
         self.user_names = user_names
         self.bound: set[str] = set()
         self.temps = 0
+        self.suffix: dict[str, int] = {}  # the next suffix to try for each base name
 
     def _free(self, name: str, derived: bool) -> bool:
         if name in self.bound or name in RESERVED:
@@ -76,10 +77,13 @@ class _Namer:
         else:
             derived = "." in hint
             base = hint.replace(".", "_")
-            name, k = base, 0
+            name, k = base, self.suffix.get(base, 0)
+            if k:
+                name = f"{base}_{k}"
             while not self._free(name, derived):
                 k += 1
                 name = f"{base}_{k}"
+            self.suffix[base] = k + 1
         self.bound.add(name)
         return name
 

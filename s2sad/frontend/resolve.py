@@ -42,7 +42,7 @@ NUMPY_FUNCTIONS = {
     "expm1": "expm1", "log": "log", "log1p": "log1p", "log2": "log2", "log10": "log10",
     "sqrt": "sqrt", "hypot": "hypot", "power": "pow", "abs": "abs", "absolute": "abs",
     "fabs": "abs", "floor": "floor", "ceil": "ceil", "trunc": "trunc", "sign": "sign",
-    "maximum": "max2", "minimum": "min2", "square": "square",
+    "maximum": "max2", "minimum": "min2", "square": "square", "round": "round",
 }
 MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf,
                   "nan": math.nan}
