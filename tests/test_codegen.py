@@ -11,21 +11,8 @@ import pytest
 
 import s2sad
 from s2sad import api
-from tests.fixtures import good
-
-
-def fd_gradient(f, args, h=1e-3):
-    # TEMPORARY until tests/oracles.py lands: Richardson-extrapolated central differences.
-    out = []
-    for i in range(len(args)):
-        def d(step, i=i):
-            hi = list(args)
-            lo = list(args)
-            hi[i] += step
-            lo[i] -= step
-            return (f(*hi) - f(*lo)) / (2 * step)
-        out.append((4 * d(h / 2) - d(h)) / 3)
-    return tuple(out)
+from tests.fixtures import control, good, sequences
+from tests.oracles import gradient as fd_gradient
 
 GOLDEN = Path(__file__).parent / "golden" / "api"
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -131,6 +118,13 @@ def test_golden_showcase(name, wrt):
     finally:
         sys.path.pop(0)
     _golden_case(f"grad_{name}", s2sad.grad(getattr(textbook, name), wrt=wrt).source)
+
+
+@pytest.mark.parametrize("f", [control.loop_with_branch, control.halve_until_small,
+                               control.for_with_break, sequences.rosenbrock,
+                               sequences.softmax_cross_entropy, sequences.comprehension])
+def test_golden_control_flow_showcase(f):
+    _golden_case(f"grad_{f.__name__}", s2sad.grad(f).source)
 
 
 def test_infinite_constants_are_spelt_with_math():

@@ -161,10 +161,10 @@ class _FunctionWriter:
                     self.region_end[region] = at
                     first = min((self.pos[o] for o in region.ops), default=at)
                     self.region_span[region] = (first, at)
-                if op.prim == "cond":
-                    self.branches.append(tuple(self.region_span[r] for r in op.regions))
                     for v in region.yields:
                         use(v, at, inner, region, None)
+                if op.prim == "cond":
+                    self.branches.append(tuple(self.region_span[r] for r in op.regions))
                 for r in op.results:
                     self.def_pos[r] = self.pos[op]
                     self.def_block[r] = block
@@ -351,9 +351,9 @@ class _FunctionWriter:
     def _statement(self, op: Op, block: Block) -> None:
         v = op.result
         reuse = self.target.get(v) or self._reusable_name(op)
+        expr, size, reads = self._op_expr(op)  # takes its own operands out of `pending`
         if reuse is not None:
-            self._flush_readers(reuse)
-        expr, size, reads = self._op_expr(op)
+            self._flush_readers(reuse)  # what else reads the name must be written first
         if reuse is None and self._inlinable(op, block) and size <= MAX_OPS:
             self.pending[v] = (expr, size, reads)
             return
