@@ -850,8 +850,8 @@ def _cse_size(exprs: list[Any]) -> int:
 
 KIND_PREFIXES = ("grad", "value_and_grad", "vjp", "jvp")
 _WRT_DOC = (
-    re.compile(r"with respect to ([\w, ]+?) \("),  # grad / value_and_grad
-    re.compile(r"cotangent\(s\) of ([\w, ]+?) for"),  # vjp
+    re.compile(r"[Ww]ith respect to ([\w, ]+?)\."),  # grad / value_and_grad
+    re.compile(r"cotangents of ([\w, ]+?)\)\."),  # vjp
 )
 
 

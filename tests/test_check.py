@@ -454,7 +454,10 @@ def _module(**functions) -> types.ModuleType:
 
 def test_module_derivative_reads_wrt_from_the_docstring():
     def grad_poly(x, y):
-        """Gradient of poly with respect to y (reverse mode)."""
+        """Gradient of poly (reverse mode).
+
+        With respect to y.
+        """
         return x ** 3 - 0.25
 
     fn = s2sad.lift(poly)

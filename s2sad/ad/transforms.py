@@ -15,6 +15,8 @@ tuples of the same length.  The results are not yet optimised: run
 
 from __future__ import annotations
 
+import textwrap
+
 from ..errors import DifferentiationError
 from ..ir.builder import Builder
 from ..ir.core import Function, Kind, Value
@@ -58,6 +60,12 @@ def _derived(fn: Function, name: str, params, results, structure, *, keep_defaul
     defaults = fn.defaults if keep_defaults else ()
     return b.finish(name, params, results, structure=structure, defaults=defaults,
                     source=fn.source, names_used=fn.names_used, docstring=doc)
+
+
+def _doc(summary: str, detail: str) -> str:
+    """A docstring for generated code: a summary line, then wrapped detail."""
+    body = textwrap.fill(detail, width=80, initial_indent="    ", subsequent_indent="    ")
+    return f"{summary}\n\n{body}\n    "
 
 
 def _check_scalar_output(fn: Function, what: str) -> None:
@@ -110,11 +118,13 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
     if with_value:
         results = (value, *grads)
         structure = (0, _shape_of_wrt(wrt, single, 1))
-        doc = f"Value of {fn.name} and its gradient with respect to {names} ({mode} mode)."
+        doc = _doc(f"Value of {fn.name} and its gradient ({mode} mode).",
+                   f"The gradient is with respect to {names}.")
     else:
         results = tuple(grads)
         structure = _shape_of_wrt(wrt, single, 0)
-        doc = f"Gradient of {fn.name} with respect to {names} ({mode} mode)."
+        doc = _doc(f"Gradient of {fn.name} ({mode} mode).",
+                   f"With respect to {names}.")
     return _derived(fn, f"{what}_{fn.name}", params, results, structure, keep_defaults=True,
                     b=b, doc=doc)
 
@@ -131,8 +141,9 @@ def jvp_function(fn: Function, wrt: tuple[int, ...]) -> Function:
     value_s, _ = _structure_like(fn.structure, 0)
     tangent_s, _ = _structure_like(fn.structure, n)
     names = ", ".join(f"{fn.param_names[i]}_dot" for i in wrt)  # as codegen spells them
-    doc = (f"Value of {fn.name} and its directional derivative along the tangents "
-           f"{names} (forward mode).")
+    doc = _doc(f"Value of {fn.name} and its directional derivative (forward mode).",
+               f"The tangents {names} go with the differentiated arguments; the result is "
+               f"(value, tangent of the value).")
     return _derived(fn, f"jvp_{fn.name}", params + tangents, results + out_tangents,
                     (value_s, tangent_s), keep_defaults=False, b=b, doc=doc)
 
@@ -163,8 +174,8 @@ def vjp_function(fn: Function, wrt: tuple[int, ...], single: bool) -> Function:
     value_s, n = _structure_like(fn.structure, 0)
     names = ", ".join(fn.param_names[i] for i in wrt)
     spelled = ", ".join(p.hint.replace(".", "_") for p in cotangents)
-    doc = (f"Value of {fn.name} and the cotangent(s) of {names} for the output "
-           f"cotangent(s) {spelled} (reverse mode).")
+    doc = _doc(f"Value of {fn.name} and the cotangents of its arguments (reverse mode).",
+               f"{spelled} weight the outputs; the result is (value, cotangents of {names}).")
     return _derived(fn, f"vjp_{fn.name}", params + cotangents, results + adjoints,
                     (value_s, _shape_of_wrt(wrt, single, n)), keep_defaults=False, b=b,
                     doc=doc)

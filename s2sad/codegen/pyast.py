@@ -509,7 +509,7 @@ class _FunctionWriter:
         self._flush_readers(None)
         names: list[str] = []
         for r in op.results:
-            names.append(self._dead_name(r.hint, self.end[op], names)
+            names.append(self.target.get(r) or self._dead_name(r.hint, self.end[op], names)
                          or self.namer.fresh(r.hint))
         branches = []
         for region in op.regions:
@@ -548,8 +548,10 @@ class _FunctionWriter:
                 and self.use_block.get(v) is block and total <= MAX_OPS):
             self.pending[v] = (expr, total, reads | r1 | r2)
         else:
-            self._bind(v, expr, self._dead_name(v.hint, self.end[op], [])
-                       or self.namer.fresh(v.hint))
+            name = (self.target.get(v) or self._dead_name(v.hint, self.end[op], [])
+                    or self.namer.fresh(v.hint))
+            self._flush_readers(name)
+            self._bind(v, expr, name)
         return True
 
     def _all_inlinable(self, region: Block) -> bool:

@@ -2,7 +2,10 @@
 
 
 def grad_comprehension(xs):
-    """Gradient of comprehension with respect to xs (reverse mode)."""
+    """Gradient of comprehension (reverse mode).
+
+    With respect to xs.
+    """
     sq = []
     _t0 = len(xs)
     for i in range(_t0):

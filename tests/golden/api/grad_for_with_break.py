@@ -2,7 +2,10 @@
 
 
 def grad_for_with_break(x, n):
-    """Gradient of for_with_break with respect to x (reverse mode)."""
+    """Gradient of for_with_break (reverse mode).
+
+    With respect to x.
+    """
     tape = []
     i, s, broke, n_1 = 0, x, False, 0
     while not broke and i < n:

@@ -2,7 +2,10 @@
 
 
 def grad_halve_until_small(x):
-    """Gradient of halve_until_small with respect to x (reverse mode)."""
+    """Gradient of halve_until_small (reverse mode).
+
+    With respect to x.
+    """
     y, n = x * x, 0
     while y > 1:
         y /= 2

@@ -3,7 +3,10 @@ import math
 
 
 def grad_loop_with_branch(x, n):
-    """Gradient of loop_with_branch with respect to x (reverse mode)."""
+    """Gradient of loop_with_branch (reverse mode).
+
+    With respect to x.
+    """
     tape = []
     s = 0
     for i in range(n):

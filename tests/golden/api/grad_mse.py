@@ -2,7 +2,10 @@
 
 
 def grad_mse(w, b):
-    """Gradient of mse with respect to w, b (reverse mode)."""
+    """Gradient of mse (reverse mode).
+
+    With respect to w, b.
+    """
     r1 = b + 0.5 * w - 2.1
     r2 = b + 1.5 * w - 3.9
     r3 = b + 3.0 * w - 7.2

@@ -2,7 +2,10 @@
 
 
 def grad_poly2(x1, x2):
-    """Gradient of poly2 with respect to x1, x2 (reverse mode)."""
+    """Gradient of poly2 (reverse mode).
+
+    With respect to x1, x2.
+    """
     x2_bar = 3.0 * (x2 * x2)
     x1_bar = 2.0 * x1
     return x1_bar, x2_bar

@@ -2,7 +2,10 @@
 
 
 def grad_rosenbrock(x):
-    """Gradient of rosenbrock with respect to x (reverse mode)."""
+    """Gradient of rosenbrock (reverse mode).
+
+    With respect to x.
+    """
     x_bar = [0.0] * len(x)
     s_bar = 1.0
     for i in reversed(range(len(x) - 1)):

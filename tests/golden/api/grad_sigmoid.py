@@ -3,7 +3,10 @@ import math
 
 
 def grad_sigmoid(x):
-    """Gradient of sigmoid with respect to x (reverse mode)."""
+    """Gradient of sigmoid (reverse mode).
+
+    With respect to x.
+    """
     _t0 = math.exp(-x)
     _t1 = _t0 + 1
     return _t0 * (1 / _t1 / _t1)

@@ -3,7 +3,10 @@ import math
 
 
 def grad_sin_quad(x):
-    """Gradient of sin_quad with respect to x (reverse mode)."""
+    """Gradient of sin_quad (reverse mode).
+
+    With respect to x.
+    """
     _t0 = 2 * x
     _t1 = math.cos(x * x + _t0 + 1)
     x_bar = 2 * _t1 + _t0 * _t1

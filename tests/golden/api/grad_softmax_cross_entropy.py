@@ -3,7 +3,10 @@ import math
 
 
 def grad_softmax_cross_entropy(z, k):
-    """Gradient of softmax_cross_entropy with respect to z (reverse mode)."""
+    """Gradient of softmax_cross_entropy (reverse mode).
+
+    With respect to z.
+    """
     m = z[0]
     _t0 = len(z)
     tape = []

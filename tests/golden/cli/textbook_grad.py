@@ -12,21 +12,30 @@ import math
 
 
 def grad_poly2(x1, x2):
-    """Gradient of poly2 with respect to x1, x2 (reverse mode)."""
+    """Gradient of poly2 (reverse mode).
+
+    With respect to x1, x2.
+    """
     x2_bar = 3.0 * (x2 * x2)
     x1_bar = 2.0 * x1
     return x1_bar, x2_bar
 
 
 def grad_sigmoid(x):
-    """Gradient of sigmoid with respect to x (reverse mode)."""
+    """Gradient of sigmoid (reverse mode).
+
+    With respect to x.
+    """
     _t0 = math.exp(-x)
     _t1 = _t0 + 1
     return _t0 * (1 / _t1 / _t1)
 
 
 def grad_chain5(x):
-    """Gradient of chain5 with respect to x (reverse mode)."""
+    """Gradient of chain5 (reverse mode).
+
+    With respect to x.
+    """
     _t0 = math.sin(x)
     _t1 = math.cos(x)
     _t2 = x * _t0 + _t1
