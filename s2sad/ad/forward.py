@@ -64,7 +64,9 @@ class _Forward:
         terms = [t for t in scaled_partials(b, op, operands, out, factors, hints)
                  if t is not None]
         if terms:
-            self.tangent[op.result] = add_all(b, terms, hint, op.loc)
+            total = add_all(b, terms, hint, op.loc)
+            if total is not None:
+                self.tangent[op.result] = total
 
     def linear(self, op: Op, operands: tuple[Value, ...], out: Value) -> None:
         """List operations: the tangent does to the tangent lists what the op does."""

@@ -27,7 +27,7 @@ from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Block, Function, Kind, Op, Value
 from .activity import active_values, free_values, loop_slots
-from .rules import scaled_partials, suffixed
+from .rules import cancels, scaled_partials, suffixed
 
 _LIST_OPS = ("getitem", "list_lit", "list_copy", "append", "setitem")
 
@@ -123,6 +123,9 @@ class _Reverse:
 
     def accumulate(self, adjoint: dict[Value, Value], v: Value, contribution: Value,
                    loc) -> None:
+        if v in adjoint and cancels(self.b, adjoint[v], contribution):
+            del adjoint[v]  # t + (-t): the contributions sum to a symbolic zero
+            return
         if v in adjoint:
             prim = "list_add" if v.kind is Kind.LIST else "add"
             adjoint[v] = self.b.emit(prim, (adjoint[v], contribution), loc=loc,

@@ -60,8 +60,34 @@ def suffixed(v: Value, suffix: str) -> str | None:
     return derived_hint(v.hint, suffix) if v.hint else None
 
 
-def add_all(b: Builder, terms: list[Value], hint: str | None, loc=None) -> Value:
-    """Sum ``terms`` left to right; the last addition carries ``hint``."""
+def cancels(b: Builder, a: Value, c: Value) -> bool:
+    """Is ``c`` exactly ``-a`` (one of them the negation op of the other)?
+
+    Derivative contributions that cancel like this sum to a symbolic zero, as
+    ``sin(x)·x + cos(x)`` differentiates to ``x·cos(x)`` and not to
+    ``sin(x) - sin(x) + x·cos(x)``.  (A primal ``t - t`` is kept: it is NaN
+    for an infinite ``t``.)
+    """
+    for u, w in ((a, c), (c, a)):
+        op = b.defs.get(u)
+        if op is not None and op.prim == "neg" and op.operands[0] is w:
+            return True
+    return False
+
+
+def add_all(b: Builder, terms: list[Value], hint: str | None, loc=None) -> Value | None:
+    """Sum ``terms`` left to right (the last addition carries ``hint``); ``None`` if
+    they cancel to a symbolic zero."""
+    kept: list[Value] = []
+    for t in terms:
+        match = next((k for k in kept if cancels(b, k, t)), None)
+        if match is not None:
+            kept.remove(match)
+        else:
+            kept.append(t)
+    if not kept:
+        return None
+    terms = kept
     acc = terms[0]
     for i, t in enumerate(terms[1:], start=2):
         acc = b.emit("add", (acc, t), loc=loc, hint=hint if i == len(terms) else None)

@@ -36,26 +36,14 @@ def grad_chain5(x):
 
     With respect to x.
     """
-    _t0 = math.sin(x)
-    _t1 = math.cos(x)
-    _t2 = x * _t0 + _t1
-    _t3 = math.sin(_t2)
-    _t4 = math.cos(_t2)
-    _t5 = _t2 * _t3 + _t4
-    _t6 = math.sin(_t5)
-    _t7 = math.cos(_t5)
-    _t8 = _t5 * _t6 + _t7
-    _t9 = math.sin(_t8)
-    _t10 = math.cos(_t8)
-    _t11 = _t8 * _t9 + _t10
-    _t12 = math.sin(_t11)
-    _t13 = _t12 - _t12 + _t11 * math.cos(_t11)
-    _t14 = _t9 * _t13
-    _t15 = _t14 - _t14 + _t10 * (_t8 * _t13)
-    _t16 = _t6 * _t15
-    _t17 = _t16 - _t16 + _t7 * (_t5 * _t15)
-    _t18 = _t3 * _t17
-    _t19 = _t18 - _t18 + _t4 * (_t2 * _t17)
-    _t20 = _t0 * _t19
-    x_bar = _t20 - _t20 + _t1 * (x * _t19)
+    _t0 = math.cos(x)
+    _t1 = x * math.sin(x) + _t0
+    _t2 = math.cos(_t1)
+    _t3 = _t1 * math.sin(_t1) + _t2
+    _t4 = math.cos(_t3)
+    _t5 = _t3 * math.sin(_t3) + _t4
+    _t6 = math.cos(_t5)
+    _t7 = _t5 * math.sin(_t5) + _t6
+    _t8 = _t1 * (_t4 * (_t3 * (_t6 * (_t5 * (_t7 * math.cos(_t7))))))
+    x_bar = _t0 * (x * (_t2 * _t8))
     return x_bar
