@@ -27,10 +27,13 @@ def clone_op(b: Builder, op: Op, env: dict[Value, Value]) -> None:
         env.update(zip(op.results, (env[y] for y in region.yields), strict=True))
         return
     if op.regions:
+        invariant = _invariant_slots(op)
         regions = []
         for region in op.regions:
             args = tuple(b.fresh(a.kind, a.hint) for a in region.args)
             env.update(zip(region.args, args, strict=True))
+            for k, init in invariant.items():  # a slot the body never changes is its init
+                env[region.args[len(region.args) - len(op.results) + k]] = operands[init]
             b.push_block(args)
             clone_ops(b, region, env)
             regions.append(b.pop_block(tuple(env[y] for y in region.yields)))
@@ -43,6 +46,17 @@ def clone_op(b: Builder, op: Op, env: dict[Value, Value]) -> None:
         results = b.emit_multi(op.prim, operands, [r.kind for r in op.results],
                                hints=[r.hint for r in op.results], attrs=op.attrs, loc=op.loc)
     env.update(zip(op.results, results, strict=True))
+
+
+def _invariant_slots(op: Op) -> dict[int, int]:
+    """Loop slots whose body yields them unchanged: slot index -> index of its init."""
+    if op.prim not in ("for_range", "while_loop"):
+        return {}
+    body = op.regions[-1]
+    lead = len(op.operands) - len(op.results)
+    carried = body.args[len(body.args) - len(op.results):]
+    return {j: lead + j for j, (a, y) in enumerate(zip(carried, body.yields, strict=True))
+            if a is y}
 
 
 def clone_ops(

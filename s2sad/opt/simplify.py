@@ -54,6 +54,27 @@ def _is_negative_zero(b, v: Value) -> bool:
     return isinstance(value, float) and value == 0.0 and math.copysign(1.0, value) < 0
 
 
+def _power_of_two(c: Any) -> bool:
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or c == 0:
+        return False
+    return math.frexp(abs(c))[0] == 0.5
+
+
+def _merge_scales(b, x: Value, y: Value):
+    """``c1 * (c2 * z)`` → ``(c1·c2) * z`` when one factor is a power of two, so that
+    both are exact (``100 * (2 * z)`` → ``200 * z``)."""
+    d = b.defs.get(y)
+    if not b.is_const(x) or d is None or d.prim != "mul" or not b.is_const(d.operands[0]):
+        return None
+    c1, c2 = b.const_value(x), b.const_value(d.operands[0])
+    if not (_power_of_two(c1) or _power_of_two(c2)):
+        return None
+    product = c1 * c2
+    if isinstance(product, float) and not math.isfinite(product):
+        return None
+    return (b.const(product, None), d.operands[1])
+
+
 def _select_of_one_and_zero(b, x: Value, y: Value):
     """``(1 if p else 0) * z`` → ``z if p else 0``: how max/min/abs route a cotangent."""
     for sel, z in ((x, y), (y, x)):
@@ -127,6 +148,8 @@ def rewrite(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | N
         x, y = operands  # constants come first
         if x is y:
             return b.emit("powc", (x,), attrs={"exponent": 2}, loc=loc)  # one partial, 2·x
+        if (merged := _merge_scales(b, x, y)) is not None:
+            return b.emit("mul", merged, loc=loc)
         if c(x, 1):
             return same(y)
         if c(x, -1):

@@ -13,9 +13,8 @@ def grad_comprehension(xs):
         if v > 0:
             sq.append(v * v)
     sq_bar = [0.0] * len(sq)
-    total_bar = 1.0
     for k in reversed(range(len(sq))):
-        sq_bar[k] += total_bar
+        sq_bar[k] += 1.0
     xs_bar = [0.0] * len(xs)
     for i_1 in reversed(range(_t0)):
         v_1 = xs[i_1]

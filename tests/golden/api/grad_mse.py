@@ -13,5 +13,5 @@ def grad_mse(w, b):
     r2_bar = 0.6666666666666666 * r2
     r1_bar = 0.6666666666666666 * r1
     b_bar = r1_bar + (r3_bar + r2_bar)
-    w_bar = 3.0 * r3_bar + 1.5 * r2_bar + 0.5 * r1_bar
+    w_bar = 3.0 * r3_bar + 1.5 * r2_bar + 0.3333333333333333 * r1
     return w_bar, b_bar

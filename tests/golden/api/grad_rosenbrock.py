@@ -7,12 +7,11 @@ def grad_rosenbrock(x):
     With respect to x.
     """
     x_bar = [0.0] * len(x)
-    s_bar = 1.0
     for i in reversed(range(len(x) - 1)):
         _t0 = i + 1
         _t1 = x[i]
-        _t2 = 100 * s_bar * (2 * (x[_t0] - _t1 * _t1))
-        _t3 = -(s_bar * (2 * (1 - _t1))) - _t2 * (2 * _t1)
+        _t2 = 200.0 * (x[_t0] - _t1 * _t1)
+        _t3 = -(2.0 * (1 - _t1)) - _t2 * (2 * _t1)
         x_bar[i] += _t3
         x_bar[_t0] += _t2
     return x_bar

@@ -19,7 +19,8 @@ def grad_softmax_cross_entropy(z, k):
         total += math.exp(v - m)
     z_bar = [0.0] * len(z)
     z_bar[k] -= 1.0
-    total_bar, m_bar = 1.0 / total, 0.0
+    total_bar = 1.0 / total
+    m_bar = 0.0
     for i_1 in reversed(range(_t0)):
         v_1 = z[i_1]
         _t1 = total_bar * math.exp(v_1 - m)
