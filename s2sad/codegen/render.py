@@ -30,6 +30,16 @@ def render(tree: ast.AST) -> str:
         # No line splitting: astor's wrapping breaks lines at odd places; code
         # generation keeps statements short instead.
         return astor.to_source(tree, pretty_source="".join)
+    if isinstance(tree, ast.Module):  # PEP 8 spacing, which ast.unparse does not write
+        parts: list[str] = []
+        previous: ast.stmt | None = None
+        for stmt in tree.body:
+            if previous is not None:
+                apart = isinstance(stmt, ast.FunctionDef) or isinstance(previous, ast.FunctionDef)
+                parts.append("\n\n\n" if apart else "\n")
+            parts.append(ast.unparse(stmt))
+            previous = stmt
+        return "".join(parts) + "\n"
     return ast.unparse(tree) + "\n"
 
 
