@@ -19,7 +19,7 @@ from ..ir.builder import Builder
 from ..ir.clone import clone_ops
 from ..ir.core import Block, Function, Kind, Op, Value
 from .activity import active_values, loop_slots
-from .rules import add_all, scaled_partials, suffixed
+from .rules import add_all, cancels, scaled_partials, suffixed
 
 
 class _Forward:
@@ -27,6 +27,35 @@ class _Forward:
         self.b = b
         self.active = active
         self.tangent: dict[Value, Value] = {}
+        # Tangents of sums kept as lists of terms until something needs the value, so
+        # that t and -t from different ops cancel (x·sin(x) + cos(x) → x·cos(x)).
+        self.terms: dict[Value, list[Value]] = {}
+        self.scopes: list[list[Value]] = [[]]
+
+    def get(self, v: Value) -> Value | None:
+        """The tangent of ``v`` as one value (``None``: zero)."""
+        if v in self.tangent:
+            return self.tangent[v]
+        terms = self.terms.pop(v, None)
+        if not terms:
+            return None
+        total = add_all(self.b, terms, suffixed(v, "dot"))
+        if total is not None:
+            self.tangent[v] = total
+        return total
+
+    def materialize(self) -> None:
+        """Sum every pending term list now (before a region that may read them)."""
+        for v in list(self.terms):
+            self.get(v)
+
+    def push_scope(self) -> None:
+        self.materialize()
+        self.scopes.append([])
+
+    def pop_scope(self) -> None:
+        for v in self.scopes.pop():  # region-local tangents are not visible outside
+            self.terms.pop(v, None)
 
     def zero(self) -> Value:
         return self.b.const(0.0)
@@ -55,7 +84,10 @@ class _Forward:
         if P.PRIMITIVES[op.prim].derivative == "linear":
             self.linear(op, operands, out)
             return
-        factors = [self.tangent.get(v) for v in op.operands]
+        if op.prim in ("add", "sub", "neg") and op.result.kind is Kind.FLOAT:
+            self.linear_sum(op)
+            return
+        factors = [self.get(v) for v in op.operands]
         if not any(f is not None for f in factors):
             return
         hint = suffixed(op.result, "dot")
@@ -63,14 +95,42 @@ class _Forward:
         hints = [hint if single else None] * len(factors)
         terms = [t for t in scaled_partials(b, op, operands, out, factors, hints)
                  if t is not None]
-        if terms:
-            total = add_all(b, terms, hint, op.loc)
+        self.store(op.result, terms, op.loc)
+
+    def linear_sum(self, op: Op) -> None:
+        """``a + b``, ``a - b``, ``-a``: the tangent is a list of signed terms."""
+        signs = {"add": (1, 1), "sub": (1, -1), "neg": (-1,)}[op.prim]
+        terms: list[Value] = []
+        for v, sign in zip(op.operands, signs, strict=True):
+            if v in self.tangent:
+                parts = [self.tangent[v]]
+            else:
+                parts = list(self.terms.get(v, ()))
+            terms += [t if sign > 0 else self.b.emit("neg", (t,), loc=op.loc) for t in parts]
+        self.store(op.result, terms, op.loc)
+
+    def store(self, v: Value, terms: list[Value], loc) -> None:
+        """Record the tangent of ``v`` as a sum of terms; ``t`` and ``-t`` cancel."""
+        kept: list[Value] = []
+        for t in terms:
+            match = next((k for k in kept if cancels(self.b, k, t)), None)
+            if match is not None:
+                kept.remove(match)
+            else:
+                kept.append(t)
+        if not kept:
+            return
+        if len(kept) == 1 or len(kept) > 16:  # one term, or a long list: the value now
+            total = add_all(self.b, kept, suffixed(v, "dot"), loc)
             if total is not None:
-                self.tangent[op.result] = total
+                self.tangent[v] = total
+            return
+        self.terms[v] = kept
+        self.scopes[-1].append(v)
 
     def linear(self, op: Op, operands: tuple[Value, ...], out: Value) -> None:
         """List operations: the tangent does to the tangent lists what the op does."""
-        tangents = [self.tangent.get(v) for v in op.operands]
+        tangents = [self.get(v) for v in op.operands]
         if not any(t is not None for t in tangents):
             return
         b, hint = self.b, suffixed(op.result, "dot")
@@ -104,12 +164,14 @@ class _Forward:
         act = [j for j, r in enumerate(op.results) if r in self.active]
         regions = []
         for region in op.regions:
+            self.push_scope()
             self.b.push_block()
             self.block(region, env)
             ys = [env[y] for y in region.yields]
-            ys += [self.zero_like(env[region.yields[j]], self.tangent.get(region.yields[j]))
+            ys += [self.zero_like(env[region.yields[j]], self.get(region.yields[j]))
                    for j in act]
             regions.append(self.b.pop_block(tuple(ys)))
+            self.pop_scope()
         results = self._emit(op, (env[op.operands[0]],), act, regions)
         self._bind_results(op, env, act, results)
 
@@ -117,7 +179,7 @@ class _Forward:
         inits, args, yields = loop_slots(op)
         act = [j for j, a in enumerate(args) if a in self.active or op.results[j] in self.active]
         new_inits = [env[v] for v in inits]
-        new_inits += [self.zero_like(env[inits[j]], self.tangent.get(inits[j])) for j in act]
+        new_inits += [self.zero_like(env[inits[j]], self.get(inits[j])) for j in act]
         regions = []
         for region in op.regions:
             carried = region.args[-len(inits):] if inits else ()
@@ -126,15 +188,17 @@ class _Forward:
             env.update(zip(region.args, new_args, strict=True))
             for j, t in zip(act, tan_args, strict=True):
                 self.tangent[carried[j]] = t
+            self.push_scope()
             self.b.push_block((*new_args, *tan_args))
             if region is op.regions[-1]:  # the body
                 self.block(region, env)
                 ys = [env[y] for y in region.yields]
-                ys += [self.zero_like(env[yields[j]], self.tangent.get(yields[j])) for j in act]
+                ys += [self.zero_like(env[yields[j]], self.get(yields[j])) for j in act]
             else:  # a while loop's condition: no tangents needed
                 clone_ops(self.b, region, env)
                 ys = [env[y] for y in region.yields]
             regions.append(self.b.pop_block(tuple(ys)))
+            self.pop_scope()
         operands = [env[v] for v in op.operands[:len(op.operands) - len(inits)]] + new_inits
         results = self._emit(op, tuple(operands), act, regions)
         self._bind_results(op, env, act, results)
@@ -168,4 +232,4 @@ def forward_sweep(
     fwd.tangent.update(seeded)
     fwd.block(fn.body, env)
     results = tuple(env[r] for r in fn.results)
-    return results, tuple(fwd.tangent.get(r) for r in fn.results)
+    return results, tuple(fwd.get(r) for r in fn.results)
