@@ -25,20 +25,11 @@ from __future__ import annotations
 
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
-from ..ir.core import Block, Function, Kind, Op, Value
+from ..ir.core import Block, Function, Kind, Op, Value, values_read
 from .activity import active_values, free_values, loop_slots
 from .rules import cancels, scaled_partials, suffixed
 
 _LIST_OPS = ("getitem", "list_lit", "list_copy", "append", "setitem")
-
-
-def _reads(block: Block) -> set[Value]:
-    out = set(block.yields)
-    for op in block.ops:
-        out.update(op.operands)
-        for region in op.regions:
-            out |= _reads(region)
-    return out
 
 
 class _Reverse:
@@ -69,7 +60,7 @@ class _Reverse:
         b = self.b
         inits, args, yields = loop_slots(op)
         body = op.regions[-1]
-        reads = _reads(body)
+        reads = values_read(body)
         saved = [j for j, a in enumerate(args) if a in reads]
         saved_args: list[Value] = []  # a for loop's index is recomputed, not taped
         tape0 = b.emit("tape_new", (), loc=op.loc, hint="tape")

@@ -157,6 +157,16 @@ def walk_ops(block: Block):
             yield from walk_ops(region)
 
 
+def values_read(block: Block) -> set[Value]:
+    """Every value a block's ops and yields read, at any depth of nesting."""
+    read = set(block.yields)
+    for op in block.ops:
+        read.update(op.operands)
+        for region in op.regions:
+            read |= values_read(region)
+    return read
+
+
 def count_ops(fn: Function, *, ignore_consts: bool = True) -> int:
     """Number of ops in ``fn`` (constants excluded by default): the size measure of tests."""
     return sum(1 for op in walk_ops(fn.body) if not (ignore_consts and op.prim == "const"))

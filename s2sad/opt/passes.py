@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..ir.builder import Builder
 from ..ir.clone import clone_ops
-from ..ir.core import Block, Function, Op, Value, walk_ops
+from ..ir.core import Block, Function, Op, Value, values_read, walk_ops
 
 
 def cse_fold(fn: Function) -> Function:
@@ -25,16 +25,6 @@ def cse_fold(fn: Function) -> Function:
     env: dict[Value, Value] = dict(zip(fn.params, params, strict=True))
     clone_ops(b, fn.body, env)
     return b.finish(fn.name, params, tuple(env[r] for r in fn.results), **_meta(fn))
-
-
-def _uses(block: Block) -> set[Value]:
-    """Every value a block reads, at any depth (its own values included)."""
-    used = set(block.yields)
-    for op in block.ops:
-        used.update(op.operands)
-        for region in op.regions:
-            used |= _uses(region)
-    return used
 
 
 def _dce_block(block: Block) -> Block:
@@ -48,7 +38,7 @@ def _dce_block(block: Block) -> Block:
             op = Op(op.prim, op.operands, op.results, op.attrs, op.loc,
                     tuple(_dce_block(r) for r in op.regions))
             for region in op.regions:
-                live |= _uses(region)
+                live |= values_read(region)
         kept.append(op)
         live.update(op.operands)
     kept.reverse()
@@ -117,7 +107,7 @@ def prune_tapes(fn: Function) -> Function:
     A tape slot whose popped value is never used is removed from the pushes
     and the pops of its tape; a push or pop left with nothing to move goes too.
     """
-    used = _uses(fn.body) | set(fn.results)
+    used = values_read(fn.body) | set(fn.results)
     wanted: dict[int, set[int]] = {}
     for op in walk_ops(fn.body):
         if op.prim == "tape_pop":
