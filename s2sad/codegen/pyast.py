@@ -89,6 +89,7 @@ class _Namer:
 
 
 _LOOPS = ("for_range", "while_loop")
+_FLOAT_ARITH = ("add", "sub", "mul", "div", "select", "max2", "min2")
 
 
 class _FunctionWriter:
@@ -234,6 +235,10 @@ class _FunctionWriter:
             raise InternalError(f"codegen: {v} used before it is defined")
         return _name(name), 0, frozenset({name})
 
+    def _small_int_const(self, v: Value) -> bool:
+        c = self.consts.get(v)
+        return type(c) is int and abs(c) <= 2 ** 53
+
     def _expr(self, v: Value) -> ast.expr:
         return self._operand(v)[0]
 
@@ -247,6 +252,12 @@ class _FunctionWriter:
 
     def _op_expr(self, op: Op) -> tuple[ast.expr, int, frozenset[str]]:
         parts = [self._operand(v) for v in op.operands]
+        if op.prim in _FLOAT_ARITH and op.results[0].kind is Kind.FLOAT:
+            # `2.0 * x`, not `2 * x`: CPython's float fast path takes float operands only.
+            # The value is the same (integers up to 2**53 are exact floats).
+            parts = [(self._const_expr(float(self.consts[v])), 0, frozenset())
+                     if self._small_int_const(v) else p for v, p in zip(op.operands, parts,
+                                                                          strict=True)]
         args = [p[0] for p in parts]
         size = 1 + sum(p[1] for p in parts)
         reads = frozenset().union(*(p[2] for p in parts)) if parts else frozenset()

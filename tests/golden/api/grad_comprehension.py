@@ -20,7 +20,7 @@ def grad_comprehension(xs):
         v_1 = xs[i_1]
         if v_1 > 0:
             _t1 = sq_bar.pop()
-            v_bar = _t1 * (2 * v_1)
+            v_bar = _t1 * (2.0 * v_1)
         else:
             v_bar = 0.0
         xs_bar[i_1] += v_bar

@@ -21,5 +21,5 @@ def grad_for_with_break(x, n):
     for _ in reversed(range(n_1)):
         s_1 = tape.pop()
         if not s_1 > 5:
-            s_bar *= 2 * s_1
+            s_bar *= 2.0 * s_1
     return s_bar

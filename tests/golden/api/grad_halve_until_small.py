@@ -8,10 +8,10 @@ def grad_halve_until_small(x):
     """
     y, n = x * x, 0
     while y > 1:
-        y /= 2
+        y /= 2.0
         n += 1
     y_bar = 1.0
     for _ in reversed(range(n)):
-        y_bar /= 2
-    x_bar = y_bar * (2 * x) + 1.0
+        y_bar /= 2.0
+    x_bar = y_bar * (2.0 * x) + 1.0
     return x_bar

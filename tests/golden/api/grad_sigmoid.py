@@ -8,5 +8,5 @@ def grad_sigmoid(x):
     With respect to x.
     """
     _t0 = math.exp(-x)
-    _t1 = _t0 + 1
-    return _t0 * (1 / _t1 / _t1)
+    _t1 = _t0 + 1.0
+    return _t0 * (1.0 / _t1 / _t1)

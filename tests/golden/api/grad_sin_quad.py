@@ -7,7 +7,7 @@ def grad_sin_quad(x):
 
     With respect to x.
     """
-    _t0 = 2 * x
-    _t1 = math.cos(x * x + _t0 + 1)
-    x_bar = 2 * _t1 + _t0 * _t1
+    _t0 = 2.0 * x
+    _t1 = math.cos(x * x + _t0 + 1.0)
+    x_bar = 2.0 * _t1 + _t0 * _t1
     return x_bar

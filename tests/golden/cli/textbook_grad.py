@@ -27,8 +27,8 @@ def grad_sigmoid(x):
     With respect to x.
     """
     _t0 = math.exp(-x)
-    _t1 = _t0 + 1
-    return _t0 * (1 / _t1 / _t1)
+    _t1 = _t0 + 1.0
+    return _t0 * (1.0 / _t1 / _t1)
 
 
 def grad_chain5(x):
