@@ -493,7 +493,7 @@ class _FunctionWriter:
         for j, (v, name) in enumerate(zip(region.yields, names, strict=True)):
             if v in self.target or v in self.consts or v in self.names:
                 continue
-            if self.def_block.get(v) is not region or len(self.uses.get(v, ())) != 1:
+            if self.def_block.get(v) is not region:
                 continue
             if v.hint is not None and name.split("_")[0] != v.hint.replace(".", "_").split(
                     "_")[0]:
