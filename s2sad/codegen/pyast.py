@@ -50,7 +50,7 @@ def _needs_named_operand(op: Op) -> bool:
     """Ops that spell their operand twice (``x * x``, the scalar ``sign``) or update it."""
     return (op.prim == "powc" and op.attr("exponent") == 2) or (
         op.prim == "sign" and op.attr("lib") != P.NUMPY
-    ) or op.prim == "add_at"
+    ) or op.prim in ("add_at", "append", "setitem", "list_pop")
 
 
 class _Namer:
@@ -203,7 +203,7 @@ class _FunctionWriter:
         if v in self.target:
             return False
         user = self.users.get(v)
-        if user is not None and _needs_named_operand(user):
+        if user is not None and _needs_named_operand(user) and user.operands[0] is v:
             return False
         if v.hint is None:
             return True
@@ -348,6 +348,17 @@ class _FunctionWriter:
                 return name
         return None
 
+    def _safe_target(self, v: Value, op: Op) -> str | None:
+        """The name decided for ``v`` in advance, if what that name holds now is not read
+        after ``op`` (a name can change hands between the decision and now)."""
+        name = self.target.get(v)
+        if name is None:
+            return None
+        held = self.holder.get(name)
+        if held is not None and held is not v and not self._dead_after(held, op):
+            return None
+        return name
+
     def _reusable_name(self, op: Op) -> str | None:
         """An operand's name to reuse for the result: same hint, and dead after this op."""
         v = op.result
@@ -361,7 +372,7 @@ class _FunctionWriter:
 
     def _statement(self, op: Op, block: Block) -> None:
         v = op.result
-        reuse = self.target.get(v) or self._reusable_name(op)
+        reuse = self._safe_target(v, op) or self._reusable_name(op)
         expr, size, reads = self._op_expr(op)  # takes its own operands out of `pending`
         if reuse is not None:
             self._flush_readers(reuse)  # what else reads the name must be written first
@@ -520,17 +531,20 @@ class _FunctionWriter:
         self._flush_readers(None)
         names: list[str] = []
         for r in op.results:
-            names.append(self.target.get(r) or self._dead_name(r.hint, self.end[op], names)
+            names.append(self._safe_target(r, op) or self._dead_name(r.hint, self.end[op], names)
                          or self.namer.fresh(r.hint))
         branches = []
+        before = dict(self.holder)
         for region in op.regions:
+            self.holder = dict(before)  # what each name holds when this branch starts
             self._target_yields(region, names)
             branches.append(self._block(region, lambda r=region: self._yield_into(r, names)))
         for r, n in zip(op.results, names, strict=True):
             self._name_of(r, n)
         then, orelse = branches
         if (len(names) == 1 and len(then) == 1 and len(orelse) == 1
-                and all(isinstance(b[0], ast.Assign) for b in branches)):
+                and all(isinstance(b[0], ast.Assign) and isinstance(b[0].targets[0], ast.Name)
+                        and b[0].targets[0].id == names[0] for b in branches)):
             self._assign(names[0], ast.IfExp(test=test, body=then[0].value,
                                              orelse=orelse[0].value))
             return
@@ -553,13 +567,18 @@ class _FunctionWriter:
                 return False
         (body, s1, r1), (orelse, s2, r2) = parts
         expr = ast.IfExp(test=test, body=body, orelse=orelse)
+        if op.result.kind is Kind.BOOL:  # `a and b` / `a or b`, short-circuit
+            if isinstance(orelse, ast.Constant) and orelse.value is False:
+                expr = ast.BoolOp(ast.And(), [test, body])
+            elif isinstance(body, ast.Constant) and body.value is True:
+                expr = ast.BoolOp(ast.Or(), [test, orelse])
         v = op.result
         total = size + s1 + s2 + 1
         if (v.hint is None and len(self.uses.get(v, ())) == 1
                 and self.use_block.get(v) is block and total <= MAX_OPS):
             self.pending[v] = (expr, total, reads | r1 | r2)
         else:
-            name = (self.target.get(v) or self._dead_name(v.hint, self.end[op], [])
+            name = (self._safe_target(v, op) or self._dead_name(v.hint, self.end[op], [])
                     or self.namer.fresh(v.hint))
             self._flush_readers(name)
             self._bind(v, expr, name)

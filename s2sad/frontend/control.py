@@ -121,19 +121,28 @@ class ControlFlowMixin:
         return acc
 
     def expr_BoolOp(self, node: ast.BoolOp, ctx, hint: str | None) -> Value:
-        prim = "and" if isinstance(node.op, ast.And) else "or"
-        values = []
-        for operand in node.values:
-            v = self.value(operand, ctx)
+        """``a and b`` / ``a or b``, short-circuit as in Python: ``b`` is a lazy branch."""
+        word = "and" if isinstance(node.op, ast.And) else "or"
+
+        def operand(e: ast.expr) -> Value:
+            v = self.value(e, ctx)
             if v.kind is not Kind.BOOL:
                 raise self.unsupported(
-                    ctx.pf, operand, f"`{prim}` on a number is not supported",
+                    ctx.pf, e, f"`{word}` on a number is not supported",
                     why="s2sad gives `and`/`or` their boolean meaning only",
                     hint="compare explicitly, or write `a if cond else b` for a value")
-            values.append(v)
-        acc = values[0]
-        for v in values[1:]:
-            acc = self.emit(prim, [acc, v], ctx, node)
+            return v
+
+        acc = operand(node.values[0])
+        for e in node.values[1:]:
+            blocks = []
+            for side in ("then", "else"):
+                self.b.push_block()
+                evaluate = (side == "then") == (word == "and")
+                v = operand(e) if evaluate else self.b.const(word == "or")
+                blocks.append(self.b.pop_block((v,)))
+            (acc,) = self.b.emit_multi("cond", (acc,), [Kind.BOOL], loc=ctx.pf.loc(node),
+                                       regions=tuple(blocks))
         return acc
 
     def expr_IfExp(self, node: ast.IfExp, ctx, hint: str | None) -> Value:

@@ -31,8 +31,7 @@ def grad_softmax_cross_entropy(z, k):
         m_1 = tape.pop()
         _t2 = m_1 >= z[k_2]
         m_bar_1 = m_bar if _t2 else 0.0
-        _t3 = 0.0 if _t2 else m_bar
-        z_bar[k_2] += _t3
+        z_bar[k_2] += 0.0 if _t2 else m_bar
         m_bar = m_bar_1
     z_bar[0] += m_bar
     return z_bar
