@@ -297,6 +297,12 @@ class _FunctionWriter:
                                      ctx=ast.Store()),
                     iter=ast.Call(func=_name("zip"), args=args, keywords=[]), ifs=[],
                     is_async=0)])
+        elif name == "zero_like":  # `[0.0] * len(x) if hasattr(x, "__len__") else 0.0`
+            zeros = ast.BinOp(ast.List(elts=[ast.Constant(0.0)], ctx=ast.Load()), ast.Mult(),
+                              self._call(P.BUILTIN, "len", args))
+            expr = ast.IfExp(test=self._call(P.BUILTIN, "hasattr", [args[0],
+                                                                     ast.Constant("__len__")]),
+                             body=zeros, orelse=ast.Constant(0.0))
         elif name == "zeros_like":
             expr = ast.BinOp(ast.List(elts=[ast.Constant(0.0)], ctx=ast.Load()), ast.Mult(),
                              self._call(P.BUILTIN, "len", args))
@@ -430,7 +436,7 @@ class _FunctionWriter:
             self._name_of(op.result, name)
         elif op.prim in ("append", "setitem", "list_pop"):
             self._list_update(op)
-        elif op.prim == "zeros_like":
+        elif op.prim in ("zeros_like", "zero_like"):
             expr = self._op_expr(op)[0]
             self._bind(op.result, expr, self.namer.fresh(op.result.hint))
         elif op.prim == "tape_new":
@@ -617,10 +623,14 @@ class _FunctionWriter:
         moves = [(n, e) for n, e, v in zip(names, init_exprs, inits, strict=True)
                  if self.names.get(v) != n]
         self._assign_many([n for n, _ in moves], [e for _, e in moves])
-        for a, n in zip(carried_args, names, strict=True):
-            self._name_of(a, n)
-        self._target_yields(body, names, carried_args)
+
+        def enter_body() -> None:  # the names hold the body's arguments when it starts
+            for a, n in zip(carried_args, names, strict=True):
+                self._name_of(a, n)
+            self._target_yields(body, names, carried_args)
+
         if op.prim == "for_range":
+            enter_body()
             index = self.namer.fresh(body.args[0].hint or "i")
             self._name_of(body.args[0], index)
             stmts = self._block(body, lambda: self._yield_into(body, names))
@@ -632,6 +642,7 @@ class _FunctionWriter:
                 self._name_of(a, n)
             tests: list[ast.expr] = []
             check = self._block(cond, lambda: tests.append(self._expr(cond.yields[0])))
+            enter_body()
             stmts = self._block(body, lambda: self._yield_into(body, names))
             if check:
                 stop = ast.If(test=ast.UnaryOp(ast.Not(), tests[0]), body=[ast.Break()],
