@@ -179,6 +179,11 @@ def _setitem(lib: str | None, xs: Any, i: int, v: Any, **attrs: Any) -> Any:
     return out
 
 
+def _zero_like(x: Any) -> Any:
+    """0.0 for a number, a list of zeros for a sequence (the generated code's test)."""
+    return [0.0] * len(x) if hasattr(x, "__len__") else 0.0
+
+
 def _add_at(lib: str | None, xs: Any, i: int, v: Any, **attrs: Any) -> Any:
     xs[i] += v
     return xs
@@ -302,6 +307,10 @@ def _define_table() -> None:
     # reverse mode's list adjoints: updated in place by the generated code, so never shared
     register(Primitive("zeros_like", 1, kind_rule=lambda k, a: Kind.LIST, derivative="none",
                        cse=False, evaluator=lambda lib, xs, **_: [0.0] * len(xs)))
+    # the gradient with respect to a parameter the body never reads: its kind is unknown
+    # in the source, so the generated code decides from the argument (0.0, or zeros)
+    register(Primitive("zero_like", 1, kind_rule=lambda k, a: Kind.FLOAT, derivative="none",
+                       cse=False, evaluator=lambda lib, x, **_: _zero_like(x)))
     register(Primitive("add_at", 3, kind_rule=lambda k, a: Kind.LIST, derivative="none",
                        cse=False, evaluator=_add_at))
 

@@ -19,7 +19,7 @@ import textwrap
 
 from ..errors import DifferentiationError
 from ..ir.builder import Builder
-from ..ir.core import Function, Kind, Value
+from ..ir.core import Function, Kind, Value, values_read
 from .forward import forward_sweep
 from .reverse import reverse_sweep
 from .rules import derived_hint
@@ -29,13 +29,24 @@ def _params(b: Builder, fn: Function) -> tuple[Value, ...]:
     return tuple(b.fresh(p.kind, p.hint) for p in fn.params)
 
 
-def _zero_if_none(b: Builder, v: Value | None, like: Value | None = None) -> Value:
-    """``v``, or a zero of the kind of ``like`` (0.0, or a list of zeros)."""
+def _zero_if_none(b: Builder, v: Value | None, like: Value | None = None,
+                  unread: bool = False) -> Value:
+    """``v``, or a zero of the kind of ``like`` (0.0, or a list of zeros).
+
+    The kind of a parameter the body never reads (``unread``) is unknown: its zero
+    is decided at run time from the argument, as JAX's ``zeros_like`` would.
+    """
     if v is not None:
         return v
     if like is not None and like.kind is Kind.LIST:
         return b.emit("zeros_like", (like,))
+    if like is not None and unread:
+        return b.emit("zero_like", (like,), hint=derived_hint(like.hint, "bar"))
     return b.const(0.0)
+
+
+def _unread(fn: Function, i: int) -> bool:
+    return fn.params[i] not in values_read(fn.body) and fn.params[i] not in fn.results
 
 
 def _structure_like(template, start: int):
@@ -99,7 +110,8 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
     params = _params(b, fn)
     if mode == "reverse":
         (value,), adjoints = reverse_sweep(b, fn, params, wrt, (b.const(1.0),))
-        grads = [_zero_if_none(b, a, params[i]) for a, i in zip(adjoints, wrt, strict=True)]
+        grads = [_zero_if_none(b, a, params[i], _unread(fn, i))
+                 for a, i in zip(adjoints, wrt, strict=True)]
     elif mode == "forward":
         value = None
         grads = []
@@ -111,7 +123,7 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
                     why="forward mode computes one directional derivative per sweep",
                     hint="use mode='reverse' (the default), or s2sad.jvp with a list tangent")
             (value,), (tangent,) = forward_sweep(b, fn, params, {i: b.const(1.0)})
-            grads.append(_zero_if_none(b, tangent))
+            grads.append(_zero_if_none(b, tangent, params[i], _unread(fn, i)))
     else:
         raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
     names = ", ".join(fn.param_names[i] for i in wrt)
@@ -170,12 +182,14 @@ def vjp_function(fn: Function, wrt: tuple[int, ...], single: bool) -> Function:
     params = _params(b, fn)
     cotangents = tuple(b.fresh(Kind.FLOAT, name) for name in cotangent_names(fn))
     results, adjoints = reverse_sweep(b, fn, params, wrt, cotangents)
-    adjoints = tuple(_zero_if_none(b, a, params[i]) for a, i in zip(adjoints, wrt, strict=True))
+    adjoints = tuple(_zero_if_none(b, a, params[i], _unread(fn, i))
+                     for a, i in zip(adjoints, wrt, strict=True))
     value_s, n = _structure_like(fn.structure, 0)
     names = ", ".join(fn.param_names[i] for i in wrt)
     spelled = ", ".join(p.hint.replace(".", "_") for p in cotangents)
+    weigh = "weights the output" if len(cotangents) == 1 else "weight the outputs"
     doc = _doc(f"Value of {fn.name} and the cotangents of its arguments (reverse mode).",
-               f"{spelled} weight the outputs; the result is (value, cotangents of {names}).")
+               f"{spelled} {weigh}; the result is (value, cotangents of {names}).")
     return _derived(fn, f"vjp_{fn.name}", params + cotangents, results + adjoints,
                     (value_s, _shape_of_wrt(wrt, single, n)), keep_defaults=False, b=b,
                     doc=doc)

@@ -268,6 +268,7 @@ _LIST_OPS = {
     "len": lambda xs: number(len(xs)),
     "getitem": lambda xs, i: xs[_index(i)],
     "zeros_like": lambda xs: [number(0.0)] * len(xs),
+    "zero_like": lambda x: [number(0.0)] * len(x) if isinstance(x, list) else number(0.0),
     "add_at": _add_at,
     "list_lit": lambda *items: list(items),
     "list_copy": lambda xs: list(xs),
