@@ -29,31 +29,15 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib.util
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+import bench_core as bench
+from benchtools import RESULTS
 
 import s2sad
 
-HERE = Path(__file__).resolve().parent
-
-
-def _load_sibling(name: str) -> ModuleType:
-    full = f"s2sad_bench_{name}"
-    if full in sys.modules:
-        return sys.modules[full]
-    spec = importlib.util.spec_from_file_location(full, HERE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[full] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bench = _load_sibling("bench_core")
 cases = bench.cases
 
 
@@ -274,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     text = run(quick=args.quick, log=lambda s: print(s, file=sys.stderr, flush=True))
     print(text)
-    out = HERE / "results" / ("ablation-quick.md" if args.quick else "ablation.md")
+    out = RESULTS / ("ablation-quick.md" if args.quick else "ablation.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
     return 0

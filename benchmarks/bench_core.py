@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
-import importlib.util
 import math
 import os
 import platform
@@ -36,12 +35,13 @@ import statistics
 import subprocess
 import sys
 import time
-import timeit
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+import cases
+from benchtools import RESULTS, ROOT, geomean, sample_interleaved, time_interleaved
 
 import s2sad
 from s2sad import api as s2sad_api
@@ -51,26 +51,6 @@ from s2sad.frontend import from_function, lower
 from s2sad.ir.core import count_ops
 from s2sad.opt import optimize
 from s2sad.pipeline import normalize_wrt
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-RESULTS = HERE / "results"
-
-
-def _load_sibling(name: str) -> ModuleType:
-    """Import ``benchmarks/<name>.py`` under a unique module name (benchmarks/ is no package)."""
-    full = f"s2sad_bench_{name}"
-    if full in sys.modules:
-        return sys.modules[full]
-    spec = importlib.util.spec_from_file_location(full, HERE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[full] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-cases = _load_sibling("cases")
 
 CHAIN_KS = (50, 100, 200, 400, 800, 1600)
 RUNTIME_REPEAT = 15  # short interleaved repeats: the median shrugs off bursts of other load
@@ -92,47 +72,6 @@ STAGE_NOTES = {
 
 
 # -- timing helpers ---------------------------------------------------------------------------
-
-
-def _timer(f: Callable[..., Any], args: Sequence[Any]) -> timeit.Timer:
-    """A Timer for ``f(*args)`` with the function and arguments bound as fast locals."""
-    names = [f"a{i}" for i in range(len(args))]
-    setup = "; ".join(["f = _f"] + [f"{n} = _{n}" for n in names])
-    glb = {"_f": f, **{f"_{n}": a for n, a in zip(names, args, strict=True)}}
-    return timeit.Timer(f"f({', '.join(names)})", setup=setup, globals=glb)
-
-
-def _calibrate(timer: timeit.Timer, target: float) -> int:
-    """Loop count so that one repeat of ``timer`` takes about ``target`` seconds."""
-    n = 1
-    while True:
-        t = timer.timeit(n)
-        if t >= min(0.02, target / 5):
-            return max(1, math.ceil(n * target / t))
-        n *= 4 if t < 1e-4 else 2
-
-
-def sample_interleaved(funcs: dict[str, Callable[..., Any]], args: Sequence[Any], *,
-                       repeat: int, target: float) -> dict[str, list[float]]:
-    """Seconds per call of each function, ``repeat`` samples each, taken round-robin."""
-    timers = {k: _timer(f, args) for k, f in funcs.items()}
-    numbers = {k: _calibrate(t, target) for k, t in timers.items()}
-    samples: dict[str, list[float]] = {k: [] for k in funcs}
-    for _ in range(repeat):
-        for k, t in timers.items():
-            samples[k].append(t.timeit(numbers[k]) / numbers[k])
-    return samples
-
-
-def time_interleaved(funcs: dict[str, Callable[..., Any]], args: Sequence[Any], *,
-                     repeat: int, target: float) -> dict[str, float]:
-    """Median seconds per call of each function, with the repeats interleaved."""
-    samples = sample_interleaved(funcs, args, repeat=repeat, target=target)
-    return {k: statistics.median(v) for k, v in samples.items()}
-
-
-def geomean(xs: Sequence[float]) -> float:
-    return math.exp(statistics.fmean(math.log(x) for x in xs))
 
 
 # -- 1. run time ------------------------------------------------------------------------------

@@ -33,3 +33,14 @@ def load_source(source: str, stem: str = "gen") -> types.ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def load_benchmark(name: str) -> types.ModuleType:
+    """Import ``benchmarks/<name>.py`` as its script run would: with ``benchmarks/`` on
+    ``sys.path`` (the scripts import their siblings ``benchtools`` and ``cases``)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.append(str(BENCHMARKS))
+    return importlib.import_module(name)

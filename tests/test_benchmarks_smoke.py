@@ -7,29 +7,14 @@ hand-written ones (the correctness column).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-def _load(name: str):
-    full = f"s2sad_bench_{name}"
-    if full in sys.modules:
-        return sys.modules[full]
-    spec = importlib.util.spec_from_file_location(full, BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[full] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.srcmod import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench_core():
-    return _load("bench_core")
+    return load_benchmark("bench_core")
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +56,7 @@ def test_hand_written_chain_matches_plain_derivative(bench_core):
 
 
 def test_ablation_rewrites_stay_correct():
-    ablate = _load("ablate_codegen")
+    ablate = load_benchmark("ablate_codegen")
     import s2sad
 
     chain = ablate.cases.load_chain(4)

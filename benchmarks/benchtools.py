@@ -1,0 +1,85 @@
+"""What the benchmark scripts share: interleaved timing, and importing generated source.
+
+The scripts are run as ``python benchmarks/<script>.py``, so this folder is on
+``sys.path`` and they ``import benchtools`` (``benchmarks/`` is not a package;
+the smoke tests put the folder on ``sys.path`` the same way).
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import itertools
+import math
+import os
+import statistics
+import sys
+import tempfile
+import timeit
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+
+_counter = itertools.count()
+_tmp = tempfile.TemporaryDirectory(prefix="s2sad_bench_")
+atexit.register(_tmp.cleanup)
+
+
+def load_source(source: str, stem: str = "gen") -> ModuleType:
+    """Write ``source`` to a fresh ``.py`` file and import it (s2sad reads the file)."""
+    name = f"_s2sad_bench_{stem}_{os.getpid()}_{next(_counter)}"
+    path = Path(_tmp.name) / f"{name}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _timer(f: Callable[..., Any], args: Sequence[Any]) -> timeit.Timer:
+    """A Timer for ``f(*args)`` with the function and arguments bound as fast locals."""
+    names = [f"a{i}" for i in range(len(args))]
+    setup = "; ".join(["f = _f"] + [f"{n} = _{n}" for n in names])
+    glb = {"_f": f, **{f"_{n}": a for n, a in zip(names, args, strict=True)}}
+    return timeit.Timer(f"f({', '.join(names)})", setup=setup, globals=glb)
+
+
+def _calibrate(timer: timeit.Timer, target: float) -> int:
+    """Loop count so that one repeat of ``timer`` takes about ``target`` seconds."""
+    n = 1
+    while True:
+        t = timer.timeit(n)
+        if t >= min(0.02, target / 5):
+            return max(1, math.ceil(n * target / t))
+        n *= 4 if t < 1e-4 else 2
+
+
+def sample_interleaved(funcs: dict[str, Callable[..., Any]], args: Sequence[Any], *,
+                       repeat: int, target: float) -> dict[str, list[float]]:
+    """Seconds per call of each function, ``repeat`` samples each, taken round-robin
+    (so that drift on a shared machine hits every variant alike)."""
+    timers = {k: _timer(f, args) for k, f in funcs.items()}
+    numbers = {k: _calibrate(t, target) for k, t in timers.items()}
+    samples: dict[str, list[float]] = {k: [] for k in funcs}
+    for _ in range(repeat):
+        for k, t in timers.items():
+            samples[k].append(t.timeit(numbers[k]) / numbers[k])
+    return samples
+
+
+def time_interleaved(funcs: dict[str, Callable[..., Any]], args: Sequence[Any], *,
+                     repeat: int, target: float) -> dict[str, float]:
+    """Median seconds per call of each function, with the repeats interleaved."""
+    samples = sample_interleaved(funcs, args, repeat=repeat, target=target)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def geomean(xs: Sequence[float]) -> float:
+    return math.exp(statistics.fmean(math.log(x) for x in xs))
