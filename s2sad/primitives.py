@@ -20,6 +20,9 @@ is differentiated:
   operands; their tangent and adjoint rules are written in the AD passes.
 * ``partials_rule``: a hand-written rule, for primitives that are not
   elementwise functions of floats (``select``).
+* ``derivative="rule"``: hand-written forward and reverse rules (``jvp_rule``,
+  ``vjp_rule``), for the array primitives of :mod:`s2sad.primitives_numpy`
+  (reductions, matrix products, reshaping, indexing).
 
 Constant exponents are attributes: ``powc`` is ``x ** n`` for a compile-time
 ``n``, whose partial ``n·x**(n-1)`` never involves ``log(x)``.
@@ -46,11 +49,14 @@ OP, MATH, NUMPY, BUILTIN = "op", "math", "numpy", "builtin"
 
 
 def _arith_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
+    if Kind.ARRAY in kinds:
+        return Kind.ARRAY
     return Kind.FLOAT if any(k is Kind.FLOAT for k in kinds) else Kind.INT
 
 
 def _float_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
-    return Kind.FLOAT
+    """Elementwise functions: an array in, an array out (NumPy broadcasting)."""
+    return Kind.ARRAY if Kind.ARRAY in kinds else Kind.FLOAT
 
 
 def _bool_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
@@ -59,6 +65,8 @@ def _bool_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
 
 def _rounding_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
     # math.floor / round / int return int; numpy's floor returns a float.
+    if Kind.ARRAY in kinds:
+        return Kind.ARRAY
     return Kind.FLOAT if attrs.get("lib") == NUMPY else Kind.INT
 
 
@@ -77,6 +85,8 @@ def _const_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
 
 def _powc_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
     n = attrs["exponent"]
+    if kinds[0] is Kind.ARRAY:
+        return Kind.ARRAY
     if kinds[0] is Kind.FLOAT or not isinstance(n, int) or n < 0:
         return Kind.FLOAT
     return Kind.INT
@@ -101,6 +111,12 @@ class Primitive:
     # operand index -> condition (on the SymPy operands) where that partial is taken as 0:
     # a convention at a point where the derived formula is undefined (DESIGN §10).
     zero_partial_where: dict[int, Callable[..., Any]] = field(default_factory=dict)
+    # the partials as SymPy expressions in (a0, a1, ..., out), where sympy.diff of the form
+    # would be numerically unstable (logaddexp: exp(a - out), not exp(a) / (exp(a) + exp(b)))
+    partials_form: Callable[..., Any] | None = None
+    # derivative="rule": hand-written rules (the array primitives of primitives_numpy)
+    jvp_rule: Callable[..., Any] | None = None  # (b, op, operands, out, tangents) -> tangent
+    vjp_rule: Callable[..., Any] | None = None  # (b, op, operands, out, ybar) -> adjoints
 
     def result_kind(self, kinds: tuple[Kind, ...], attrs: dict) -> Kind:
         return self.kind_rule(kinds, attrs)
@@ -262,7 +278,8 @@ def _define_table() -> None:
     register(Primitive("abs", 1, lambda x, **_: _sp().Abs(x),
                        names={MATH: "fabs", NUMPY: "abs", BUILTIN: "abs"},
                        kind_rule=lambda kinds, attrs: (
-                           kinds[0] if attrs.get("lib") == BUILTIN else Kind.FLOAT)))
+                           kinds[0] if attrs.get("lib") == BUILTIN or kinds[0] is Kind.ARRAY
+                           else Kind.FLOAT)))
     register(Primitive("sign", 1, lambda x, **_: _sp().sign(x), names={NUMPY: "sign"},
                        derivative="zero", evaluator=_sign_eval))
     register(Primitive("atan2", 2, _fn("atan2"), names={MATH: "atan2", NUMPY: "arctan2"}))
@@ -343,6 +360,14 @@ def _define_table() -> None:
                        derivative="none", cse=False))
     register(Primitive("tape_pop", 1, derivative="none", cse=False))
 
+    # -- NumPy: logaddexp (elementwise, with stable partials) and the array primitives ------
+    register(Primitive("logaddexp", 2, lambda a, b, **_: _sp().log(_sp().exp(a) + _sp().exp(b)),
+                       names={NUMPY: "logaddexp"}, commutative=True,
+                       partials_form=lambda a, b, out: (_sp().exp(a - out), _sp().exp(b - out))))
+    from . import primitives_numpy
+
+    primitives_numpy.define(register, Primitive)
+
 
 _define_table()
 
@@ -372,6 +397,8 @@ def symbolic_partials(name: str) -> tuple[Any, ...] | None:
     out = sympy.Symbol("out", real=True)
     exponent = sympy.Symbol("exponent", real=True)
     form = prim.sympy_form(*args, exponent=exponent)
+    if prim.partials_form is not None:
+        return tuple(prim.partials_form(*args, out))
     partials = []
     for a in args:
         d = sympy.diff(form, a)

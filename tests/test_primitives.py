@@ -150,6 +150,8 @@ SPECS: list[Spec] = [
          ((1.0, 2.0), (-1.5, 0.5), (0.3, -2.0), (-0.7, -0.2))),
     Spec("hypot", lambda a, b: sp.sqrt(a**2 + b**2), ("math.hypot(x, y)", "np.hypot(x, y)"),
          ((3.0, 4.0), (-1.5, 0.5), (0.0, 2.0), (-2.0, 0.0), (1e-3, -1e-3)), h=2e-4),
+    Spec("logaddexp", lambda a, b: sp.log(sp.exp(a) + sp.exp(b)), ("np.logaddexp(x, y)",),
+         ((1.0, 2.0), (-1.5, 0.5), (30.0, -2.0), (-0.7, -0.2), (0.0, 0.0))),
     Spec("log_base", lambda a, b: sp.log(a, b), ("math.log(x, y)",),
          ((2.0, 10.0), (0.01, 2.0), (5.0, 0.5), (0.7, 3.0)), bounds=(POS, POS)),
     Spec("max2", sp.Max, ("max(x, y)", "np.maximum(x, y)"), PAIR_PTS),

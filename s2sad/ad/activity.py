@@ -19,7 +19,7 @@ LOOPS = ("for_range", "while_loop")
 
 
 def _passes_derivative(prim: str) -> bool:
-    return P.PRIMITIVES[prim].derivative in ("partials", "linear")
+    return P.PRIMITIVES[prim].derivative in ("partials", "linear", "rule")
 
 
 def loop_slots(op: Op):

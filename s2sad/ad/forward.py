@@ -81,10 +81,18 @@ class _Forward:
         env[op.result] = out
         if op.result not in self.active:
             return
-        if P.PRIMITIVES[op.prim].derivative == "linear":
+        prim = P.PRIMITIVES[op.prim]
+        if prim.derivative == "linear":
             self.linear(op, operands, out)
             return
-        if op.prim in ("add", "sub", "neg") and op.result.kind is Kind.FLOAT:
+        if prim.derivative == "rule":  # array primitives: hand-written rules
+            tangents = [self.get(v) for v in op.operands]
+            if any(t is not None for t in tangents):
+                t = prim.jvp_rule(b, op, operands, out, tangents)
+                if t is not None:
+                    self.tangent[op.result] = t
+            return
+        if op.prim in ("add", "sub", "neg") and op.result.kind in (Kind.FLOAT, Kind.ARRAY):
             self.linear_sum(op)
             return
         factors = [self.get(v) for v in op.operands]
@@ -158,6 +166,8 @@ class _Forward:
             return tangent
         if v.kind is Kind.LIST:
             return self.b.emit("zeros_like", (v,))
+        if v.kind is Kind.ARRAY:
+            return self.b.emit("np_zeros_like", (v,))
         return self.zero()
 
     def cond(self, op: Op, env: dict[Value, Value]) -> None:

@@ -23,9 +23,11 @@ Structured ops:
 
 from __future__ import annotations
 
+from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Block, Function, Kind, Op, Value, values_read
+from ..primitives_numpy import fit
 from .activity import active_values, free_values, loop_slots
 from .rules import cancels, scaled_partials, suffixed
 
@@ -144,11 +146,25 @@ class _Reverse:
         if not any(f is not None for f in factors):
             return
         operands = tuple(env[v] for v in op.operands)
-        hints = [None if v in adjoint else suffixed(v, "bar") for v in op.operands]
-        parts = scaled_partials(self.b, op, operands, env[op.result], factors, hints)
+        prim = P.PRIMITIVES[op.prim]
+        if prim.derivative == "rule":  # array primitives: hand-written, shape-aware
+            parts = prim.vjp_rule(self.b, op, operands, env[op.result], ybar)
+            parts = [p if f is not None else None for p, f in zip(parts, factors, strict=True)]
+        else:
+            hints = [None if v in adjoint else suffixed(v, "bar") for v in op.operands]
+            parts = scaled_partials(self.b, op, operands, env[op.result], factors, hints)
+            if env[op.result].kind is Kind.ARRAY:  # NumPy broadcast the operands
+                parts = self._unbroadcast(parts, operands, op.loc)
         for part, v in zip(parts, op.operands, strict=True):
             if part is not None:
                 self.accumulate(adjoint, v, part, op.loc)
+
+    def _unbroadcast(self, parts, operands, loc) -> list[Value | None]:
+        """Sum each contribution back to its operand's shape.  An array operand of an
+        elementwise op with one array operand has the result's shape already."""
+        several = sum(u.kind is Kind.ARRAY for u in operands) > 1
+        return [p if p is None or (u.kind is Kind.ARRAY and not several)
+                else fit(self.b, p, u, loc) for p, u in zip(parts, operands, strict=True)]
 
     def _reverse_list_op(self, op: Op, env, adjoint, ybar: Value) -> None:
         """The adjoints of the list operations, threading each list's adjoint in place."""
@@ -190,11 +206,13 @@ class _Reverse:
     def zero_like(self, v: Value) -> Value:
         if v.kind is Kind.LIST:
             return self.b.emit("zeros_like", (v,))
+        if v.kind is Kind.ARRAY:
+            return self.b.emit("np_zeros_like", (v,))
         return self.zero()
 
     def _free_active(self, op: Op) -> list[Value]:
         return [v for v in free_values(op) if v in self.active
-                and v.kind in (Kind.FLOAT, Kind.LIST)]
+                and v.kind.differentiable]
 
     def _free_inits(self, free: list[Value], env, adjoint) -> list[Value]:
         """Where the adjoints of free values start: 0.0, or a list's adjoint so far."""
@@ -300,7 +318,8 @@ def reverse_sweep(
 ) -> tuple[tuple[Value, ...], tuple[Value | None, ...]]:
     """Emit ``fn`` on ``args`` and the adjoints of parameters ``wrt``.
 
-    ``cotangents`` has one entry per result (``None``: zero).  Returns the
+    ``cotangents`` has one entry per result (``None``: zero; a callable: built from
+    the primal result, ``(builder, result) -> cotangent``).  Returns the
     results and the adjoints in ``wrt`` order (``None`` for a zero adjoint).
     """
     env: dict[Value, Value] = dict(zip(fn.params, args, strict=True))
@@ -308,6 +327,8 @@ def reverse_sweep(
     rev.primal(fn.body, env)
     adjoint: dict[Value, Value] = {}
     for r, ct in zip(fn.results, cotangents, strict=True):
+        if callable(ct):
+            ct = ct(b, env[r])
         if ct is not None and r in rev.active:
             rev.accumulate(adjoint, r, ct, None)
     rev.adjoints(fn.body, env, adjoint)

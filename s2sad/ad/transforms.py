@@ -16,6 +16,7 @@ tuples of the same length.  The results are not yet optimised: run
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 from ..errors import DifferentiationError
 from ..ir.builder import Builder
@@ -37,9 +38,13 @@ def _zero_if_none(b: Builder, v: Value | None, like: Value | None = None,
     is decided at run time from the argument, as JAX's ``zeros_like`` would.
     """
     if v is not None:
+        if like is not None and like.kind is Kind.ARRAY and v.kind is not Kind.ARRAY:
+            return b.emit("unbroadcast", (v, like))  # a scalar adjoint of an array input
         return v
     if like is not None and like.kind is Kind.LIST:
         return b.emit("zeros_like", (like,))
+    if like is not None and like.kind is Kind.ARRAY:
+        return b.emit("np_zeros_like", (like,), hint=derived_hint(like.hint, "bar"))
     if like is not None and unread:
         return b.emit("zero_like", (like,), hint=derived_hint(like.hint, "bar"))
     return b.const(0.0)
@@ -109,16 +114,21 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
     b = Builder()
     params = _params(b, fn)
     if mode == "reverse":
-        (value,), adjoints = reverse_sweep(b, fn, params, wrt, (b.const(1.0),))
+        seed: Any = b.const(1.0)
+        if fn.results[0].kind is Kind.ARRAY:  # a scalar only at run time: say so if not
+            def seed(b: Builder, y: Value) -> Value:
+                return b.emit("scalar_seed", (y,))
+        (value,), adjoints = reverse_sweep(b, fn, params, wrt, (seed,))
         grads = [_zero_if_none(b, a, params[i], _unread(fn, i))
                  for a, i in zip(adjoints, wrt, strict=True)]
     elif mode == "forward":
         value = None
         grads = []
         for i in wrt:
-            if fn.params[i].kind is Kind.LIST:
+            if fn.params[i].kind in (Kind.LIST, Kind.ARRAY):
                 raise DifferentiationError(
-                    f"a forward-mode gradient with respect to the list `{fn.param_names[i]}` "
+                    f"a forward-mode gradient with respect to the {fn.params[i].kind.value} "
+                    f"`{fn.param_names[i]}` "
                     "would need one sweep per item",
                     why="forward mode computes one directional derivative per sweep",
                     hint="use mode='reverse' (the default), or s2sad.jvp with a list tangent")
@@ -180,7 +190,8 @@ def vjp_function(fn: Function, wrt: tuple[int, ...], single: bool) -> Function:
             hint="return the items as a tuple of floats")
     b = Builder()
     params = _params(b, fn)
-    cotangents = tuple(b.fresh(Kind.FLOAT, name) for name in cotangent_names(fn))
+    cotangents = tuple(b.fresh(Kind.ARRAY if r.kind is Kind.ARRAY else Kind.FLOAT, name)
+                       for r, name in zip(fn.results, cotangent_names(fn), strict=True))
     results, adjoints = reverse_sweep(b, fn, params, wrt, cotangents)
     adjoints = tuple(_zero_if_none(b, a, params[i], _unread(fn, i))
                      for a, i in zip(adjoints, wrt, strict=True))

@@ -14,7 +14,9 @@ Rules (DESIGN §6):
   rebound, every pending folded expression that reads it is written out.
 * Constants print as literals (a negative one as ``-2.0``, which the
   renderer parenthesises as a base of ``**``); ``x ** 2`` is spelt ``x * x``.
-* Only ``math`` and ``numpy as np`` are ever referenced.
+* Only ``math`` and ``numpy as np`` are ever referenced, and the small helpers
+  of :mod:`s2sad.runtime` that array derivatives call, which the module defines.
+  An array is never updated in place (``a += b``): it may be shared.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ from typing import Any
 from .. import primitives as P
 from ..errors import InternalError
 from ..ir.core import NO_DEFAULT, Block, Function, Kind, Op, Value
+from . import arrays
 
 MAX_OPS = 6
 MODULE_NAMES = {P.MATH: "math", P.NUMPY: "np"}
 # Names generated code refers to: never given to a value.
 RESERVED = frozenset({"math", "np", "numpy", "abs", "max", "min", "pow", "round", "int",
-                      "float", "range", "reversed", "len", "list", "zip"}) | frozenset(
-                          keyword.kwlist)
+                      "float", "range", "reversed", "len", "list", "zip", "hasattr",
+                      "slice"}) | frozenset(keyword.kwlist) | arrays.HELPER_NAMES
 
 _BINOPS = {"Add": ast.Add, "Sub": ast.Sub, "Mult": ast.Mult, "Div": ast.Div, "Pow": ast.Pow,
            "FloorDiv": ast.FloorDiv, "Mod": ast.Mod}
@@ -97,6 +100,7 @@ class _FunctionWriter:
         self.fn = fn
         self.namer = _Namer(fn.names_used)
         self.modules: set[str] = set()
+        self.helpers: set[str] = set()  # helpers of s2sad.runtime the function calls
         self.names: dict[Value, str] = {}  # values bound to a Python name
         self.target: dict[Value, str] = {}  # names decided before the value is built
         self.consts: dict[Value, Any] = {}
@@ -250,6 +254,10 @@ class _FunctionWriter:
             func = ast.Attribute(_name(MODULE_NAMES[lib]), fname, ast.Load())
         return ast.Call(func=func, args=args, keywords=[])
 
+    def _use_helper(self, name: str) -> None:
+        self.helpers.add(name)
+        self.modules.add(P.NUMPY)
+
     def _op_expr(self, op: Op) -> tuple[ast.expr, int, frozenset[str]]:
         parts = [self._operand(v) for v in op.operands]
         if op.prim in _FLOAT_ARITH and op.results[0].kind is Kind.FLOAT:
@@ -264,10 +272,18 @@ class _FunctionWriter:
         prim = P.PRIMITIVES[op.prim]
         lib = op.attr("lib")
         name = op.prim
-        if name == "powc":
+        array = op.results[0].kind is Kind.ARRAY
+        if array and lib in (P.MATH, None) and P.NUMPY in prim.names:
+            lib = P.NUMPY  # an elementwise function of an array
+        spelled = arrays.spell(op, args, self._call, self._use_helper)
+        if spelled is not None:
+            expr: ast.expr = spelled
+        elif array and name == "select":
+            expr = self._call(P.NUMPY, "where", args)
+        elif name == "powc":
             n = op.attr("exponent")
             if n == 2 and isinstance(args[0], ast.Name):
-                expr: ast.expr = ast.BinOp(args[0], ast.Mult(), args[0])
+                expr = ast.BinOp(args[0], ast.Mult(), args[0])
             else:
                 expr = ast.BinOp(args[0], ast.Pow(), self._const_expr(n))
         elif name == "pow" and lib in (P.MATH, P.NUMPY, P.BUILTIN):
@@ -397,7 +413,8 @@ class _FunctionWriter:
 
     def _augmented(self, op: Op, name: str, expr: ast.expr):
         """``x = x + e`` → ``x += e`` (also for ``e + x``: float addition is commutative)."""
-        if op.prim not in _AUG or not isinstance(expr, ast.BinOp):
+        if op.prim not in _AUG or not isinstance(expr, ast.BinOp) or (
+                op.results[0].kind is Kind.ARRAY):  # `a += b` would change a shared array
             return None
         left, right = expr.left, expr.right
         if isinstance(left, ast.Name) and left.id == name:
@@ -709,19 +726,23 @@ def _real_ops(block: Block) -> list[Op]:
 
 
 def function_def(fn: Function) -> tuple[ast.FunctionDef, set[str]]:
-    """The ``def`` for ``fn`` and the modules (``"math"``, ``"numpy"``) it uses."""
+    """The ``def`` for ``fn`` and what it uses: modules (``"math"``, ``"numpy"``) and
+    helpers of :mod:`s2sad.runtime` (``"_unbroadcast"``)."""
     writer = _FunctionWriter(fn)
     node = writer.write()
-    return node, writer.modules
+    return node, writer.modules | writer.helpers
 
 
 def module(fns: list[Function], header: str | None = None) -> ast.Module:
-    """A module defining ``fns``, with its imports and an optional header docstring."""
+    """A module defining ``fns``, with its imports, the helpers they call, and an
+    optional header docstring."""
     defs, modules = [], set()
     for fn in fns:
         node, used = function_def(fn)
         defs.append(node)
         modules |= used
+    helpers = {m for m in modules if m in arrays.HELPER_NAMES}
+    defs = arrays.helper_definitions(helpers) + defs
     body: list[ast.stmt] = []
     if header:
         body.append(ast.Expr(ast.Constant(header)))

@@ -304,6 +304,7 @@ class ControlFlowMixin:
         for n, a in zip(carried, args, strict=True):
             if ctx.env[n] in self.owned:
                 self.owned.add(a)
+            self.arg_sources[a] = [ctx.env[n]]  # what flows in (see ArrayMixin.params_behind)
         sub = ctx.loop_body()
         sub.env.update(zip(carried, args, strict=True))
         if extra:
@@ -321,10 +322,11 @@ class ControlFlowMixin:
             block, extra, args, env, end = self._loop_body(ctx, body, bind, carried, kinds,
                                                            extra_args)
             yields = [env[n] for n in carried]
-            for n, y in zip(carried, yields, strict=True):
+            for n, y, a in zip(carried, yields, args, strict=True):
                 if isinstance(y, (Undefined, tuple)):
                     raise self.unsupported(ctx.pf, node, f"`{n}` is not a number at the end "
                                            "of the loop body")
+                self.arg_sources[a].append(y)
             new = [self._join_kind(ctx, node, k, y.kind) for k, y in zip(kinds, yields,
                                                                          strict=True)]
             result = finish(block, extra, args, env, end, yields)

@@ -15,12 +15,14 @@ never a silent wrong derivative.
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from typing import Any
 
 from .. import primitives as P
 from ..errors import InternalError, NameResolutionError, S2SADError, UnsupportedError
 from ..ir.builder import Builder
 from ..ir.core import NO_DEFAULT, Function, Kind, SourceInfo, Value
+from .arrays import ARRAY_FUNCTIONS, ARRAY_LATER, ArrayMixin, RetryWithArray, Shape, annotation_kind
 from .control import ControlFlowMixin, LoopEnd, Undefined
 from .resolve import (
     BuiltinRef,
@@ -65,9 +67,15 @@ _NODE_WORDS = {
     "TypeAlias": "a `type` statement",
 }
 _LATER = {"GeneratorExp"}
+_ARRAY_NAMES = ARRAY_FUNCTIONS | set(ARRAY_LATER)
 
 
-class Lowerer(ControlFlowMixin, SequenceMixin):
+@dataclass(frozen=True)
+class ArrayFuncRef:
+    name: str  # np.<name>: an array function of frontend/arrays.py
+
+
+class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
     """Lowers one top-level function (and, by inlining, the functions it calls)."""
 
     def __init__(self, pf: ParsedFunction) -> None:
@@ -77,27 +85,38 @@ class Lowerer(ControlFlowMixin, SequenceMixin):
 
     # -- entry point -------------------------------------------------------------------------
     def lower(self) -> Function:
-        """Lift the function; lift again when a parameter turns out to be a list."""
-        lists: set[str] = set()
+        """Lift the function; lift again when a parameter turns out to be a list or array."""
+        kinds: dict[str, Kind] = {}
+        self.pinned = set()
+        for a in self.top.node.args.posonlyargs + self.top.node.args.args:
+            declared = annotation_kind(a.annotation)
+            if declared is not None:
+                kinds[a.arg] = declared
+                self.pinned.add(a.arg)
         while True:
             try:
-                return self._lower(lists)
+                return self._lower(kinds)
             except RetryWithList as retry:
-                if retry.name in lists:
+                if kinds.get(retry.name) is Kind.LIST or retry.name in self.pinned:
                     raise InternalError(f"parameter {retry.name} is a list already") from None
-                lists.add(retry.name)
-                self.b = Builder()
-                self.names_used = set()
+                kinds[retry.name] = Kind.LIST
+            except RetryWithArray as retry:
+                if any(kinds.get(n) is Kind.ARRAY for n in retry.names):
+                    raise InternalError(f"parameters {retry} are arrays already") from None
+                kinds.update((n, Kind.ARRAY) for n in retry.names)
+            self.b = Builder()
+            self.names_used = set()
 
-    def _lower(self, lists: set[str]) -> Function:
+    def _lower(self, kinds: dict[str, Kind]) -> Function:
         pf = self.top
         node = pf.node
         self._check_signature(pf)
         self.hidden_hints = {}
         self.owned = set()
+        self.arg_sources = {}
         params = []
         for a in node.args.posonlyargs + node.args.args:
-            params.append(self.b.fresh(Kind.LIST if a.arg in lists else Kind.FLOAT, a.arg))
+            params.append(self.b.fresh(kinds.get(a.arg, Kind.FLOAT), a.arg))
         self.params = set(params)
         defaults = self._defaults(pf)
         env: dict[str, Any] = {p.hint: p for p in params}
@@ -275,6 +294,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin):
         if isinstance(target, ast.Name):
             ctx.env[target.id] = value
             return
+        if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, Shape):
+            value = self.unpack_shape(value, len(target.elts), target, ctx)
         if isinstance(target, (ast.Tuple, ast.List)):
             if any(isinstance(t, ast.Starred) for t in target.elts):
                 raise self._reject(ctx.pf, next(t for t in target.elts
@@ -368,7 +389,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin):
         return self.unsupported(ctx.pf, node, f"`{name}` is used as a value, but it is a "
                                 "function or module", hint="call it, or pass a number")
 
-    def expr_Attribute(self, node: ast.Attribute, ctx: _Ctx, hint: str | None) -> Value:
+    def expr_Attribute(self, node: ast.Attribute, ctx: _Ctx, hint: str | None) -> Any:
+        if not self._names_module(node.value, ctx):  # x.T, x.shape of a value
+            return self.array_attribute(self.value(node.value, ctx), node, ctx, hint)
         got = self._resolve_callee(node, ctx)
         if isinstance(got, ConstRef):
             return self.b.const(got.value, ctx.pf.loc(node))
@@ -399,14 +422,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin):
                                    hint="unpack the tuple first: `a, b = ...`")
         if isinstance(op, ast.Pow):
             return self._power(left, right, ctx, node, hint, lib=None)
+        if isinstance(op, ast.MatMult):
+            return self.matmul(left, right, node, ctx, hint)
         prim = _BINOPS.get(type(op))
         if prim is None:
-            what = ("matrix multiplication `@` is not supported yet" if isinstance(op, ast.MatMult)
-                    else f"the operator `{_op_symbol(op)}` is not supported")
-            raise self.unsupported(ctx.pf, node, what,
-                                   why="it has no derivative" if not isinstance(op, ast.MatMult)
-                                   else "array code comes in a later version",
-                                   hint="use + - * / ** // %")
+            raise self.unsupported(ctx.pf, node,
+                                   f"the operator `{_op_symbol(op)}` is not supported",
+                                   why="it has no derivative", hint="use + - * / ** // % @")
         return self.emit(prim, [left, right], ctx, node, hint)
 
     def _power(self, base: Value, exponent: Value, ctx: _Ctx, node: ast.AST, hint: str | None,
@@ -438,6 +460,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin):
             if isinstance(func.value, ast.Name) and func.value.id not in ctx.env:
                 mod = ctx.pf.resolver.lookup(func.value.id)
                 if isinstance(mod, ModuleRef):
+                    if mod.lib == P.NUMPY and func.attr in _ARRAY_NAMES:
+                        return ArrayFuncRef(func.attr)
                     got = library_member(mod.lib, func.attr)
                     if got is None:
                         lib = "math" if mod.lib == P.MATH else "numpy"
@@ -456,6 +480,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin):
                              "module")
             if isinstance(func.value, ast.Attribute) and isinstance(func.value.value, ast.Name):
                 mod = ctx.pf.resolver.lookup(func.value.value.id)
+                name = f"{func.value.attr}.{func.attr}"
+                if isinstance(mod, ModuleRef) and mod.lib == P.NUMPY and (
+                        name in _ARRAY_NAMES):
+                    return ArrayFuncRef(name)
                 if isinstance(mod, ModuleRef) and mod.lib == P.NUMPY:
                     raise NameResolutionError(
                         f"`{ast.unparse(func)}` is not supported yet", ctx.pf.loc(func),
@@ -468,13 +496,17 @@ class Lowerer(ControlFlowMixin, SequenceMixin):
                                hint="call a function by its name")
 
     def expr_Call(self, node: ast.Call, ctx: _Ctx, hint: str | None) -> Any:
-        callee = self._resolve_callee(node.func, ctx)
-        spelled = ast.unparse(node.func)
         for a in node.args:
             if isinstance(a, ast.Starred):
                 raise self._reject(ctx.pf, a)
+        if isinstance(node.func, ast.Attribute) and not self._names_module(node.func.value, ctx):
+            return self.array_method(self.value(node.func.value, ctx), node, ctx, hint)
+        callee = self._resolve_callee(node.func, ctx)
+        spelled = ast.unparse(node.func)
         if isinstance(callee, FuncRef):
             return self._inline(callee, node, ctx, hint)
+        if isinstance(callee, ArrayFuncRef):
+            return self.array_call(callee.name, node, ctx, hint)
         if node.keywords:
             raise self.unsupported(ctx.pf, node.keywords[0].value,
                                    f"keyword arguments to `{spelled}` are not supported",
@@ -560,6 +592,15 @@ class Lowerer(ControlFlowMixin, SequenceMixin):
             return self.own(self.emit("list_copy", [self.as_list(value, node.args[0], ctx)],
                                       ctx, node, hint))
         raise self.unsupported(ctx.pf, node, f"the builtin `{name}` is not supported")
+
+    def _names_module(self, node: ast.expr, ctx: _Ctx) -> bool:
+        """Is ``node`` a module (``np``, ``np.linalg``, ``math``), not a value?"""
+        if isinstance(node, ast.Attribute):
+            return self._names_module(node.value, ctx)
+        if isinstance(node, ast.Name) and node.id not in ctx.env:
+            got = ctx.pf.resolver.lookup(node.id)
+            return got is None or not isinstance(got, ConstRef)
+        return False
 
     def _inline(self, ref: FuncRef, node: ast.Call, ctx: _Ctx, hint: str | None) -> Any:
         if ref.key in ctx.stack:

@@ -20,6 +20,7 @@ import itertools
 from typing import Any
 
 from ..ir.core import Kind, Value
+from .arrays import Shape
 
 # Hidden variables of desugared reductions: names no Python source can contain
 # (the dot), spelt in generated code with the hint on the right.
@@ -50,6 +51,11 @@ class SequenceMixin:
     def as_list(self, value: Any, node: ast.AST, ctx) -> Value:
         if isinstance(value, Value) and value.kind is Kind.LIST:
             return value
+        if isinstance(value, Value) and value.kind is Kind.ARRAY:
+            raise self.unsupported(ctx.pf, node, "iterating over an array is not supported",
+                                   why="s2sad iterates over lists; arrays are used whole",
+                                   hint="use array operations (np.sum(f(x))), or loop over "
+                                        "indices: `for i in range(len(x)): ... x[i] ...`")
         if isinstance(value, Value) and value in self.params and value.hint:
             raise RetryWithList(value.hint)
         raise self.unsupported(ctx.pf, node, "this value is not a list",
@@ -58,10 +64,16 @@ class SequenceMixin:
                                hint="pass the values as a list argument")
 
     def expr_Subscript(self, node: ast.Subscript, ctx, hint: str | None) -> Any:
-        if isinstance(node.slice, (ast.Slice, ast.Tuple)):
-            raise self.unsupported(ctx.pf, node.slice, "slicing is not supported yet",
-                                   hint="index one item at a time: `xs[i]`")
         base = self.expr(node.value, ctx)
+        if isinstance(base, Shape):
+            return self.shape_item(base, self.value(node.slice, ctx), node.slice, ctx, hint)
+        if isinstance(base, Value) and base.kind is Kind.ARRAY:
+            return self.array_index(base, node, ctx, hint)
+        if isinstance(node.slice, (ast.Slice, ast.Tuple)):
+            if isinstance(base, Value) and base.kind is not Kind.LIST:
+                return self.array_index(self.as_array(base, node.value, ctx), node, ctx, hint)
+            raise self.unsupported(ctx.pf, node.slice, "slicing a list is not supported",
+                                   hint="index one item at a time: `xs[i]`, or use an array")
         if isinstance(base, tuple):  # a compile-time tuple with a constant index
             index = self.value(node.slice, ctx)
             k = self.b.const_value(index)
@@ -81,6 +93,10 @@ class SequenceMixin:
         value = self.expr(node, ctx)
         if isinstance(value, tuple):
             return self.b.const(len(value))
+        if isinstance(value, Shape):
+            return self.emit("ndim", [value.array], ctx, node)
+        if value.kind is Kind.ARRAY:
+            return self.emit("dim", [value], ctx, node, axis=0)
         return self.emit("len", [self.as_list(value, node, ctx)], ctx, node)
 
     # -- local lists -------------------------------------------------------------------------

@@ -23,9 +23,10 @@ from ..errors import Loc
 
 
 class Kind(enum.Enum):
-    """What a value holds. Only FLOAT values are differentiable."""
+    """What a value holds. FLOAT, LIST and ARRAY values are differentiable."""
 
     FLOAT = "float"
+    ARRAY = "array"  # a NumPy float ndarray of a shape known only at run time
     INT = "int"
     BOOL = "bool"
     LIST = "list"  # a Python list (or tuple, or 1-D array) of floats
@@ -33,14 +34,14 @@ class Kind(enum.Enum):
 
     @property
     def differentiable(self) -> bool:
-        return self is Kind.FLOAT or self is Kind.LIST
+        return self in (Kind.FLOAT, Kind.LIST, Kind.ARRAY)
 
 
 def join_kinds(a: Kind, b: Kind) -> Kind:
     """The kind of a value that is ``a`` on one path and ``b`` on another."""
     if a is b:
         return a
-    numeric = (Kind.BOOL, Kind.INT, Kind.FLOAT)
+    numeric = (Kind.BOOL, Kind.INT, Kind.FLOAT, Kind.ARRAY)
     if a in numeric and b in numeric:
         return max(a, b, key=numeric.index)
     raise ValueError(f"cannot join kinds {a.value} and {b.value}")

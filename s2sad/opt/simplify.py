@@ -30,8 +30,11 @@ _FOLD_ERRORS = (ArithmeticError, ValueError, TypeError, OverflowError)
 
 
 def _fold(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | None):
-    values = [b.const_value(v) for v in operands]
     p = P.PRIMITIVES[prim]
+    kind = p.result_kind(tuple(v.kind for v in operands), attrs)
+    if kind is Kind.ARRAY or prim == "scalar_seed":
+        return None  # an array is built at run time, never a literal in the code
+    values = [b.const_value(v) for v in operands]
     try:
         got = p.evaluate(attrs.get("lib"), *values, **{k: v for k, v in attrs.items()
                                                        if k != "lib"})
@@ -43,7 +46,6 @@ def _fold(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | Non
         got = got.item()
     if isinstance(got, float) and (math.isnan(got) or math.isinf(got)):
         return None
-    kind = p.result_kind(tuple(v.kind for v in operands), attrs)
     if kind is Kind.FLOAT and type(got) is not float:
         got = float(got)
     return b.const(got, loc)

@@ -34,6 +34,11 @@ class _Translator:
         self.loc = loc
         self.hint = hint  # given to the ops of the outermost expression
         self.depth = 0
+        # On arrays, functions are NumPy's and a Piecewise is np.where (both sides are
+        # computed, elementwise; a lazy `if` cannot choose per element).
+        self.array = any(isinstance(v, Value) and v.kind is Kind.ARRAY for v in env.values())
+        if self.array:
+            self.lib = P.NUMPY
 
     def emit(self, prim: str, *operands: Value, **attrs: Any) -> Value:
         hint = self.hint if self.depth == 1 else None
@@ -53,6 +58,8 @@ class _Translator:
 
     def func_lib(self, prim: str) -> str | None:
         names = P.PRIMITIVES[prim].names
+        if self.array and P.NUMPY not in names:
+            raise InternalError(f"no NumPy spelling of {prim} for a partial on arrays")
         if self.lib in names:
             return self.lib
         return P.MATH if P.MATH in names or not names else None
@@ -101,6 +108,8 @@ class _Translator:
             other = sp.Piecewise(*rest) if len(rest) > 1 or rest[0][1] is not sp.true \
                 else rest[0][0]
             pred = self(first_cond)
+            if self.array:
+                return self.emit("np_where", pred, self.branch(first_val), self.branch(other))
             if all(v.is_Atom for v in (first_val, other)):
                 return self.emit("select", pred, self.branch(first_val), self.branch(other))
             return self._lazy_branches(pred, first_val, other)

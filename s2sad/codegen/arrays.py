@@ -1,0 +1,123 @@
+"""How the array primitives are spelled in generated Python.
+
+:func:`spell` turns one op of :mod:`s2sad.primitives_numpy` into an ``ast``
+expression: the NumPy call or operator a person would write (``a @ b``,
+``np.sum(x, axis=0)``, ``x.T``, ``x[:, 0]``), or a call of a helper of
+:mod:`s2sad.runtime`, which the module then defines (``_unbroadcast(g, x)``).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+from .. import primitives as P
+from .. import runtime
+from ..ir.core import Op
+
+HELPER_OF = {"unbroadcast": "_unbroadcast", "scalar_seed": "_scalar_seed",
+             "sum_bar": "_sum_bar", "mean_bar": "_mean_bar", "extreme_mask": "_extreme_mask",
+             "matmul_bar_a": "_matmul_bar_a", "matmul_bar_b": "_matmul_bar_b",
+             "trace_bar": "_trace_bar", "index_bar": "_index_bar"}
+assert set(HELPER_OF.values()) <= set(runtime.HELPERS)
+HELPER_NAMES = frozenset(runtime.HELPERS)
+
+_NUMPY_CALLS = {"np_sum": "sum", "np_mean": "mean", "np_max": "max", "np_min": "min",
+                "outer": "outer", "trace": "trace", "ravel": "ravel", "np_where": "where",
+                "np_zeros_like": "zeros_like", "np_ones_like": "ones_like", "eye": "eye",
+                "arange": "arange", "ndim": "ndim"}
+
+
+def _name(n: str) -> ast.Name:
+    return ast.Name(id=n, ctx=ast.Load())
+
+
+def _keywords(op: Op) -> list[ast.keyword]:
+    out = []
+    axis = op.attr("axis")
+    if axis is not None:
+        value: ast.expr = (ast.Tuple(elts=[ast.Constant(a) for a in axis], ctx=ast.Load())
+                           if isinstance(axis, tuple) else ast.Constant(axis))
+        out.append(ast.keyword(arg="axis", value=value))
+    if op.attr("keepdims"):
+        out.append(ast.keyword(arg="keepdims", value=ast.Constant(True)))
+    return out
+
+
+def _tuple(items: list[ast.expr]) -> ast.expr:
+    return items[0] if len(items) == 1 else ast.Tuple(elts=items, ctx=ast.Load())
+
+
+def _index(template: tuple, dynamic: list[ast.expr], as_value: bool) -> ast.expr:
+    """The subscript ``[i, 1:n, None]`` (``as_value``: ``(i, slice(1, n), None)``)."""
+    def get(k):
+        return None if k is None else dynamic[k]
+
+    items: list[ast.expr] = []
+    for item in template:
+        if item[0] == "int":
+            items.append(get(item[1]))
+        elif item[0] == "slice":
+            lo, hi, step = (get(k) for k in item[1:])
+            if as_value:
+                items.append(ast.Call(func=_name("slice"), args=[
+                    e if e is not None else ast.Constant(None) for e in (lo, hi, step)],
+                    keywords=[]))
+            else:
+                items.append(ast.Slice(lower=lo, upper=hi, step=step))
+        elif item[0] == "none":
+            items.append(ast.Constant(None))
+        else:
+            items.append(ast.Constant(Ellipsis))
+    return _tuple(items)
+
+
+def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]], ast.expr],
+          use_helper: Callable[[str], None]) -> ast.expr | None:
+    """The expression for an array op (``None``: not an array primitive).
+
+    ``call(lib, name, args)`` spells a library call; ``use_helper(name)`` records
+    that the module must define a helper.
+    """
+    name = op.prim
+    if name in HELPER_OF:
+        helper = HELPER_OF[name]
+        use_helper(helper)
+        if name == "index_bar":
+            g, x, *dynamic = args
+            args = [g, x, _index(op.attr("index"), dynamic, as_value=True)]
+        return ast.Call(func=_name(helper), args=args, keywords=_keywords(op))
+    if name in _NUMPY_CALLS:
+        expr = call(P.NUMPY, _NUMPY_CALLS[name], args)
+        expr.keywords = _keywords(op)
+        return expr
+    if name == "matmul":
+        spelling = op.attr("spelling", "@")
+        if spelling == "@":
+            return ast.BinOp(args[0], ast.MatMult(), args[1])
+        return call(P.NUMPY, spelling, args)
+    if name == "transpose":
+        return ast.Attribute(args[0], "T", ast.Load())
+    if name == "reshape":
+        return call(P.NUMPY, "reshape", [args[0], ast.Tuple(elts=args[1:], ctx=ast.Load())])
+    if name == "reshape_like":
+        return call(P.NUMPY, "reshape", [args[0], call(P.NUMPY, "shape", [args[1]])])
+    if name == "np_index":
+        return ast.Subscript(value=args[0], slice=_index(op.attr("index"), args[1:], False),
+                             ctx=ast.Load())
+    if name == "dim":
+        return ast.Subscript(value=ast.Attribute(args[0], "shape", ast.Load()),
+                             slice=ast.Constant(op.attr("axis")), ctx=ast.Load())
+    if name in ("np_zeros", "np_ones"):
+        return call(P.NUMPY, name[3:], [_tuple(args) if len(args) == 1 else
+                                        ast.Tuple(elts=args, ctx=ast.Load())])
+    if name == "array_lit":
+        return call(P.NUMPY, "array", [ast.List(elts=args, ctx=ast.Load())])
+    return None
+
+
+def helper_definitions(names: set[str]) -> list[ast.stmt]:
+    """The ``def`` statements of the helpers a module uses."""
+    if not names:
+        return []
+    return ast.parse(runtime.source_of(names)).body

@@ -1,0 +1,281 @@
+"""The primitive table's NumPy array entries, with their hand-written AD rules.
+
+Elementwise functions (``np.sin``, ``+``, ``np.maximum`` …) are the scalar
+primitives of :mod:`s2sad.primitives` applied to arrays: their partials are the
+same, NumPy broadcasts them, and reverse mode sums an adjoint back to its
+operand's shape (``unbroadcast``).  The primitives here are the ones that are
+*not* elementwise — reductions, matrix products, reshaping, indexing,
+constructors — so, as DESIGN §3 says, they carry hand-written rules:
+
+* ``jvp(b, op, operands, out, tangents)`` → the tangent of the result (``None``:
+  zero), given the tangents of the operands (``None``: zero);
+* ``vjp(b, op, operands, out, ybar)`` → one adjoint contribution per operand
+  (``None``: zero).
+
+Shapes are known only at run time, so every rule is shape-generic; where a rule
+needs a case analysis on shapes it calls a helper of :mod:`s2sad.runtime`, which
+code generation copies into the generated module.
+
+Attributes are compile-time facts: ``axis`` (``None``, an int or a tuple),
+``keepdims``, the spelling of a matrix product, and the shape of an index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import runtime
+from .ir.core import Kind
+
+_A, _F, _I = Kind.ARRAY, Kind.FLOAT, Kind.INT
+
+
+def _reduce_kind(kinds, attrs) -> Kind:
+    return _F if attrs.get("axis") is None and not attrs.get("keepdims") else _A
+
+
+def _array(kinds, attrs) -> Kind:
+    return _A
+
+
+def _int(kinds, attrs) -> Kind:
+    return _I
+
+
+def _like_second(kinds, attrs) -> Kind:
+    return kinds[1]
+
+
+def _axis_attrs(op) -> dict[str, Any]:
+    attrs = dict(op.attrs)
+    return {k: attrs[k] for k in ("axis", "keepdims") if k in attrs}
+
+
+def _helper_eval(name: str, **fixed: Any) -> Callable[..., Any]:
+    return lambda lib, *args, **attrs: runtime.function(name)(*args, **{**attrs, **fixed})
+
+
+def index_value(template: tuple, dynamic: tuple) -> Any:
+    """The Python index that ``template`` describes, with the run-time ints filled in.
+
+    Items: ``("int", k)`` (operand k), ``("slice", lo, hi, step)`` (each an operand
+    position or ``None``), ``("none",)`` (``np.newaxis``), ``("ellipsis",)``.
+    """
+    def get(k):
+        return None if k is None else dynamic[k]
+
+    items = []
+    for item in template:
+        if item[0] == "int":
+            items.append(int(get(item[1])))
+        elif item[0] == "slice":
+            items.append(slice(get(item[1]), get(item[2]), get(item[3])))
+        elif item[0] == "none":
+            items.append(None)
+        else:
+            items.append(Ellipsis)
+    return items[0] if len(items) == 1 else tuple(items)
+
+
+def _index_eval(lib, x, *dynamic, index):
+    return np.asarray(x)[index_value(index, dynamic)]
+
+
+def _index_bar_eval(lib, g, x, *dynamic, index):
+    return runtime.function("_index_bar")(g, x, index_value(index, dynamic))
+
+
+# -- rules -------------------------------------------------------------------------------------
+
+def _linear_jvp(b, op, operands, out, tangents):
+    """Linear in the first operand, the others (ints, shapes) fixed: the op on the tangent."""
+    if tangents[0] is None:
+        return None
+    return b.emit(op.prim, (tangents[0], *operands[1:]), attrs=op.attrs, loc=op.loc)
+
+
+def _sum_vjp(b, op, operands, out, ybar):
+    return [b.emit("sum_bar", (ybar, operands[0]), attrs=_axis_attrs(op), loc=op.loc)]
+
+
+def _mean_vjp(b, op, operands, out, ybar):
+    return [b.emit("mean_bar", (ybar, operands[0]), attrs=_axis_attrs(op), loc=op.loc)]
+
+
+def _extreme_jvp(b, op, operands, out, tangents):
+    if tangents[0] is None:
+        return None
+    attrs = _axis_attrs(op)
+    mask = b.emit("extreme_mask", (operands[0], out), attrs=attrs, loc=op.loc)
+    return b.emit("np_sum", (b.emit("mul", (mask, tangents[0]), loc=op.loc),), attrs=attrs,
+                  loc=op.loc)
+
+
+def _extreme_vjp(b, op, operands, out, ybar):
+    attrs = _axis_attrs(op)
+    mask = b.emit("extreme_mask", (operands[0], out), attrs=attrs, loc=op.loc)
+    spread = b.emit("sum_bar", (ybar, operands[0]), attrs=attrs, loc=op.loc)
+    return [b.emit("mul", (mask, spread), loc=op.loc)]
+
+
+def _bilinear_jvp(b, op, operands, out, tangents):
+    """``d(a ∘ b) = da ∘ b + a ∘ db`` for a product ``∘`` (matmul, outer)."""
+    terms = []
+    if tangents[0] is not None:
+        terms.append(b.emit(op.prim, (tangents[0], operands[1]), attrs=op.attrs, loc=op.loc))
+    if tangents[1] is not None:
+        terms.append(b.emit(op.prim, (operands[0], tangents[1]), attrs=op.attrs, loc=op.loc))
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else b.emit("add", tuple(terms), loc=op.loc)
+
+
+def _matmul_vjp(b, op, operands, out, ybar):
+    a, c = operands
+    return [b.emit("matmul_bar_a", (ybar, a, c), loc=op.loc),
+            b.emit("matmul_bar_b", (ybar, a, c), loc=op.loc)]
+
+
+def _outer_vjp(b, op, operands, out, ybar):
+    a, c = operands
+    a_bar = b.emit("matmul", (ybar, b.emit("ravel", (c,), loc=op.loc)), attrs={"spelling": "@"},
+                   loc=op.loc)
+    c_bar = b.emit("matmul", (b.emit("ravel", (a,), loc=op.loc), ybar), attrs={"spelling": "@"},
+                   loc=op.loc)
+    return [b.emit("reshape_like", (a_bar, a), loc=op.loc),
+            b.emit("reshape_like", (c_bar, c), loc=op.loc)]
+
+
+def _transpose_vjp(b, op, operands, out, ybar):
+    return [b.emit("transpose", (ybar,), attrs=op.attrs, loc=op.loc)]
+
+
+def _reshape_vjp(b, op, operands, out, ybar):
+    return [b.emit("reshape_like", (ybar, operands[0]), loc=op.loc)] + [None] * (
+        len(operands) - 1)
+
+
+def _reshape_like_vjp(b, op, operands, out, ybar):
+    return [b.emit("reshape_like", (ybar, operands[0]), loc=op.loc), None]
+
+
+def _index_vjp(b, op, operands, out, ybar):
+    return [b.emit("index_bar", (ybar, *operands), attrs=op.attrs, loc=op.loc)] + [None] * (
+        len(operands) - 1)
+
+
+def _trace_vjp(b, op, operands, out, ybar):
+    return [b.emit("trace_bar", (ybar, operands[0]), loc=op.loc)]
+
+
+def _where_jvp(b, op, operands, out, tangents):
+    ta, tb = tangents[1:]
+    if ta is None and tb is None:
+        return None
+    zero = b.const(0.0)
+    return b.emit("np_where", (operands[0], ta or zero, tb or zero), loc=op.loc)
+
+
+def _where_vjp(b, op, operands, out, ybar):
+    c, x, y = operands
+    zero = b.const(0.0)
+    return [None,
+            fit(b, b.emit("np_where", (c, ybar, zero), loc=op.loc), x, op.loc),
+            fit(b, b.emit("np_where", (c, zero, ybar), loc=op.loc), y, op.loc)]
+
+
+def _array_lit_jvp(b, op, operands, out, tangents):
+    if all(t is None for t in tangents):
+        return None
+    zero = b.const(0.0)
+    return b.emit("array_lit", tuple(t or zero for t in tangents), loc=op.loc)
+
+
+def _array_lit_vjp(b, op, operands, out, ybar):
+    return [b.emit("np_index", (ybar, b.const(k)), attrs={"index": (("int", 0),)}, loc=op.loc)
+            for k in range(len(operands))]
+
+
+def fit(b, contribution, operand, loc):
+    """An adjoint contribution summed back to the shape of ``operand`` (NumPy broadcast
+    it up in the primal); nothing to do when both are scalars."""
+    if contribution.kind is not _A and operand.kind is not _A:
+        return contribution
+    return b.emit("unbroadcast", (contribution, operand), loc=loc)
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
+    """Register the array primitives (called once, by :mod:`s2sad.primitives`)."""
+    from .primitives import VARIADIC
+
+    def reduction(name, fn, vjp, jvp=_linear_jvp):
+        register(Primitive(name, 1, kind_rule=_reduce_kind, derivative="rule", jvp_rule=jvp,
+                           vjp_rule=vjp, evaluator=lambda lib, x, **a: fn(x, **a)))
+
+    reduction("np_sum", np.sum, _sum_vjp)
+    reduction("np_mean", np.mean, _mean_vjp)
+    reduction("np_max", np.max, _extreme_vjp, _extreme_jvp)
+    reduction("np_min", np.min, _extreme_vjp, _extreme_jvp)
+    register(Primitive("matmul", 2, kind_rule=_array, derivative="rule",
+                       jvp_rule=_bilinear_jvp, vjp_rule=_matmul_vjp,
+                       evaluator=lambda lib, a, c, **_: np.matmul(a, c)))
+    register(Primitive("outer", 2, kind_rule=_array, derivative="rule",
+                       jvp_rule=_bilinear_jvp, vjp_rule=_outer_vjp,
+                       evaluator=lambda lib, a, c, **_: np.outer(a, c)))
+    register(Primitive("trace", 1, kind_rule=lambda k, a: _F, derivative="rule",
+                       jvp_rule=_linear_jvp, vjp_rule=_trace_vjp,
+                       evaluator=lambda lib, x, **_: np.trace(x)))
+    register(Primitive("transpose", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_linear_jvp, vjp_rule=_transpose_vjp,
+                       evaluator=lambda lib, x, **_: np.transpose(x)))
+    register(Primitive("reshape", VARIADIC, kind_rule=_array, derivative="rule",
+                       jvp_rule=_linear_jvp, vjp_rule=_reshape_vjp,
+                       evaluator=lambda lib, x, *dims, **_: np.reshape(x, dims)))
+    register(Primitive("ravel", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_linear_jvp, vjp_rule=_reshape_vjp,
+                       evaluator=lambda lib, x, **_: np.ravel(x)))
+    register(Primitive("reshape_like", 2, kind_rule=_like_second, derivative="rule",
+                       jvp_rule=_linear_jvp, vjp_rule=_reshape_like_vjp,
+                       evaluator=lambda lib, g, x, **_: np.reshape(g, np.shape(x))))
+    register(Primitive("np_index", VARIADIC, kind_rule=_array, derivative="rule",
+                       jvp_rule=_linear_jvp, vjp_rule=_index_vjp, evaluator=_index_eval))
+    register(Primitive("np_where", 3, kind_rule=_array, derivative="rule",
+                       jvp_rule=_where_jvp, vjp_rule=_where_vjp,
+                       evaluator=lambda lib, c, x, y, **_: np.where(c, x, y)))
+    register(Primitive("array_lit", VARIADIC, kind_rule=_array, derivative="rule",
+                       jvp_rule=_array_lit_jvp, vjp_rule=_array_lit_vjp, cse=False,
+                       evaluator=lambda lib, *items, **_: np.array(items, dtype=float)))
+
+    # the helpers that reverse mode emits (their own derivatives: a later version)
+    def helper(name, nin, kind_rule, fn_name, **kw):
+        register(Primitive(name, nin, kind_rule=kind_rule, derivative="none",
+                           evaluator=kw.pop("evaluator", None) or _helper_eval(fn_name), **kw))
+
+    helper("unbroadcast", 2, _like_second, "_unbroadcast")
+    helper("scalar_seed", 1, lambda k, a: _F, "_scalar_seed", cse=False)
+    helper("sum_bar", 2, _array, "_sum_bar")
+    helper("mean_bar", 2, _array, "_mean_bar")
+    helper("extreme_mask", 2, _array, "_extreme_mask")
+    helper("matmul_bar_a", 3, _array, "_matmul_bar_a")
+    helper("matmul_bar_b", 3, _array, "_matmul_bar_b")
+    helper("trace_bar", 2, _array, "_trace_bar")
+    helper("index_bar", VARIADIC, _array, "_index_bar", evaluator=_index_bar_eval)
+
+    # shapes and constructors: no derivative flows through them
+    def constant(name, nin, kind_rule, fn):
+        register(Primitive(name, nin, kind_rule=kind_rule, derivative="none",
+                           evaluator=lambda lib, *args, **a: fn(*args, **a)))
+
+    constant("dim", 1, _int, lambda x, axis: np.shape(x)[axis])
+    constant("ndim", 1, _int, lambda x: np.ndim(x))
+    constant("np_zeros", VARIADIC, _array, lambda *dims: np.zeros(dims))
+    constant("np_ones", VARIADIC, _array, lambda *dims: np.ones(dims))
+    constant("np_zeros_like", 1, _array, lambda x: np.zeros_like(x, dtype=float))
+    constant("np_ones_like", 1, _array, lambda x: np.ones_like(x, dtype=float))
+    constant("eye", 1, _array, lambda n: np.eye(n))
+    constant("arange", VARIADIC, _array, lambda *args: np.arange(*args))

@@ -1,0 +1,133 @@
+"""The small NumPy helpers that generated array code calls, as source text.
+
+Generated modules must not import s2sad (DESIGN §6), so a helper that an
+array derivative needs — summing a broadcast adjoint back to its operand's
+shape, the adjoint of a matrix product whose operands may be vectors — is
+*copied into* the module that uses it.  This file is the one place each
+helper is written: code generation pastes the text of those a module calls
+(:func:`source_of`), and the reference interpreter and constant folding run
+the very same text (:func:`function`), so the two cannot drift apart.
+
+Each helper is written for any shape that NumPy accepts in the primal: the
+shapes of arrays are known only at run time.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+HELPERS: dict[str, str] = {}
+
+
+def _helper(name: str, source: str) -> None:
+    HELPERS[name] = source.strip("\n") + "\n"
+
+
+_helper("_unbroadcast", '''
+def _unbroadcast(g, x):
+    """The adjoint g of a broadcast result, summed back to the shape of x."""
+    shape = np.shape(x)
+    if np.shape(g) == shape:
+        return g
+    if np.ndim(g) < len(shape):
+        return np.broadcast_to(g, shape).copy()
+    g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(g)[i] != 1)
+    return np.sum(g, axis=axes, keepdims=True) if axes else g
+''')
+
+_helper("_scalar_seed", '''
+def _scalar_seed(y):
+    """1.0, the seed of a gradient; only a scalar output has a gradient."""
+    if np.ndim(y) != 0:
+        raise ValueError(f"grad needs a scalar output, not an array of shape {np.shape(y)}: "
+                         "use vjp, or reduce the output (np.sum, np.mean)")
+    return 1.0
+''')
+
+_helper("_sum_bar", '''
+def _sum_bar(g, x, axis=None, keepdims=False):
+    """The adjoint of np.sum(x, axis, keepdims): g spread over the summed axes."""
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, np.shape(x)).copy()
+''')
+
+_helper("_mean_bar", '''
+def _mean_bar(g, x, axis=None, keepdims=False):
+    """The adjoint of np.mean(x, axis, keepdims): g shared out over the averaged axes."""
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    count = np.size(x) // np.size(g)
+    return np.broadcast_to(g / count, np.shape(x)).copy()
+''')
+
+_helper("_extreme_mask", '''
+def _extreme_mask(x, y, axis=None, keepdims=False):
+    """Where x attains its max or min y along axis; ties share the derivative equally."""
+    if axis is not None and not keepdims:
+        y = np.expand_dims(y, axis)
+    mask = (x == y).astype(float)
+    return mask / np.sum(mask, axis=axis, keepdims=True)
+''')
+
+_helper("_matmul_bar_a", '''
+def _matmul_bar_a(g, a, b):
+    """The adjoint of a in a @ b (a, b vectors, matrices or stacks of matrices)."""
+    if np.ndim(b) == 1:
+        return g * b if np.ndim(a) == 1 else np.multiply.outer(g, b)
+    if np.ndim(a) == 1:
+        return np.matmul(b, g)
+    return _unbroadcast(np.matmul(g, np.swapaxes(b, -1, -2)), a)
+''')
+
+_helper("_matmul_bar_b", '''
+def _matmul_bar_b(g, a, b):
+    """The adjoint of b in a @ b (a, b vectors, matrices or stacks of matrices)."""
+    if np.ndim(a) == 1:
+        return g * a if np.ndim(b) == 1 else np.multiply.outer(a, g)
+    if np.ndim(b) == 1:
+        return np.matmul(np.swapaxes(a, -1, -2), g)
+    return _unbroadcast(np.matmul(np.swapaxes(a, -1, -2), g), b)
+''')
+
+_helper("_index_bar", '''
+def _index_bar(g, x, index):
+    """The adjoint of x[index] (basic indexing: no element is read twice)."""
+    x_bar = np.zeros(np.shape(x))
+    x_bar[index] = g
+    return x_bar
+''')
+
+_helper("_trace_bar", '''
+def _trace_bar(g, x):
+    """The adjoint of np.trace(x) for a matrix x."""
+    return g * np.eye(*np.shape(x))
+''')
+
+# helpers that call other helpers
+_NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",)}
+
+
+def with_dependencies(names: set[str]) -> list[str]:
+    """``names`` and the helpers they call, in a stable order."""
+    out = set(names)
+    for n in names:
+        out.update(_NEEDS.get(n, ()))
+    return sorted(out)
+
+
+def source_of(names: set[str]) -> str:
+    """The source text of these helpers (and what they call), ready to paste."""
+    return "\n\n".join(HELPERS[n] for n in with_dependencies(names))
+
+
+@cache
+def function(name: str) -> Any:
+    """The helper as a Python function (for the interpreter and constant folding)."""
+    namespace: dict[str, Any] = {"np": np}
+    exec(compile(source_of({name}), f"<s2sad helper {name}>", "exec"), namespace)  # noqa: S102
+    return namespace[name]
