@@ -199,6 +199,31 @@ def _array_lit_vjp(b, op, operands, out, ybar):
             for k in range(len(operands))]
 
 
+def shape_root(b, v, memo: dict) -> Any:
+    """A value with the same run-time shape as ``v``: follow elementwise ops whose array
+    operands all have one shape (a scalar operand never changes the shape)."""
+    from .primitives import PRIMITIVES
+
+    stack = [v]
+    while stack:
+        u = stack[-1]
+        if u in memo:
+            stack.pop()
+            continue
+        op = b.defs.get(u)
+        elementwise = op is not None and len(op.results) == 1 and not op.regions and (
+            PRIMITIVES[op.prim].derivative == "partials" or op.prim == "np_where")
+        arrays = [w for w in op.operands if w.kind is _A] if elementwise else []
+        todo = [w for w in arrays if w not in memo]
+        if todo:
+            stack.extend(todo)
+            continue
+        roots = {memo[w] for w in arrays}
+        memo[u] = roots.pop() if len(roots) == 1 else u
+        stack.pop()
+    return memo[v]
+
+
 def fit(b, contribution, operand, loc):
     """An adjoint contribution summed back to the shape of ``operand`` (NumPy broadcast
     it up in the primal); nothing to do when both are scalars."""

@@ -43,8 +43,8 @@ _helper("_scalar_seed", '''
 def _scalar_seed(y):
     """1.0, the seed of a gradient; only a scalar output has a gradient."""
     if np.ndim(y) != 0:
-        raise ValueError(f"grad needs a scalar output, not an array of shape {np.shape(y)}: "
-                         "use vjp, or reduce the output (np.sum, np.mean)")
+        raise ValueError("grad needs a scalar output, not an array of shape %s: use vjp, "
+                         "or reduce the output (np.sum, np.mean)" % (np.shape(y),))
     return 1.0
 ''')
 

@@ -27,7 +27,7 @@ from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Block, Function, Kind, Op, Value, values_read
-from ..primitives_numpy import fit
+from ..primitives_numpy import fit, shape_root
 from .activity import active_values, free_values, loop_slots
 from .rules import cancels, scaled_partials, suffixed
 
@@ -40,6 +40,7 @@ class _Reverse:
         self.active = active
         # loop → (its tape, its while-loop trip count, taped slots and args, the tape's tag)
         self.tapes: dict[Op, tuple] = {}
+        self.shapes: dict[Value, Value] = {}  # memo of primitives_numpy.shape_root
 
     def zero(self) -> Value:
         return self.b.const(0.0)
@@ -154,16 +155,17 @@ class _Reverse:
             hints = [None if v in adjoint else suffixed(v, "bar") for v in op.operands]
             parts = scaled_partials(self.b, op, operands, env[op.result], factors, hints)
             if env[op.result].kind is Kind.ARRAY:  # NumPy broadcast the operands
-                parts = self._unbroadcast(parts, operands, op.loc)
+                parts = self._unbroadcast(parts, operands, env[op.result], op.loc)
         for part, v in zip(parts, op.operands, strict=True):
             if part is not None:
                 self.accumulate(adjoint, v, part, op.loc)
 
-    def _unbroadcast(self, parts, operands, loc) -> list[Value | None]:
-        """Sum each contribution back to its operand's shape.  An array operand of an
-        elementwise op with one array operand has the result's shape already."""
-        several = sum(u.kind is Kind.ARRAY for u in operands) > 1
-        return [p if p is None or (u.kind is Kind.ARRAY and not several)
+    def _unbroadcast(self, parts, operands, out: Value, loc) -> list[Value | None]:
+        """Sum each contribution back to its operand's shape, unless the operand is
+        known to have the result's shape already."""
+        shape = shape_root(self.b, out, self.shapes)
+        return [p if p is None or (u.kind is Kind.ARRAY and shape_root(
+                    self.b, u, self.shapes) is shape)
                 else fit(self.b, p, u, loc) for p, u in zip(parts, operands, strict=True)]
 
     def _reverse_list_op(self, op: Op, env, adjoint, ybar: Value) -> None:

@@ -260,7 +260,7 @@ class _FunctionWriter:
 
     def _op_expr(self, op: Op) -> tuple[ast.expr, int, frozenset[str]]:
         parts = [self._operand(v) for v in op.operands]
-        if op.prim in _FLOAT_ARITH and op.results[0].kind is Kind.FLOAT:
+        if op.prim in _FLOAT_ARITH and op.results[0].kind in (Kind.FLOAT, Kind.ARRAY):
             # `2.0 * x`, not `2 * x`: CPython's float fast path takes float operands only.
             # The value is the same (integers up to 2**53 are exact floats).
             parts = [(self._const_expr(float(self.consts[v])), 0, frozenset())

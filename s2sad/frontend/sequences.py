@@ -20,7 +20,7 @@ import itertools
 from typing import Any
 
 from ..ir.core import Kind, Value
-from .arrays import Shape
+from .arrays import RetryWithArray, Shape
 
 # Hidden variables of desugared reductions: names no Python source can contain
 # (the dot), spelt in generated code with the hint on the right.
@@ -70,7 +70,10 @@ class SequenceMixin:
         if isinstance(base, Value) and base.kind is Kind.ARRAY:
             return self.array_index(base, node, ctx, hint)
         if isinstance(node.slice, (ast.Slice, ast.Tuple)):
-            if isinstance(base, Value) and base.kind is not Kind.LIST:
+            if isinstance(base, Value) and (base.kind is not Kind.LIST or (
+                    base in self.params and base.hint not in self.pinned)):
+                if base.kind is Kind.LIST:  # indexed as a list so far: an array after all
+                    raise RetryWithArray({base.hint})
                 return self.array_index(self.as_array(base, node.value, ctx), node, ctx, hint)
             raise self.unsupported(ctx.pf, node.slice, "slicing a list is not supported",
                                    hint="index one item at a time: `xs[i]`, or use an array")
