@@ -630,6 +630,12 @@ def check_function(
     wrt = tuple(range(len(fn.params))) if wrt is None else tuple(wrt)
     if not wrt:
         raise S2SADError(f"`{fn.name}` has no parameter to differentiate with respect to")
+    arrays = [p.hint for p in fn.params if p.kind is Kind.ARRAY]
+    if arrays:
+        raise S2SADError(f"`{fn.name}` takes NumPy arrays ({', '.join(arrays)}): s2sad check "
+                         "compares functions of numbers and lists, not arrays yet",
+                         hint="check array code against finite differences, as the tests "
+                              "do (tests/test_numpy.py)")
     for v in fn.results:
         if v.kind not in (Kind.FLOAT, Kind.INT, Kind.BOOL):
             raise S2SADError(f"`{fn.name}` returns a {v.kind.value}: s2sad check compares "
