@@ -123,7 +123,6 @@ def test_forward_mode_gradient_with_respect_to_an_array_is_refused():
 
 def test_check_refuses_array_functions(tmp_path):
     from click.testing import CliRunner
-
     from s2sad_cli.main import cli
 
     src = tmp_path / "arr.py"
