@@ -363,7 +363,10 @@ def _define_table() -> None:
     # -- NumPy: logaddexp (elementwise, with stable partials) and the array primitives ------
     register(Primitive("logaddexp", 2, lambda a, b, **_: _sp().log(_sp().exp(a) + _sp().exp(b)),
                        names={NUMPY: "logaddexp"}, commutative=True,
-                       partials_form=lambda a, b, out: (_sp().exp(a - out), _sp().exp(b - out))))
+                       # exp(a - out) = sigmoid(a - b): one tanh, finite everywhere, and
+                       # no need of the output (a gradient alone never computes it)
+                       partials_form=lambda a, b, out: (
+                           (1 + _sp().tanh((a - b) / 2)) / 2, (1 - _sp().tanh((a - b) / 2)) / 2)))
     from . import primitives_numpy
 
     primitives_numpy.define(register, Primitive)

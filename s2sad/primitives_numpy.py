@@ -97,12 +97,23 @@ def _linear_jvp(b, op, operands, out, tangents):
     return b.emit(op.prim, (tangents[0], *operands[1:]), attrs=op.attrs, loc=op.loc)
 
 
+def _full(op) -> bool:
+    """A reduction over every element, to a scalar."""
+    return op.attr("axis") is None and not op.attr("keepdims")
+
+
 def _sum_vjp(b, op, operands, out, ybar):
-    return [b.emit("sum_bar", (ybar, operands[0]), attrs=_axis_attrs(op), loc=op.loc)]
+    if _full(op):  # every element gets ybar: a scalar, NumPy broadcasts it where it goes
+        return [ybar]
+    like = shape_root(b, operands[0], {})
+    return [b.emit("sum_bar", (ybar, like), attrs=_axis_attrs(op), loc=op.loc)]
 
 
 def _mean_vjp(b, op, operands, out, ybar):
-    return [b.emit("mean_bar", (ybar, operands[0]), attrs=_axis_attrs(op), loc=op.loc)]
+    like = shape_root(b, operands[0], {})
+    if _full(op):
+        return [b.emit("div", (ybar, b.emit("size", (like,), loc=op.loc)), loc=op.loc)]
+    return [b.emit("mean_bar", (ybar, like), attrs=_axis_attrs(op), loc=op.loc)]
 
 
 def _extreme_jvp(b, op, operands, out, tangents):
@@ -117,6 +128,8 @@ def _extreme_jvp(b, op, operands, out, tangents):
 def _extreme_vjp(b, op, operands, out, ybar):
     attrs = _axis_attrs(op)
     mask = b.emit("extreme_mask", (operands[0], out), attrs=attrs, loc=op.loc)
+    if _full(op):
+        return [b.emit("mul", (mask, ybar), loc=op.loc)]
     spread = b.emit("sum_bar", (ybar, operands[0]), attrs=attrs, loc=op.loc)
     return [b.emit("mul", (mask, spread), loc=op.loc)]
 
@@ -224,10 +237,18 @@ def shape_root(b, v, memo: dict) -> Any:
     return memo[v]
 
 
+# Reverse mode keeps a full reduction's adjoint a scalar as long as it can: an
+# adjoint of kind float for an array value stands for that number broadcast to the
+# value's shape.  These rules read such a scalar right; the others get it broadcast
+# to the result's shape first.
+SCALAR_COTANGENT_OK = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_index"})
+
+
 def fit(b, contribution, operand, loc):
-    """An adjoint contribution summed back to the shape of ``operand`` (NumPy broadcast
-    it up in the primal); nothing to do when both are scalars."""
-    if contribution.kind is not _A and operand.kind is not _A:
+    """An adjoint contribution (an array) summed back to the shape of ``operand``, which
+    NumPy broadcast up in the primal.  A scalar contribution stands for itself broadcast
+    to the operand's shape already."""
+    if contribution.kind is not _A:
         return contribution
     return b.emit("unbroadcast", (contribution, operand), loc=loc)
 
@@ -298,6 +319,7 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
 
     constant("dim", 1, _int, lambda x, axis: np.shape(x)[axis])
     constant("ndim", 1, _int, lambda x: np.ndim(x))
+    constant("size", 1, _int, lambda x: np.size(x))
     constant("np_zeros", VARIADIC, _array, lambda *dims: np.zeros(dims))
     constant("np_ones", VARIADIC, _array, lambda *dims: np.ones(dims))
     constant("np_zeros_like", 1, _array, lambda x: np.zeros_like(x, dtype=float))

@@ -51,7 +51,7 @@ def _scalar_seed(y):
 _helper("_sum_bar", '''
 def _sum_bar(g, x, axis=None, keepdims=False):
     """The adjoint of np.sum(x, axis, keepdims): g spread over the summed axes."""
-    if axis is not None and not keepdims:
+    if np.ndim(g) and axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, np.shape(x)).copy()
 ''')
@@ -59,16 +59,18 @@ def _sum_bar(g, x, axis=None, keepdims=False):
 _helper("_mean_bar", '''
 def _mean_bar(g, x, axis=None, keepdims=False):
     """The adjoint of np.mean(x, axis, keepdims): g shared out over the averaged axes."""
-    if axis is not None and not keepdims:
+    shape = np.shape(x)
+    axes = range(len(shape)) if axis is None else np.atleast_1d(axis)
+    count = np.prod([shape[a] for a in axes])
+    if np.ndim(g) and axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
-    count = np.size(x) // np.size(g)
-    return np.broadcast_to(g / count, np.shape(x)).copy()
+    return np.broadcast_to(g / count, shape).copy()
 ''')
 
 _helper("_extreme_mask", '''
 def _extreme_mask(x, y, axis=None, keepdims=False):
     """Where x attains its max or min y along axis; ties share the derivative equally."""
-    if axis is not None and not keepdims:
+    if np.ndim(y) and axis is not None and not keepdims:
         y = np.expand_dims(y, axis)
     mask = (x == y).astype(float)
     return mask / np.sum(mask, axis=axis, keepdims=True)

@@ -91,10 +91,13 @@ def test_gradient_of_an_array_has_its_shape():
     assert gx.shape == (2,) and gA.shape == (3, 2) and gb.shape == (3,)
 
 
-def test_a_sum_of_squares_needs_no_unbroadcast():
+def test_a_full_sum_of_squares_stays_a_scalar_adjoint():
+    """np.sum's adjoint is the scalar 1.0 (broadcast by NumPy), and r * r has the shape of
+    r: no array of ones, no un-broadcast.  (`A @ x - b` may broadcast: that one stays.)"""
     source = s2sad.grad(M.least_squares, wrt=0).source
     body = source[source.index("def grad_least_squares"):]
-    assert "_unbroadcast(" not in body
+    assert "r_bar = 2.0 * r\n" in body
+    assert "_sum_bar" not in body
     assert "+=" not in body  # arrays are never updated in place
 
 

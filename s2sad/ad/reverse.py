@@ -27,7 +27,7 @@ from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Block, Function, Kind, Op, Value, values_read
-from ..primitives_numpy import fit, shape_root
+from ..primitives_numpy import SCALAR_COTANGENT_OK, fit, shape_root
 from .activity import active_values, free_values, loop_slots
 from .rules import cancels, scaled_partials, suffixed
 
@@ -149,16 +149,33 @@ class _Reverse:
         operands = tuple(env[v] for v in op.operands)
         prim = P.PRIMITIVES[op.prim]
         if prim.derivative == "rule":  # array primitives: hand-written, shape-aware
-            parts = prim.vjp_rule(self.b, op, operands, env[op.result], ybar)
+            out = env[op.result]
+            if ybar.kind is not Kind.ARRAY and out.kind is Kind.ARRAY and (
+                    op.prim not in SCALAR_COTANGENT_OK):
+                ybar = self.b.emit("unbroadcast", (ybar, out), loc=op.loc)
+            parts = prim.vjp_rule(self.b, op, operands, out, ybar)
             parts = [p if f is not None else None for p, f in zip(parts, factors, strict=True)]
         else:
+            out = env[op.result]
+            if out.kind is Kind.ARRAY and ybar.kind is not Kind.ARRAY and not self._same_shape(
+                    out, [u for u, f in zip(operands, factors, strict=True) if f is not None]):
+                # a scalar adjoint that stands for an array: broadcast it before it is
+                # summed back to an operand of another shape
+                ybar = self.b.emit("unbroadcast", (ybar, out), loc=op.loc)
+                factors = [ybar if f is not None else None for f in factors]
             hints = [None if v in adjoint else suffixed(v, "bar") for v in op.operands]
-            parts = scaled_partials(self.b, op, operands, env[op.result], factors, hints)
-            if env[op.result].kind is Kind.ARRAY:  # NumPy broadcast the operands
-                parts = self._unbroadcast(parts, operands, env[op.result], op.loc)
+            parts = scaled_partials(self.b, op, operands, out, factors, hints)
+            if out.kind is Kind.ARRAY:  # NumPy broadcast the operands
+                parts = self._unbroadcast(parts, operands, out, op.loc)
         for part, v in zip(parts, op.operands, strict=True):
             if part is not None:
                 self.accumulate(adjoint, v, part, op.loc)
+
+    def _same_shape(self, out: Value, operands: list[Value]) -> bool:
+        """Do these operands provably have the shape of ``out`` (arrays of its shape root)?"""
+        shape = shape_root(self.b, out, self.shapes)
+        return all(u.kind is Kind.ARRAY and shape_root(self.b, u, self.shapes) is shape
+                   for u in operands)
 
     def _unbroadcast(self, parts, operands, out: Value, loc) -> list[Value | None]:
         """Sum each contribution back to its operand's shape, unless the operand is

@@ -25,7 +25,7 @@ HELPER_NAMES = frozenset(runtime.HELPERS)
 _NUMPY_CALLS = {"np_sum": "sum", "np_mean": "mean", "np_max": "max", "np_min": "min",
                 "outer": "outer", "trace": "trace", "ravel": "ravel", "np_where": "where",
                 "np_zeros_like": "zeros_like", "np_ones_like": "ones_like", "eye": "eye",
-                "arange": "arange", "ndim": "ndim"}
+                "arange": "arange", "ndim": "ndim", "size": "size"}
 
 
 def _name(n: str) -> ast.Name:

@@ -48,6 +48,9 @@ ARRAY_FUNCTIONS = {
 }
 _REDUCTIONS = {"sum": "np_sum", "mean": "np_mean", "max": "np_max", "min": "np_min",
                "amax": "np_max", "amin": "np_min"}
+# ops whose operands are numbers (items, sizes), or whose array operand is the first
+_SCALAR_OPERANDS = {"array_lit", "np_zeros", "np_ones", "eye", "arange", "dim", "ndim", "size"}
+_FIRST_OPERAND = {"np_index", "reshape"}
 _METHODS = {"sum", "mean", "max", "min", "dot", "reshape", "ravel", "transpose", "flatten"}
 # array functions s2sad knows but cannot differentiate yet: say so, and what to use
 ARRAY_LATER = {
@@ -81,7 +84,7 @@ class ArrayMixin:
     # -- which values are arrays -----------------------------------------------------------
     def params_behind(self, v: Value) -> set[Value]:
         """The parameters ``v`` is computed from (through arithmetic, branches and loops)."""
-        seen: set[Value] = set()
+        seen = self.behind_seen  # values already walked: their parameters are arrays now
         found: set[Value] = set()
         stack = [v]
         while stack:
@@ -93,8 +96,8 @@ class ArrayMixin:
                 found.add(u)
                 continue
             op = self.b.defs.get(u)
-            if op is not None:
-                stack.extend(op.operands)
+            if op is not None and op.prim not in _SCALAR_OPERANDS:
+                stack.extend(op.operands[:1] if op.prim in _FIRST_OPERAND else op.operands)
                 for region in op.regions:
                     stack.extend(values_read(region))
             stack.extend(self.arg_sources.get(u, ()))
@@ -106,12 +109,14 @@ class ArrayMixin:
         if isinstance(value, Shape) or isinstance(value, tuple):
             raise self.unsupported(ctx.pf, node, "a tuple used as an array",
                                    hint="build an array with np.array([...])")
-        if value.kind is Kind.ARRAY:
-            return value
+        # Every parameter behind an array operand may be an array (`A @ x - b`: b too).
+        # Reverse mode relies on it: a value of kind float is a scalar at run time.
         names = {p.hint for p in self.params_behind(value)
                  if p.kind is not Kind.ARRAY and p.hint not in self.pinned}
         if names:
             raise RetryWithArray(names)
+        if value.kind is Kind.ARRAY:
+            return value
         if value.kind is Kind.LIST:
             raise self.unsupported(ctx.pf, node, "a list used as an array",
                                    why="s2sad keeps lists and arrays apart",

@@ -114,6 +114,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         self.hidden_hints = {}
         self.owned = set()
         self.arg_sources = {}
+        self.behind_seen = set()
         params = []
         for a in node.args.posonlyargs + node.args.args:
             params.append(self.b.fresh(kinds.get(a.arg, Kind.FLOAT), a.arg))
@@ -486,8 +487,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                     return ArrayFuncRef(name)
                 if isinstance(mod, ModuleRef) and mod.lib == P.NUMPY:
                     raise NameResolutionError(
-                        f"`{ast.unparse(func)}` is not supported yet", ctx.pf.loc(func),
-                        why="array functions come in a later version of s2sad")
+                        f"`{ast.unparse(func)}` is not supported", ctx.pf.loc(func),
+                        why=f"s2sad knows no derivative rule for `{ast.unparse(func)}`",
+                        hint="see the README for the supported NumPy functions; create "
+                             "random numbers and data outside the differentiated function")
             raise self.unsupported(ctx.pf, func, f"calling `{ast.unparse(func)}` is not "
                                    "supported", why="s2sad cannot see what it computes",
                                    hint="use math or numpy functions, or functions defined in "
