@@ -367,6 +367,13 @@ def _define_table() -> None:
                        # no need of the output (a gradient alone never computes it)
                        partials_form=lambda a, b, out: (
                            (1 + _sp().tanh((a - b) / 2)) / 2, (1 - _sp().tanh((a - b) / 2)) / 2)))
+    # 1 / (1 + exp(-x)), recognised when it is built (opt/simplify.py): σ' = σ(1 - σ) is
+    # finite where sympy.diff's exp(-x) / (1 + exp(-x))² is inf / inf (x = -1000)
+    register(Primitive("sigmoid", 1, lambda x, **_: 1 / (1 + _sp().exp(-x)),
+                       names={MATH: "exp", NUMPY: "exp"},
+                       partials_form=lambda x, out: (out * (1 - out),),
+                       evaluator=lambda lib, x, **_: 1.0 / (1.0 + (
+                           np.exp(-x) if lib == NUMPY else math.exp(-x)))))
     from . import primitives_numpy
 
     primitives_numpy.define(register, Primitive)

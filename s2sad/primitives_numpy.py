@@ -152,6 +152,12 @@ def _matmul_vjp(b, op, operands, out, ybar):
             b.emit("matmul_bar_b", (ybar, a, c), loc=op.loc)]
 
 
+def _inner_vjp(b, op, operands, out, ybar):
+    a, c = operands
+    return [b.emit("inner_bar_a", (ybar, a, c), loc=op.loc),
+            b.emit("inner_bar_b", (ybar, a, c), loc=op.loc)]
+
+
 def _outer_vjp(b, op, operands, out, ybar):
     a, c = operands
     a_bar = b.emit("matmul", (ybar, b.emit("ravel", (c,), loc=op.loc)), attrs={"spelling": "@"},
@@ -212,11 +218,45 @@ def _array_lit_vjp(b, op, operands, out, ybar):
             for k in range(len(operands))]
 
 
-def shape_root(b, v, memo: dict) -> Any:
-    """A value with the same run-time shape as ``v``: follow elementwise ops whose array
-    operands all have one shape (a scalar operand never changes the shape)."""
+# Results that are scalars whatever their operands: full reductions, sizes, the trace.
+_SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "trace", "dim", "ndim",
+                             "size", "const", "scalar_seed", "scalar_input"})
+
+
+def _surely_scalar(b, v, memo: dict) -> bool:
+    """Is float ``v`` a scalar at run time?  A float parameter (or a value computed from
+    one) may be an array that NumPy broadcasts: only constants and reductions are sure."""
     from .primitives import PRIMITIVES
 
+    stack = [v]
+    while stack:
+        u = stack[-1]
+        if u in memo:
+            stack.pop()
+            continue
+        op = b.defs.get(u)
+        if u.kind is _A or op is None or op.regions:
+            memo[u] = u.kind in (_I, Kind.BOOL)  # an int is never an array of floats
+        elif op.prim in _SCALAR_RESULTS and u.kind is not _A:
+            memo[u] = True
+        elif PRIMITIVES[op.prim].derivative in ("partials", "zero", "none"):
+            todo = [w for w in op.operands if w not in memo]
+            if todo:
+                stack.extend(todo)
+                continue
+            memo[u] = all(memo[w] for w in op.operands)
+        else:
+            memo[u] = False
+        stack.pop()
+    return memo[v]
+
+
+def shape_root(b, v, memo: dict) -> Any:
+    """A value with the same run-time shape as ``v``: follow elementwise ops whose array
+    operands all have one shape and whose other operands are surely scalars."""
+    from .primitives import PRIMITIVES
+
+    scalars = memo.setdefault("scalars", {})
     stack = [v]
     while stack:
         u = stack[-1]
@@ -232,7 +272,9 @@ def shape_root(b, v, memo: dict) -> Any:
             stack.extend(todo)
             continue
         roots = {memo[w] for w in arrays}
-        memo[u] = roots.pop() if len(roots) == 1 else u
+        plain = all(_surely_scalar(b, w, scalars) for w in op.operands
+                    if w.kind is not _A) if elementwise else False
+        memo[u] = roots.pop() if len(roots) == 1 and plain else u
         stack.pop()
     return memo[v]
 
@@ -270,6 +312,9 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     register(Primitive("matmul", 2, kind_rule=_array, derivative="rule",
                        jvp_rule=_bilinear_jvp, vjp_rule=_matmul_vjp,
                        evaluator=lambda lib, a, c, **_: np.matmul(a, c)))
+    register(Primitive("inner", 2, kind_rule=_array, derivative="rule",
+                       jvp_rule=_bilinear_jvp, vjp_rule=_inner_vjp,
+                       evaluator=lambda lib, a, c, **_: np.inner(a, c)))
     register(Primitive("outer", 2, kind_rule=_array, derivative="rule",
                        jvp_rule=_bilinear_jvp, vjp_rule=_outer_vjp,
                        evaluator=lambda lib, a, c, **_: np.outer(a, c)))
@@ -304,12 +349,15 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
 
     helper("unbroadcast", 2, _like_second, "_unbroadcast")
     helper("scalar_seed", 1, lambda k, a: _F, "_scalar_seed", cse=False)
+    helper("scalar_input", 1, lambda k, a: _F, "_scalar_input", cse=False)
     helper("sum_bar", 2, _array, "_sum_bar")
     helper("mean_bar", 2, _array, "_mean_bar")
     helper("extreme_mask", 2, _array, "_extreme_mask")
     helper("matmul_bar_a", 3, _array, "_matmul_bar_a")
     helper("matmul_bar_b", 3, _array, "_matmul_bar_b")
     helper("trace_bar", 2, _array, "_trace_bar")
+    helper("inner_bar_a", 3, _array, "_inner_bar_a")
+    helper("inner_bar_b", 3, _array, "_inner_bar_b")
     helper("index_bar", VARIADIC, _array, "_index_bar", evaluator=_index_bar_eval)
 
     # shapes and constructors: no derivative flows through them

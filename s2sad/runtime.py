@@ -48,6 +48,15 @@ def _scalar_seed(y):
     return 1.0
 ''')
 
+_helper("_scalar_input", '''
+def _scalar_input(x):
+    """1.0, the seed of a forward-mode gradient; only right for a scalar argument."""
+    if np.ndim(x) != 0:
+        raise ValueError("a forward-mode gradient needs a scalar argument, not an array of "
+                         "shape %s: use mode='reverse', or jvp" % (np.shape(x),))
+    return 1.0
+''')
+
 _helper("_sum_bar", '''
 def _sum_bar(g, x, axis=None, keepdims=False):
     """The adjoint of np.sum(x, axis, keepdims): g spread over the summed axes."""
@@ -94,6 +103,21 @@ def _matmul_bar_b(g, a, b):
     if np.ndim(b) == 1:
         return np.matmul(np.swapaxes(a, -1, -2), g)
     return _unbroadcast(np.matmul(np.swapaxes(a, -1, -2), g), b)
+''')
+
+_helper("_inner_bar_a", '''
+def _inner_bar_a(g, a, b):
+    """The adjoint of a in np.inner(a, b): g contracted with b over b's leading axes."""
+    lead = np.ndim(b) - 1
+    return np.tensordot(g, b, axes=(list(range(np.ndim(g) - lead, np.ndim(g))),
+                                    list(range(lead))))
+''')
+
+_helper("_inner_bar_b", '''
+def _inner_bar_b(g, a, b):
+    """The adjoint of b in np.inner(a, b): g contracted with a over a's leading axes."""
+    lead = np.ndim(a) - 1
+    return np.tensordot(g, a, axes=(list(range(lead)), list(range(lead))))
 ''')
 
 _helper("_index_bar", '''

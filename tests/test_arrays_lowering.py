@@ -119,9 +119,15 @@ def test_shapes_are_run_time_ints():
     np.testing.assert_allclose(s2sad.grad(M.shapes)(X), np.full((2, 3), 1 / 6 + 3 / 6))
 
 
-def test_forward_mode_gradient_with_respect_to_an_array_is_refused():
-    with pytest.raises(s2sad.DifferentiationError, match="array `x`"):
-        s2sad.grad(M.via_sum, mode="forward")
+def test_forward_mode_gradient_with_respect_to_an_array_is_refused_when_it_runs():
+    """Whether `np.sum(x * w)` takes arrays x, w or a scalar is known only at run time:
+    a scalar gets its derivative, an array a ValueError (never the sum of its gradient)."""
+    g = s2sad.grad(M.via_sum, wrt=(1, 2), mode="forward")
+    assert g(np.array([1.0, 2.0]), 3.0, 0.5) == pytest.approx((3.0, 1.0))
+    with pytest.raises(ValueError, match="forward-mode gradient needs a scalar"):
+        g(np.array([1.0, 2.0]), np.array([3.0, 1.0]), 0.5)
+    with pytest.raises(ValueError, match="forward-mode gradient needs a scalar"):
+        s2sad.grad(M.via_sum, mode="forward")(np.array([1.0, 2.0]), 3.0, 0.5)
 
 
 def test_check_refuses_array_functions(tmp_path):

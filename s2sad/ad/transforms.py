@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import DifferentiationError
 from ..ir.builder import Builder
-from ..ir.core import Function, Kind, Value, values_read
+from ..ir.core import Function, Kind, Value, values_read, walk_ops
 from .forward import forward_sweep
 from .reverse import reverse_sweep
 from .rules import derived_hint
@@ -125,14 +125,21 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
         value = None
         grads = []
         for i in wrt:
-            if fn.params[i].kind in (Kind.LIST, Kind.ARRAY):
+            if fn.params[i].kind is Kind.LIST:
                 raise DifferentiationError(
-                    f"a forward-mode gradient with respect to the {fn.params[i].kind.value} "
-                    f"`{fn.param_names[i]}` "
+                    f"a forward-mode gradient with respect to the list `{fn.param_names[i]}` "
                     "would need one sweep per item",
                     why="forward mode computes one directional derivative per sweep",
                     hint="use mode='reverse' (the default), or s2sad.jvp with a list tangent")
-            (value,), (tangent,) = forward_sweep(b, fn, params, {i: b.const(1.0)})
+            seed = b.const(1.0)
+            if any(p.kind is Kind.ARRAY for p in fn.params) or any(
+                    r.kind is Kind.ARRAY for op in walk_ops(fn.body) for r in op.results):
+                # Array code: the argument may be an array (one sweep per item would be
+                # needed), and the seed 1.0 would then give the sum of its gradient.  Which
+                # arguments are arrays is partly inferred (`np.sum(x * c)`: x or c?), so a
+                # scalar passes and an array is refused when the gradient runs.
+                seed = b.emit("scalar_input", (params[i],))
+            (value,), (tangent,) = forward_sweep(b, fn, params, {i: seed})
             grads.append(_zero_if_none(b, tangent, params[i], _unread(fn, i)))
     else:
         raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")

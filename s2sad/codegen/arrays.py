@@ -16,14 +16,17 @@ from .. import runtime
 from ..ir.core import Op
 
 HELPER_OF = {"unbroadcast": "_unbroadcast", "scalar_seed": "_scalar_seed",
+             "scalar_input": "_scalar_input",
              "sum_bar": "_sum_bar", "mean_bar": "_mean_bar", "extreme_mask": "_extreme_mask",
              "matmul_bar_a": "_matmul_bar_a", "matmul_bar_b": "_matmul_bar_b",
-             "trace_bar": "_trace_bar", "index_bar": "_index_bar"}
+             "trace_bar": "_trace_bar", "index_bar": "_index_bar",
+             "inner_bar_a": "_inner_bar_a", "inner_bar_b": "_inner_bar_b"}
 assert set(HELPER_OF.values()) <= set(runtime.HELPERS)
 HELPER_NAMES = frozenset(runtime.HELPERS)
 
 _NUMPY_CALLS = {"np_sum": "sum", "np_mean": "mean", "np_max": "max", "np_min": "min",
-                "outer": "outer", "trace": "trace", "ravel": "ravel", "np_where": "where",
+                "outer": "outer", "inner": "inner", "trace": "trace", "ravel": "ravel",
+                "np_where": "where",
                 "np_zeros_like": "zeros_like", "np_ones_like": "ones_like", "eye": "eye",
                 "arange": "arange", "ndim": "ndim", "size": "size"}
 

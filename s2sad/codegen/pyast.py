@@ -280,6 +280,10 @@ class _FunctionWriter:
             expr: ast.expr = spelled
         elif array and name == "select":
             expr = self._call(P.NUMPY, "where", args)
+        elif name == "sigmoid":  # as the user wrote it: 1.0 / (1.0 + exp(-x))
+            exp = self._call(lib or P.MATH, "exp", [ast.UnaryOp(ast.USub(), args[0])])
+            expr = ast.BinOp(ast.Constant(1.0), ast.Div(),
+                             ast.BinOp(ast.Constant(1.0), ast.Add(), exp))
         elif name == "powc":
             n = op.attr("exponent")
             if n == 2 and isinstance(args[0], ast.Name):

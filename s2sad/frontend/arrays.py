@@ -42,7 +42,7 @@ class Shape:
 
 # np.<name> (and np.linalg.<name>) that are not elementwise scalar primitives
 ARRAY_FUNCTIONS = {
-    "sum", "mean", "max", "min", "amax", "amin", "dot", "matmul", "outer", "trace",
+    "sum", "mean", "max", "min", "amax", "amin", "dot", "matmul", "outer", "inner", "trace",
     "transpose", "reshape", "ravel", "where", "clip", "zeros", "ones", "zeros_like",
     "ones_like", "eye", "identity", "arange", "array", "asarray", "linalg.norm",
 }
@@ -50,7 +50,7 @@ _REDUCTIONS = {"sum": "np_sum", "mean": "np_mean", "max": "np_max", "min": "np_m
                "amax": "np_max", "amin": "np_min"}
 # ops whose operands are numbers (items, sizes), or whose array operand is the first
 _SCALAR_OPERANDS = {"array_lit", "np_zeros", "np_ones", "eye", "arange", "dim", "ndim", "size"}
-_FIRST_OPERAND = {"np_index", "reshape"}
+_FIRST_OPERAND = {"np_index", "reshape", "getitem"}
 _METHODS = {"sum", "mean", "max", "min", "dot", "reshape", "ravel", "transpose", "flatten"}
 # array functions s2sad knows but cannot differentiate yet: say so, and what to use
 ARRAY_LATER = {
@@ -58,7 +58,6 @@ ARRAY_LATER = {
     "hstack": "", "vstack": "", "prod": "write the product with `*`", "cumsum": "",
     "linalg.det": "", "linalg.inv": "", "linalg.solve": "", "sort": "", "argmax": "",
     "argmin": "", "einsum": "use `@` and `np.sum`", "tensordot": "use `@`",
-    "inner": "use `@` on vectors or `np.sum(a * b, axis=-1)`",
 }
 
 
@@ -109,14 +108,15 @@ class ArrayMixin:
         if isinstance(value, Shape) or isinstance(value, tuple):
             raise self.unsupported(ctx.pf, node, "a tuple used as an array",
                                    hint="build an array with np.array([...])")
-        # Every parameter behind an array operand may be an array (`A @ x - b`: b too).
-        # Reverse mode relies on it: a value of kind float is a scalar at run time.
+        if value.kind is Kind.ARRAY:
+            return value
+        # A parameter combined with an array only elementwise (`A @ x - b`) may stay a
+        # float: NumPy broadcasts it, and reverse mode sums its adjoint to its run-time
+        # shape (primitives_numpy.shape_root never trusts such a value to be a scalar).
         names = {p.hint for p in self.params_behind(value)
                  if p.kind is not Kind.ARRAY and p.hint not in self.pinned}
         if names:
             raise RetryWithArray(names)
-        if value.kind is Kind.ARRAY:
-            return value
         if value.kind is Kind.LIST:
             raise self.unsupported(ctx.pf, node, "a list used as an array",
                                    why="s2sad keeps lists and arrays apart",
@@ -292,11 +292,11 @@ class ArrayMixin:
                                            "supported yet", hint="np.array([a, b, c]) of numbers")
                 return self.emit("array_lit", items, ctx, node, hint)
             return self.as_array(self.value(args[0], ctx), node, ctx)
-        if name in ("dot", "matmul", "outer"):
+        if name in ("dot", "matmul", "outer", "inner"):
             self._count(node, ctx, spelled, 2)
             a, b = (self.value(e, ctx) for e in args)
-            if name == "outer":
-                return self.emit("outer", [self.as_array(a, node, ctx),
+            if name in ("outer", "inner"):
+                return self.emit(name, [self.as_array(a, node, ctx),
                                            self.as_array(b, node, ctx)], ctx, node, hint)
             return self.matmul(a, b, node, ctx, hint, spelling=name)
         if name in ("trace", "transpose", "ravel"):

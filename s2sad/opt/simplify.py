@@ -32,7 +32,7 @@ _FOLD_ERRORS = (ArithmeticError, ValueError, TypeError, OverflowError)
 def _fold(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | None):
     p = P.PRIMITIVES[prim]
     kind = p.result_kind(tuple(v.kind for v in operands), attrs)
-    if kind is Kind.ARRAY or prim == "scalar_seed":
+    if kind is Kind.ARRAY or prim in ("scalar_seed", "scalar_input"):
         return None  # an array is built at run time, never a literal in the code
     values = [b.const_value(v) for v in operands]
     try:
@@ -107,6 +107,21 @@ def _merge_selects(b, x: Value, y: Value):
     return None
 
 
+def _sigmoid_of(b, y: Value):
+    """``(x, lib)`` when ``y`` is ``1 + exp(-x)``: then ``1 / y`` is the sigmoid of x,
+    whose derivative σ(1 - σ) stays finite where exp(-x) overflows."""
+    d = b.defs.get(y)
+    if d is None or d.prim != "add" or not b.is_const(d.operands[1], 1):
+        return None
+    e = b.defs.get(d.operands[0])
+    if e is None or e.prim != "exp":
+        return None
+    n = b.defs.get(e.operands[0])
+    if n is None or n.prim != "neg":
+        return None
+    return n.operands[0], e.attr("lib") or P.MATH
+
+
 def rewrite(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | None):
     p = P.PRIMITIVES[prim]
     if operands and all(b.is_const(v) for v in operands) and prim != "select":
@@ -169,6 +184,8 @@ def rewrite(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | N
         x, y = operands
         if c(y, 1):
             return same(x)
+        if c(x, 1) and (s := _sigmoid_of(b, y)) is not None:
+            return b.emit("sigmoid", (s[0],), attrs={"lib": s[1]}, loc=loc)
         if c(y, -1):
             return same(b.emit("neg", (x,), loc=loc))
         nx, ny = is_neg(x), is_neg(y)

@@ -26,9 +26,9 @@ def grad_sigmoid(x):
 
     With respect to x.
     """
-    _t0 = math.exp(-x)
-    _t1 = _t0 + 1.0
-    return _t0 * (1.0 / _t1 / _t1)
+    _t0 = 1.0 / (1.0 + math.exp(-x))
+    x_bar = _t0 * (1.0 - _t0)
+    return x_bar
 
 
 def grad_chain5(x):
