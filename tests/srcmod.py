@@ -44,3 +44,21 @@ def load_benchmark(name: str) -> types.ModuleType:
     if str(BENCHMARKS) not in sys.path:
         sys.path.append(str(BENCHMARKS))
     return importlib.import_module(name)
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_example(name: str) -> types.ModuleType:
+    """Import ``examples/<name>.py`` from its path, registered in ``sys.modules`` (s2sad
+    reads the functions' source through ``inspect``), as ``python examples/<name>.py``
+    would run it."""
+    modname = f"_s2sad_example_{name}"
+    if modname in sys.modules:
+        return sys.modules[modname]
+    spec = importlib.util.spec_from_file_location(modname, EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    spec.loader.exec_module(module)
+    return module
