@@ -44,7 +44,6 @@ the ratios are the point.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import math
 import platform
@@ -57,7 +56,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from benchtools import RESULTS, load_source, time_interleaved
+import benchtools
+from benchtools import load_source, time_interleaved
 
 import s2sad
 from s2sad import api as s2sad_api
@@ -567,20 +567,7 @@ def run(quick: bool = False, log: Callable[[str], None] = lambda s: None) -> dic
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run (a few seconds)")
-    args = parser.parse_args(argv)
-
-    def log(s: str) -> None:
-        print(s, file=sys.stderr, flush=True)
-
-    report = run(quick=args.quick, log=log)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / ("control-quick.md" if args.quick else "control.md")
-    out.write_text(report["markdown"], encoding="utf-8")
-    print(report["markdown"])
-    print(f"(written to {out})", file=sys.stderr)
-    return 0
+    return benchtools.main(run, "control", __doc__, argv)
 
 
 if __name__ == "__main__":

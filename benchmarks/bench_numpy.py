@@ -28,7 +28,6 @@ Absolute times depend on the machine; the ratios are the point.
 
 from __future__ import annotations
 
-import argparse
 import platform
 import sys
 import time
@@ -36,8 +35,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import benchtools
 import numpy as np
-from benchtools import RESULTS, time_interleaved
+from benchtools import time_interleaved
 
 import s2sad
 from s2sad import api as s2sad_api
@@ -303,20 +303,7 @@ def run(quick: bool = False, log: Callable[[str], None] = lambda s: None) -> dic
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run (a few seconds)")
-    args = parser.parse_args(argv)
-
-    def log(s: str) -> None:
-        print(s, file=sys.stderr, flush=True)
-
-    report = run(quick=args.quick, log=log)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / ("numpy-quick.md" if args.quick else "numpy.md")
-    out.write_text(report["markdown"], encoding="utf-8")
-    print(report["markdown"])
-    print(f"(written to {out})", file=sys.stderr)
-    return 0
+    return benchtools.main(run, "numpy", __doc__, argv)
 
 
 if __name__ == "__main__":

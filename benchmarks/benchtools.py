@@ -7,6 +7,7 @@ the smoke tests put the folder on ``sys.path`` the same way).
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import importlib.util
 import itertools
@@ -83,3 +84,23 @@ def time_interleaved(funcs: dict[str, Callable[..., Any]], args: Sequence[Any], 
 
 def geomean(xs: Sequence[float]) -> float:
     return math.exp(statistics.fmean(math.log(x) for x in xs))
+
+
+def main(run: Callable[..., dict], stem: str, doc: str,
+         argv: Sequence[str] | None = None) -> int:
+    """The command line of a benchmark script: ``--quick``; the Markdown report of
+    ``run(quick=..., log=...)`` goes to stdout and to ``results/<stem>[-quick].md``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run (a few seconds)")
+    args = parser.parse_args(argv)
+
+    def log(s: str) -> None:
+        print(s, file=sys.stderr, flush=True)
+
+    report = run(quick=args.quick, log=log)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / (f"{stem}-quick.md" if args.quick else f"{stem}.md")
+    out.write_text(report["markdown"], encoding="utf-8")
+    print(report["markdown"])
+    print(f"(written to {out})", file=sys.stderr)
+    return 0
