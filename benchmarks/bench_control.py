@@ -57,10 +57,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import benchtools
-from benchtools import load_source, time_interleaved
+from benchtools import clear_s2sad_caches, load_source, max_abs_error, time_interleaved
 
 import s2sad
-from s2sad import api as s2sad_api
 
 # -- the benchmark functions (s2sad reads their source from this file) ------------------------
 
@@ -264,22 +263,6 @@ def count_while(x, n):
 # -- timing helpers ---------------------------------------------------------------------------
 
 
-def _flat(v: Any) -> list[float]:
-    if isinstance(v, (tuple, list)):
-        return [float(a) for item in v for a in _flat(item)]
-    return [float(v)]
-
-
-def max_abs_error(g: Callable[..., Any], hand: Callable[..., Any],
-                  points: Sequence[Sequence[Any]]) -> float:
-    worst = 0.0
-    for p in points:
-        a, b = _flat(g(*p)), _flat(hand(*p))
-        assert len(a) == len(b), (len(a), len(b))
-        worst = max([worst, *(abs(u - v) for u, v in zip(a, b, strict=True))])
-    return worst
-
-
 # -- 1. run time ------------------------------------------------------------------------------
 
 
@@ -468,13 +451,6 @@ def loop(x, y):
 
 
 
-def _clear_api_cache() -> None:
-    for name in ("_cache", "_ir_cache"):
-        cache = getattr(s2sad_api, name, None)
-        if isinstance(cache, dict):
-            cache.clear()
-
-
 @dataclass
 class CompileRow:
     trips: int
@@ -493,7 +469,7 @@ def run_compile(*, quick: bool = False) -> list[CompileRow]:
         src = ""
         for _ in range(repeat):
             f = load_source(TRIP_SOURCE.format(n=n), "trip").loop
-            _clear_api_cache()
+            clear_s2sad_caches()
             gc.collect()
             t0 = time.perf_counter()
             g = s2sad.grad(f, wrt=(0, 1))

@@ -41,10 +41,16 @@ from pathlib import Path
 from typing import Any
 
 import cases
-from benchtools import RESULTS, ROOT, geomean, sample_interleaved, time_interleaved
+from benchtools import (
+    RESULTS,
+    ROOT,
+    clear_s2sad_caches,
+    geomean,
+    sample_interleaved,
+    time_interleaved,
+)
 
 import s2sad
-from s2sad import api as s2sad_api
 from s2sad.ad.transforms import grad_function
 from s2sad.codegen import load, module, render
 from s2sad.frontend import from_function, lower
@@ -144,14 +150,6 @@ def call_overhead(*, quick: bool = False) -> float:
 # -- 2. compile time --------------------------------------------------------------------------
 
 
-def _clear_api_cache() -> None:
-    """Drop s2sad's in-memory caches so that earlier compiles do not weigh on GC later."""
-    for name in ("_cache", "_ir_cache"):
-        cache = getattr(s2sad_api, name, None)
-        if isinstance(cache, dict):
-            cache.clear()
-
-
 def _timed(fn: Callable[[], Any], *, gc_enabled: bool = True) -> float:
     gc.collect()
     if not gc_enabled:
@@ -216,7 +214,7 @@ def run_compile(ks: Sequence[int] = CHAIN_KS, *, repeat: int = 3,
             f = cases.load_chain(k).chain
             box: list[Any] = []
             sec = _timed(lambda: box.append(s2sad.grad(f, mode=mode)), gc_enabled=gc_enabled)
-            _clear_api_cache()
+            clear_s2sad_caches()
             return sec, box[0]
 
         rev_times, g = [], None
@@ -269,7 +267,7 @@ def profile_compile(k: int, top: int = 15) -> tuple[float, list[ProfileRow]]:
     prof.enable()
     s2sad.grad(f)
     prof.disable()
-    _clear_api_cache()
+    clear_s2sad_caches()
     stats = pstats.Stats(prof)
     total = stats.total_tt  # type: ignore[attr-defined]
     rows = []

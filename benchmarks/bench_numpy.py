@@ -37,10 +37,9 @@ from typing import Any
 
 import benchtools
 import numpy as np
-from benchtools import time_interleaved
+from benchtools import clear_s2sad_caches, max_abs_error, time_interleaved
 
 import s2sad
-from s2sad import api as s2sad_api
 
 # -- the benchmark functions (s2sad reads their source from this file) ------------------------
 
@@ -182,31 +181,6 @@ def cases(quick: bool = False) -> list[Case]:
     ]
 
 
-def _flat(v: Any) -> np.ndarray:
-    if isinstance(v, (tuple, list)):
-        return np.concatenate([_flat(item) for item in v]) if v else np.zeros(0)
-    return np.ravel(np.asarray(v, dtype=float))
-
-
-def max_abs_error(g: Callable[..., Any], hand: Callable[..., Any], points: Sequence[tuple],
-                  convert: Callable[..., tuple] | None = None) -> float:
-    """The largest |g − hand| over the points (``convert`` maps the arguments for g)."""
-    worst = 0.0
-    for p in points:
-        a = _flat(g(*(convert(*p) if convert else p)))
-        b = _flat(hand(*p))
-        assert a.shape == b.shape, (a.shape, b.shape)
-        worst = max(worst, float(np.max(np.abs(a - b))))
-    return worst
-
-
-def _clear_api_cache() -> None:
-    for name in ("_cache", "_ir_cache"):
-        cache = getattr(s2sad_api, name, None)
-        if isinstance(cache, dict):
-            cache.clear()
-
-
 @dataclass
 class Row:
     case: str
@@ -230,7 +204,7 @@ def run_runtime(*, quick: bool = False, log: Callable[[str], None] = lambda s: N
     target = 0.002 if quick else 0.05
     rows = []
     for case in cases(quick):
-        _clear_api_cache()
+        clear_s2sad_caches()
         t0 = time.perf_counter()
         g = s2sad.grad(case.f, wrt=case.wrt, mode="reverse")
         compile_s = time.perf_counter() - t0

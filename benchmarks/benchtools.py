@@ -22,6 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
@@ -80,6 +82,33 @@ def time_interleaved(funcs: dict[str, Callable[..., Any]], args: Sequence[Any], 
     """Median seconds per call of each function, with the repeats interleaved."""
     samples = sample_interleaved(funcs, args, repeat=repeat, target=target)
     return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def clear_s2sad_caches() -> None:
+    """Forget every compiled derivative (a compile-time measurement must not hit them)."""
+    from s2sad import api
+
+    api._cache.clear()
+    api._ir_cache.clear()
+
+
+def _flat(v: Any) -> list[float]:
+    """Numbers, arrays and (nested) tuples or lists of them, as one flat list of floats."""
+    if isinstance(v, (tuple, list)):
+        return [a for item in v for a in _flat(item)]
+    return [float(a) for a in np.ravel(np.asarray(v, dtype=float))]
+
+
+def max_abs_error(g: Callable[..., Any], hand: Callable[..., Any], points: Sequence[tuple],
+                  convert: Callable[..., tuple] | None = None) -> float:
+    """The largest |g − hand| over the points (``convert`` maps the arguments for g)."""
+    worst = 0.0
+    for p in points:
+        a = _flat(g(*(convert(*p) if convert else p)))
+        b = _flat(hand(*p))
+        assert len(a) == len(b), (len(a), len(b))
+        worst = max([worst, *(abs(u - v) for u, v in zip(a, b, strict=True))])
+    return worst
 
 
 def geomean(xs: Sequence[float]) -> float:

@@ -663,30 +663,20 @@ def _deterministic_examples():
 _points = st.lists(points(), min_size=POINTS_PER_PROGRAM, max_size=POINTS_PER_PROGRAM)
 
 
-@settings(max_examples=30, **SETTINGS)
-@given(program=programs(with_list=False), pts=_points)
-def test_scalar_programs_differentiate_correctly(program, pts):
-    """Forward = reverse = finite differences, jvp/vjp identity: on the derivative IR."""
-    _check_program(program, pts, "ir")
+# Program counts per run: with the derivative IR and the generated code each checked at
+# POINTS_PER_PROGRAM points, these keep the file to about 10 s (S2SAD_SHRINK and more
+# examples for bug hunting, see the module docstring).
+@pytest.mark.parametrize("where, with_list, count", [
+    ("ir", False, 15), ("ir", True, 15), ("code", False, 20), ("code", True, 20)])
+def test_programs_differentiate_correctly(where, with_list, count):
+    """Forward = reverse = finite differences and the jvp/vjp identity, on the derivative
+    IR (``ir``) or on the generated Python, which must also match the interpreter."""
+    @settings(max_examples=count, **SETTINGS)
+    @given(program=programs(with_list=with_list), pts=_points)
+    def check(program, pts):
+        _check_program(program, pts, where)
 
-
-@settings(max_examples=30, **SETTINGS)
-@given(program=programs(with_list=True), pts=_points)
-def test_list_programs_differentiate_correctly(program, pts):
-    _check_program(program, pts, "ir")
-
-
-@settings(max_examples=40, **SETTINGS)
-@given(program=programs(with_list=False), pts=_points)
-def test_scalar_programs_generated_code(program, pts):
-    """The same properties on the generated Python, which must also match the interpreter."""
-    _check_program(program, pts, "code")
-
-
-@settings(max_examples=40, **SETTINGS)
-@given(program=programs(with_list=True), pts=_points)
-def test_list_programs_generated_code(program, pts):
-    _check_program(program, pts, "code")
+    check()
 
 
 def test_generator_covers_every_construct():
