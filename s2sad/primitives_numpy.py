@@ -105,12 +105,12 @@ def _full(op) -> bool:
 def _sum_vjp(b, op, operands, out, ybar):
     if _full(op):  # every element gets ybar: a scalar, NumPy broadcasts it where it goes
         return [ybar]
-    like = shape_root(b, operands[0], {})
+    like = ShapeFacts(b).root(operands[0])
     return [b.emit("sum_bar", (ybar, like), attrs=_axis_attrs(op), loc=op.loc)]
 
 
 def _mean_vjp(b, op, operands, out, ybar):
-    like = shape_root(b, operands[0], {})
+    like = ShapeFacts(b).root(operands[0])
     if _full(op):
         return [b.emit("div", (ybar, b.emit("size", (like,), loc=op.loc)), loc=op.loc)]
     return [b.emit("mean_bar", (ybar, like), attrs=_axis_attrs(op), loc=op.loc)]
@@ -223,60 +223,77 @@ _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "trace", "
                              "size", "const", "scalar_seed", "scalar_input"})
 
 
-def _surely_scalar(b, v, memo: dict) -> bool:
-    """Is float ``v`` a scalar at run time?  A float parameter (or a value computed from
-    one) may be an array that NumPy broadcasts: only constants and reductions are sure."""
-    from .primitives import PRIMITIVES
-
+def _memo_walk(v, memo: dict, deps, value):
+    """``memo[v]``, computing ``value(u)`` for ``v`` and, first, for every value of
+    ``deps(u)`` it needs — iteratively, as chains of 10,000 ops would overflow recursion."""
     stack = [v]
     while stack:
         u = stack[-1]
         if u in memo:
             stack.pop()
             continue
-        op = b.defs.get(u)
-        if u.kind is _A or op is None or op.regions:
-            memo[u] = u.kind in (_I, Kind.BOOL)  # an int is never an array of floats
-        elif op.prim in _SCALAR_RESULTS and u.kind is not _A:
-            memo[u] = True
-        elif PRIMITIVES[op.prim].derivative in ("partials", "zero", "none"):
-            todo = [w for w in op.operands if w not in memo]
-            if todo:
-                stack.extend(todo)
-                continue
-            memo[u] = all(memo[w] for w in op.operands)
-        else:
-            memo[u] = False
-        stack.pop()
-    return memo[v]
-
-
-def shape_root(b, v, memo: dict) -> Any:
-    """A value with the same run-time shape as ``v``: follow elementwise ops whose array
-    operands all have one shape and whose other operands are surely scalars."""
-    from .primitives import PRIMITIVES
-
-    scalars = memo.setdefault("scalars", {})
-    stack = [v]
-    while stack:
-        u = stack[-1]
-        if u in memo:
-            stack.pop()
-            continue
-        op = b.defs.get(u)
-        elementwise = op is not None and len(op.results) == 1 and not op.regions and (
-            PRIMITIVES[op.prim].derivative == "partials" or op.prim == "np_where")
-        arrays = [w for w in op.operands if w.kind is _A] if elementwise else []
-        todo = [w for w in arrays if w not in memo]
+        todo = [w for w in deps(u) if w not in memo]
         if todo:
             stack.extend(todo)
             continue
-        roots = {memo[w] for w in arrays}
-        plain = all(_surely_scalar(b, w, scalars) for w in op.operands
-                    if w.kind is not _A) if elementwise else False
-        memo[u] = roots.pop() if len(roots) == 1 and plain else u
+        memo[u] = value(u)
         stack.pop()
     return memo[v]
+
+
+class ShapeFacts:
+    """What is known at compile time about the run-time shapes of a builder's values."""
+
+    def __init__(self, b) -> None:
+        self.b = b
+        self.roots: dict = {}
+        self.scalars: dict = {}
+
+    def _op(self, u):
+        op = self.b.defs.get(u)
+        return None if op is None or op.regions or len(op.results) != 1 else op
+
+    def surely_scalar(self, v) -> bool:
+        """Is float ``v`` a scalar at run time?  A float parameter (or a value computed
+        from one) may be an array that NumPy broadcasts: only constants and reductions
+        are sure."""
+        from .primitives import PRIMITIVES
+
+        def passes(u) -> bool:  # a scalar if its operands are
+            op = self._op(u)
+            return (u.kind is not _A and op is not None and op.prim not in _SCALAR_RESULTS
+                    and PRIMITIVES[op.prim].derivative in ("partials", "zero", "none"))
+
+        def value(u) -> bool:
+            if passes(u):
+                return all(self.scalars[w] for w in self._op(u).operands)
+            op = self._op(u)
+            if u.kind is _A or op is None:
+                return u.kind in (_I, Kind.BOOL)  # an int is never an array of floats
+            return op.prim in _SCALAR_RESULTS
+
+        return _memo_walk(v, self.scalars,
+                          lambda u: self._op(u).operands if passes(u) else (), value)
+
+    def root(self, v):
+        """A value with the same run-time shape as ``v``: follow elementwise ops whose
+        array operands all have one shape and whose other operands are surely scalars."""
+        from .primitives import PRIMITIVES
+
+        def arrays(u) -> list:
+            op = self._op(u)
+            elementwise = op is not None and (
+                PRIMITIVES[op.prim].derivative == "partials" or op.prim == "np_where")
+            return [w for w in op.operands if w.kind is _A] if elementwise else []
+
+        def value(u):
+            roots = {self.roots[w] for w in arrays(u)}
+            others = [w for w in self._op(u).operands if w.kind is not _A] if roots else []
+            if len(roots) == 1 and all(self.surely_scalar(w) for w in others):
+                return roots.pop()
+            return u
+
+        return _memo_walk(v, self.roots, arrays, value)
 
 
 # Reverse mode keeps a full reduction's adjoint a scalar as long as it can: an

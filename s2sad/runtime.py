@@ -70,10 +70,7 @@ def _mean_bar(g, x, axis=None, keepdims=False):
     """The adjoint of np.mean(x, axis, keepdims): g shared out over the averaged axes."""
     shape = np.shape(x)
     axes = range(len(shape)) if axis is None else np.atleast_1d(axis)
-    count = np.prod([shape[a] for a in axes])
-    if np.ndim(g) and axis is not None and not keepdims:
-        g = np.expand_dims(g, axis)
-    return np.broadcast_to(g / count, shape).copy()
+    return _sum_bar(g / np.prod([shape[a] for a in axes]), x, axis, keepdims)
 ''')
 
 _helper("_extreme_mask", '''
@@ -135,7 +132,8 @@ def _trace_bar(g, x):
 ''')
 
 # helpers that call other helpers
-_NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",)}
+_NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",),
+          "_mean_bar": ("_sum_bar",)}
 
 
 def with_dependencies(names: set[str]) -> list[str]:

@@ -27,7 +27,7 @@ from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Block, Function, Kind, Op, Value, values_read
-from ..primitives_numpy import SCALAR_COTANGENT_OK, fit, shape_root
+from ..primitives_numpy import SCALAR_COTANGENT_OK, ShapeFacts, fit
 from .activity import active_values, free_values, loop_slots
 from .rules import cancels, scaled_partials, suffixed
 
@@ -40,7 +40,7 @@ class _Reverse:
         self.active = active
         # loop → (its tape, its while-loop trip count, taped slots and args, the tape's tag)
         self.tapes: dict[Op, tuple] = {}
-        self.shapes: dict[Value, Value] = {}  # memo of primitives_numpy.shape_root
+        self.shapes = ShapeFacts(b)
 
     def zero(self) -> Value:
         return self.b.const(0.0)
@@ -173,17 +173,15 @@ class _Reverse:
 
     def _same_shape(self, out: Value, operands: list[Value]) -> bool:
         """Do these operands provably have the shape of ``out`` (arrays of its shape root)?"""
-        shape = shape_root(self.b, out, self.shapes)
-        return all(u.kind is Kind.ARRAY and shape_root(self.b, u, self.shapes) is shape
+        shape = self.shapes.root(out)
+        return all(u.kind is Kind.ARRAY and self.shapes.root(u) is shape
                    for u in operands)
 
     def _unbroadcast(self, parts, operands, out: Value, loc) -> list[Value | None]:
         """Sum each contribution back to its operand's shape, unless the operand is
         known to have the result's shape already."""
-        shape = shape_root(self.b, out, self.shapes)
-        return [p if p is None or (u.kind is Kind.ARRAY and shape_root(
-                    self.b, u, self.shapes) is shape)
-                else fit(self.b, p, u, loc) for p, u in zip(parts, operands, strict=True)]
+        return [p if p is None or self._same_shape(out, [u]) else fit(self.b, p, u, loc)
+                for p, u in zip(parts, operands, strict=True)]
 
     def _reverse_list_op(self, op: Op, env, adjoint, ybar: Value) -> None:
         """The adjoints of the list operations, threading each list's adjoint in place."""

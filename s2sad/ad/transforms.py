@@ -50,8 +50,10 @@ def _zero_if_none(b: Builder, v: Value | None, like: Value | None = None,
     return b.const(0.0)
 
 
-def _unread(fn: Function, i: int) -> bool:
-    return fn.params[i] not in values_read(fn.body) and fn.params[i] not in fn.results
+def _unread(fn: Function) -> set[int]:
+    """The parameters the body never reads (their zero gradient's kind is unknown)."""
+    read = values_read(fn.body) | set(fn.results)
+    return {i for i, p in enumerate(fn.params) if p not in read}
 
 
 def _structure_like(template, start: int):
@@ -110,6 +112,7 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
                   with_value: bool = False) -> Function:
     """``grad`` (or ``value_and_grad``) of a scalar function, in reverse or forward mode."""
     what = "value_and_grad" if with_value else "grad"
+    unread = _unread(fn)
     _check_scalar_output(fn, what)
     b = Builder()
     params = _params(b, fn)
@@ -119,7 +122,7 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
             def seed(b: Builder, y: Value) -> Value:
                 return b.emit("scalar_seed", (y,))
         (value,), adjoints = reverse_sweep(b, fn, params, wrt, (seed,))
-        grads = [_zero_if_none(b, a, params[i], _unread(fn, i))
+        grads = [_zero_if_none(b, a, params[i], i in unread)
                  for a, i in zip(adjoints, wrt, strict=True)]
     elif mode == "forward":
         value = None
@@ -140,7 +143,7 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
                 # scalar passes and an array is refused when the gradient runs.
                 seed = b.emit("scalar_input", (params[i],))
             (value,), (tangent,) = forward_sweep(b, fn, params, {i: seed})
-            grads.append(_zero_if_none(b, tangent, params[i], _unread(fn, i)))
+            grads.append(_zero_if_none(b, tangent, params[i], i in unread))
     else:
         raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
     names = ", ".join(fn.param_names[i] for i in wrt)
@@ -200,7 +203,8 @@ def vjp_function(fn: Function, wrt: tuple[int, ...], single: bool) -> Function:
     cotangents = tuple(b.fresh(Kind.ARRAY if r.kind is Kind.ARRAY else Kind.FLOAT, name)
                        for r, name in zip(fn.results, cotangent_names(fn), strict=True))
     results, adjoints = reverse_sweep(b, fn, params, wrt, cotangents)
-    adjoints = tuple(_zero_if_none(b, a, params[i], _unread(fn, i))
+    unread = _unread(fn)
+    adjoints = tuple(_zero_if_none(b, a, params[i], i in unread)
                      for a, i in zip(adjoints, wrt, strict=True))
     value_s, n = _structure_like(fn.structure, 0)
     names = ", ".join(fn.param_names[i] for i in wrt)

@@ -112,7 +112,7 @@ class ArrayMixin:
             return value
         # A parameter combined with an array only elementwise (`A @ x - b`) may stay a
         # float: NumPy broadcasts it, and reverse mode sums its adjoint to its run-time
-        # shape (primitives_numpy.shape_root never trusts such a value to be a scalar).
+        # shape (primitives_numpy.ShapeFacts never trusts such a value to be a scalar).
         names = {p.hint for p in self.params_behind(value)
                  if p.kind is not Kind.ARRAY and p.hint not in self.pinned}
         if names:
@@ -132,7 +132,7 @@ class ArrayMixin:
     def array_attribute(self, value: Any, node: ast.Attribute, ctx, hint) -> Any:
         """``x.T``, ``x.shape``, ``x.ndim``, ``x.size`` of a value."""
         attr = node.attr
-        if attr not in ("T", "shape", "ndim", "size", "real"):
+        if attr not in ("T", "shape", "ndim", "size"):
             raise self.unsupported(ctx.pf, node, f"the attribute `.{attr}` is not supported",
                                    hint="use x.T, x.shape, x.ndim or a NumPy function")
         x = self.as_array(value, node.value, ctx)
@@ -140,12 +140,7 @@ class ArrayMixin:
             return self.emit("transpose", [x], ctx, node, hint)
         if attr == "shape":
             return Shape(x)
-        if attr == "real":
-            return x
-        if attr == "ndim":
-            return self.emit("ndim", [x], ctx, node, hint)
-        raise self.unsupported(ctx.pf, node, "`.size` is not supported yet",
-                               hint="use len(x) or x.shape[k]")
+        return self.emit(attr, [x], ctx, node, hint)  # ndim, size: run-time ints
 
     def shape_item(self, shape: Shape, index: Value, node: ast.AST, ctx, hint) -> Value:
         k = self.b.const_value(index)
