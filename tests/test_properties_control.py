@@ -664,10 +664,10 @@ _points = st.lists(points(), min_size=POINTS_PER_PROGRAM, max_size=POINTS_PER_PR
 
 
 # Program counts per run: with the derivative IR and the generated code each checked at
-# POINTS_PER_PROGRAM points, these keep the file to about 10 s (S2SAD_SHRINK and more
+# POINTS_PER_PROGRAM points, these keep the file to about 6 s (S2SAD_SHRINK and more
 # examples for bug hunting, see the module docstring).
 @pytest.mark.parametrize("where, with_list, count", [
-    ("ir", False, 15), ("ir", True, 15), ("code", False, 20), ("code", True, 20)])
+    ("ir", False, 10), ("ir", True, 10), ("code", False, 12), ("code", True, 12)])
 def test_programs_differentiate_correctly(where, with_list, count):
     """Forward = reverse = finite differences and the jvp/vjp identity, on the derivative
     IR (``ir``) or on the generated Python, which must also match the interpreter."""
