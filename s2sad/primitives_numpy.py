@@ -22,6 +22,7 @@ Attributes are compile-time facts: ``axis`` (``None``, an int or a tuple),
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -105,14 +106,15 @@ def _full(op) -> bool:
 def _sum_vjp(b, op, operands, out, ybar):
     if _full(op):  # every element gets ybar: a scalar, NumPy broadcasts it where it goes
         return [ybar]
-    like = ShapeFacts(b).root(operands[0])
+    like = ShapeFacts.of(b).root(operands[0])
     return [b.emit("sum_bar", (ybar, like), attrs=_axis_attrs(op), loc=op.loc)]
 
 
 def _mean_vjp(b, op, operands, out, ybar):
-    like = ShapeFacts(b).root(operands[0])
+    facts = ShapeFacts.of(b)
     if _full(op):
-        return [b.emit("div", (ybar, b.emit("size", (like,), loc=op.loc)), loc=op.loc)]
+        return [b.emit("div", (ybar, facts.size(operands[0], op.loc)), loc=op.loc)]
+    like = facts.root(operands[0])
     return [b.emit("mean_bar", (ybar, like), attrs=_axis_attrs(op), loc=op.loc)]
 
 
@@ -241,13 +243,34 @@ def _memo_walk(v, memo: dict, deps, value):
     return memo[v]
 
 
+def _elementwise(op) -> bool:
+    """Does ``op`` apply a function element by element, NumPy broadcasting its operands?"""
+    from .primitives import PRIMITIVES
+
+    prim = PRIMITIVES[op.prim]
+    return prim.derivative in ("partials", "zero") or op.prim == "np_where" or (
+        prim.derivative == "none" and prim.operator is not None)  # comparisons
+
+
 class ShapeFacts:
-    """What is known at compile time about the run-time shapes of a builder's values."""
+    """What is known at compile time about the run-time shapes of a builder's values.
+
+    One per builder (:meth:`of`): values are never redefined, so what is learnt
+    about one stays true while the builder grows.
+    """
 
     def __init__(self, b) -> None:
         self.b = b
         self.roots: dict = {}
         self.scalars: dict = {}
+        self.leaf_sets: dict = {}
+
+    @classmethod
+    def of(cls, b) -> ShapeFacts:
+        facts = _FACTS.get(b)
+        if facts is None:
+            facts = _FACTS[b] = cls(b)
+        return facts
 
     def _op(self, u):
         op = self.b.defs.get(u)
@@ -294,6 +317,41 @@ class ShapeFacts:
             return u
 
         return _memo_walk(v, self.roots, arrays, value)
+
+    def leaves(self, v) -> tuple:
+        """Values whose shapes, broadcast together, are ``v``'s run-time shape: ``()``
+        for a sure scalar, ``(v,)`` for a value not computed elementwise.  Two values
+        with the same leaves have the same shape."""
+        def elementwise(u) -> bool:
+            op = self._op(u)
+            return op is not None and _elementwise(op) and not self.surely_scalar(u)
+
+        def value(u) -> tuple:
+            if self.surely_scalar(u):
+                return ()
+            if not elementwise(u):
+                return (u,)
+            return tuple(sorted({w for o in self._op(u).operands for w in self.leaf_sets[o]},
+                                key=lambda w: w.id))
+
+        return _memo_walk(v, self.leaf_sets,
+                          lambda u: self._op(u).operands if elementwise(u) else (), value)
+
+    def same_as(self, v, like) -> None:
+        """Record that ``v`` has the shape of ``like`` (an adjoint has its value's shape)."""
+        self.leaf_sets[v] = self.leaves(like)
+
+    def size(self, v, loc):
+        """The number of elements of ``v``, computed from its leaves: ``v`` itself may
+        be a value that the derivative does not need."""
+        leaves = self.leaves(v)
+        if not leaves or len(leaves) > MAX_BROADCAST:
+            leaves = (v,)
+        return self.b.emit("size", leaves, loc=loc)
+
+
+_FACTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+MAX_BROADCAST = 32  # np.broadcast takes at most 32 arrays (NumPy 1.x)
 
 
 # Reverse mode keeps a full reduction's adjoint a scalar as long as it can: an
@@ -365,6 +423,7 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
                            evaluator=kw.pop("evaluator", None) or _helper_eval(fn_name), **kw))
 
     helper("unbroadcast", 2, _like_second, "_unbroadcast")
+    helper("sum_to", VARIADIC, _like_second, "_sum_to")
     helper("scalar_seed", 1, lambda k, a: _F, "_scalar_seed", cse=False)
     helper("scalar_input", 1, lambda k, a: _F, "_scalar_input", cse=False)
     helper("sum_bar", 2, _array, "_sum_bar")
@@ -384,7 +443,8 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
 
     constant("dim", 1, _int, lambda x, axis: np.shape(x)[axis])
     constant("ndim", 1, _int, lambda x: np.ndim(x))
-    constant("size", 1, _int, lambda x: np.size(x))
+    constant("size", VARIADIC, _int,  # of one array, or of several broadcast together
+             lambda *xs: np.size(xs[0]) if len(xs) == 1 else np.broadcast(*xs).size)
     constant("np_zeros", VARIADIC, _array, lambda *dims: np.zeros(dims))
     constant("np_ones", VARIADIC, _array, lambda *dims: np.ones(dims))
     constant("np_zeros_like", 1, _array, lambda x: np.zeros_like(x, dtype=float))

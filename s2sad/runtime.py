@@ -29,14 +29,26 @@ def _helper(name: str, source: str) -> None:
 _helper("_unbroadcast", '''
 def _unbroadcast(g, x):
     """The adjoint g of a broadcast result, summed back to the shape of x."""
-    shape = np.shape(x)
+    shape = () if type(x) is float else np.shape(x)
     if np.shape(g) == shape:
         return g
+    if not shape:
+        return np.sum(g)
     if np.ndim(g) < len(shape):
         return np.broadcast_to(g, shape).copy()
     g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(g)[i] != 1)
     return np.sum(g, axis=axes, keepdims=True) if axes else g
+''')
+
+_helper("_sum_to", '''
+def _sum_to(g, x, *like):
+    """g, an adjoint that broadcasts to the shape of np.broadcast(*like), summed back
+    to the shape of x over the axes NumPy broadcast x along."""
+    shape = np.broadcast(*like).shape if len(like) > 1 else np.shape(like[0])
+    if np.shape(g) != shape:
+        g = np.broadcast_to(g, shape).copy()
+    return _unbroadcast(g, x)
 ''')
 
 _helper("_scalar_seed", '''
@@ -86,9 +98,10 @@ _helper("_matmul_bar_a", '''
 def _matmul_bar_a(g, a, b):
     """The adjoint of a in a @ b (a, b vectors, matrices or stacks of matrices)."""
     if np.ndim(b) == 1:
-        return g * b if np.ndim(a) == 1 else np.multiply.outer(g, b)
+        return np.multiply.outer(g, b)
     if np.ndim(a) == 1:
-        return np.matmul(b, g)
+        return b @ g if np.ndim(b) == 2 else np.tensordot(np.moveaxis(b, -2, 0), g,
+                                                          axes=np.ndim(g))
     return _unbroadcast(np.matmul(g, np.swapaxes(b, -1, -2)), a)
 ''')
 
@@ -96,9 +109,9 @@ _helper("_matmul_bar_b", '''
 def _matmul_bar_b(g, a, b):
     """The adjoint of b in a @ b (a, b vectors, matrices or stacks of matrices)."""
     if np.ndim(a) == 1:
-        return g * a if np.ndim(b) == 1 else np.multiply.outer(a, g)
+        return g * a if np.ndim(b) == 1 else a[:, None] * np.expand_dims(g, -2)
     if np.ndim(b) == 1:
-        return np.matmul(np.swapaxes(a, -1, -2), g)
+        return g @ a if np.ndim(a) == 2 else np.tensordot(g, a, axes=np.ndim(g))
     return _unbroadcast(np.matmul(np.swapaxes(a, -1, -2), g), b)
 ''')
 
@@ -133,7 +146,7 @@ def _trace_bar(g, x):
 
 # helpers that call other helpers
 _NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",),
-          "_mean_bar": ("_sum_bar",)}
+          "_mean_bar": ("_sum_bar",), "_sum_to": ("_unbroadcast",)}
 
 
 def with_dependencies(names: set[str]) -> list[str]:

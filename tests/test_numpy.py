@@ -366,7 +366,31 @@ def bc_annotated_float(x, y: float):
     return np.sum(np.sin(x * y) + x / (y * y + 1.0) - y)
 
 
+def bc_mean_of_difference(x, y):
+    """A mean's scalar adjoint meets operands smaller than the result (copies, sums)."""
+    return np.mean(np.exp(x) - y * x) + np.mean(x - 2.0)
+
+
+def bc_logistic(w, b, X, y):
+    z = X @ w + b
+    return np.mean(np.logaddexp(0.0, z) - y * z)
+
+
 BROADCAST = [
+    case(bc_mean_of_difference, rand((3, 1), 62), rand((1, 4), 63),
+         id="bc_mean_of_difference[column 3x1, row 1x4]"),
+    case(bc_mean_of_difference, rand((3, 4), 64), rand((3, 4), 65),
+         id="bc_mean_of_difference[same 3x4]"),
+    case(bc_mean_of_difference, rand((4,), 66), rand(None, 67),
+         id="bc_mean_of_difference[vector 4, float]"),
+    case(bc_mean_of_difference, rand(None, 68), rand((2, 3), 69),
+         id="bc_mean_of_difference[float, 2x3]"),
+    case(bc_logistic, rand((3,), 70), rand(None, 71), rand((5, 3), 72), rand((5,), 73),
+         id="bc_logistic[labels like z]"),
+    case(bc_logistic, rand((3,), 74), rand((5,), 75), rand((5, 3), 76), rand((2, 1), 77),
+         id="bc_logistic[vector b, labels 2x1 broadcast z]"),
+    case(bc_logistic, rand((3,), 78), rand(None, 79), rand((5, 3), 80), rand(None, 81),
+         id="bc_logistic[scalar label]"),
     case(bc_mix, rand((3, 4), 30), rand((3, 4), 31), id="bc_mix[same 3x4]"),
     case(bc_mix, rand((3, 4), 32), rand((), 33), id="bc_mix[3x4, 0-d array]"),
     case(bc_mix, rand((3, 4), 34), rand(None, 35), id="bc_mix[3x4, float]"),
@@ -457,6 +481,12 @@ PRODUCTS = [
     case(pr_matmul, rand((2, 3), 79), rand((3, 4), 80)),
     case(pr_outer, rand((3,), 81), rand((4,), 82)),
     case(pr_inner, rand((4,), 83), rand((4,), 84)),
+    # stacks of matrices, with vectors and matrices on the other side
+    case(pr_matvec, rand((2, 3, 4), 85), rand((4,), 86), id="pr_matvec[stack 2x3x4, 4]"),
+    case(pr_vecmat, rand((3,), 87), rand((2, 3, 4), 88), id="pr_vecmat[3, stack 2x3x4]"),
+    case(pr_matmat, rand((2, 3, 4), 89), rand((4, 2), 90), id="pr_matmat[stack, matrix]"),
+    case(pr_matmat, rand((3, 4), 91), rand((2, 4, 2), 92), id="pr_matmat[matrix, stack]"),
+    case(pr_matmat, rand((2, 3, 4), 93), rand((2, 4, 2), 94), id="pr_matmat[stack, stack]"),
 ]
 
 

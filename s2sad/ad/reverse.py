@@ -27,7 +27,7 @@ from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Block, Function, Kind, Op, Value, values_read
-from ..primitives_numpy import SCALAR_COTANGENT_OK, ShapeFacts, fit
+from ..primitives_numpy import MAX_BROADCAST, SCALAR_COTANGENT_OK, ShapeFacts, fit
 from .activity import active_values, free_values, loop_slots
 from .rules import cancels, scaled_partials, suffixed
 
@@ -40,7 +40,7 @@ class _Reverse:
         self.active = active
         # loop → (its tape, its while-loop trip count, taped slots and args, the tape's tag)
         self.tapes: dict[Op, tuple] = {}
-        self.shapes = ShapeFacts(b)
+        self.shapes = ShapeFacts.of(b)
 
     def zero(self) -> Value:
         return self.b.const(0.0)
@@ -157,31 +157,65 @@ class _Reverse:
             parts = [p if f is not None else None for p, f in zip(parts, factors, strict=True)]
         else:
             out = env[op.result]
-            if out.kind is Kind.ARRAY and ybar.kind is not Kind.ARRAY and not self._same_shape(
-                    out, [u for u, f in zip(operands, factors, strict=True) if f is not None]):
-                # a scalar adjoint that stands for an array: broadcast it before it is
-                # summed back to an operand of another shape
-                ybar = self.b.emit("unbroadcast", (ybar, out), loc=op.loc)
-                factors = [ybar if f is not None else None for f in factors]
             hints = [None if v in adjoint else suffixed(v, "bar") for v in op.operands]
-            parts = scaled_partials(self.b, op, operands, out, factors, hints)
             if out.kind is Kind.ARRAY:  # NumPy broadcast the operands
-                parts = self._unbroadcast(parts, operands, out, op.loc)
+                parts = self._broadcast_adjoints(op, operands, out, ybar, factors, hints)
+            else:
+                parts = scaled_partials(self.b, op, operands, out, factors, hints)
+        for part, v in zip(parts, operands, strict=True):
+            if part is not None and part.kind is Kind.ARRAY:
+                self.shapes.same_as(part, v)  # an adjoint has its value's shape
         for part, v in zip(parts, op.operands, strict=True):
             if part is not None:
                 self.accumulate(adjoint, v, part, op.loc)
 
-    def _same_shape(self, out: Value, operands: list[Value]) -> bool:
-        """Do these operands provably have the shape of ``out`` (arrays of its shape root)?"""
-        shape = self.shapes.root(out)
-        return all(u.kind is Kind.ARRAY and self.shapes.root(u) is shape
-                   for u in operands)
+    def _broadcast_adjoints(self, op: Op, operands, out: Value, ybar: Value, factors,
+                            hints) -> list[Value | None]:
+        """The adjoints of an elementwise op on arrays, each summed back to its operand's
+        shape over the axes NumPy broadcast it along.
 
-    def _unbroadcast(self, parts, operands, out: Value, loc) -> list[Value | None]:
-        """Sum each contribution back to its operand's shape, unless the operand is
-        known to have the result's shape already."""
-        return [p if p is None or self._same_shape(out, [u]) else fit(self.b, p, u, loc)
-                for p, u in zip(parts, operands, strict=True)]
+        Compile-time shape facts decide what each contribution needs: nothing when the
+        operand provably has the result's shape; a factor (the number of copies) when
+        the contribution is a scalar standing for an array; a sum over the broadcast
+        axes otherwise.  A scalar adjoint (a mean's ``1/n``) thus stays a scalar, and
+        the result itself is never needed for its shape.
+        """
+        b, facts = self.b, self.shapes
+        if ybar.kind is Kind.ARRAY:
+            facts.same_as(ybar, out)
+        result = set(facts.leaves(out))
+        if not result or len(result) > MAX_BROADCAST:
+            if ybar.kind is not Kind.ARRAY:  # broadcast the scalar to the result's shape
+                ybar = b.emit("unbroadcast", (ybar, out), loc=op.loc)
+                factors = [ybar if f is not None else None for f in factors]
+            parts = scaled_partials(b, op, operands, out, factors, hints)
+            return [None if p is None else fit(b, p, u, op.loc)
+                    for p, u in zip(parts, operands, strict=True)]
+        out_parts: list[Value | None] = []
+        for g, u in zip(scaled_partials(b, op, operands, out, factors, hints), operands,
+                        strict=True):
+            if g is not None:
+                mine, got = set(facts.leaves(u)), set(facts.leaves(g))
+                if got and got != result:  # smaller than the result: broadcast, then sum
+                    g = self._linear("sum_to", g, (u, *facts.leaves(out)), op.loc)
+                elif mine != result and got:  # the result's shape: sum to the operand's
+                    g = self._linear("unbroadcast", g, (u,), op.loc)
+                elif mine != result:  # a scalar for each of the result's elements
+                    copies = facts.size(out, op.loc)
+                    if mine:
+                        copies = b.emit("div", (copies, facts.size(u, op.loc)), loc=op.loc)
+                    g = b.emit("mul", (g, copies), loc=op.loc)
+            out_parts.append(g)
+        return out_parts
+
+    def _linear(self, prim: str, g: Value, rest: tuple, loc) -> Value:
+        """``prim(g, *rest)`` for a ``prim`` linear in ``g``, with a negation of ``g``
+        taken outside, where an addition can absorb it as a subtraction."""
+        op = self.b.defs.get(g)
+        if op is not None and op.prim == "neg":
+            return self.b.emit("neg", (self.b.emit(prim, (op.operands[0], *rest), loc=loc),),
+                               loc=loc)
+        return self.b.emit(prim, (g, *rest), loc=loc)
 
     def _reverse_list_op(self, op: Op, env, adjoint, ybar: Value) -> None:
         """The adjoints of the list operations, threading each list's adjoint in place."""

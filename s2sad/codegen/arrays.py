@@ -15,7 +15,7 @@ from .. import primitives as P
 from .. import runtime
 from ..ir.core import Op
 
-HELPER_OF = {"unbroadcast": "_unbroadcast", "scalar_seed": "_scalar_seed",
+HELPER_OF = {"unbroadcast": "_unbroadcast", "sum_to": "_sum_to", "scalar_seed": "_scalar_seed",
              "scalar_input": "_scalar_input",
              "sum_bar": "_sum_bar", "mean_bar": "_mean_bar", "extreme_mask": "_extreme_mask",
              "matmul_bar_a": "_matmul_bar_a", "matmul_bar_b": "_matmul_bar_b",
@@ -90,6 +90,8 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
             g, x, *dynamic = args
             args = [g, x, _index(op.attr("index"), dynamic, as_value=True)]
         return ast.Call(func=_name(helper), args=args, keywords=_keywords(op))
+    if name == "size" and len(args) > 1:  # the size of several arrays broadcast together
+        return ast.Attribute(call(P.NUMPY, "broadcast", args), "size", ast.Load())
     if name in _NUMPY_CALLS:
         expr = call(P.NUMPY, _NUMPY_CALLS[name], args)
         expr.keywords = _keywords(op)

@@ -40,6 +40,7 @@ class Builder:
 
     def __init__(self, *, simplify: bool = True) -> None:
         self._ids = itertools.count()
+        self.last_id = -1  # the id of the newest value
         self._scopes: list[_Scope] = [_Scope(Block())]
         self.simplify = simplify
         self.consts: dict[Value, Any] = {}  # value -> python constant, for folding
@@ -47,7 +48,8 @@ class Builder:
 
     # -- values ----------------------------------------------------------------------------
     def fresh(self, kind: Kind, hint: str | None = None) -> Value:
-        return Value(next(self._ids), kind, hint)
+        self.last_id = next(self._ids)
+        return Value(self.last_id, kind, hint)
 
     def const(self, value: Any, loc: Loc | None = None) -> Value:
         if type(value) not in (bool, int, float):  # e.g. numpy scalars
@@ -88,8 +90,12 @@ class Builder:
         if self.simplify and prim != "const" and p.cse:
             from ..opt.simplify import rewrite
 
+            mark = self.last_id
             got = rewrite(self, prim, operands, dict(attrs), loc)
             if got is not None:
+                if hint and got.hint is None and got.id > mark:
+                    # a value the rewrite just made, seen by no one else yet: name it
+                    object.__setattr__(got, "hint", hint)
                 return got
         key = self._key(prim, operands, attrs) if p.cse else None
         found = self._lookup(key) if key is not None else None

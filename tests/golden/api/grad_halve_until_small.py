@@ -6,7 +6,8 @@ def grad_halve_until_small(x):
 
     With respect to x.
     """
-    y, n = x * x, 0
+    y = x * x
+    n = 0
     while y > 1:
         y /= 2.0
         n += 1
