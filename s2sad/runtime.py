@@ -29,8 +29,8 @@ def _helper(name: str, source: str) -> None:
 _helper("_unbroadcast", '''
 def _unbroadcast(g, x):
     """The adjoint g of a broadcast result, summed back to the shape of x."""
-    shape = () if type(x) is float else np.shape(x)
-    if np.shape(g) == shape:
+    shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+    if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
         return g
     if not shape:
         return np.sum(g)
@@ -45,8 +45,8 @@ _helper("_sum_to", '''
 def _sum_to(g, x, *like):
     """g, an adjoint that broadcasts to the shape of np.broadcast(*like), summed back
     to the shape of x over the axes NumPy broadcast x along."""
-    shape = np.broadcast(*like).shape if len(like) > 1 else np.shape(like[0])
-    if np.shape(g) != shape:
+    shape = np.broadcast(*like).shape
+    if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) != shape:
         g = np.broadcast_to(g, shape).copy()
     return _unbroadcast(g, x)
 ''')
@@ -97,22 +97,27 @@ def _extreme_mask(x, y, axis=None, keepdims=False):
 _helper("_matmul_bar_a", '''
 def _matmul_bar_a(g, a, b):
     """The adjoint of a in a @ b (a, b vectors, matrices or stacks of matrices)."""
-    if np.ndim(b) == 1:
+    a, b = np.asarray(a), np.asarray(b)
+    if b.ndim == 1:
         return np.multiply.outer(g, b)
-    if np.ndim(a) == 1:
-        return b @ g if np.ndim(b) == 2 else np.tensordot(np.moveaxis(b, -2, 0), g,
-                                                          axes=np.ndim(g))
-    return _unbroadcast(np.matmul(g, np.swapaxes(b, -1, -2)), a)
+    if a.ndim == 1:
+        return b @ g if b.ndim == 2 else np.tensordot(np.moveaxis(b, -2, 0), g, axes=np.ndim(g))
+    if a.ndim == b.ndim == 2:
+        return g @ b.T
+    return _unbroadcast(g @ np.swapaxes(b, -1, -2), a)
 ''')
 
 _helper("_matmul_bar_b", '''
 def _matmul_bar_b(g, a, b):
     """The adjoint of b in a @ b (a, b vectors, matrices or stacks of matrices)."""
-    if np.ndim(a) == 1:
-        return g * a if np.ndim(b) == 1 else a[:, None] * np.expand_dims(g, -2)
-    if np.ndim(b) == 1:
-        return g @ a if np.ndim(a) == 2 else np.tensordot(g, a, axes=np.ndim(g))
-    return _unbroadcast(np.matmul(np.swapaxes(a, -1, -2), g), b)
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 1:
+        return g * a if b.ndim == 1 else a[:, None] * np.expand_dims(g, -2)
+    if b.ndim == 1:
+        return g @ a if a.ndim == 2 else np.tensordot(g, a, axes=np.ndim(g))
+    if a.ndim == b.ndim == 2:
+        return a.T @ g
+    return _unbroadcast(np.swapaxes(a, -1, -2) @ g, b)
 ''')
 
 _helper("_inner_bar_a", '''

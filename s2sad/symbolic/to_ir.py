@@ -15,6 +15,7 @@ from typing import Any
 from .. import primitives as P
 from ..errors import InternalError, Loc
 from ..ir.core import Kind, Value
+from ..primitives_numpy import ShapeFacts
 
 _RELATIONS = {
     "GreaterThan": "ge", "StrictGreaterThan": "gt", "LessThan": "le",
@@ -88,10 +89,14 @@ class _Translator:
             num, den = sp.fraction(e)
             if den != 1:
                 return self.emit("div", self(num), self(den))
-            acc = None
-            for t in e.args:  # sympy puts the numeric coefficient first
-                v = self(t)
-                acc = v if acc is None else self.emit("mul", acc, v)
+            factors = [self(t) for t in e.args]  # sympy puts the numeric coefficient first
+            if any(v.kind is Kind.ARRAY for v in factors):
+                # the scalars first: one product of numbers, then one pass over the array
+                scalar = ShapeFacts.of(self.b).surely_scalar
+                factors.sort(key=lambda v: not scalar(v))
+            acc = factors[0]
+            for v in factors[1:]:
+                acc = self.emit("mul", acc, v)
             return acc
         if e.is_Pow:
             base, exp = e.args
