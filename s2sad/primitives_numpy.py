@@ -4,8 +4,9 @@ Elementwise functions (``np.sin``, ``+``, ``np.maximum`` …) are the scalar
 primitives of :mod:`s2sad.primitives` applied to arrays: their partials are the
 same, NumPy broadcasts them, and reverse mode sums an adjoint back to its
 operand's shape (``unbroadcast``).  The primitives here are the ones that are
-*not* elementwise — reductions, matrix products, reshaping, indexing,
-constructors — so, as DESIGN §3 says, they carry hand-written rules:
+*not* elementwise — reductions, matrix products, linear algebra (``inv``,
+``det``, ``solve``), reshaping, indexing, constructors — so, as DESIGN §3 says,
+they carry hand-written rules:
 
 * ``jvp(b, op, operands, out, tangents)`` → the tangent of the result (``None``:
   zero), given the tangents of the operands (``None``: zero);
@@ -220,9 +221,100 @@ def _array_lit_vjp(b, op, operands, out, ybar):
             for k in range(len(operands))]
 
 
+def _prod_jvp(b, op, operands, out, tangents):
+    """``d prod(x) = sum(others · dx)`` over the reduced axes, ``others`` the product of
+    the other elements: exact where elements are zero (never ``prod / x``)."""
+    if tangents[0] is None:
+        return None
+    others = _prod_others(b, op, operands[0])
+    return b.emit("np_sum", (b.emit("mul", (others, tangents[0]), loc=op.loc),),
+                  attrs=_axis_attrs(op), loc=op.loc)
+
+
+def _prod_vjp(b, op, operands, out, ybar):
+    others = _prod_others(b, op, operands[0])
+    if not _full(op):
+        ybar = b.emit("sum_bar", (ybar, ShapeFacts(b).root(operands[0])),
+                      attrs=_axis_attrs(op), loc=op.loc)
+    return [b.emit("mul", (others, ybar), loc=op.loc)]
+
+
+def _prod_others(b, op, x):
+    axis = op.attr("axis")
+    return b.emit("prod_others", (x,), attrs={} if axis is None else {"axis": axis},
+                  loc=op.loc)
+
+
+def _swapaxes_vjp(b, op, operands, out, ybar):
+    return [b.emit("swapaxes", (ybar,), loc=op.loc)]
+
+
+def _shaped(b, t, like, loc):
+    """A tangent that may be a scalar standing for an array (``A + c`` with only ``c``
+    varied), broadcast to the shape of ``like``: matrix products need the array."""
+    return t if t.kind is _A else b.emit("unbroadcast", (t, like), loc=loc)
+
+
+def _inv_jvp(b, op, operands, out, tangents):
+    """``d inv(A) = -Y dA Y`` with ``Y = inv(A)``."""
+    if tangents[0] is None:
+        return None
+    dA = _shaped(b, tangents[0], operands[0], op.loc)
+    product = b.emit("matmul", (b.emit("matmul", (out, dA), loc=op.loc), out), loc=op.loc)
+    return b.emit("neg", (product,), loc=op.loc)
+
+
+def _inv_vjp(b, op, operands, out, ybar):
+    """``Ā = -Yᵀ Ȳ Yᵀ`` (transposes of the last two axes: stacks of matrices too)."""
+    yt = b.emit("swapaxes", (out,), loc=op.loc)
+    product = b.emit("matmul", (b.emit("matmul", (yt, ybar), loc=op.loc), yt), loc=op.loc)
+    return [b.emit("neg", (product,), loc=op.loc)]
+
+
+def _det_jvp(b, op, operands, out, tangents):
+    """``d det(A) = sum(C ∘ dA)`` over the last two axes, ``C`` the cofactor matrix."""
+    if tangents[0] is None:
+        return None
+    cofactor = b.emit("cofactor", (operands[0],), loc=op.loc)
+    return b.emit("np_sum", (b.emit("mul", (cofactor, tangents[0]), loc=op.loc),),
+                  attrs={"axis": (-2, -1)}, loc=op.loc)
+
+
+def _det_vjp(b, op, operands, out, ybar):
+    """``Ā = Ȳ[..., None, None] · C``; a scalar Ȳ (one matrix, or a seed that stands for
+    every matrix of a stack) multiplies ``C`` as it is."""
+    cofactor = b.emit("cofactor", (operands[0],), loc=op.loc)
+    if not ShapeFacts(b).surely_scalar(ybar):
+        ybar = b.emit("expand_dims", (ybar,), attrs={"axis": (-2, -1)}, loc=op.loc)
+    return [b.emit("mul", (ybar, cofactor), loc=op.loc)]
+
+
+def _solve_jvp(b, op, operands, out, tangents):
+    """``x = solve(A, b)``: ``dx = solve(A, db - dA x)``."""
+    a, rhs = operands
+    da, db = tangents
+    change = None if db is None else _shaped(b, db, rhs, op.loc)
+    if da is not None:
+        da_x = b.emit("matmul", (_shaped(b, da, a, op.loc), out), loc=op.loc)
+        change = (b.emit("neg", (da_x,), loc=op.loc) if change is None
+                  else b.emit("sub", (change, da_x), loc=op.loc))
+    if change is None:
+        return None
+    return b.emit("solve", (a, change), loc=op.loc)
+
+
+def _solve_vjp(b, op, operands, out, ybar):
+    """``b̄ = solve(Aᵀ, x̄)``, ``Ā = -b̄ xᵀ`` (the adjoint of ``A`` in ``A @ x``)."""
+    a = operands[0]
+    rhs_bar = b.emit("solve", (b.emit("swapaxes", (a,), loc=op.loc), ybar), loc=op.loc)
+    a_bar = b.emit("neg", (b.emit("matmul_bar_a", (rhs_bar, a, out), loc=op.loc),), loc=op.loc)
+    return [a_bar, rhs_bar]
+
+
 # Results that are scalars whatever their operands: full reductions, sizes, the trace.
-_SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "trace", "dim", "ndim",
-                             "size", "const", "scalar_seed", "scalar_input"})
+# Not det: the determinants of a stack of matrices are an array.
+_SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "trace", "dim",
+                             "ndim", "size", "const", "scalar_seed", "scalar_input"})
 
 
 def _memo_walk(v, memo: dict, deps, value):
@@ -358,7 +450,8 @@ MAX_BROADCAST = 32  # np.broadcast takes at most 32 arrays (NumPy 1.x)
 # adjoint of kind float for an array value stands for that number broadcast to the
 # value's shape.  These rules read such a scalar right; the others get it broadcast
 # to the result's shape first.
-SCALAR_COTANGENT_OK = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_index"})
+SCALAR_COTANGENT_OK = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod",
+                                 "np_index"})
 
 
 def fit(b, contribution, operand, loc):
@@ -384,6 +477,7 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     reduction("np_mean", np.mean, _mean_vjp)
     reduction("np_max", np.max, _extreme_vjp, _extreme_jvp)
     reduction("np_min", np.min, _extreme_vjp, _extreme_jvp)
+    reduction("np_prod", np.prod, _prod_vjp, _prod_jvp)
     register(Primitive("matmul", 2, kind_rule=_array, derivative="rule",
                        jvp_rule=_bilinear_jvp, vjp_rule=_matmul_vjp,
                        evaluator=lambda lib, a, c, **_: np.matmul(a, c)))
@@ -399,6 +493,24 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     register(Primitive("transpose", 1, kind_rule=_array, derivative="rule",
                        jvp_rule=_linear_jvp, vjp_rule=_transpose_vjp,
                        evaluator=lambda lib, x, **_: np.transpose(x)))
+    register(Primitive("swapaxes", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_linear_jvp, vjp_rule=_swapaxes_vjp,
+                       evaluator=lambda lib, x, **_: np.swapaxes(x, -1, -2)))
+    register(Primitive("expand_dims", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_linear_jvp, vjp_rule=_reshape_vjp,
+                       evaluator=lambda lib, x, axis, **_: np.expand_dims(x, axis)))
+    register(Primitive("squeeze", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_linear_jvp, vjp_rule=_reshape_vjp,
+                       evaluator=lambda lib, x, axis=None, **_: np.squeeze(x, axis)))
+    register(Primitive("inv", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_inv_jvp, vjp_rule=_inv_vjp,
+                       evaluator=lambda lib, a, **_: np.linalg.inv(a)))
+    register(Primitive("det", 1, kind_rule=lambda k, a: _F, derivative="rule",
+                       jvp_rule=_det_jvp, vjp_rule=_det_vjp,
+                       evaluator=lambda lib, a, **_: np.linalg.det(a)))
+    register(Primitive("solve", 2, kind_rule=_array, derivative="rule",
+                       jvp_rule=_solve_jvp, vjp_rule=_solve_vjp,
+                       evaluator=lambda lib, a, c, **_: np.linalg.solve(a, c)))
     register(Primitive("reshape", VARIADIC, kind_rule=_array, derivative="rule",
                        jvp_rule=_linear_jvp, vjp_rule=_reshape_vjp,
                        evaluator=lambda lib, x, *dims, **_: np.reshape(x, dims)))
@@ -432,6 +544,8 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     helper("matmul_bar_a", 3, _array, "_matmul_bar_a")
     helper("matmul_bar_b", 3, _array, "_matmul_bar_b")
     helper("trace_bar", 2, _array, "_trace_bar")
+    helper("prod_others", 1, _array, "_prod_others")
+    helper("cofactor", 1, _array, "_cofactor")
     helper("inner_bar_a", 3, _array, "_inner_bar_a")
     helper("inner_bar_b", 3, _array, "_inner_bar_b")
     helper("index_bar", VARIADIC, _array, "_index_bar", evaluator=_index_bar_eval)

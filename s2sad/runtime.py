@@ -149,16 +149,46 @@ def _trace_bar(g, x):
     return g * np.eye(*np.shape(x))
 ''')
 
+_helper("_prod_others", '''
+def _prod_others(x, axis=None):
+    """For each element of x, the product of the other elements along axis (of all
+    elements for None): exclusive products from both ends, no division, so exact at zeros."""
+    x = np.asarray(x, dtype=float)
+    axes = tuple(range(np.ndim(x))) if axis is None else tuple(np.atleast_1d(axis))
+    lead = np.ndim(x) - len(axes)  # the axes kept come first, the reduced ones last
+    ends = list(range(lead, np.ndim(x)))
+    moved = np.moveaxis(x, axes, ends)
+    rows = np.reshape(moved, np.shape(moved)[:lead] + (-1,))
+    ones = np.ones(np.shape(rows)[:-1] + (1,))
+    before = np.cumprod(np.concatenate([ones, rows[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, rows[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.moveaxis(np.reshape(before * after, np.shape(moved)), ends, axes)
+''')
+
+_helper("_cofactor", '''
+def _cofactor(a):
+    """The cofactor matrix det(a) * inv(a).T of a (or of each matrix of a stack), from the
+    SVD a = u diag(s) vh: det(u) det(vh) u diag(p) vh with p_i the product of the other
+    singular values.  No division: finite and right for singular a too."""
+    u, s, vh = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    return sign[..., None, None] * np.matmul(u * _prod_others(s, axis=-1)[..., None, :], vh)
+''')
+
 # helpers that call other helpers
 _NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",),
-          "_mean_bar": ("_sum_bar",), "_sum_to": ("_unbroadcast",)}
+          "_mean_bar": ("_sum_bar",), "_sum_to": ("_unbroadcast",),
+          "_cofactor": ("_prod_others",)}
 
 
 def with_dependencies(names: set[str]) -> list[str]:
     """``names`` and the helpers they call, in a stable order."""
-    out = set(names)
-    for n in names:
-        out.update(_NEEDS.get(n, ()))
+    out, todo = set(), list(names)
+    while todo:
+        n = todo.pop()
+        if n not in out:
+            out.add(n)
+            todo.extend(_NEEDS.get(n, ()))
     return sorted(out)
 
 

@@ -20,15 +20,19 @@ HELPER_OF = {"unbroadcast": "_unbroadcast", "sum_to": "_sum_to", "scalar_seed": 
              "sum_bar": "_sum_bar", "mean_bar": "_mean_bar", "extreme_mask": "_extreme_mask",
              "matmul_bar_a": "_matmul_bar_a", "matmul_bar_b": "_matmul_bar_b",
              "trace_bar": "_trace_bar", "index_bar": "_index_bar",
-             "inner_bar_a": "_inner_bar_a", "inner_bar_b": "_inner_bar_b"}
+             "inner_bar_a": "_inner_bar_a", "inner_bar_b": "_inner_bar_b",
+             "prod_others": "_prod_others", "cofactor": "_cofactor"}
 assert set(HELPER_OF.values()) <= set(runtime.HELPERS)
 HELPER_NAMES = frozenset(runtime.HELPERS)
 
 _NUMPY_CALLS = {"np_sum": "sum", "np_mean": "mean", "np_max": "max", "np_min": "min",
+                "np_prod": "prod", "expand_dims": "expand_dims", "squeeze": "squeeze",
                 "outer": "outer", "inner": "inner", "trace": "trace", "ravel": "ravel",
                 "np_where": "where",
                 "np_zeros_like": "zeros_like", "np_ones_like": "ones_like", "eye": "eye",
                 "arange": "arange", "ndim": "ndim", "size": "size"}
+
+_LINALG_CALLS = frozenset({"inv", "det", "solve"})
 
 
 def _name(n: str) -> ast.Name:
@@ -101,8 +105,15 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
         if spelling == "@":
             return ast.BinOp(args[0], ast.MatMult(), args[1])
         return call(P.NUMPY, spelling, args)
+    if name in _LINALG_CALLS:  # np.linalg.inv(A)
+        expr = call(P.NUMPY, name, args)
+        expr.func = ast.Attribute(ast.Attribute(expr.func.value, "linalg", ast.Load()), name,
+                                  ast.Load())
+        return expr
     if name == "transpose":
         return ast.Attribute(args[0], "T", ast.Load())
+    if name == "swapaxes":  # the transpose of the last two axes: matrices and stacks of them
+        return call(P.NUMPY, "swapaxes", [args[0], ast.Constant(-1), ast.Constant(-2)])
     if name == "reshape":
         return call(P.NUMPY, "reshape", [args[0], ast.Tuple(elts=args[1:], ctx=ast.Load())])
     if name == "reshape_like":

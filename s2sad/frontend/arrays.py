@@ -44,20 +44,22 @@ class Shape:
 ARRAY_FUNCTIONS = {
     "sum", "mean", "max", "min", "amax", "amin", "dot", "matmul", "outer", "inner", "trace",
     "transpose", "reshape", "ravel", "where", "clip", "zeros", "ones", "zeros_like",
-    "ones_like", "eye", "identity", "arange", "array", "asarray", "linalg.norm",
+    "ones_like", "eye", "identity", "arange", "array", "asarray", "linalg.norm", "prod",
+    "expand_dims", "squeeze", "linalg.inv", "linalg.det", "linalg.solve",
 }
 _REDUCTIONS = {"sum": "np_sum", "mean": "np_mean", "max": "np_max", "min": "np_min",
-               "amax": "np_max", "amin": "np_min"}
+               "amax": "np_max", "amin": "np_min", "prod": "np_prod"}
+_LINALG = {"linalg.inv": 1, "linalg.det": 1, "linalg.solve": 2}  # np.linalg.<name>: operands
 # ops whose operands are numbers (items, sizes), or whose array operand is the first
 _SCALAR_OPERANDS = {"array_lit", "np_zeros", "np_ones", "eye", "arange", "dim", "ndim", "size"}
 _FIRST_OPERAND = {"np_index", "reshape", "getitem"}
-_METHODS = {"sum", "mean", "max", "min", "dot", "reshape", "ravel", "transpose", "flatten"}
+_METHODS = {"sum", "mean", "max", "min", "prod", "dot", "reshape", "ravel", "transpose",
+            "flatten", "squeeze"}
 # array functions s2sad knows but cannot differentiate yet: say so, and what to use
 ARRAY_LATER = {
     "stack": "build the result with arithmetic on the pieces", "concatenate": "",
-    "hstack": "", "vstack": "", "prod": "write the product with `*`", "cumsum": "",
-    "linalg.det": "", "linalg.inv": "", "linalg.solve": "", "sort": "", "argmax": "",
-    "argmin": "", "einsum": "use `@` and `np.sum`", "tensordot": "use `@`",
+    "hstack": "", "vstack": "", "cumsum": "", "sort": "", "argmax": "", "argmin": "",
+    "einsum": "use `@` and `np.sum`", "tensordot": "use `@`",
 }
 
 
@@ -227,6 +229,15 @@ class ArrayMixin:
             attrs["keepdims"] = True
         return self.emit(prim, [self.as_array(x, node, ctx)], ctx, node, hint, **attrs)
 
+    def _reshaping(self, name: str, x: Value, axis_node, node, ctx, hint) -> Value:
+        """``np.expand_dims(x, axis)``, ``np.squeeze(x, axis=None)``: compile-time axes."""
+        axis = self._static(axis_node, ctx, "axis")
+        if name == "expand_dims" and axis is None:
+            raise self.unsupported(ctx.pf, node, "`np.expand_dims` needs an axis",
+                                   hint="write np.expand_dims(x, 0) or x[None]")
+        attrs = {} if axis is None else {"axis": axis}
+        return self.emit(name, [x], ctx, node, hint, **attrs)
+
     def _dims(self, value: Any, node: ast.AST, ctx) -> list[Value]:
         items = value if isinstance(value, tuple) else (value,)
         for v in items:
@@ -259,7 +270,23 @@ class ArrayMixin:
             x = self.as_array(self.value(args[0], ctx), node, ctx)
             sq = self.emit("np_sum", [self.emit("mul", [x, x], ctx, node)], ctx, node)
             return self.emit("sqrt", [sq], ctx, node, hint, lib=P.NUMPY)
+        if name in ("expand_dims", "squeeze"):
+            kw = self._keywords(node, ctx, ("axis",), spelled)
+            if not 1 <= len(args) <= 2:
+                raise self.unsupported(ctx.pf, node, f"`{spelled}` takes an array and an axis",
+                                       hint=f"write {spelled}(x, 0) or {spelled}(x, (0, 1))")
+            x = self.as_array(self.value(args[0], ctx), node, ctx)
+            return self._reshaping(name, x, args[1] if len(args) == 2 else kw.get("axis"),
+                                   node, ctx, hint)
         self._keywords(node, ctx, (), spelled)
+        if name in _LINALG:
+            if len(args) != _LINALG[name]:
+                raise self.unsupported(ctx.pf, node, f"`{spelled}` takes {_LINALG[name]} "
+                                       f"argument(s), got {len(args)}",
+                                       hint="np.linalg.inv(A), np.linalg.det(A), "
+                                            "np.linalg.solve(A, b) for a vector or matrix b")
+            operands = [self.as_array(self.value(a, ctx), node, ctx) for a in args]
+            return self.emit(name.split(".")[1], operands, ctx, node, hint)
         if name in ("zeros", "ones"):
             self._count(node, ctx, spelled, 1)
             shape = self.expr(args[0], ctx)
@@ -332,9 +359,19 @@ class ArrayMixin:
         args = node.args
         if method in _REDUCTIONS:
             kw = self._keywords(node, ctx, ("axis", "keepdims"), spelled)
+            if len(args) > 1:
+                raise self.unsupported(ctx.pf, node, f"`{spelled}` takes at most an axis "
+                                       "by position", hint="pass keepdims=... by keyword")
             axis = args[0] if args else kw.get("axis")
             return self._reduce(_REDUCTIONS[method], x, axis, kw.get("keepdims"), node, ctx,
                                 hint)
+        if method == "squeeze":
+            kw = self._keywords(node, ctx, ("axis",), spelled)
+            if len(args) > 1:
+                raise self.unsupported(ctx.pf, node, "`.squeeze()` takes at most an axis",
+                                       hint="write x.squeeze() or x.squeeze(0)")
+            return self._reshaping("squeeze", x, args[0] if args else kw.get("axis"), node,
+                                   ctx, hint)
         self._keywords(node, ctx, (), spelled)
         if method == "dot":
             self._count(node, ctx, spelled, 1)
