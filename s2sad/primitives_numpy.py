@@ -19,6 +19,15 @@ code generation copies into the generated module.
 
 Attributes are compile-time facts: ``axis`` (``None``, an int or a tuple),
 ``keepdims``, the spelling of a matrix product, and the shape of an index.
+
+Arrays are values in the IR.  ``np.stack`` / ``np.concatenate`` take their pieces
+as operands (``axis`` an attribute); ``x.copy()`` is ``np_copy``; an assignment
+``h[index] = v`` is ``index_set(h, v, *ints, index=template)`` (the template of
+``np_index``), whose result is a new array: its tangent is ``index_set(ḣ, v̇)``,
+its adjoint zeroes the region of ``ȳ`` for ``h`` and gives ``v`` that region summed
+to v's shape.  Reverse mode adds an item's adjoint into an adjoint array with
+``index_add`` (``x_bar[i] += g``).  Code generation writes both in place when
+nothing else can see the old array, and on a copy otherwise.
 """
 
 from __future__ import annotations
@@ -88,6 +97,27 @@ def _index_eval(lib, x, *dynamic, index):
 
 def _index_bar_eval(lib, g, x, *dynamic, index):
     return runtime.function("_index_bar")(g, x, index_value(index, dynamic))
+
+
+def _index_set_eval(lib, x, v, *dynamic, index):
+    out = np.array(x, dtype=float)
+    out[index_value(index, dynamic)] = v
+    return out
+
+
+def _index_add_eval(lib, x, g, *dynamic, index):
+    out = np.array(x, dtype=float)
+    out[index_value(index, dynamic)] += g
+    return out
+
+
+def along(axis: int, item: tuple) -> tuple:
+    """The index template that applies ``item`` along ``axis``: ``[k]``, ``[:, k]``,
+    ``[..., k]`` (a negative axis counts from the end, after an ellipsis)."""
+    whole = ("slice", None, None, None)
+    if axis >= 0:
+        return (whole,) * axis + (item,)
+    return (("ellipsis",), item) + (whole,) * (-axis - 1)
 
 
 # -- rules -------------------------------------------------------------------------------------
@@ -185,8 +215,9 @@ def _reshape_like_vjp(b, op, operands, out, ybar):
 
 
 def _index_vjp(b, op, operands, out, ybar):
-    return [b.emit("index_bar", (ybar, *operands), attrs=op.attrs, loc=op.loc)] + [None] * (
-        len(operands) - 1)
+    like = ShapeFacts.of(b).root(operands[0])  # x is read for its shape only
+    return [b.emit("index_bar", (ybar, like, *operands[1:]), attrs=op.attrs, loc=op.loc)] + [
+        None] * (len(operands) - 1)
 
 
 def _trace_vjp(b, op, operands, out, ybar):
@@ -234,7 +265,7 @@ def _prod_jvp(b, op, operands, out, tangents):
 def _prod_vjp(b, op, operands, out, ybar):
     others = _prod_others(b, op, operands[0])
     if not _full(op):
-        ybar = b.emit("sum_bar", (ybar, ShapeFacts(b).root(operands[0])),
+        ybar = b.emit("sum_bar", (ybar, ShapeFacts.of(b).root(operands[0])),
                       attrs=_axis_attrs(op), loc=op.loc)
     return [b.emit("mul", (others, ybar), loc=op.loc)]
 
@@ -284,7 +315,7 @@ def _det_vjp(b, op, operands, out, ybar):
     """``Ā = Ȳ[..., None, None] · C``; a scalar Ȳ (one matrix, or a seed that stands for
     every matrix of a stack) multiplies ``C`` as it is."""
     cofactor = b.emit("cofactor", (operands[0],), loc=op.loc)
-    if not ShapeFacts(b).surely_scalar(ybar):
+    if not ShapeFacts.of(b).surely_scalar(ybar):
         ybar = b.emit("expand_dims", (ybar,), attrs={"axis": (-2, -1)}, loc=op.loc)
     return [b.emit("mul", (ybar, cofactor), loc=op.loc)]
 
@@ -311,10 +342,97 @@ def _solve_vjp(b, op, operands, out, ybar):
     return [a_bar, rhs_bar]
 
 
+def _pieces_jvp(b, op, operands, out, tangents):
+    """np.stack / np.concatenate: the same op on the tangents (zeros for inactive pieces)."""
+    if all(t is None for t in tangents):
+        return None
+    pieces = []
+    for v, t in zip(operands, tangents, strict=True):
+        if t is None:
+            t = b.emit("np_zeros_like", (v,), loc=op.loc) if v.kind is _A else b.const(0.0)
+        pieces.append(t)
+    return b.emit(op.prim, tuple(pieces), attrs=op.attrs, loc=op.loc)
+
+
+def _stack_vjp(b, op, operands, out, ybar):
+    """Piece k of np.stack(pieces, axis) gets ``ybar[..., k, ...]`` (k at ``axis``)."""
+    template = along(op.attr("axis", 0), ("int", 0))
+    return [b.emit("np_index", (ybar, b.const(k)), attrs={"index": template}, loc=op.loc)
+            for k in range(len(operands))]
+
+
+def _concatenate_vjp(b, op, operands, out, ybar):
+    """Piece k of np.concatenate(pieces, axis) gets its slice of ``ybar`` along ``axis``,
+    from the sum of the sizes of the pieces before it to that sum plus its own size."""
+    axis = op.attr("axis", 0)
+    template = along(axis, ("slice", 0, 1, None))
+    first = ("slice", None, 0, None)  # the first piece: [:n0]
+    last = ("slice", 0, None, None)  # the last piece: [start:]
+    facts = ShapeFacts.of(b)
+    parts, start = [], None
+    for k, v in enumerate(operands):
+        if k == len(operands) - 1 and start is not None:
+            parts.append(b.emit("np_index", (ybar, start), attrs={"index": along(axis, last)},
+                                loc=op.loc))
+            break
+        size = b.emit("dim", (facts.root(v),), attrs={"axis": axis}, loc=op.loc)
+        if start is None:
+            stop = size
+            parts.append(b.emit("np_index", (ybar, stop), attrs={"index": along(axis, first)},
+                                loc=op.loc))
+        else:
+            stop = b.emit("add", (start, size), loc=op.loc)
+            parts.append(b.emit("np_index", (ybar, start, stop), attrs={"index": template},
+                                loc=op.loc))
+        start = stop
+    return parts
+
+
+def _copy_jvp(b, op, operands, out, tangents):
+    return tangents[0]  # a copy has the tangent of its original (no need to copy that)
+
+
+def _copy_vjp(b, op, operands, out, ybar):
+    return [ybar]
+
+
+def _index_set_jvp(b, op, operands, out, tangents):
+    """``y = x`` with ``y[index] = v``: the tangent is ``ẋ`` with ``ẋ[index] = v̇``."""
+    tx, tv = tangents[:2]
+    if tx is None and tv is None:
+        return None
+    if tx is None:
+        x = b.emit("np_zeros_like", (operands[0],), loc=op.loc)
+    elif tx.kind is not _A:  # a scalar tangent stands for itself broadcast to x's shape
+        x = b.emit("unbroadcast", (tx, operands[0]), loc=op.loc)
+    else:
+        x = tx
+    v = tv if tv is not None else b.const(0.0)
+    hint = f"{op.result.hint}.dot" if op.result.hint else None  # h_dot
+    return b.emit("index_set", (x, v, *operands[2:]), attrs=op.attrs, loc=op.loc, hint=hint)
+
+
+def _index_set_vjp(b, op, operands, out, ybar):
+    """``x̄`` is ``ȳ`` with the assigned region zeroed (those entries of x were overwritten);
+    ``v̄`` is ``ȳ[index]``, summed back to v's shape (v may be broadcast into the region)."""
+    x, v, *dynamic = operands
+    # a copy of the region (it may be a view of ȳ), so that ȳ can be zeroed in place
+    region = b.emit("np_copy", (b.emit("np_index", (ybar, *dynamic), attrs=op.attrs,
+                                       loc=op.loc),), loc=op.loc)
+    v_bar = fit(b, region, v, op.loc)
+    x_bar = b.emit("index_set", (ybar, b.const(0.0), *dynamic), attrs=op.attrs, loc=op.loc,
+                   hint=ybar.hint)
+    return [x_bar, v_bar] + [None] * len(dynamic)
+
+
 # Results that are scalars whatever their operands: full reductions, sizes, the trace.
 # Not det: the determinants of a stack of matrices are an array.
 _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "trace", "dim",
                              "ndim", "size", "const", "scalar_seed", "scalar_input"})
+
+
+# ops whose result has the shape of their first operand, whatever the others
+_SAME_SHAPE = frozenset({"index_set", "index_add", "np_copy"})
 
 
 def _memo_walk(v, memo: dict, deps, value):
@@ -397,11 +515,16 @@ class ShapeFacts:
 
         def arrays(u) -> list:
             op = self._op(u)
+            if op is not None and op.prim in _SAME_SHAPE:
+                return [op.operands[0]]
             elementwise = op is not None and (
                 PRIMITIVES[op.prim].derivative == "partials" or op.prim == "np_where")
             return [w for w in op.operands if w.kind is _A] if elementwise else []
 
         def value(u):
+            op = self._op(u)
+            if op is not None and op.prim in _SAME_SHAPE:
+                return self.roots[op.operands[0]]
             roots = {self.roots[w] for w in arrays(u)}
             others = [w for w in self._op(u).operands if w.kind is not _A] if roots else []
             if len(roots) == 1 and all(self.surely_scalar(w) for w in others):
@@ -451,7 +574,7 @@ MAX_BROADCAST = 32  # np.broadcast takes at most 32 arrays (NumPy 1.x)
 # value's shape.  These rules read such a scalar right; the others get it broadcast
 # to the result's shape first.
 SCALAR_COTANGENT_OK = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod",
-                                 "np_index"})
+                                 "np_index", "np_copy"})
 
 
 def fit(b, contribution, operand, loc):
@@ -529,6 +652,22 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
                        jvp_rule=_array_lit_jvp, vjp_rule=_array_lit_vjp, cse=False,
                        evaluator=lambda lib, *items, **_: np.array(items, dtype=float)))
 
+    register(Primitive("np_stack", VARIADIC, kind_rule=_array, derivative="rule",
+                       jvp_rule=_pieces_jvp, vjp_rule=_stack_vjp, cse=False,
+                       evaluator=lambda lib, *items, axis=0: np.stack(items, axis=axis)))
+    register(Primitive("np_concatenate", VARIADIC, kind_rule=_array, derivative="rule",
+                       jvp_rule=_pieces_jvp, vjp_rule=_concatenate_vjp, cse=False,
+                       evaluator=lambda lib, *items, axis=0: np.concatenate(items, axis=axis)))
+    # a new array the function owns (and so may assign into): x.copy(), np.array(x)
+    register(Primitive("np_copy", 1, kind_rule=_array, derivative="rule", jvp_rule=_copy_jvp,
+                       vjp_rule=_copy_vjp, cse=False,
+                       evaluator=lambda lib, x, **_: np.array(x, dtype=float)))
+    # `y = x; y[index] = v` as a value: a new array (code generation assigns in place
+    # when the old array is dead and nothing else can see it, and copies it otherwise)
+    register(Primitive("index_set", VARIADIC, kind_rule=_array, derivative="rule",
+                       jvp_rule=_index_set_jvp, vjp_rule=_index_set_vjp, cse=False,
+                       evaluator=_index_set_eval))
+
     # the helpers that reverse mode emits (their own derivatives: a later version)
     def helper(name, nin, kind_rule, fn_name, **kw):
         register(Primitive(name, nin, kind_rule=kind_rule, derivative="none",
@@ -549,6 +688,9 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     helper("inner_bar_a", 3, _array, "_inner_bar_a")
     helper("inner_bar_b", 3, _array, "_inner_bar_b")
     helper("index_bar", VARIADIC, _array, "_index_bar", evaluator=_index_bar_eval)
+    # `x_bar[index] += g` as a value (code generation: in place when it may, as index_set)
+    register(Primitive("index_add", VARIADIC, kind_rule=_array, derivative="none", cse=False,
+                       evaluator=_index_add_eval))
 
     # shapes and constructors: no derivative flows through them
     def constant(name, nin, kind_rule, fn):
@@ -561,7 +703,7 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
              lambda *xs: np.size(xs[0]) if len(xs) == 1 else np.broadcast(*xs).size)
     constant("np_zeros", VARIADIC, _array, lambda *dims: np.zeros(dims))
     constant("np_ones", VARIADIC, _array, lambda *dims: np.ones(dims))
-    constant("np_zeros_like", 1, _array, lambda x: np.zeros_like(x, dtype=float))
+    constant("np_zeros_like", 1, _array, lambda x, **_: np.zeros_like(x, dtype=float))
     constant("np_ones_like", 1, _array, lambda x: np.ones_like(x, dtype=float))
     constant("eye", 1, _array, lambda n: np.eye(n))
     constant("arange", VARIADIC, _array, lambda *args: np.arange(*args))

@@ -86,7 +86,11 @@ class _Forward:
             self.linear(op, operands, out)
             return
         if prim.derivative == "rule":  # array primitives: hand-written rules
-            tangents = [self.get(v) for v in op.operands]
+            # a scalar tangent of an array stands for itself broadcast: the rules (np.sum,
+            # indexing, transposes) need it as an array of the operand's shape
+            tangents = [self.carried(u, t) if t is not None and u.kind is Kind.ARRAY else t
+                        for u, t in zip(operands, (self.get(v) for v in op.operands),
+                                        strict=True)]
             if any(t is not None for t in tangents):
                 t = prim.jvp_rule(b, op, operands, out, tangents)
                 if t is not None:
@@ -170,6 +174,14 @@ class _Forward:
             return self.b.emit("np_zeros_like", (v,))
         return self.zero()
 
+    def carried(self, v: Value, tangent: Value | None) -> Value:
+        """The tangent a region yields or a loop starts from, of ``v``'s kind: a scalar
+        tangent of an array (which stands for itself broadcast) is broadcast, as the
+        result's rules read it as an array."""
+        if tangent is not None and v.kind is Kind.ARRAY and tangent.kind is not Kind.ARRAY:
+            return self.b.emit("unbroadcast", (tangent, v))
+        return self.zero_like(v, tangent)
+
     def cond(self, op: Op, env: dict[Value, Value]) -> None:
         act = [j for j, r in enumerate(op.results) if r in self.active]
         regions = []
@@ -178,7 +190,7 @@ class _Forward:
             self.b.push_block()
             self.block(region, env)
             ys = [env[y] for y in region.yields]
-            ys += [self.zero_like(env[region.yields[j]], self.get(region.yields[j]))
+            ys += [self.carried(env[region.yields[j]], self.get(region.yields[j]))
                    for j in act]
             regions.append(self.b.pop_block(tuple(ys)))
             self.pop_scope()
@@ -189,7 +201,7 @@ class _Forward:
         inits, args, yields = loop_slots(op)
         act = [j for j, a in enumerate(args) if a in self.active or op.results[j] in self.active]
         new_inits = [env[v] for v in inits]
-        new_inits += [self.zero_like(env[inits[j]], self.get(inits[j])) for j in act]
+        new_inits += [self.carried(env[inits[j]], self.get(inits[j])) for j in act]
         regions = []
         for region in op.regions:
             carried = region.args[-len(inits):] if inits else ()
@@ -203,7 +215,7 @@ class _Forward:
             if region is op.regions[-1]:  # the body
                 self.block(region, env)
                 ys = [env[y] for y in region.yields]
-                ys += [self.zero_like(env[yields[j]], self.get(yields[j])) for j in act]
+                ys += [self.carried(env[yields[j]], self.get(yields[j])) for j in act]
             else:  # a while loop's condition: no tangents needed
                 clone_ops(self.b, region, env)
                 ys = [env[y] for y in region.yields]

@@ -13,8 +13,11 @@ Structured ops:
   iterations.  The reverse sweep runs the loop backwards: it pops the
   carried values, recomputes that iteration's body from them, and
   back-propagates through it.  The tape holds O(iterations × carried
-  values), never every intermediate.  The adjoints of values from outside
-  the loop are accumulated in carried slots of the reverse loop.
+  values), never every intermediate.  A carried array that the body only
+  reads items of and assigns into (``h[t] = f(h[t - 1])``) is not recorded
+  whole: the items read are, so that the loop can change it in place.  The
+  adjoints of values from outside the loop are accumulated in carried slots
+  of the reverse loop.
 * A ``cond`` is reversed by a ``cond`` on the same predicate (the primal
   value is still there) whose regions recompute their branch and
   back-propagate through it.  Only the branch that ran contributes, so an
@@ -46,9 +49,13 @@ class _Reverse:
         return self.b.const(0.0)
 
     # -- the primal sweep ----------------------------------------------------------------------
-    def primal(self, block: Block, env: dict[Value, Value]) -> None:
-        """Emit ``block``'s ops; loops record onto tapes what their reverse will need."""
+    def primal(self, block: Block, env: dict[Value, Value], skip: frozenset = frozenset()
+               ) -> None:
+        """Emit ``block``'s ops (but those in ``skip``, whose values ``env`` has already);
+        loops record onto tapes what their reverse will need."""
         for op in block.ops:
+            if op in skip:
+                continue
             if op.prim in ("for_range", "while_loop") and self._loop_needed(op):
                 self._taped_loop(op, env)
             else:
@@ -59,12 +66,42 @@ class _Reverse:
         return any(a in self.active for a in args) or any(
             v in self.active for v in free_values(op))
 
+    def _read_plan(self, body: Block, j: int, arg: Value) -> list[Op] | None:
+        """The body's reads of carried array ``arg`` (``h[t - 1]``), if the body only reads
+        items of it and assigns into it (``h[t] = ...``, yielding the result): then the
+        tape records those items, not the whole array on every iteration."""
+        if arg.kind is not Kind.ARRAY or arg not in self.active:
+            return None
+        chain, reads = {arg}, []
+        for o in body.ops:
+            if any(u in chain for r in o.regions for u in values_read(r)):
+                return None
+            touched = [u for u in o.operands if u in chain]
+            if not touched:
+                continue
+            if len(touched) > 1 or o.operands[0] not in chain:
+                return None
+            if o.prim == "np_index":
+                reads.append(o)
+            elif o.prim == "index_set":
+                chain.add(o.results[0])
+            else:
+                return None
+        ok = body.yields[j] in chain and not any(
+            y in chain for i, y in enumerate(body.yields) if i != j)
+        return reads if ok else None
+
     def _taped_loop(self, op: Op, env: dict[Value, Value]) -> None:
         b = self.b
         inits, args, yields = loop_slots(op)
         body = op.regions[-1]
         reads = values_read(body)
-        saved = [j for j, a in enumerate(args) if a in reads]
+        plans = {j: plan for j, a in enumerate(args)
+                 if (plan := self._read_plan(body, j, a))
+                 is not None}
+        # the items read of arrays that are only read and assigned into, in body order
+        read_ops = [o for o in body.ops if any(o in plan for plan in plans.values())]
+        saved = [j for j, a in enumerate(args) if a in reads and j not in plans]
         saved_args: list[Value] = []  # a for loop's index is recomputed, not taped
         tape0 = b.emit("tape_new", (), loc=op.loc, hint="tape")
         tag = {"tape": tape0.id}  # pairs this tape's pushes with its pops
@@ -81,10 +118,18 @@ class _Reverse:
             if region is body:
                 carried = region.args[-len(inits):] if inits else ()
                 pushed = [env[a] for a in saved_args] + [env[carried[j]] for j in saved]
-                tape = b.emit("tape_push", (extra_args[0], *pushed), attrs=tag, loc=op.loc,
-                              hint="tape")
+                if not plans:
+                    tape = b.emit("tape_push", (extra_args[0], *pushed), attrs=tag,
+                                  loc=op.loc, hint="tape")
+                copies = []
                 for inner in region.ops:
                     clone_op(b, inner, env)
+                    if inner in read_ops:  # a copy: the array is then changed in place
+                        copies.append(b.emit("np_copy", (env[inner.results[0]],),
+                                             loc=inner.loc))
+                if plans:
+                    tape = b.emit("tape_push", (extra_args[0], *pushed, *copies), attrs=tag,
+                                  loc=op.loc, hint="tape")
                 ys = [env[y] for y in region.yields] + [tape]
                 if count:
                     ys.append(b.emit("add", (extra_args[1], b.const(1)), loc=op.loc, hint="n"))
@@ -102,7 +147,8 @@ class _Reverse:
                                attrs=op.attrs, loc=op.loc, regions=tuple(regions))
         env.update(zip(op.results, results, strict=False))
         extra = results[len(op.results):]
-        self.tapes[op] = (extra[0], extra[1] if count else None, saved, saved_args, tag)
+        self.tapes[op] = (extra[0], extra[1] if count else None, saved, saved_args, tag,
+                          read_ops, plans)
 
     # -- the reverse sweep ---------------------------------------------------------------------
     def adjoints(self, block: Block, env: dict[Value, Value], adjoint: dict[Value, Value]) -> None:
@@ -121,11 +167,24 @@ class _Reverse:
             del adjoint[v]  # t + (-t): the contributions sum to a symbolic zero
             return
         if v in adjoint:
+            spread = self.b.defs.get(contribution)
+            if (spread is not None and spread.prim == "index_bar"
+                    and self._whole(adjoint[v])):  # x_bar[index] += g, not a zeros array
+                g, _, *dynamic = spread.operands
+                adjoint[v] = self.b.emit("index_add", (adjoint[v], g, *dynamic),
+                                         attrs=spread.attrs, loc=loc, hint=suffixed(v, "bar"))
+                return
             prim = "list_add" if v.kind is Kind.LIST else "add"
             adjoint[v] = self.b.emit(prim, (adjoint[v], contribution), loc=loc,
                                      hint=suffixed(v, "bar"))
         else:
             adjoint[v] = contribution
+
+    def _whole(self, adj: Value) -> bool:
+        """Is adjoint ``adj`` surely an array of its value's full shape (not a scalar that
+        stands for one)?  The results of assignments into arrays and of item adjoints."""
+        op = self.b.defs.get(adj)
+        return op is not None and op.prim in ("index_set", "index_add", "index_bar")
 
     def list_adjoint(self, adjoint: dict[Value, Value], v: Value, env) -> Value:
         """The adjoint of list ``v`` so far: threaded through in-place updates."""
@@ -295,23 +354,33 @@ class _Reverse:
                 self.accumulate(local, region.yields[j], seed, op.loc)
             self.adjoints(region, inner_env, local)
             regions.append(self.b.pop_block(tuple(
-                local.get(f) or self.zero_like(inner_env[f]) for f in free)))
+                self._carried_adjoint(local.get(f), inner_env[f], op.loc) for f in free)))
         results = self.b.emit_multi("cond", (env[op.operands[0]],), [f.kind for f in free],
                                     hints=[suffixed(f, "bar") for f in free], loc=op.loc,
                                     regions=tuple(regions))
         self._free_results(free, results, adjoint, op.loc)
 
+    def _carried_adjoint(self, adj: Value | None, value: Value, loc) -> Value:
+        """The adjoint a reverse loop starts from: of the value's kind (a scalar adjoint
+        of an array, which stands for itself broadcast, is broadcast: the loop body's
+        rules read it as an array)."""
+        if adj is None:
+            return self.zero_like(value)
+        if value.kind is Kind.ARRAY and adj.kind is not Kind.ARRAY:
+            return self.b.emit("unbroadcast", (adj, value), loc=loc)
+        return adj
+
     def _reverse_loop(self, op: Op, env, adjoint) -> None:
         b = self.b
-        tape, count, saved, saved_args, tag = self.tapes[op]
+        tape, count, saved, saved_args, tag, read_ops, plans = self.tapes[op]
         inits, args, yields = loop_slots(op)
         body = op.regions[-1]
         act = [j for j, a in enumerate(args) if a in self.active or op.results[j] in self.active]
         free = self._free_active(op)
         if not act and not free:
             return
-        init_adj = [adjoint.get(op.results[j]) or self.zero_like(env[op.results[j]])
-                    for j in act]
+        init_adj = [self._carried_adjoint(adjoint.get(op.results[j]), env[op.results[j]],
+                                          op.loc) for j in act]
         init_free = self._free_inits(free, env, adjoint)
         i_arg = b.fresh(Kind.INT, body.args[0].hint if op.prim == "for_range" else "_")
         tape_arg = b.fresh(Kind.TAPE, "tape")
@@ -321,30 +390,46 @@ class _Reverse:
         inner_env = dict(env)
         popped = b.emit_multi("tape_pop", (tape_arg,),
                               [Kind.TAPE] + [a.kind for a in saved_args]
-                              + [args[j].kind for j in saved],
+                              + [args[j].kind for j in saved] + [Kind.ARRAY] * len(read_ops),
                               hints=["tape"] + [a.hint for a in saved_args]
-                              + [args[j].hint for j in saved], attrs=tag, loc=op.loc)
+                              + [args[j].hint for j in saved]
+                              + [o.results[0].hint for o in read_ops],
+                              attrs=tag, loc=op.loc)
         new_tape, values = popped[0], popped[1:]
         if op.prim == "for_range":
             inner_env[body.args[0]] = i_arg
-        for a, v in zip(list(saved_args) + [args[j] for j in saved], values, strict=True):
+        for a, v in zip(list(saved_args) + [args[j] for j in saved]
+                        + [o.results[0] for o in read_ops], values, strict=True):
             inner_env[a] = v
-        self.primal(body, inner_env)
+        for j in plans:  # not recorded: its items are; the loop's result has its shape
+            inner_env[args[j]] = env[op.results[j]]
+        self.primal(body, inner_env, frozenset(read_ops))
         local: dict[Value, Value] = {f: a for f, a in zip(free, free_args, strict=True)
                                      if f.kind is Kind.LIST}
         for j, a in zip(act, adj_args, strict=True):
             self.accumulate(local, yields[j], a, op.loc)
         self.adjoints(body, inner_env, local)
         ys = [new_tape]
-        ys += [local.get(args[j]) or self.zero_like(inner_env[args[j]]) for j in act]
-        for f, acc in zip(free, free_args, strict=True):
+        ys += [self._carried_adjoint(local.get(args[j]), inner_env[args[j]], op.loc)
+               for j in act]
+        spread_into: list[int] = []  # array adjoints that start from zeros: x_bar[i] += g
+        for k, (f, acc) in enumerate(zip(free, free_args, strict=True)):
             contribution = local.get(f)
+            spread = b.defs.get(contribution) if contribution is not None else None
             if f.kind is Kind.LIST or contribution is None:
                 ys.append(contribution if contribution is not None else acc)
+            elif f.kind is Kind.ARRAY and spread is not None and spread.prim == "index_bar":
+                g, _, *dynamic = spread.operands
+                ys.append(b.emit("index_add", (acc, g, *dynamic), attrs=spread.attrs,
+                                 loc=op.loc, hint=suffixed(f, "bar")))
+                spread_into.append(k)
             else:
                 ys.append(b.emit("add", (acc, contribution), loc=op.loc,
                                  hint=suffixed(f, "bar")))
         block = b.pop_block(tuple(ys))
+        for k in spread_into:
+            init_free[k] = b.emit("np_zeros_like", (env[free[k]],), attrs={"dtype": "float"},
+                                  loc=op.loc, hint=suffixed(free[k], "bar"))
         if op.prim == "for_range":
             bounds = [env[v] for v in op.operands[:3]]
         else:

@@ -99,6 +99,8 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
     if name in _NUMPY_CALLS:
         expr = call(P.NUMPY, _NUMPY_CALLS[name], args)
         expr.keywords = _keywords(op)
+        if op.attr("dtype") == "float":  # an adjoint, of an argument that may hold ints
+            expr.keywords.append(ast.keyword(arg="dtype", value=_name("float")))
         return expr
     if name == "matmul":
         spelling = op.attr("spelling", "@")
@@ -129,7 +131,20 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
                                         ast.Tuple(elts=args, ctx=ast.Load())])
     if name == "array_lit":
         return call(P.NUMPY, "array", [ast.List(elts=args, ctx=ast.Load())])
+    if name in ("np_stack", "np_concatenate"):
+        expr = call(P.NUMPY, name[3:], [ast.List(elts=args, ctx=ast.Load())])
+        if op.attr("axis", 0) != 0:
+            expr.keywords = [ast.keyword(arg="axis", value=ast.Constant(op.attr("axis")))]
+        return expr
+    if name == "np_copy":
+        return ast.Call(func=ast.Attribute(args[0], "copy", ast.Load()), args=[], keywords=[])
     return None
+
+
+def index_target(name: str, op: Op, dynamic: list[ast.expr]) -> ast.Subscript:
+    """The target ``h[t]``, ``h[i, :]`` of an ``index_set`` op on the array named ``name``."""
+    return ast.Subscript(value=ast.Name(id=name, ctx=ast.Load()),
+                         slice=_index(op.attr("index"), dynamic, False), ctx=ast.Store())
 
 
 def helper_definitions(names: set[str]) -> list[ast.stmt]:

@@ -16,7 +16,10 @@ Rules (DESIGN §6):
   renderer parenthesises as a base of ``**``); ``x ** 2`` is spelt ``x * x``.
 * Only ``math`` and ``numpy as np`` are ever referenced, and the small helpers
   of :mod:`s2sad.runtime` that array derivatives call, which the module defines.
-  An array is never updated in place (``a += b``): it may be shared.
+  An array is never updated in place (``a += b``): it may be shared.  The one
+  exception is an assignment into an array (``index_set``): ``h[t] = v`` is
+  written in place when nothing can see the old array any more (see
+  :meth:`_FunctionWriter._in_place`), and on a copy (``h = h.copy()``) otherwise.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def _needs_named_operand(op: Op) -> bool:
     """Ops that spell their operand twice (``x * x``, the scalar ``sign``) or update it."""
     return (op.prim == "powc" and op.attr("exponent") == 2) or (
         op.prim == "sign" and op.attr("lib") != P.NUMPY
-    ) or op.prim in ("add_at", "append", "setitem", "list_pop")
+    ) or op.prim in ("add_at", "append", "setitem", "list_pop", "index_set", "index_add")
 
 
 class _Namer:
@@ -92,6 +95,20 @@ class _Namer:
 
 
 _LOOPS = ("for_range", "while_loop")
+# array ops whose result may be (a view of) their first operand, or of any operand
+_VIEWS = ("np_index", "transpose", "reshape", "ravel", "reshape_like", "swapaxes",
+          "expand_dims", "squeeze", "unbroadcast", "sum_to")
+# ops whose array result is not a new array (or is not known to be one)
+_NOT_NEW = frozenset(_VIEWS) | {"select", "tape_pop", "list_pop", "getitem", "const"}
+
+
+def _loop_slots(op: Op):
+    """(initial values, the block args of each region for each slot, yields, results)."""
+    if op.prim == "for_range":
+        body = op.regions[0]
+        return op.operands[3:], [body.args[1:]], body.yields, op.results
+    cond, body = op.regions
+    return op.operands, [cond.args, body.args], body.yields, op.results
 _FLOAT_ARITH = ("add", "sub", "mul", "div", "select", "max2", "min2")
 
 
@@ -117,6 +134,13 @@ class _FunctionWriter:
         self.region_span: dict[Block, tuple[float, float]] = {}
         self.branches: list[tuple[tuple[float, float], ...]] = []  # each cond's two spans
         self.holder: dict[str, Value] = {}  # which value each name holds now
+        # arrays: which values are new arrays, what else may share each one's memory,
+        # which were recorded on a tape (see _in_place)
+        self.new_arrays: set[Value] = set()
+        self.upstream: dict[Value, tuple[Op, list[Value]]] = {}
+        self.aliases: dict[Value, list[Value]] = {}
+        self.carried: dict[Value, list[tuple[Op, list[Value]]]] = {}
+        self.taped: set[Value] = set()
 
     # -- analysis ----------------------------------------------------------------------------
     def _analyse(self) -> None:
@@ -180,6 +204,72 @@ class _FunctionWriter:
             self.uses.setdefault(v, []).append(end)
             self.users[v] = None
             self.use_block[v] = self.fn.body
+        self._analyse_arrays(self.fn.body)
+
+    def _analyse_arrays(self, block: Block) -> None:
+        """Which arrays are new, and which values may share an array's memory."""
+        for op in block.ops:
+            for region in op.regions:
+                self._analyse_arrays(region)
+            if op.prim == "tape_push":
+                self.taped.update(op.operands[1:])
+            elif op.prim in _VIEWS:
+                self.aliases.setdefault(op.operands[0], []).append(op.results[0])
+            elif op.prim == "select":
+                for v in op.operands[1:]:
+                    self.aliases.setdefault(v, []).append(op.results[0])
+            elif op.prim == "cond":
+                for region in op.regions:
+                    for y, r in zip(region.yields, op.results, strict=True):
+                        self.aliases.setdefault(y, []).append(r)
+            elif op.prim in _LOOPS:
+                inits, arg_lists, yields, results = _loop_slots(op)
+                for j, (init, y, r) in enumerate(zip(inits, yields, results, strict=True)):
+                    same = [args[j] for args in arg_lists] + [r]
+                    self.carried.setdefault(init, []).append((op, same))
+                    self.carried.setdefault(y, []).append((op, same))
+                    for a in same:
+                        self.upstream[a] = (op, [init, y] if a is r else [init])
+                    # a new array that only this loop still reads, and new in every
+                    # iteration: the loop's value is a new array too
+                    if (init in self.new_arrays and init not in self.fn.results
+                            and self._last_use(init) == self.pos[op] and y in self.new_arrays):
+                        self.new_arrays.update(same)
+            elif (not op.regions and len(op.results) == 1 and op.prim not in _NOT_NEW
+                  and op.results[0].kind is Kind.ARRAY):
+                self.new_arrays.add(op.results[0])
+
+    def _sharing(self, v: Value, skip: set[Op]) -> list[Value]:
+        """Values that may hold ``v``'s array (or a view of it), except through loops
+        in ``skip``."""
+        return self.aliases.get(v, []) + [u for loop, same in self.carried.get(v, ())
+                                          if loop not in skip for u in same]
+
+    def _in_place(self, op: Op) -> bool:
+        """May ``index_set`` change its array operand in place?  Only if that is a new
+        array (not an argument, nor a view, nor recorded on a tape), and neither it nor
+        the arrays it came from nor any view of them is read after ``op``."""
+        old = op.operands[0]
+        if old not in self.new_arrays or old not in self.names:
+            return False
+        chain, loops, todo = [], set(), [old]
+        while todo:  # old and the arrays it came from (a loop's value: what came in)
+            v = todo.pop()
+            if v not in chain:
+                chain.append(v)
+                if v in self.upstream and v in self.new_arrays:
+                    loop, sources = self.upstream[v]
+                    loops.add(loop)
+                    todo.extend(sources)
+        todo = [u for c in chain for u in self._sharing(c, loops) if u not in chain]
+        seen: set[Value] = set()
+        while todo:  # the views of those, and where the views flow
+            v = todo.pop()
+            if v not in seen:
+                seen.add(v)
+                todo.extend(self._sharing(v, set()))
+        return all(v not in self.fn.params and v not in self.fn.results and v not in self.taped
+                   and self._dead_after(v, op) for v in [*chain, *seen])
 
     def _last_use(self, v: Value) -> int:
         return max(self.uses.get(v, [0]))
@@ -457,6 +547,8 @@ class _FunctionWriter:
             self._name_of(op.result, name)
         elif op.prim in ("append", "setitem", "list_pop"):
             self._list_update(op)
+        elif op.prim in ("index_set", "index_add"):
+            self._array_update(op)
         elif op.prim in ("zeros_like", "zero_like"):
             expr = self._op_expr(op)[0]
             self._bind(op.result, expr, self.namer.fresh(op.result.hint))
@@ -514,6 +606,42 @@ class _FunctionWriter:
                                           args=[], keywords=[]))
             self._name_of(op.results[1], popped)
         self._name_of(op.results[0], name)
+
+    def _array_update(self, op: Op) -> None:
+        """``h[t] = v`` (``x_bar[i] += g``): in place when nothing can see the old array
+        any more, on a copy (``h_1 = h.copy()``) otherwise (the IR's arrays are values)."""
+        old = op.operands[0]
+        in_place = self._in_place(op)
+        old_expr = None if in_place else self._expr(old)
+        value = self._expr(op.operands[1])
+        dynamic = [self._expr(v) for v in op.operands[2:]]
+        if in_place:
+            name = self.names[old]
+            self._flush_readers(name)
+        else:
+            name = self._safe_target(op.result, op) or self.namer.fresh(op.result.hint)
+            self._flush_readers(name)
+            self._assign(name, ast.Call(func=ast.Attribute(old_expr, "copy", ast.Load()),
+                                        args=[], keywords=[]))
+        target = arrays.index_target(name, op, dynamic)
+        if op.prim == "index_add":  # x_bar[i] += g
+            if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
+                self.body.append(ast.AugAssign(target=target, op=ast.Sub(), value=value.operand))
+            else:
+                self.body.append(ast.AugAssign(target=target, op=ast.Add(), value=value))
+            self._name_of(op.result, name)
+            return
+        read = ast.dump(ast.Subscript(value=target.value, slice=target.slice, ctx=ast.Load()))
+        if (isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub, ast.Mult,
+                                                                   ast.Div))
+                and ast.dump(value.left) == read):  # h[i] = h[i] + v → h[i] += v
+            self.body.append(ast.AugAssign(target=target, op=value.op, value=value.right))
+        elif (isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Mult))
+                and ast.dump(value.right) == read):  # h[i] = v + h[i] → h[i] += v
+            self.body.append(ast.AugAssign(target=target, op=value.op, value=value.left))
+        else:
+            self.body.append(ast.Assign(targets=[target], value=value))
+        self._name_of(op.result, name)
 
     def _assign_many(self, names: list[str], exprs: list[ast.expr], packed: bool = False):
         """``a, b = e1, e2`` (parallel assignment); ``packed``: one tuple-valued expr."""

@@ -13,6 +13,14 @@ compile time, only which values are arrays:
   ``np.zeros_like``.
 * Elementwise operations are the scalar primitives, applied to arrays.  The
   others are the primitives of :mod:`s2sad.primitives_numpy`.
+* ``np.stack([a, b], axis=k)``, ``np.concatenate((a, b), axis=k)`` (the pieces
+  written in the call, ``k`` a constant) and ``np.array([a, b])`` of arrays.
+* ``h[t] = v``, ``h[i, :] = row``, ``h[1:5:2] = v``, ``h[i] += v`` give ``h`` a new
+  value (``index_set``), as ``ys[i] = v`` does for lists.  Only an array the
+  function created may be assigned into (``np.zeros(n)``, ``x.copy()``,
+  ``np.array(x)``, the result of arithmetic): not an argument, nor a view of one,
+  nor an array another name (``g = h``) or a view read later also sees, since
+  there Python's in-place semantics and s2sad's values would differ.
 """
 
 from __future__ import annotations
@@ -45,7 +53,8 @@ ARRAY_FUNCTIONS = {
     "sum", "mean", "max", "min", "amax", "amin", "dot", "matmul", "outer", "inner", "trace",
     "transpose", "reshape", "ravel", "where", "clip", "zeros", "ones", "zeros_like",
     "ones_like", "eye", "identity", "arange", "array", "asarray", "linalg.norm", "prod",
-    "expand_dims", "squeeze", "linalg.inv", "linalg.det", "linalg.solve",
+    "expand_dims", "squeeze", "linalg.inv", "linalg.det", "linalg.solve", "stack",
+    "concatenate", "copy",
 }
 _REDUCTIONS = {"sum": "np_sum", "mean": "np_mean", "max": "np_max", "min": "np_min",
                "amax": "np_max", "amin": "np_min", "prod": "np_prod"}
@@ -53,12 +62,18 @@ _LINALG = {"linalg.inv": 1, "linalg.det": 1, "linalg.solve": 2}  # np.linalg.<na
 # ops whose operands are numbers (items, sizes), or whose array operand is the first
 _SCALAR_OPERANDS = {"array_lit", "np_zeros", "np_ones", "eye", "arange", "dim", "ndim", "size"}
 _FIRST_OPERAND = {"np_index", "reshape", "getitem"}
+_TWO_OPERANDS = {"index_set"}  # the array and the value; the others are indices
 _METHODS = {"sum", "mean", "max", "min", "prod", "dot", "reshape", "ravel", "transpose",
-            "flatten", "squeeze"}
+            "flatten", "squeeze", "copy"}
+# ops whose result may share memory with their array operand (a NumPy view): the
+# function does not own such a result, so it may not assign into it
+VIEWS = {"np_index", "transpose", "reshape", "ravel", "reshape_like", "select", "swapaxes",
+         "expand_dims", "squeeze"}
 # array functions s2sad knows but cannot differentiate yet: say so, and what to use
 ARRAY_LATER = {
-    "stack": "build the result with arithmetic on the pieces", "concatenate": "",
-    "hstack": "", "vstack": "", "cumsum": "", "sort": "", "argmax": "", "argmin": "",
+    "hstack": "use np.concatenate([...], axis=...) (or np.stack) with an explicit axis",
+    "vstack": "use np.stack([...], axis=0) or np.concatenate([...], axis=0) with an explicit "
+              "axis", "cumsum": "", "sort": "", "argmax": "", "argmin": "",
     "einsum": "use `@` and `np.sum`", "tensordot": "use `@`",
 }
 
@@ -98,7 +113,8 @@ class ArrayMixin:
                 continue
             op = self.b.defs.get(u)
             if op is not None and op.prim not in _SCALAR_OPERANDS:
-                stack.extend(op.operands[:1] if op.prim in _FIRST_OPERAND else op.operands)
+                stack.extend(op.operands[:1] if op.prim in _FIRST_OPERAND else
+                             op.operands[:2] if op.prim in _TWO_OPERANDS else op.operands)
                 for region in op.regions:
                     stack.extend(values_read(region))
             stack.extend(self.arg_sources.get(u, ()))
@@ -158,6 +174,12 @@ class ArrayMixin:
     # -- indexing --------------------------------------------------------------------------
     def array_index(self, x: Value, node: ast.Subscript, ctx, hint) -> Value:
         """Basic indexing ``x[i]``, ``x[:, 0]``, ``x[1:3]``, ``x[None]``, ``x[..., -1]``."""
+        template, dynamic = self.index_template(node, ctx)
+        return self.emit("np_index", [x, *dynamic], ctx, node, hint, index=template)
+
+    def index_template(self, node: ast.Subscript, ctx) -> tuple[tuple, list[Value]]:
+        """The index of ``x[...]`` as a template and its run-time ints (see
+        :func:`s2sad.primitives_numpy.index_value`)."""
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         dynamic: list[Value] = []
 
@@ -189,7 +211,127 @@ class ArrayMixin:
                 template.append(("none",))
             else:
                 template.append(("int", operand(item)))
-        return self.emit("np_index", [x, *dynamic], ctx, node, hint, index=tuple(template))
+        return tuple(template), dynamic
+
+    # -- assignment into arrays --------------------------------------------------------------
+    def owns(self, v: Any) -> bool:
+        """Did the function create array (or list) ``v``, so that it may assign into it?
+        Not a parameter, nor a view of another array (``x[1:]``, ``x.T``)."""
+        if v in self.owned:
+            return True
+        if not isinstance(v, Value) or v.kind is not Kind.ARRAY or v in self.params:
+            return False
+        op = self.b.defs.get(v)
+        return op is not None and not op.regions and op.prim not in VIEWS
+
+    def argument_assignment(self, param: Value, name: str, target: ast.AST, ctx):
+        copy = name if name != param.hint else "h"
+        return self.unsupported(
+            ctx.pf, target, f"item assignment into the argument `{param.hint}` (an array or "
+            "list the function did not create)", why="it would change the caller's data, and "
+            "a derivative function must not change its inputs",
+            hint=f"assign into a copy: `{copy} = {param.hint}.copy()` (or "
+                 f"`np.array({param.hint})`; for a list, `list({param.hint})`), then "
+                 f"`{copy}[...] = ...`")
+
+    def _view_of(self, v: Any, same: list[Value]) -> bool:
+        """May ``v`` be a view of one of ``same`` (``x[1:]``, ``x.T``, a reshape, or ``x[i]``
+        of an array of more than one dimension)?"""
+        while isinstance(v, Value):
+            op = self.b.defs.get(v)
+            if op is None or op.prim not in VIEWS or op.prim == "select":
+                return False
+            v = op.operands[0]
+            if any(v is u for u in same):
+                return True
+        return False
+
+    def _note_views(self, name: str, same: list[Value], result: Value, target, ctx) -> None:
+        """Remember the names that may hold a view of the array assigned into: reading
+        one after the assignment is an error (:meth:`check_views`)."""
+        loops = self.b.open_blocks[1:] if ctx.in_loop else []
+        for n, v in ctx.env.items():
+            if n != name and self._view_of(v, same):
+                self.view_checks.append((v, n, name, result, loops, ctx.pf.loc(target)))
+
+    def check_views(self, fn) -> None:
+        """A view of an array taken before an assignment into the array and read after it
+        would see the change in Python, but not in s2sad, which treats arrays as values:
+        say so (located at the assignment) rather than compute something else."""
+        from ..errors import UnsupportedError
+        from ..ir.core import walk_ops
+
+        for v, view, name, result, loops, loc in self.view_checks:
+            late = v in fn.results or any(
+                (v in op.operands or any(v in region.yields for region in op.regions))
+                and min(r.id for r in op.results) > result.id
+                for op in walk_ops(fn.body) if op.results)
+            for block in loops:  # read again on the loop's next iteration
+                inner = set(block.args) | {r for op in walk_ops(block) for r in op.results}
+                late = late or (v not in inner and (v in block.yields or any(
+                    v in op.operands or any(v in r.yields for r in op.regions)
+                    for op in walk_ops(block))))
+            if late:
+                raise UnsupportedError(
+                    f"item assignment into `{name}` while `{view}` may be a view of it, "
+                    "read after the assignment", loc,
+                    why="in Python the view would see the change (an index, slice, `.T` or "
+                        "reshape of an array can share its memory); s2sad treats arrays as "
+                        "values and would not",
+                    hint=f"copy the view where it is taken: `{view} = ....copy()`, or index "
+                         f"`{name}` again after the assignment")
+
+    def array_assignment(self, target: ast.Subscript, x: Value, value: Any, ctx,
+                         aug: ast.operator | None = None, node: ast.AST | None = None) -> None:
+        """``h[t] = v``, ``h[i, :] = row``, ``h[1:3] = v``, ``h[i] += v`` on an array the
+        function created: a new array value (``index_set``), bound to ``h``."""
+        name = target.value.id
+        self._check_assignable(name, x, target, ctx)
+        template, dynamic = self.index_template(target, ctx)
+        if aug is not None:
+            old = self.emit("np_index", [x, *dynamic], ctx, target, index=template)
+            value = self._binop(aug, old, value, node or target, ctx)
+        if isinstance(value, tuple) or value.kind is Kind.LIST:
+            raise self.unsupported(ctx.pf, node or target, "only a number or an array can be "
+                                   "assigned into an array", hint="h[i] = v, h[i, :] = row")
+        result = self.emit("index_set", [x, value, *dynamic], ctx, node or target,
+                           self.hint_of(name), index=template)
+        self._note_views(name, self._same_array(x), result, target, ctx)
+        ctx.env[name] = self.own(result)
+
+    def _same_array(self, x: Value) -> list[Value]:
+        """The values that hold the same array as ``x``: a loop's value and what came in."""
+        same = [x]
+        while self.arg_sources.get(same[-1]) and self.arg_sources[same[-1]][0] not in same:
+            same.append(self.arg_sources[same[-1]][0])
+        return same
+
+    def _check_assignable(self, name: str, x: Value, target: ast.Subscript, ctx) -> None:
+        same = self._same_array(x)
+        param = next((v for v in same if v in self.params), None)
+        if param is not None:
+            raise self.argument_assignment(param, name, target, ctx)
+        if any(v in self.borrowed for v in same):
+            raise self.unsupported(
+                ctx.pf, target, f"item assignment into `{name}`, an array the caller passed in",
+                why="it would change the caller's array (s2sad treats arrays as values)",
+                hint=f"assign into a copy: `{name} = {name}.copy()`, and return it")
+        if not self.owns(x):
+            raise self.unsupported(
+                ctx.pf, target, f"item assignment into `{name}`, an array the function did not "
+                "create", why="it may be an argument or a view of one (`x[1:]`, `x.T`), "
+                "which would change the caller's data",
+                hint=f"assign into a copy: `{name} = {name}.copy()`, or build it with "
+                     "np.zeros(...)")
+        others = sorted(n for n, v in ctx.env.items()
+                        if n != name and any(v is u for u in same)
+                        and n in self.shared.get(v, ()))
+        if others:
+            raise self.unsupported(
+                ctx.pf, target, f"item assignment into `{name}`, which is the same array as "
+                f"`{others[0]}`", why="in Python both names would see the change; s2sad "
+                "treats arrays as values and would not",
+                hint=f"copy it: `{name} = {others[0]}.copy()`")
 
     # -- NumPy functions and array methods -------------------------------------------------
     def _keywords(self, node: ast.Call, ctx, allowed: tuple[str, ...], spelled: str):
@@ -278,6 +420,13 @@ class ArrayMixin:
             x = self.as_array(self.value(args[0], ctx), node, ctx)
             return self._reshaping(name, x, args[1] if len(args) == 2 else kw.get("axis"),
                                    node, ctx, hint)
+        if name in ("stack", "concatenate"):
+            kw = self._keywords(node, ctx, ("axis",), spelled)
+            if not 1 <= len(args) <= 2:
+                raise self.unsupported(ctx.pf, node, f"`{spelled}` takes a list of arrays "
+                                       "(and axis)")
+            axis = self._static(args[1] if len(args) == 2 else kw.get("axis"), ctx, "axis")
+            return self.pieces(name, args[0], 0 if axis is None else axis, node, ctx, hint)
         self._keywords(node, ctx, (), spelled)
         if name in _LINALG:
             if len(args) != _LINALG[name]:
@@ -287,6 +436,10 @@ class ArrayMixin:
                                             "np.linalg.solve(A, b) for a vector or matrix b")
             operands = [self.as_array(self.value(a, ctx), node, ctx) for a in args]
             return self.emit(name.split(".")[1], operands, ctx, node, hint)
+        if name == "copy":
+            self._count(node, ctx, spelled, 1)
+            x = self.as_array(self.value(args[0], ctx), node, ctx)
+            return self.own(self.emit("np_copy", [x], ctx, node, hint))
         if name in ("zeros", "ones"):
             self._count(node, ctx, spelled, 1)
             shape = self.expr(args[0], ctx)
@@ -309,11 +462,17 @@ class ArrayMixin:
             self._count(node, ctx, spelled, 1)
             if isinstance(args[0], (ast.List, ast.Tuple)):
                 items = [self.value(e, ctx) for e in args[0].elts]
-                if any(v.kind in (Kind.ARRAY, Kind.LIST) for v in items):
-                    raise self.unsupported(ctx.pf, args[0], "`np.array` of arrays is not "
-                                           "supported yet", hint="np.array([a, b, c]) of numbers")
+                if any(v.kind is Kind.LIST for v in items):
+                    raise self.unsupported(ctx.pf, args[0], "`np.array` of lists is not "
+                                           "supported", hint="np.array([a, b, c]) of numbers "
+                                           "or of arrays of one shape")
+                if any(v.kind is Kind.ARRAY for v in items):  # np.stack(items, axis=0)
+                    return self.emit("np_stack", items, ctx, node, hint, axis=0)
                 return self.emit("array_lit", items, ctx, node, hint)
-            return self.as_array(self.value(args[0], ctx), node, ctx)
+            x = self.as_array(self.value(args[0], ctx), node, ctx)
+            if name == "array" and x.kind is Kind.ARRAY:  # a copy, which the function owns
+                return self.own(self.emit("np_copy", [x], ctx, node, hint))
+            return x
         if name in ("dot", "matmul", "outer", "inner"):
             self._count(node, ctx, spelled, 2)
             a, b = (self.value(e, ctx) for e in args)
@@ -342,6 +501,27 @@ class ArrayMixin:
             low = self.emit("max2", [x, lo], ctx, node, None, lib=P.NUMPY)
             return self.emit("min2", [low, hi], ctx, node, hint, lib=P.NUMPY)
         raise self.unsupported(ctx.pf, node, f"`{spelled}` is not supported")  # unreachable
+
+    def pieces(self, name: str, seq: ast.expr, axis: int, node: ast.Call, ctx, hint) -> Value:
+        """``np.stack(seq, axis)`` / ``np.concatenate(seq, axis)`` of a list or tuple written
+        in the call."""
+        spelled = f"np.{name}"
+        if not isinstance(seq, (ast.List, ast.Tuple)) or not seq.elts or any(
+                isinstance(e, ast.Starred) for e in seq.elts):
+            raise self.unsupported(ctx.pf, seq, f"`{spelled}` needs a list of arrays written "
+                                   "in the call", why="s2sad must know the number of pieces "
+                                   "when it compiles", hint=f"{spelled}([a, b, c], axis=0)")
+        if not isinstance(axis, int) or isinstance(axis, bool):
+            raise self.unsupported(ctx.pf, node, f"the axis of `{spelled}` must be one int",
+                                   hint=f"{spelled}([a, b], axis=0)")
+        items = []
+        for e in seq.elts:
+            v = self.value(e, ctx)
+            if v.kind is Kind.LIST:
+                raise self.unsupported(ctx.pf, e, f"a list inside `{spelled}`",
+                                       hint="pass arrays (or numbers, for np.stack)")
+            items.append(self.as_array(v, e, ctx) if name == "concatenate" else v)
+        return self.emit(f"np_{name}", items, ctx, node, hint, axis=axis)
 
     def _count(self, node: ast.Call, ctx, spelled: str, n: int) -> None:
         if len(node.args) != n:
@@ -376,6 +556,9 @@ class ArrayMixin:
         if method == "dot":
             self._count(node, ctx, spelled, 1)
             return self.matmul(x, self.value(args[0], ctx), node, ctx, hint, spelling="dot")
+        if method == "copy":
+            self._count(node, ctx, spelled, 0)
+            return self.own(self.emit("np_copy", [x], ctx, node, hint))
         if method in ("ravel", "flatten"):
             self._count(node, ctx, spelled, 0)
             return self.emit("ravel", [x], ctx, node, hint)

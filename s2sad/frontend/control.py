@@ -224,6 +224,10 @@ class ControlFlowMixin:
         results = self.b.emit_multi("cond", (pred,), kinds, hints=hints,
                                     loc=ctx.pf.loc(node), regions=tuple(blocks))
         for (a, b), value in zip(pairs, results, strict=False):
+            if value.kind is Kind.ARRAY:  # an array may come from anywhere; owned if both are
+                if self.owns(a) and self.owns(b):
+                    self.owned.add(value)
+                continue
             if a in self.owned or b in self.owned:
                 if not (a in self.owned and b in self.owned):
                     raise self.unsupported(ctx.pf, node, "a list is created in one branch and "
@@ -302,7 +306,7 @@ class ControlFlowMixin:
         args = [self.b.fresh(k, self.hint_of(n)) for k, n in zip(arg_kinds, carried, strict=True)]
         block = self.b.push_block(tuple(extra + args))
         for n, a in zip(carried, args, strict=True):
-            if ctx.env[n] in self.owned:
+            if self.owns(ctx.env[n]):
                 self.owned.add(a)
             self.arg_sources[a] = [ctx.env[n]]  # what flows in (see ArrayMixin.params_behind)
         sub = ctx.loop_body()
@@ -374,7 +378,7 @@ class ControlFlowMixin:
         results = self.b.emit_multi("for_range", (start, stop, step, *inits), kinds,
                                     hints=[self.hint_of(n) for n in carried], loc=loc,
                                     regions=(block,))
-        self.owned.update(r for r, i in zip(results, inits, strict=True) if i in self.owned)
+        self.owned.update(r for r, i in zip(results, inits, strict=True) if self.owns(i))
         ctx.env.update(zip(carried, results, strict=True))
         self._after_loop(node, ctx, node.body, carried, targets)
         return None
@@ -424,7 +428,7 @@ class ControlFlowMixin:
         body.args = (*body.args, body_flag)
         results = self.b.emit_multi("while_loop", tuple(init_vals), all_kinds,
                                     hints=names, loc=loc, regions=(cond, body))
-        self.owned.update(r for r, i in zip(results, init_vals, strict=True) if i in self.owned)
+        self.owned.update(r for r, i in zip(results, init_vals, strict=True) if self.owns(i))
         ctx.env.update(zip(carried, results[1:-1], strict=True))
         self._after_loop(node, ctx, node.body, flag_carried[:-1], targets)
         return None
@@ -465,7 +469,7 @@ class ControlFlowMixin:
             inits = [*inits, self._false]
         results = self.b.emit_multi("while_loop", tuple(inits), all_kinds, hints=names,
                                     loc=loc, regions=(cond, body))
-        self.owned.update(r for r, i in zip(results, inits, strict=False) if i in self.owned)
+        self.owned.update(r for r, i in zip(results, inits, strict=False) if self.owns(i))
         ctx.env.update(zip(carried, results, strict=False))
         self._after_loop(node, ctx, node.body, carried, [])
         return None

@@ -113,6 +113,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         self._check_signature(pf)
         self.hidden_hints = {}
         self.owned = set()
+        self.shared = {}  # array -> the names `g = h` gave it
+        self.borrowed = set()  # arrays an inlined callee got from its caller
+        self.view_checks = []  # views of arrays assigned into (ArrayMixin.check_views)
         self.arg_sources = {}
         self.behind_seen = set()
         params = []
@@ -127,11 +130,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             structure = self._flatten(result, flat, pf, node)
         else:
             flat, structure = [result], 0
-        return self.b.finish(
+        fn = self.b.finish(
             node.name, tuple(params), tuple(flat), structure=structure, defaults=defaults,
             source=SourceInfo(pf.filename, node.name, node.lineno + pf.line_offset),
             names_used=frozenset(self.names_used), docstring=ast.get_docstring(node),
         )
+        self.check_views(fn)
+        return fn
 
     def _flatten(self, value: Any, flat: list[Value], pf: ParsedFunction, node: ast.AST):
         if isinstance(value, tuple):
@@ -271,6 +276,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         hint = self.hint_of(node.targets[0].id) if (
             len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)) else None
         value = self.expr(node.value, ctx, hint=hint)
+        if isinstance(node.value, ast.Name) and isinstance(value, Value) and (
+                value.kind is Kind.ARRAY):  # `g = h`: two names for one array
+            self.shared.setdefault(value, set()).update(
+                [node.value.id, *(t.id for t in node.targets if isinstance(t, ast.Name))])
         for target in node.targets:
             self._bind(target, value, ctx)
 
@@ -636,7 +645,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                     raise self.unsupported(ctx.pf, node, f"missing argument `{name}` for "
                                            f"`{callee.name}`")
                 bound[name] = self.b.const(default, ctx.pf.loc(node))
-        return self._body(callee, bound, ctx.stack + (ref.key,))
+        outer = self.borrowed
+        self.borrowed = outer | {v for v in bound.values()
+                                 if isinstance(v, Value) and v.kind is Kind.ARRAY}
+        try:
+            return self._body(callee, bound, ctx.stack + (ref.key,))
+        finally:
+            self.borrowed = outer
 
 
 class _Ctx:

@@ -152,10 +152,17 @@ class SequenceMixin:
 
     def item_assignment(self, target: ast.Subscript, value: Any, ctx, aug: ast.operator = None,
                         node: ast.AST | None = None) -> None:
-        """``ys[i] = v`` (or ``ys[i] += v``) on a list the function created."""
+        """``ys[i] = v`` (or ``ys[i] += v``) on a list the function created; on an array,
+        see :meth:`~s2sad.frontend.arrays.ArrayMixin.array_assignment`."""
         if not isinstance(target.value, ast.Name):
             raise self.unsupported(ctx.pf, target, "this item assignment is not supported",
                                    hint="assign to `name[i]`")
+        base = self._name(target.value, ctx)
+        if isinstance(base, Value) and base.kind is Kind.FLOAT and base in self.params:
+            raise self.argument_assignment(base, target.value.id, target, ctx)
+        if isinstance(base, Value) and base.kind is Kind.ARRAY:
+            self.array_assignment(target, base, value, ctx, aug, node)
+            return
         if isinstance(target.slice, (ast.Slice, ast.Tuple)):
             raise self.unsupported(ctx.pf, target.slice, "slice assignment is not supported",
                                    hint="assign one item at a time")

@@ -171,6 +171,11 @@ class Builder:
     def block(self) -> Block:
         return self._scopes[-1].block
 
+    @property
+    def open_blocks(self) -> list[Block]:
+        """The blocks being built, outermost (the function's body) first."""
+        return [s.block for s in self._scopes]
+
     def finish(
         self,
         name: str,
