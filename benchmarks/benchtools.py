@@ -84,6 +84,10 @@ def time_interleaved(funcs: dict[str, Callable[..., Any]], args: Sequence[Any], 
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
+# compile times are measured: never read a derivative from s2sad's disk cache
+os.environ.setdefault("S2SAD_NO_CACHE", "1")
+
+
 def clear_s2sad_caches() -> None:
     """Forget every compiled derivative (a compile-time measurement must not hit them)."""
     from s2sad import api
