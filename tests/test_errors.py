@@ -93,6 +93,44 @@ def test_there_are_many_cases():
     assert len(CASES) >= 40
 
 
+TABLE = Path(__file__).resolve().parents[1] / "docs" / "unsupported.md"
+
+
+def unsupported_table() -> str:
+    """docs/unsupported.md: every case of the fixture, its line and the message s2sad gives
+    (the static path, so that no case depends on run-time values)."""
+    module = parse_file(FIXTURE)
+
+    def cell(text: str | None) -> str:
+        return (text or "").replace("|", "\\|").replace("\n", " ")
+
+    rows = ["# What s2sad rejects, and what it says", "",
+            "Generated from `tests/fixtures/unsupported.py` by `tests/test_errors.py` "
+            "(`S2SAD_REGEN_GOLDEN=1 pytest tests/test_errors.py` rewrites it; the test fails "
+            "when it is stale). Every error is an `S2SADError` located at the construct: "
+            "file, line, column and a caret.", "",
+            "| case | the offending line | error | why | instead |", "|---|---|---|---|---|"]
+    for param in CASES:
+        name, lineno = param.values[:2]
+        with pytest.raises(s2sad.S2SADError) as info:
+            s2sad.pipeline.derive(lower(module.functions[name]), "grad")
+        err = info.value
+        code = LINES[lineno - 1].split("#")[0].strip()
+        rows.append(f"| `{name}` | `{cell(code)}` | {cell(err.what)} | {cell(err.why)} | "
+                    f"{cell(err.hint)} |")
+    return "\n".join(rows) + "\n"
+
+
+def test_the_table_of_unsupported_constructs_is_current():
+    import os
+
+    want = unsupported_table()
+    if os.environ.get("S2SAD_REGEN_GOLDEN") == "1" or not TABLE.exists():
+        TABLE.write_text(want, encoding="utf-8")
+    assert TABLE.read_text(encoding="utf-8") == want, (
+        "docs/unsupported.md is stale: S2SAD_REGEN_GOLDEN=1 pytest tests/test_errors.py")
+
+
 def test_grad_of_tuple_output_points_to_jacobian_or_vjp():
     from tests.fixtures.good import two_outputs
 
