@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import linecache
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,33 @@ class DifferentiationError(S2SADError):
 
 
 class InternalError(Exception):
-    """A broken invariant inside s2sad. This is always a bug in s2sad."""
+    """A broken invariant inside s2sad. This is always a bug in s2sad.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(
-            f"internal error in s2sad (this is a bug, please report it): {message}"
-        )
+    With ``ir`` (an IR function), its textual form is written to a temporary file
+    whose path the message gives (``dump_path``), to attach to a bug report.
+    """
+
+    def __init__(self, message: str, ir: Any = None) -> None:
+        self.message = message
+        self.dump_path = _dump(ir) if ir is not None else None
+        text = f"internal error in s2sad (this is a bug, please report it): {message}"
+        if self.dump_path:
+            text += f"\n  the IR being compiled was written to {self.dump_path}"
+        super().__init__(text)
+
+
+def _dump(ir: Any) -> str | None:
+    """Write ``ir``'s textual form to a new temporary file; its path (``None`` if that
+    fails: an error report must not raise an error of its own)."""
+    import tempfile
+
+    from .ir.printer import format_function
+
+    try:
+        text = format_function(ir)
+        fd, path = tempfile.mkstemp(prefix="s2sad-ir-", suffix=".txt")
+        with open(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        return path
+    except Exception:  # noqa: BLE001 - best effort
+        return None

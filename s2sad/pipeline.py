@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .ad.transforms import grad_function, jvp_function, vjp_function
 from .codegen import module, render
-from .errors import S2SADError
+from .errors import InternalError, S2SADError
 from .ir.core import Function
 from .opt import optimize
 
@@ -43,7 +43,17 @@ def normalize_wrt(fn: Function, wrt) -> tuple[tuple[int, ...], bool]:
 
 
 def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse") -> Function:
-    """The optimised IR of derivative ``kind`` of ``fn``."""
+    """The optimised IR of derivative ``kind`` of ``fn``.  A broken invariant on the way
+    is an :class:`InternalError` that says where ``fn``'s IR was written."""
+    try:
+        return _derive(fn, kind, wrt, mode)
+    except InternalError as exc:
+        if exc.dump_path is not None:
+            raise
+        raise InternalError(exc.message, ir=fn) from exc
+
+
+def _derive(fn: Function, kind: str, wrt, mode: str) -> Function:
     indices, single = normalize_wrt(fn, wrt)
     if kind == "grad":
         derived = grad_function(fn, indices, single, mode=mode)

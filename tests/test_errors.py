@@ -170,3 +170,21 @@ def test_bad_wrt(wrt, message):
 def test_internal_error_says_it_is_a_bug():
     err = s2sad.InternalError("x")
     assert "bug" in str(err) and not isinstance(err, s2sad.S2SADError)
+
+
+def test_internal_error_says_where_the_ir_was_written(monkeypatch):
+    from s2sad import pipeline
+    from tests.fixtures.good import two_args
+
+    def broken(*args, **kwargs):
+        raise s2sad.InternalError("an invariant broke")
+
+    monkeypatch.setattr(pipeline, "grad_function", broken)
+    with pytest.raises(s2sad.InternalError) as info:
+        pipeline.derive(s2sad.lift(two_args), "grad")
+    err = info.value
+    assert "this is a bug" in str(err) and "an invariant broke" in str(err)
+    assert err.dump_path and err.dump_path in str(err)
+    dump = Path(err.dump_path).read_text()
+    Path(err.dump_path).unlink()
+    assert "two_args" in dump  # the IR of the function being compiled
