@@ -21,8 +21,10 @@ Two things a user can say about a function s2sad differentiates:
 ... def log1pexp(x):
 ...     return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
 
-Custom primitives take and return numbers (floats); calling one on an array is
-a located error (not supported yet).
+Custom primitives take and return numbers (floats), or apply elementwise to NumPy
+arrays (with broadcasting, as a ufunc): the partials function is lifted on numbers,
+so it is elementwise too, and is applied elementwise to the arrays.  Lists are a
+located error.
 
 This module is imported by ``import s2sad``: it stays light (the lowering is
 imported lazily).
@@ -72,8 +74,9 @@ def primitive(fn: Callable[..., Any] | None = None, *,
     work.  ``fn`` is returned itself, marked, and runs unchanged; a function
     s2sad differentiates that calls it calls it in the generated code too
     (``from <fn's module> import <fn>``), so ``fn`` must be defined at the top
-    level of an importable module.  Its arguments must be numbers (floats):
-    arrays are not supported yet.
+    level of an importable module.  Its arguments are numbers, or arrays on
+    which ``fn`` acts elementwise (broadcasting them, as a NumPy ufunc): the
+    partials are then applied elementwise too.
     """
 
     def mark(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -331,7 +334,9 @@ def register_custom(ref: CustomRef) -> str:
                 name = f"{base}#{k}"
         state = _BY_KEY[ref.key] = _Custom(name, ref)
         P.register(P.Primitive(
-            name, len(ref.params), kind_rule=lambda kinds, attrs: Kind.FLOAT,
+            name, len(ref.params),
+            # elementwise on arrays, as NumPy's ufuncs: an array in, an array out
+            kind_rule=lambda kinds, attrs: Kind.ARRAY if Kind.ARRAY in kinds else Kind.FLOAT,
             derivative="partials", partials_rule=state.partials_rule, evaluator=state.evaluate,
             fold=False, imported=(ref.module, ref.name)))
     state.lifted()

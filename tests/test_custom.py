@@ -173,6 +173,54 @@ def test_custom_partials_that_call_the_primitive(x):
     assert_close(s2sad.grad(C.uses_my_exp, mode="forward")(x), derivative(C.uses_my_exp, x))
 
 
+def _fd_array_gradient(f, args, i):
+    """The gradient of f with respect to array argument i, element by element."""
+    w = args[i]
+    out = []
+    for k in range(w.size):
+        def along(t, k=k):
+            moved = list(args)
+            moved[i] = np.where(np.arange(w.size) == k, t, w)
+            return float(f(*moved))
+        out.append(derivative(along, float(w[k])))
+    return np.array(out)
+
+
+W = np.array([-1000.0, -2.0, -0.3, 0.0, 0.8, 3.0, 1000.0])
+
+
+def test_custom_elementwise_on_arrays_reverse():
+    b = 0.7
+    gw, gb = s2sad.grad(C.softplus_array, wrt=(0, 1))(W, b)
+    assert np.all(np.isfinite(gw))
+    assert_close(list(gw), list(_fd_array_gradient(C.softplus_array, [W, b], 0)), rtol=1e-6)
+    assert_close(float(gb), derivative(lambda t: float(C.softplus_array(W, t)), b), rtol=1e-6)
+    w = np.array([0.5, -1.2, 2.0])
+    gw, gy = s2sad.grad(C.hypot_array, wrt=(0, 1))(w, -0.8)
+    assert_close(list(gw), list(_fd_array_gradient(C.hypot_array, [w, -0.8], 0)))
+    assert_close(float(gy), derivative(lambda t: float(C.hypot_array(w, t)), -0.8))
+
+
+def test_custom_elementwise_on_arrays_forward():
+    w = np.array([0.5, -1.2, 2.0])
+    dw = np.array([1.0, 0.5, -2.0])
+    value, tangent = s2sad.jvp(C.hypot_array, wrt=(0, 1))(w, -0.8, dw, 0.3)
+    want = derivative(lambda t: float(C.hypot_array(w + t * dw, -0.8 + 0.3 * t)), 0.0)
+    assert_close(float(value), float(C.hypot_array(w, -0.8)))
+    assert_close(float(tangent), want)
+    value, tangent = s2sad.jvp(C.softplus_array)(W, 0.7, dw[[0, 1, 2, 0, 1, 2, 0]])
+    want = derivative(lambda t: float(C.softplus_array(W + t * dw[[0, 1, 2, 0, 1, 2, 0]], 0.7)),
+                      0.0)
+    assert_close(float(tangent), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("x", [-1000.0, -1.0, 0.5, 1000.0])
+def test_custom_numpy_primitive_on_scalars(mode, x):
+    assert_close(s2sad.grad(C.softplus_scalar_np, mode=mode)(x),
+                 derivative(C.softplus_scalar_np, x))
+
+
 def _second(f, outer="forward", inner="forward", wrt=0):
     fn = derive(derive(lift(f), "grad", wrt, inner), "grad", wrt, outer)
     return load(generate([fn]), fn.name)
@@ -318,10 +366,10 @@ def test_error_bad_partials_located(fn, line, match):
         assert Path(C.__file__).read_text().splitlines()[err.lineno - 1].strip() == line
 
 
-def test_error_custom_primitive_on_an_array():
-    with pytest.raises(s2sad.UnsupportedError, match="called on an array") as info:
-        s2sad.grad(C.custom_on_array)
-    assert info.value.filename == C.__file__ and "log1pexp(w)" in info.value.render()
+def test_error_custom_primitive_on_a_list():
+    with pytest.raises(s2sad.UnsupportedError, match="called on a list") as info:
+        s2sad.grad(C.custom_on_list)
+    assert info.value.filename == C.__file__ and "log1pexp(xs)" in info.value.render()
 
 
 def test_error_custom_primitive_not_at_module_level():
@@ -354,3 +402,11 @@ def test_error_stop_gradient_of_a_list(tmp_path):
     with pytest.raises(s2sad.UnsupportedError, match="stop_gradient` of a list") as info:
         lower(parse_file(path).functions["h"])
     assert info.value.filename == str(path) and info.value.lineno == 4
+
+
+def test_check_refuses_stop_gradient_and_verifies_custom():
+    with pytest.raises(s2sad.S2SADError, match="uses stop_gradient") as info:
+        s2sad.check(C.sg_times)
+    assert info.value.filename == C.__file__
+    rep = s2sad.check(C.softplus_only)  # no SymPy form: finite differences of the primal
+    assert rep.ok, rep.text()

@@ -559,14 +559,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         spelled = ast.unparse(node.func)
         args = self._args(node, ctx, (len(ref.params),), spelled)
         for a, arg_node in zip(args, node.args, strict=True):
-            if isinstance(a, tuple) or a.kind not in (Kind.FLOAT, Kind.INT):
+            if isinstance(a, tuple) or a.kind not in (Kind.FLOAT, Kind.INT, Kind.ARRAY):
                 what = "a tuple" if isinstance(a, tuple) else _a(a.kind.name.lower())
                 raise self.unsupported(
                     ctx.pf, arg_node, f"custom primitive `{spelled}` called on {what}",
-                    why="custom primitives take numbers (floats); lists and arrays are not "
-                        "supported yet",
-                    hint="call it on each number, or write the function without "
-                         "@s2sad.primitive so that s2sad differentiates its body")
+                    why="custom primitives take numbers, or NumPy arrays they act on "
+                        "elementwise",
+                    hint="call it on each number, or on np.array(...)")
         try:
             prim = register_custom(ref)
         except S2SADError as err:
