@@ -293,12 +293,19 @@ def f(x):
 '''
 
 
-def test_cli_source_file_imports_from_its_stem(tmp_path):
+@pytest.mark.parametrize("spelling", ["s2sad", "sd", "from"])
+def test_cli_source_file_imports_from_its_stem(tmp_path, spelling):
     from s2sad.frontend import lower
     from s2sad.frontend.source import parse_file
 
     path = tmp_path / "mysoftplus.py"
-    path.write_text(SRC, encoding="utf-8")
+    src = SRC
+    if spelling == "sd":
+        src = src.replace("import s2sad\n", "import s2sad as sd\n").replace("@s2sad.", "@sd.")
+    elif spelling == "from":
+        src = src.replace("import s2sad\n", "from s2sad import primitive\n").replace(
+            "@s2sad.primitive", "@primitive")
+    path.write_text(src, encoding="utf-8")
     fn = lower(parse_file(path).functions["f"])
     for kind, mode in (("value_and_grad", "reverse"), ("jvp", "forward")):
         text = generate([derive(fn, kind, 0, mode)], header="Derivatives of mysoftplus.py.")
@@ -364,6 +371,11 @@ def test_error_bad_partials_located(fn, line, match):
         err = info.value
         assert err.filename == C.__file__
         assert Path(C.__file__).read_text().splitlines()[err.lineno - 1].strip() == line
+
+
+def test_error_keyword_arguments_to_a_custom_primitive():
+    with pytest.raises(s2sad.UnsupportedError, match="keyword arguments to custom primitive"):
+        s2sad.grad(C.custom_keyword)
 
 
 def test_error_custom_primitive_on_a_list():

@@ -911,8 +911,9 @@ def module(fns: list[Function], header: str | None = None) -> ast.Module:
 def _import_note(header: str, imports: list[tuple[str, str]]) -> str:
     """The header, saying which custom primitives the module imports, and from where."""
     header = header.replace("This module needs only math and numpy, never s2sad.",
-                            "This module needs math, numpy (see below), never s2sad.")
-    lines = ["It calls custom primitives (@s2sad.primitive) of your code, imported by name:"]
+                            "This module imports math, numpy and your primitives below.")
+    lines = ["It calls custom primitives (@s2sad.primitive) of your code, imported by name",
+             "(their module, not this one, imports s2sad for the decorator):"]
     lines += [f"    from {m} import {f}" for m, f in imports]
     for m in sorted({m for m, _ in imports}):
         if "." in m:
