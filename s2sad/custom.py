@@ -56,47 +56,68 @@ def stop_gradient(x: Any) -> Any:
     return x
 
 
+RULES = ("partials", "jvp", "vjp")
+
+
 @dataclass(frozen=True)
 class PrimitiveSpec:
-    """What :func:`primitive` attaches to the function it decorates."""
+    """What :func:`primitive` attaches to the function it decorates: its rule functions."""
 
-    partials: Callable[..., Any]
+    partials: Callable[..., Any] | None = None
+    jvp: Callable[..., Any] | None = None
+    vjp: Callable[..., Any] | None = None
+
+    def rules(self) -> dict[str, Callable[..., Any]]:
+        return {k: getattr(self, k) for k in RULES if getattr(self, k) is not None}
 
 
 def primitive(fn: Callable[..., Any] | None = None, *,
-              partials: Callable[..., Any] | None = None) -> Any:
-    """Decorator: register ``fn`` as a primitive of s2sad with the given partials.
+              partials: Callable[..., Any] | None = None,
+              jvp: Callable[..., Any] | None = None,
+              vjp: Callable[..., Any] | None = None) -> Any:
+    """Decorator: register ``fn`` as a primitive of s2sad with its derivative rule.
 
     ``partials(*args)`` returns ``∂fn/∂args[0]`` for a function of one
     argument, or a tuple ``(∂fn/∂args[0], ∂fn/∂args[1], ...)`` — one per
-    parameter — for several; it is ordinary Python that s2sad can read (math,
-    branches, loops, other functions of its module), so second derivatives
-    work.  ``fn`` is returned itself, marked, and runs unchanged; a function
-    s2sad differentiates that calls it calls it in the generated code too
-    (``from <fn's module> import <fn>``), so ``fn`` must be defined at the top
-    level of an importable module.  Its arguments are numbers, or arrays on
-    which ``fn`` acts elementwise (broadcasting them, as a NumPy ufunc): the
-    partials are then applied elementwise too.
+    parameter — for several.  Instead of ``partials``, ``jvp(*args,
+    *tangents)`` may return the tangent of the result (forward mode) and
+    ``vjp(*args, cotangent)`` the cotangent of each argument (one value, or a
+    tuple for several; reverse mode); a mode whose rule is missing is a located
+    error.  The rules are ordinary Python that s2sad can read (math, branches,
+    loops, other functions of their module), so second derivatives work.
+
+    ``fn`` is returned itself, marked, and runs unchanged; a function s2sad
+    differentiates that calls it calls it in the generated code too (``from
+    <fn's module> import <fn>``), so ``fn`` must be defined at the top level of
+    an importable module.  Its arguments are numbers, or (with ``partials``)
+    arrays on which ``fn`` acts elementwise (broadcasting them, as a NumPy
+    ufunc): the partials are then applied elementwise too.
     """
 
     def mark(f: Callable[..., Any]) -> Callable[..., Any]:
         if not inspect.isfunction(f):
             raise S2SADError(f"@s2sad.primitive decorates a function defined with `def`, not "
                              f"{type(f).__name__} {getattr(f, '__name__', f)!r}")
-        if partials is None:
+        spec = PrimitiveSpec(partials, jvp, vjp)
+        if not spec.rules():
             raise S2SADError(
                 f"custom primitive `{f.__name__}` has no derivative rule", code_loc(f),
                 why="s2sad does not look into a primitive's body: it needs its partials",
                 hint=f"write @s2sad.primitive(partials={f.__name__}_partials), where "
                      f"{f.__name__}_partials(...) returns the partial derivative(s)")
-        if not inspect.isfunction(partials) or partials.__name__ == "<lambda>":
+        if partials is not None and (jvp is not None or vjp is not None):
             raise S2SADError(
-                f"the partials of custom primitive `{f.__name__}` must be a function defined "
-                f"with `def`, not {type(partials).__name__} "
-                f"{getattr(partials, '__name__', partials)!r}", code_loc(f),
-                why="s2sad reads the partials function's source to differentiate it again",
-                hint="define the partials with `def` at module level")
-        setattr(f, MARK, PrimitiveSpec(partials))
+                f"custom primitive `{f.__name__}` has both partials= and jvp=/vjp=",
+                code_loc(f), hint="give partials= alone, or jvp= and vjp=")
+        for kind, rule in spec.rules().items():
+            if not inspect.isfunction(rule) or rule.__name__ == "<lambda>":
+                raise S2SADError(
+                    f"the {kind} of custom primitive `{f.__name__}` must be a function "
+                    f"defined with `def`, not {type(rule).__name__} "
+                    f"{getattr(rule, '__name__', rule)!r}", code_loc(f),
+                    why=f"s2sad reads the {kind} function's source to differentiate it again",
+                    hint=f"define the {kind} with `def` at module level")
+        setattr(f, MARK, spec)
         return f
 
     return mark if fn is None else mark(fn)
@@ -122,8 +143,8 @@ class CustomRef:
     params: tuple[str, ...]  # positional parameters
     token: object  # compared to tell a changed definition from the same one
     loc: Loc | None = field(compare=False, default=None)  # where the primal is defined
-    # () -> ParsedFunction of the partials function; raises a located S2SADError
-    partials: Callable[[], Any] = field(compare=False, default=None)
+    # rule kind ("partials", "jvp", "vjp") -> () -> ParsedFunction of the rule function
+    rules: dict = field(compare=False, default_factory=dict)
     call: Callable[..., Any] | None = field(compare=False, default=None)  # live primal
     problem: S2SADError | None = field(compare=False, default=None)  # raised at use
 
@@ -155,14 +176,18 @@ def live_ref(obj: Any, spec: PrimitiveSpec) -> CustomRef:
             why=f"the generated code calls it through `from {module} import {obj.__name__}`",
             hint="define it (and its partials) with `def` at the top level of a module")
 
-    def partials() -> Any:
-        from .frontend.source import from_function
+    def getter(rule: Callable[..., Any]) -> Callable[[], Any]:
+        def get() -> Any:
+            from .frontend.source import from_function
 
-        return from_function(spec.partials)
+            return from_function(rule)
 
+        return get
+
+    rules = spec.rules()
     return CustomRef(key=obj, name=obj.__name__, module=module, params=tuple(params),
-                     token=(obj, spec.partials), loc=code_loc(obj), partials=partials,
-                     call=obj, problem=problem)
+                     token=(obj, *rules.values()), loc=code_loc(obj),
+                     rules={k: getter(r) for k, r in rules.items()}, call=obj, problem=problem)
 
 
 def _decorator_call(node: ast.FunctionDef, is_primitive: Callable[[ast.expr], bool]):
@@ -195,53 +220,57 @@ def static_ref(pf: Any, decorator: ast.expr, functions: dict[str, Any]) -> Custo
             "Python module name", pf.loc(node),
             why=f"the generated code imports `{node.name}` from the module named by the file",
             hint="rename the file to a valid module name")
-    rule = None
+    given: dict[str, ast.expr] = {}
     if isinstance(decorator, ast.Call):
         for kw in decorator.keywords:
-            if kw.arg == "partials":
-                rule = kw.value
-        if decorator.args or any(kw.arg != "partials" for kw in decorator.keywords):
-            extra = decorator.args[0] if decorator.args else next(
-                kw.value for kw in decorator.keywords if kw.arg != "partials")
-            problem = problem or UnsupportedError(
-                "@s2sad.primitive takes only `partials=`", pf.loc(extra),
+            if kw.arg in RULES:
+                given[kw.arg] = kw.value
+            elif problem is None:
+                problem = UnsupportedError(
+                    "@s2sad.primitive takes only `partials=`, `jvp=` and `vjp=`",
+                    pf.loc(kw.value), hint=f"@s2sad.primitive(partials={node.name}_partials)")
+        if decorator.args and problem is None:
+            problem = UnsupportedError(
+                "@s2sad.primitive takes its rules by keyword", pf.loc(decorator.args[0]),
                 hint=f"@s2sad.primitive(partials={node.name}_partials)")
-    if rule is None:
+    if not given:
         problem = problem or S2SADError(
             f"custom primitive `{node.name}` has no derivative rule", pf.loc(decorator),
             why="s2sad does not look into a primitive's body: it needs its partials",
             hint=f"write @s2sad.primitive(partials={node.name}_partials), where "
                  f"{node.name}_partials(...) returns the partial derivative(s)")
-    rule_pf = None
-    if problem is None:
+    if "partials" in given and len(given) > 1:
+        problem = problem or S2SADError(
+            f"custom primitive `{node.name}` has both partials= and jvp=/vjp=",
+            pf.loc(decorator), hint="give partials= alone, or jvp= and vjp=")
+    found: dict[str, Any] = {}
+    for kind, rule in given.items():
         if isinstance(rule, ast.Name) and rule.id in functions:
-            rule_pf = functions[rule.id]
+            found[kind] = functions[rule.id]
         else:
-            problem = S2SADError(
-                f"the partials of custom primitive `{node.name}` must name a function defined "
+            problem = problem or S2SADError(
+                f"the {kind} of custom primitive `{node.name}` must name a function defined "
                 f"with `def` in {pf.filename}", pf.loc(rule),
-                why="s2sad reads the partials function's source to differentiate it again",
-                hint="define the partials with `def` at the top level of the same file")
-
-    def partials() -> Any:
-        return rule_pf
+                why=f"s2sad reads the {kind} function's source to differentiate it again",
+                hint=f"define the {kind} with `def` at the top level of the same file")
 
     return CustomRef(key=(pf.filename, node.name), name=node.name, module=module,
-                     params=params, token=(pf, rule_pf), loc=pf.loc(node), partials=partials,
-                     call=None, problem=problem)
+                     params=params, token=(pf, *found.values()), loc=pf.loc(node),
+                     rules={k: (lambda v=v: v) for k, v in found.items()}, call=None,
+                     problem=problem)
 
 
 # -- the primitives registered for custom functions -------------------------------------------
 
 
 class _Custom:
-    """The state of one registered custom primitive: its reference and lifted partials."""
+    """The state of one registered custom primitive: its reference and lifted rules."""
 
     def __init__(self, prim: str, ref: CustomRef) -> None:
         self.prim = prim
         self.ref = ref
-        self.ir = None  # the lifted partials function
-        self.lifting = False
+        self.ir: dict[str, Any] = {}  # rule kind -> the lifted rule function
+        self.lifting: set[str] = set()
 
     def evaluate(self, lib: Any, *args: Any, **attrs: Any) -> Any:
         if self.ref.call is None:
@@ -249,64 +278,90 @@ class _Custom:
                             "inside s2sad")
         return self.ref.call(*args)
 
+    def _rule(self, kind: str, op) -> Any:
+        if kind not in self.ref.rules:
+            mode = "forward" if kind == "jvp" else "reverse"
+            raise S2SADError(
+                f"custom primitive `{self.ref.name}` has no {kind} rule, which {mode} mode "
+                "needs", op.loc,
+                hint=f"give @s2sad.primitive a {kind}= function (or partials=), or use the "
+                     f"{'reverse' if mode == 'forward' else 'forward'} mode")
+        return self.lifted(kind)
+
     def partials_rule(self, b, operands, out, attrs, loc) -> list:
         from .ir.clone import inline
 
-        fn = self.lifted()
-        return list(inline(b, fn, tuple(operands)))
+        return list(inline(b, self.lifted("partials"), tuple(operands)))
 
-    def lifted(self):
-        """The partials function as IR: lifted once, checked against the primitive."""
-        if self.ir is not None:
-            return self.ir
-        if self.lifting:  # the partials call the primitive itself: checked when done
+    def jvp_rule(self, b, op, operands, out, tangents) -> Any:
+        from .ir.clone import inline
+
+        fn = self._rule("jvp", op)
+        tangents = [t if t is not None else b.const(0.0) for t in tangents]
+        return inline(b, fn, (*operands, *tangents))[0]
+
+    def vjp_rule(self, b, op, operands, out, ybar) -> list:
+        from .ir.clone import inline
+
+        return list(inline(b, self._rule("vjp", op), (*operands, ybar)))
+
+    def lifted(self, kind: str):
+        """A rule function as IR: lifted once, checked against the primitive."""
+        if kind in self.ir:
+            return self.ir[kind]
+        if kind in self.lifting:  # the rule calls the primitive itself: checked when done
             return None
         from .frontend import lower
         from .ir.core import Kind
 
         ref = self.ref
-        self.lifting = True
+        self.lifting.add(kind)
         try:
-            pf = ref.partials()
+            pf = ref.rules[kind]()
             try:
                 fn = lower(pf)
             except S2SADError as err:
                 raise type(err)(
-                    f"the partials function `{pf.name}` of custom primitive `{ref.name}` cannot "
+                    f"the {kind} function `{pf.name}` of custom primitive `{ref.name}` cannot "
                     f"be read by s2sad: {err.what}", err.loc, why=err.why, hint=err.hint
                 ) from None
         finally:
-            self.lifting = False
+            self.lifting.discard(kind)
         n = len(ref.params)
-        if len(fn.params) != n:
+        what = f"the {kind} function `{pf.name}` of custom primitive `{ref.name}`"
+        n_params = {"partials": n, "jvp": 2 * n, "vjp": n + 1}[kind]
+        n_results = 1 if kind == "jvp" else n
+        if len(fn.params) != n_params:
+            names = list(ref.params) + (
+                [f"{p}_dot" for p in ref.params] if kind == "jvp" else
+                ["out_bar"] if kind == "vjp" else [])
             raise S2SADError(
-                f"the partials function `{pf.name}` of custom primitive `{ref.name}` takes "
-                f"{len(fn.params)} parameter(s), but `{ref.name}` takes {n}", pf.loc(pf.node),
-                hint=f"give it the parameters of `{ref.name}`: "
-                     f"{pf.name}({', '.join(ref.params)})")
-        wanted = fn.structure == 0 if n == 1 else False
+                f"{what} takes {len(fn.params)} parameter(s), but it must take {n_params}",
+                pf.loc(pf.node), hint=f"{pf.name}({', '.join(names)})")
+        wanted = fn.structure == 0 if n_results == 1 else False
         if isinstance(fn.structure, tuple):
-            wanted = fn.structure == tuple(range(n))
+            wanted = fn.structure == tuple(range(n_results))
         if not wanted:
             got = (f"a tuple of {len(fn.structure)}" if isinstance(fn.structure, tuple)
                    else "1 value")
             rets = [r for r in ast.walk(pf.node) if isinstance(r, ast.Return)]
+            why = {"partials": "it must return one partial derivative per parameter",
+                   "jvp": "it must return the tangent of the result",
+                   "vjp": "it must return one cotangent per parameter"}[kind]
             raise S2SADError(
-                f"the partials function `{pf.name}` of custom primitive `{ref.name}` returns "
-                f"{got}, but `{ref.name}` has {n} parameter(s)",
-                pf.loc(rets[0].value if rets and rets[0].value else pf.node),
-                why="it must return one partial derivative per parameter",
-                hint="return ∂f/∂x for one parameter, or a tuple (∂f/∂x, ∂f/∂y, ...) for "
-                     "several")
+                f"{what} returns {got}, but `{ref.name}` has {n} parameter(s)",
+                pf.loc(rets[0].value if rets and rets[0].value else pf.node), why=why,
+                hint="return one value for a primitive of one parameter, or a tuple with one "
+                     "item per parameter" if kind != "jvp" else "return one value")
         odd = [v for v in (*fn.params, *fn.results) if v.kind not in (Kind.FLOAT, Kind.INT)]
         if odd:
             noun = odd[0].kind.name.lower()
             raise UnsupportedError(
-                f"the partials function `{pf.name}` of custom primitive `{ref.name}` works on "
-                f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}; custom primitives on lists and "
-                "arrays are not supported yet", pf.loc(pf.node),
-                hint="custom primitives take and return numbers (floats)")
-        self.ir = fn
+                f"{what} works on {'an' if noun[0] in 'aeiou' else 'a'} {noun}; the rules of "
+                "custom primitives take and return numbers", pf.loc(pf.node),
+                hint="write the rule for numbers; with partials=, it applies elementwise to "
+                     "arrays")
+        self.ir[kind] = fn
         return fn
 
 
@@ -333,11 +388,25 @@ def register_custom(ref: CustomRef) -> str:
                 k += 1
                 name = f"{base}#{k}"
         state = _BY_KEY[ref.key] = _Custom(name, ref)
-        P.register(P.Primitive(
-            name, len(ref.params),
-            # elementwise on arrays, as NumPy's ufuncs: an array in, an array out
-            kind_rule=lambda kinds, attrs: Kind.ARRAY if Kind.ARRAY in kinds else Kind.FLOAT,
-            derivative="partials", partials_rule=state.partials_rule, evaluator=state.evaluate,
-            fold=False, imported=(ref.module, ref.name)))
-    state.lifted()
+        common = dict(evaluator=state.evaluate, fold=False, imported=(ref.module, ref.name))
+        if "partials" in ref.rules:
+            prim = P.Primitive(
+                name, len(ref.params),
+                # elementwise on arrays, as NumPy's ufuncs: an array in, an array out
+                kind_rule=lambda kinds, attrs: Kind.ARRAY if Kind.ARRAY in kinds else Kind.FLOAT,
+                derivative="partials", partials_rule=state.partials_rule, **common)
+        else:
+            prim = P.Primitive(name, len(ref.params), kind_rule=lambda kinds, attrs: Kind.FLOAT,
+                               derivative="rule", jvp_rule=state.jvp_rule,
+                               vjp_rule=state.vjp_rule, **common)
+        P.register(prim)
+    for kind in state.ref.rules:
+        state.lifted(kind)
     return state.prim
+
+
+def elementwise(prim_name: str) -> bool:
+    """May custom primitive ``prim_name`` be applied to arrays (a partials rule)?"""
+    from . import primitives as P
+
+    return P.PRIMITIVES[prim_name].derivative == "partials"

@@ -422,3 +422,55 @@ def test_check_refuses_stop_gradient_and_verifies_custom():
     assert info.value.filename == C.__file__
     rep = s2sad.check(C.softplus_only)  # no SymPy form: finite differences of the primal
     assert rep.ok, rep.text()
+
+
+# -- jvp= / vjp= rules ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("point", [(0.7, -1.3), (2.0, 0.5), (-30.0, 0.2), (800.0, 2.0)])
+def test_custom_jvp_vjp_rules(mode, point):
+    g = s2sad.grad(C.uses_smooth_max, wrt=(0, 1), mode=mode)(*point)
+    assert all(math.isfinite(v) for v in g)
+    assert_close(g, gradient(C.uses_smooth_max, list(point)), rtol=1e-6)
+    value, tangent = s2sad.jvp(C.uses_smooth_max, wrt=(0, 1))(*point, 1.0, -0.5)
+    want = derivative(lambda t: C.uses_smooth_max(point[0] + t, point[1] - 0.5 * t), 0.0)
+    assert_close(tangent, want, rtol=1e-6)
+    assert_close(value, C.uses_smooth_max(*point))
+
+
+@pytest.mark.parametrize("inner", MODES)
+@pytest.mark.parametrize("point", [(0.7, -1.3), (2.0, 0.5)])
+def test_custom_jvp_vjp_second_derivative(inner, point):
+    for wrt in (0, 1):
+        d2 = _second(C.uses_smooth_max, inner=inner, wrt=wrt)
+        d1 = s2sad.grad(C.uses_smooth_max, wrt=wrt)
+
+        def d1_along(t, wrt=wrt, d1=d1):
+            p = list(point)
+            p[wrt] = t
+            return d1(*p)
+
+        assert_close(d2(*point), derivative(d1_along, point[wrt]), rtol=1e-6)
+
+
+def test_custom_jvp_only_forward_works_reverse_is_located_error():
+    for x in (-0.4, 1.1):
+        assert_close(s2sad.grad(C.uses_sine_forward_only, mode="forward")(x),
+                     derivative(C.uses_sine_forward_only, x))
+    with pytest.raises(s2sad.S2SADError, match="has no vjp rule, which reverse mode") as info:
+        s2sad.grad(C.uses_sine_forward_only)
+    err = info.value
+    assert err.filename == C.__file__
+    assert "sine_forward_only(x)" in Path(C.__file__).read_text().splitlines()[err.lineno - 1]
+
+
+def test_custom_jvp_rule_errors():
+    with pytest.raises(s2sad.S2SADError, match="`bad_jvp` of custom primitive `bad_jvp_prim` "
+                                               "returns a tuple of 2") as info:
+        s2sad.grad(C.uses_bad_jvp, mode="forward")
+    assert info.value.filename == C.__file__
+    with pytest.raises(s2sad.UnsupportedError, match="called on an array"):
+        s2sad.grad(C.smooth_max_on_array)
+    with pytest.raises(s2sad.S2SADError, match="both partials= and jvp="):
+        s2sad.primitive(partials=C.two_partials, jvp=C.sine_jvp)(C.sg_times)

@@ -554,7 +554,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
     def _call_custom(self, ref: CustomRef, node: ast.Call, ctx: _Ctx, hint: str | None
                      ) -> Value:
         """A custom primitive (``@s2sad.primitive``): one op, its partials from its rule."""
-        from ..custom import register_custom
+        from ..custom import elementwise, register_custom
 
         spelled = ast.unparse(node.func)
         args = self._args(node, ctx, (len(ref.params),), spelled)
@@ -572,6 +572,14 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             if err.loc is not None:
                 raise
             raise type(err)(err.what, ctx.pf.loc(node), why=err.why, hint=err.hint) from None
+        if not elementwise(prim):
+            for a, arg_node in zip(args, node.args, strict=True):
+                if a.kind is Kind.ARRAY:
+                    raise self.unsupported(
+                        ctx.pf, arg_node, f"custom primitive `{spelled}` called on an array",
+                        why="its jvp=/vjp= rules take numbers; arrays are not supported yet",
+                        hint="give it partials= to apply it elementwise, or call it on each "
+                             "number")
         return self.emit(prim, args, ctx, node, hint)
 
     def _call_prim(self, ref: PrimRef, node: ast.Call, ctx: _Ctx, hint: str | None) -> Value:
