@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from .api import differentiable, grad, jvp, lift, value_and_grad, vjp  # noqa: E402
 from .check import check  # noqa: E402, F401
+from .custom import primitive, stop_gradient  # noqa: E402
 from .errors import (  # noqa: E402
     DifferentiationError,
     InternalError,
@@ -33,6 +34,8 @@ __all__ = [
     "grad",
     "jvp",
     "lift",
+    "primitive",
+    "stop_gradient",
     "value_and_grad",
     "vjp",
 ]

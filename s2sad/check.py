@@ -640,6 +640,13 @@ def check_function(
         if v.kind not in (Kind.FLOAT, Kind.INT, Kind.BOOL):
             raise S2SADError(f"`{fn.name}` returns a {v.kind.value}: s2sad check compares "
                              "functions whose outputs are numbers")
+    stopped = next((op for op in walk_ops(fn.body) if op.prim == "stop_gradient"), None)
+    if stopped is not None:
+        raise S2SADError(f"`{fn.name}` uses stop_gradient, which s2sad check cannot verify",
+                         stopped.loc,
+                         why="SymPy and finite differences differentiate through it",
+                         hint="check the function without stop_gradient, or test it against "
+                              "finite differences with the stopped value held fixed")
     if derivative is None:
         derivative = compiled_derivative(fn, wrt, mode)
     outs_labels = output_labels(fn)

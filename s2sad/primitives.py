@@ -20,6 +20,11 @@ is differentiated:
   operands; their tangent and adjoint rules are written in the AD passes.
 * ``partials_rule``: a hand-written rule, for primitives that are not
   elementwise functions of floats (``select``).
+* ``derivative="zero"`` also describes ``stop_gradient``: the identity, through
+  which no derivative flows (:mod:`s2sad.custom`).
+* ``imported``: a custom primitive (``@s2sad.primitive``), whose partials are a
+  ``partials_rule`` that inlines the user's lifted partials function, and
+  which generated code calls after importing it from the user's module.
 * ``derivative="rule"``: hand-written forward and reverse rules (``jvp_rule``,
   ``vjp_rule``), for the array primitives of :mod:`s2sad.primitives_numpy`
   (reductions, matrix products, reshaping, indexing).
@@ -117,6 +122,9 @@ class Primitive:
     # derivative="rule": hand-written rules (the array primitives of primitives_numpy)
     jvp_rule: Callable[..., Any] | None = None  # (b, op, operands, out, tangents) -> tangent
     vjp_rule: Callable[..., Any] | None = None  # (b, op, operands, out, ybar) -> adjoints
+    fold: bool = True  # may an op on constants be folded at compile time?
+    # a custom primitive (s2sad.primitive): (module, name) the generated code imports and calls
+    imported: tuple[str, str] | None = None
 
     def result_kind(self, kinds: tuple[Kind, ...], attrs: dict) -> Kind:
         return self.kind_rule(kinds, attrs)
@@ -300,6 +308,10 @@ def _define_table() -> None:
                        lambda a, b, **_: _sp().Piecewise((a, a <= b), (b, True)),
                        names={BUILTIN: "min", NUMPY: "minimum"}, kind_rule=_arith_kind,
                        evaluator=_min_eval))
+
+    # s2sad.stop_gradient(x): the value passes through, no derivative does (floats, arrays)
+    register(Primitive("stop_gradient", 1, kind_rule=lambda kinds, attrs: kinds[0],
+                       derivative="zero", evaluator=lambda lib, x, **_: x))
 
     # -- comparisons and selection ----------------------------------------------------------
     for name, opname, fn in (("lt", "Lt", operator.lt), ("le", "LtE", operator.le),

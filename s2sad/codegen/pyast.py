@@ -30,8 +30,8 @@ import math
 from typing import Any
 
 from .. import primitives as P
-from ..errors import InternalError
-from ..ir.core import NO_DEFAULT, Block, Function, Kind, Op, Value
+from ..errors import InternalError, S2SADError
+from ..ir.core import NO_DEFAULT, Block, Function, Kind, Op, Value, walk_ops
 from . import arrays
 
 MAX_OPS = 6
@@ -65,9 +65,10 @@ class _Namer:
         self.bound: set[str] = set()
         self.temps = 0
         self.suffix: dict[str, int] = {}  # the next suffix to try for each base name
+        self.imported: set[str] = set()  # custom primitives the module imports by name
 
     def _free(self, name: str, derived: bool) -> bool:
-        if name in self.bound or name in RESERVED:
+        if name in self.bound or name in RESERVED or name in self.imported:
             return False
         return not (derived and name in self.user_names)
 
@@ -97,7 +98,7 @@ class _Namer:
 _LOOPS = ("for_range", "while_loop")
 # array ops whose result may be (a view of) their first operand, or of any operand
 _VIEWS = ("np_index", "transpose", "reshape", "ravel", "reshape_like", "swapaxes",
-          "expand_dims", "squeeze", "unbroadcast", "sum_to")
+          "expand_dims", "squeeze", "unbroadcast", "sum_to", "stop_gradient")
 # ops whose array result is not a new array (or is not known to be one)
 _NOT_NEW = frozenset(_VIEWS) | {"select", "tape_pop", "list_pop", "getitem", "const"}
 
@@ -116,6 +117,8 @@ class _FunctionWriter:
     def __init__(self, fn: Function) -> None:
         self.fn = fn
         self.namer = _Namer(fn.names_used)
+        self.namer.imported = {P.PRIMITIVES[op.prim].imported[1] for op in walk_ops(fn.body)
+                               if P.PRIMITIVES[op.prim].imported is not None}
         self.modules: set[str] = set()
         self.helpers: set[str] = set()  # helpers of s2sad.runtime the function calls
         self.names: dict[Value, str] = {}  # values bound to a Python name
@@ -370,6 +373,12 @@ class _FunctionWriter:
             expr: ast.expr = spelled
         elif array and name == "select":
             expr = self._call(P.NUMPY, "where", args)
+        elif name == "stop_gradient":  # the identity at run time: the value itself
+            expr, size = args[0], size - 1
+        elif prim.imported is not None:  # a custom primitive: `from module import name`
+            module_name, fname = prim.imported
+            self.modules.add(("import", module_name, fname))
+            expr = ast.Call(func=_name(fname), args=args, keywords=[])
         elif name == "sigmoid":  # as the user wrote it: 1.0 / (1.0 + exp(-x))
             exp = self._call(lib or P.MATH, "exp", [ast.UnaryOp(ast.USub(), args[0])])
             expr = ast.BinOp(ast.Constant(1.0), ast.Div(),
@@ -875,13 +884,41 @@ def module(fns: list[Function], header: str | None = None) -> ast.Module:
         modules |= used
     helpers = {m for m in modules if m in arrays.HELPER_NAMES}
     defs = arrays.helper_definitions(helpers) + defs
+    imports = sorted(m[1:] for m in modules if isinstance(m, tuple) and m[0] == "import")
+    seen: dict[str, str] = {}
+    for module_name, fname in imports:
+        if seen.setdefault(fname, module_name) != module_name:
+            raise S2SADError(
+                f"two custom primitives named `{fname}` (from modules `{seen[fname]}` and "
+                f"`{module_name}`) in one generated module",
+                hint="rename one of them, or generate the functions into separate modules")
     body: list[ast.stmt] = []
     if header:
+        if imports:
+            header = _import_note(header, imports)
         body.append(ast.Expr(ast.Constant(header)))
     if P.MATH in modules:
         body.append(ast.Import(names=[ast.alias(name="math")]))
     if P.NUMPY in modules:
         body.append(ast.Import(names=[ast.alias(name="numpy", asname="np")]))
+    for module_name, fname in imports:
+        body.append(ast.ImportFrom(module=module_name, names=[ast.alias(name=fname)], level=0))
     body.extend(defs)
     mod = ast.Module(body=body, type_ignores=[])
     return ast.fix_missing_locations(mod)
+
+
+def _import_note(header: str, imports: list[tuple[str, str]]) -> str:
+    """The header, saying which custom primitives the module imports, and from where."""
+    header = header.replace("This module needs only math and numpy, never s2sad.",
+                            "This module imports math, numpy and your primitives below.")
+    lines = ["It calls custom primitives (@s2sad.primitive) of your code, imported by name",
+             "(their module, not this one, imports s2sad for the decorator):"]
+    lines += [f"    from {m} import {f}" for m, f in imports]
+    for m in sorted({m for m, _ in imports}):
+        if "." in m:
+            lines.append(f"It must run where module `{m}` can be imported.")
+        else:
+            lines.append(f"It must run where module `{m}` can be imported: next to {m}.py,")
+            lines.append(f"or with the folder of {m}.py on sys.path.")
+    return header.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"

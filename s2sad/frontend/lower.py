@@ -27,6 +27,7 @@ from .control import ControlFlowMixin, LoopEnd, Undefined
 from .resolve import (
     BuiltinRef,
     ConstRef,
+    CustomRef,
     FuncRef,
     ModuleRef,
     OtherModuleRef,
@@ -483,6 +484,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                                  "with supported ones")
                     return got
                 if isinstance(mod, OtherModuleRef):
+                    got = ctx.pf.resolver.member(mod.name, func.attr)
+                    if got is not None:  # s2sad.stop_gradient, mymodule.custom_primitive
+                        return got
                     raise NameResolutionError(
                         f"`{ast.unparse(func)}` comes from module `{mod.name}`, which s2sad "
                         "cannot see into", ctx.pf.loc(func),
@@ -520,11 +524,17 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         if isinstance(callee, ArrayFuncRef):
             return self.array_call(callee.name, node, ctx, hint)
         if node.keywords:
+            if isinstance(callee, CustomRef):
+                raise self.unsupported(ctx.pf, node.keywords[0].value,
+                                       f"keyword arguments to custom primitive `{spelled}` are "
+                                       "not supported", hint="pass the arguments by position")
             raise self.unsupported(ctx.pf, node.keywords[0].value,
                                    f"keyword arguments to `{spelled}` are not supported",
                                    hint="pass the arguments by position")
         if isinstance(callee, PrimRef):
             return self._call_prim(callee, node, ctx, hint)
+        if isinstance(callee, CustomRef):
+            return self._call_custom(callee, node, ctx, hint)
         if isinstance(callee, BuiltinRef):
             return self._call_builtin(callee.name, node, ctx, hint)
         if isinstance(callee, Unsupported):
@@ -541,7 +551,48 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                                    f"got {len(node.args)}")
         return [self.value(a, ctx) for a in node.args]
 
+    def _call_custom(self, ref: CustomRef, node: ast.Call, ctx: _Ctx, hint: str | None
+                     ) -> Value:
+        """A custom primitive (``@s2sad.primitive``): one op, its partials from its rule."""
+        from ..custom import elementwise, register_custom
+
+        spelled = ast.unparse(node.func)
+        args = self._args(node, ctx, (len(ref.params),), spelled)
+        for a, arg_node in zip(args, node.args, strict=True):
+            if isinstance(a, tuple) or a.kind not in (Kind.FLOAT, Kind.INT, Kind.ARRAY):
+                what = "a tuple" if isinstance(a, tuple) else _a(a.kind.name.lower())
+                raise self.unsupported(
+                    ctx.pf, arg_node, f"custom primitive `{spelled}` called on {what}",
+                    why="custom primitives take numbers, or NumPy arrays they act on "
+                        "elementwise",
+                    hint="call it on each number, or on np.array(...)")
+        try:
+            prim = register_custom(ref)
+        except S2SADError as err:
+            if err.loc is not None:
+                raise
+            raise type(err)(err.what, ctx.pf.loc(node), why=err.why, hint=err.hint) from None
+        if not elementwise(prim):
+            for a, arg_node in zip(args, node.args, strict=True):
+                if a.kind is Kind.ARRAY:
+                    raise self.unsupported(
+                        ctx.pf, arg_node, f"custom primitive `{spelled}` called on an array",
+                        why="its jvp=/vjp= rules take numbers; arrays are not supported yet",
+                        hint="give it partials= to apply it elementwise, or call it on each "
+                             "number")
+        return self.emit(prim, args, ctx, node, hint)
+
     def _call_prim(self, ref: PrimRef, node: ast.Call, ctx: _Ctx, hint: str | None) -> Value:
+        if ref.prim == "stop_gradient":
+            (x,) = self._args(node, ctx, (1,), ref.spelled)
+            if isinstance(x, tuple) or x.kind not in (Kind.FLOAT, Kind.INT, Kind.ARRAY,
+                                                      Kind.BOOL):
+                what = "a tuple" if isinstance(x, tuple) else _a(x.kind.name.lower())
+                raise self.unsupported(ctx.pf, node.args[0],
+                                       f"`{ref.spelled}` of {what} is not supported",
+                                       why="stop_gradient takes a number or an array",
+                                       hint="apply it to each number, or use np.array(...)")
+            return self.emit("stop_gradient", [x], ctx, node, hint)
         if ref.prim == "square":
             (x,) = self._args(node, ctx, (1,), ref.spelled)
             return self.emit("powc", [x], ctx, node, hint, exponent=2)
@@ -684,6 +735,10 @@ class Returned:
 def _is_docstring(stmt: ast.stmt) -> bool:
     return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
             and isinstance(stmt.value.value, str))
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
 
 
 def _op_symbol(op: ast.operator) -> str:

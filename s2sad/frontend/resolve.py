@@ -18,6 +18,7 @@ import builtins
 import math
 import numbers
 import operator
+import sys
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import primitives as P
+from ..custom import MARK, CustomRef, live_ref, static_ref, stop_gradient
 
 # What each library name means: a primitive, or a constant.
 MATH_FUNCTIONS = {
@@ -91,7 +93,10 @@ class Unsupported:
     what: str  # a description of the object, for the error message
 
 
-Resolved = ModuleRef | OtherModuleRef | PrimRef | ConstRef | BuiltinRef | FuncRef | Unsupported
+Resolved = (ModuleRef | OtherModuleRef | PrimRef | ConstRef | BuiltinRef | FuncRef | CustomRef
+            | Unsupported)
+
+STOP_GRADIENT = PrimRef("stop_gradient", P.BUILTIN, "stop_gradient")
 
 
 def library_member(lib: str, attr: str) -> Resolved | None:
@@ -111,6 +116,13 @@ class Resolver:
 
     def lookup(self, name: str) -> Resolved | None:
         raise NotImplementedError
+
+    def member(self, module: str, attr: str) -> Resolved | None:
+        """``module.attr`` for a module other than math/numpy (``s2sad.stop_gradient``),
+        or None if s2sad cannot see into it."""
+        if module == "s2sad" and attr == "stop_gradient":
+            return STOP_GRADIENT
+        return None
 
 
 # -- live functions ---------------------------------------------------------------------------
@@ -146,6 +158,11 @@ def classify(obj: Any) -> Resolved:
     found = _LIVE_PRIMS.get(id(obj))
     if found is not None:
         return found
+    if obj is stop_gradient:
+        return STOP_GRADIENT
+    spec = getattr(obj, MARK, None)
+    if spec is not None and isinstance(obj, types.FunctionType):
+        return live_ref(obj, spec)
     for name in BUILTINS:
         if obj is getattr(builtins, name):
             return BuiltinRef(name)
@@ -180,6 +197,14 @@ class LiveResolver(Resolver):
         if hasattr(builtins, name):
             return Unsupported(f"the builtin {name}")
         return None
+
+    def member(self, module: str, attr: str) -> Resolved | None:
+        got = super().member(module, attr)
+        if got is None:  # mymodule.log1pexp: a custom primitive of another module
+            obj = getattr(sys.modules.get(module), attr, None)
+            if obj is not None and getattr(obj, MARK, None) is not None:
+                return classify(obj)
+        return got
 
 
 # -- source files, read statically ----------------------------------------------------------
@@ -253,6 +278,8 @@ class StaticResolver(Resolver):
         self.filename = filename
         self.names: dict[str, Resolved] = {}
         self.functions: dict = {}  # filled in by parse_file
+        self.primitive_names: set[str] = set()  # names bound to s2sad.primitive
+        self._custom: dict[str, CustomRef] = {}
         assigned: dict[str, int] = {}
         for node in tree.body:
             if isinstance(node, ast.Import):
@@ -266,6 +293,10 @@ class StaticResolver(Resolver):
                 for alias in node.names:
                     bound = alias.asname or alias.name
                     got = library_member(lib, alias.name) if lib else None
+                    if node.module == "s2sad" and not node.level:
+                        if alias.name == "primitive":
+                            self.primitive_names.add(bound)
+                        got = self.member("s2sad", alias.name)
                     self.names[bound] = got or Unsupported(
                         f"`{alias.name}` imported from {'.' * node.level}{node.module or ''}")
             elif isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -297,9 +328,27 @@ class StaticResolver(Resolver):
         except (ValueError, ArithmeticError, TypeError):
             return Unsupported("a module-level value that is not a numeric constant")
 
+    def _is_primitive_decorator(self, node: ast.expr) -> bool:
+        """``s2sad.primitive`` (after ``import s2sad``) or ``primitive`` (after ``from
+        s2sad import primitive``)."""
+        if isinstance(node, ast.Name):
+            return node.id in self.primitive_names
+        return (isinstance(node, ast.Attribute) and node.attr == "primitive"
+                and isinstance(node.value, ast.Name)
+                and self.names.get(node.value.id) == OtherModuleRef("s2sad"))
+
     def lookup(self, name: str) -> Resolved | None:
         if name in self.functions:
             pf = self.functions[name]
+            got = self._custom.get(name)
+            if got is not None:
+                return got
+            from ..custom import _decorator_call
+
+            decorator = _decorator_call(pf.node, self._is_primitive_decorator)
+            if decorator is not None:
+                got = self._custom[name] = static_ref(pf, decorator, self.functions)
+                return got
             return FuncRef(pf.identity, lambda: pf)
         if name in self.names:
             return self.names[name]

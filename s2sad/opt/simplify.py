@@ -124,7 +124,7 @@ def _sigmoid_of(b, y: Value):
 
 def rewrite(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | None):
     p = P.PRIMITIVES[prim]
-    if operands and all(b.is_const(v) for v in operands) and prim != "select":
+    if operands and all(b.is_const(v) for v in operands) and prim != "select" and p.fold:
         return _fold(b, prim, operands, attrs, loc)
     kind = p.result_kind(tuple(v.kind for v in operands), attrs)
 
