@@ -20,6 +20,9 @@ is differentiated:
   operands; their tangent and adjoint rules are written in the AD passes.
 * ``partials_rule``: a hand-written rule, for primitives that are not
   elementwise functions of floats (``select``).
+* ``rule_missing=True``: the ops the AD passes emit (tapes, list adjoints, the array
+  adjoint helpers) are linear or smooth in truth but have no derivative rule yet;
+  differentiating through one again is refused (:mod:`s2sad.ad.activity`).
 * ``derivative="rule"``: hand-written forward and reverse rules (``jvp_rule``,
   ``vjp_rule``), for the array primitives of :mod:`s2sad.primitives_numpy`
   (reductions, matrix products, reshaping, indexing).
@@ -117,6 +120,10 @@ class Primitive:
     # derivative="rule": hand-written rules (the array primitives of primitives_numpy)
     jvp_rule: Callable[..., Any] | None = None  # (b, op, operands, out, tangents) -> tangent
     vjp_rule: Callable[..., Any] | None = None  # (b, op, operands, out, ybar) -> adjoints
+    # differentiable in truth, but s2sad has no derivative rule for it yet: the tapes and
+    # the adjoint helpers that the AD passes themselves emit.  Activity analysis refuses
+    # to differentiate through one (derivative="none" would silently give a zero).
+    rule_missing: bool = False
 
     def result_kind(self, kinds: tuple[Kind, ...], attrs: dict) -> Kind:
         return self.kind_rule(kinds, attrs)
@@ -329,7 +336,7 @@ def _define_table() -> None:
     register(Primitive("zero_like", 1, kind_rule=lambda k, a: Kind.FLOAT, derivative="none",
                        cse=False, evaluator=lambda lib, x, **_: _zero_like(x)))
     register(Primitive("add_at", 3, kind_rule=lambda k, a: Kind.LIST, derivative="none",
-                       cse=False, evaluator=_add_at))
+                       cse=False, evaluator=_add_at, rule_missing=True))
 
     # local lists: functional in the IR; code generation updates a list in place when
     # its old version is dead, and copies it otherwise
@@ -344,10 +351,10 @@ def _define_table() -> None:
     register(Primitive("setitem", 3, kind_rule=lambda k, a: Kind.LIST, derivative="linear",
                        cse=False, evaluator=_setitem))
     register(Primitive("list_add", 2, kind_rule=lambda k, a: Kind.LIST, derivative="none",
-                       cse=False,
+                       cse=False, rule_missing=True,
                        evaluator=lambda lib, a, b, **_: [p + q for p, q in zip(a, b,
                                                                                strict=True)]))
-    register(Primitive("list_pop", 1, derivative="none", cse=False))
+    register(Primitive("list_pop", 1, derivative="none", cse=False, rule_missing=True))
 
     # -- structured control flow (regions; differentiated by the AD passes themselves) -----
     for name in ("cond", "for_range", "while_loop"):
@@ -357,8 +364,8 @@ def _define_table() -> None:
     register(Primitive("tape_new", 0, kind_rule=lambda kinds, attrs: Kind.TAPE,
                        derivative="none", cse=False))
     register(Primitive("tape_push", VARIADIC, kind_rule=lambda kinds, attrs: Kind.TAPE,
-                       derivative="none", cse=False))
-    register(Primitive("tape_pop", 1, derivative="none", cse=False))
+                       derivative="none", cse=False, rule_missing=True))
+    register(Primitive("tape_pop", 1, derivative="none", cse=False, rule_missing=True))
 
     # -- NumPy: logaddexp (elementwise, with stable partials) and the array primitives ------
     register(Primitive("logaddexp", 2, lambda a, b, **_: _sp().log(_sp().exp(a) + _sp().exp(b)),

@@ -8,18 +8,27 @@ piecewise-constant results (``floor``) never do.
 Through structured ops the analysis runs to a fixed point: a loop-carried
 slot is varied if its initial value or the value the body yields for it is,
 and useful if the loop's result is or the next iteration needs it.
+
+Derivative IR differentiated again (higher order) can contain ops that are
+differentiable in truth but have no derivative rule yet (``rule_missing`` in
+the primitive table: tapes, list adjoints, the array adjoint helpers).  The
+analysis lets dependence flow through them (and through tapes), and
+:func:`active_values` refuses, with a located error, an active one: giving it
+a zero derivative would be silently wrong.
 """
 
 from __future__ import annotations
 
 from .. import primitives as P
-from ..ir.core import Block, Function, Op, Value, walk_ops
+from ..errors import DifferentiationError
+from ..ir.core import Block, Function, Kind, Op, Value, walk_ops
 
 LOOPS = ("for_range", "while_loop")
 
 
 def _passes_derivative(prim: str) -> bool:
-    return P.PRIMITIVES[prim].derivative in ("partials", "linear", "rule")
+    entry = P.PRIMITIVES[prim]
+    return entry.derivative in ("partials", "linear", "rule") or entry.rule_missing
 
 
 def loop_slots(op: Op):
@@ -32,7 +41,8 @@ def loop_slots(op: Op):
 
 
 def _dependent(v: Value) -> bool:
-    return v.kind.differentiable
+    # a tape carries the values pushed onto it: dependence flows through it
+    return v.kind.differentiable or v.kind is Kind.TAPE
 
 
 def varied_values(fn: Function, wrt: set[Value]) -> set[Value]:
@@ -101,7 +111,22 @@ def useful_values(fn: Function) -> set[Value]:
 
 
 def active_values(fn: Function, wrt: set[Value]) -> set[Value]:
-    return varied_values(fn, wrt) & useful_values(fn)
+    active = varied_values(fn, wrt) & useful_values(fn)
+    for op in walk_ops(fn.body):
+        if P.PRIMITIVES[op.prim].rule_missing and any(r in active for r in op.results):
+            what = ("the tape of a reverse-mode loop" if op.prim.startswith("tape_")
+                    else f"`{op.prim}`, which derivative code uses,")
+            raise DifferentiationError(
+                f"differentiating {what} again is not supported yet: this higher-order "
+                "combination (a derivative of reverse-mode or array derivative code) "
+                f"cannot be differentiated through `{op.prim}`",
+                op.loc,
+                why=f"`{op.prim}` has no derivative rule yet; taking its derivative as zero "
+                    "would give a wrong result",
+                hint="for second derivatives use s2sad.hessian or s2sad.hvp "
+                     "(reverse-over-forward), or forward mode over forward mode "
+                     "(derive(derive(f, 'grad', 0, 'forward'), 'grad', 0, 'forward'))")
+    return active
 
 
 def free_values(op: Op) -> list[Value]:
