@@ -112,6 +112,23 @@ def test_hessian_against_sympy_and_finite_differences(name):
                 assert got[i][j] == got[j][i]
 
 
+@pytest.mark.parametrize("strategy", ["rof", "fof"])
+def test_both_scalar_hessian_strategies(strategy):
+    from s2sad.ad.higher import hessian_scalar_function
+    from s2sad.codegen import load
+    from s2sad.opt import optimize
+
+    fn, expr, symbols = SYMPY["f_mixed"]
+    ir = optimize(hessian_scalar_function(s2sad.lift(fn), (0, 1, 2), False, strategy))
+    H = load(generate([ir]), ir.name)
+    for point in [(0.7, -1.3, 0.4), (-1.1, 0.4, -0.9)]:
+        oracles.assert_close(H(*point), sympy_hessian(expr, symbols, point), 1e-12, 1e-12)
+    ir = optimize(hessian_scalar_function(s2sad.lift(loop_branch), (0, 1), False, strategy))
+    H, H_best = load(generate([ir]), ir.name), s2sad.hessian(loop_branch, wrt=(0, 1))
+    for point in [(0.8, 0.6), (-0.7, 0.9), (0.5, -0.8)]:
+        oracles.assert_close(H(*point), H_best(*point), 1e-12, 1e-12)
+
+
 def test_hessian_generated_code_is_symbolic_and_shares_entries():
     H = s2sad.hessian(f_xy, wrt=(0, 1))
     assert "d2f_xy_dx_dy = 2.0 * x" in H.source

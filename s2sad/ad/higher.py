@@ -7,10 +7,11 @@ derivatives and Jacobians, composed from the first-order sweeps.
   Forward IR has no tapes, and the reverse sweep tapes loops and reverses
   branches, so this composes through ``if``/``for``/``while`` and lists.  It
   gives the numbers forward-over-reverse would, at the same order of cost.
-* ``hessian_f`` for scalar parameters: one forward sweep per parameter with the
-  constant unit seed, each differentiated in reverse mode, all in one function
-  (primal work shared by the builder's CSE).  Only ``H[i][j]`` for ``j >= i`` is
-  computed (row ``i``'s reverse sweep); ``H[j][i]`` is the same value, so the
+* ``hessian_f`` for scalar parameters: the whole matrix as one symbolic function
+  (primal work shared by the builder's CSE), reverse over forward (one forward
+  sweep per parameter with the constant unit seed, each differentiated in
+  reverse mode) or forward over forward, whichever gives fewer ops.  Only
+  ``H[i][j]`` for ``j >= i`` is computed; ``H[j][i]`` is the same value, so the
   matrix is symmetric by construction.
 * ``d<n>_f``: repeated forward mode.
 * ``jacobian_f`` for scalar parameters and outputs: one forward sweep per input
@@ -99,23 +100,42 @@ def _check_scalars(fn: Function, wrt: tuple[int, ...], what: str) -> None:
                 hint="s2sad.hessian, s2sad.hvp and s2sad.jacobian handle arrays and lists")
 
 
-def hessian_scalar_function(fn: Function, wrt: tuple[int, ...], single: bool) -> Function:
+def hessian_scalar_function(fn: Function, wrt: tuple[int, ...], single: bool,
+                            strategy: str = "smaller") -> Function:
     """``hessian_f(*args)`` for scalar parameters: ``H[i][j]`` in ``wrt`` order (a float
-    for one parameter), symmetric by construction."""
+    for one parameter), symmetric by construction: only ``j >= i`` is computed, and
+    ``H[j][i]`` is the same value.
+
+    ``strategy``: ``"rof"`` (reverse over forward: per parameter one forward sweep
+    with the unit seed, differentiated in reverse mode), ``"fof"`` (forward over
+    forward: per parameter the forward-mode gradient, differentiated forward by
+    each later parameter), or ``"smaller"`` (both, keeping the one with fewer ops
+    after optimisation: FoF wins on deep one-variable chains, RoF on loops with
+    branches and on several variables; see benchmarks/bench_higher.py).
+    """
+    from ..ir.core import count_ops
+
     _check_scalar_output(fn, "hessian")
     _check_scalars(fn, wrt, "hessian")
+    if strategy == "smaller":
+        built = [optimize(hessian_scalar_function(fn, wrt, single, s)) for s in ("rof", "fof")]
+        return min(built, key=count_ops)
     b = Builder()
     params = _params(b, fn)
     n = len(wrt)
     entries: dict[tuple[int, int], Value] = {}
     for r, i in enumerate(wrt):
-        row_fn = _tangent_function(fn, wrt, unit=i)
-        seed = b.const(1.0)
-        if row_fn.results[0].kind is Kind.ARRAY:
-            def seed(b: Builder, y: Value) -> Value:
-                return b.emit("scalar_seed", (y,))
-        _, adjoints = reverse_sweep(b, row_fn, params, wrt[r:], (seed,))
-        for c, a in enumerate(adjoints, start=r):
+        if strategy == "rof":
+            row_fn = _tangent_function(fn, wrt, unit=i)
+            seed = b.const(1.0)
+            if row_fn.results[0].kind is Kind.ARRAY:
+                def seed(b: Builder, y: Value) -> Value:
+                    return b.emit("scalar_seed", (y,))
+            _, row = reverse_sweep(b, row_fn, params, wrt[r:], (seed,))
+        else:
+            g = optimize(grad_function(fn, (i,), True, mode="forward"))
+            row = [forward_sweep(b, g, params, {j: b.const(1.0)})[1][0] for j in wrt[r:]]
+        for c, a in enumerate(row, start=r):
             entries[r, c] = entries[c, r] = _zero_if_none(b, a)
     names = [fn.param_names[i] for i in wrt]
     for (r, c), v in entries.items():
@@ -123,7 +143,8 @@ def hessian_scalar_function(fn: Function, wrt: tuple[int, ...], single: bool) ->
             _name_result(b, v, f"d2{fn.name}", f"d{names[r]}_d{names[c]}")
     results = tuple(entries[r, c] for r in range(n) for c in range(n))
     structure = 0 if single else tuple(tuple(r * n + c for c in range(n)) for r in range(n))
-    doc = _doc(f"Hessian of {fn.name} (reverse over forward mode).",
+    how = "reverse over forward" if strategy == "rof" else "forward over forward"
+    doc = _doc(f"Hessian of {fn.name} ({how} mode).",
                f"The second derivative with respect to {_names(fn, wrt)}." if single else
                f"With respect to ({_names(fn, wrt)}): H[i][j] is the second derivative by "
                "inputs i and j, in that order.")
