@@ -253,6 +253,16 @@ def test_nth_derivative_of_a_composite_against_sympy(n):
         assert dn(x) == pytest.approx(oracles.sympy_value(d, (X,), (x,)), rel=1e-10, abs=1e-12)
 
 
+def x_sin(x):
+    return x * math.sin(x)
+
+
+def test_repeated_forward_mode_collects_equal_terms():
+    # d²/dx² x·sin x: the term cos x arises twice (Leibniz), and is collected
+    d2 = s2sad.derivative(x_sin, n=2)
+    assert "return 2.0 * math.cos(x) - x * math.sin(x)" in d2.source
+
+
 def test_derivative_order_must_be_positive():
     with pytest.raises(s2sad.DifferentiationError, match="order"):
         s2sad.derivative(sin_, n=0)

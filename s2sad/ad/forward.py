@@ -132,6 +132,7 @@ class _Forward:
                 kept.append(t)
         if not kept:
             return
+        kept = self.collect(kept, loc)
         if len(kept) == 1 or len(kept) > 16:  # one term, or a long list: the value now
             total = add_all(self.b, kept, suffixed(v, "dot"), loc)
             if total is not None:
@@ -139,6 +140,26 @@ class _Forward:
             return
         self.terms[v] = kept
         self.scopes[-1].append(v)
+
+    def collect(self, terms: list[Value], loc) -> list[Value]:
+        """Equal terms (the very same value) collected: ``t + t`` → ``2.0 * t``.
+
+        Repeated forward mode (n-th derivatives) meets them at every product:
+        d(u'v + uv') has the term u'v' twice; collected, the k-th derivative of a
+        product has the k + 1 terms of Leibniz's rule instead of 2^k.
+        """
+        counts: dict[Value, int] = {}
+        for t in terms:
+            counts[t] = counts.get(t, 0) + 1
+        if len(counts) == len(terms):
+            return terms
+        out = []
+        for t, k in counts.items():
+            if k == 1 or t.kind not in (Kind.FLOAT, Kind.ARRAY):
+                out.extend([t] * k)
+            else:
+                out.append(self.b.emit("mul", (self.b.const(float(k)), t), loc=loc))
+        return out
 
     def linear(self, op: Op, operands: tuple[Value, ...], out: Value) -> None:
         """List operations: the tangent does to the tangent lists what the op does."""
