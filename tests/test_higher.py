@@ -359,6 +359,18 @@ def test_differentiating_an_array_adjoint_helper_is_refused_with_a_location():
     assert info.value.lineno == matvec_loss.__code__.co_firstlineno + 1
 
 
+def squared_det(A: np.ndarray):
+    return np.linalg.det(A) ** 2
+
+
+def test_hvp_through_a_forward_rule_helper_is_refused_with_a_location():
+    # det's tangent rule uses the cofactor helper, which has no derivative rule yet
+    with pytest.raises(s2sad.DifferentiationError, match="cofactor") as info:
+        s2sad.hvp(squared_det)
+    assert info.value.lineno == squared_det.__code__.co_firstlineno + 1
+    assert "not supported yet" in str(info.value)
+
+
 def test_forward_over_forward_and_constant_helpers_still_work():
     # straight-line reverse code has no tape: forward over it is fine
     g = derive(s2sad.lift(f_xy), "grad", (0, 1), "reverse")

@@ -114,18 +114,7 @@ def active_values(fn: Function, wrt: set[Value]) -> set[Value]:
     active = varied_values(fn, wrt) & useful_values(fn)
     for op in walk_ops(fn.body):
         if P.PRIMITIVES[op.prim].rule_missing and any(r in active for r in op.results):
-            what = ("the tape of a reverse-mode loop" if op.prim.startswith("tape_")
-                    else f"`{op.prim}`, which derivative code uses,")
-            raise DifferentiationError(
-                f"differentiating {what} again is not supported yet: this higher-order "
-                "combination (a derivative of reverse-mode or array derivative code) "
-                f"cannot be differentiated through `{op.prim}`",
-                op.loc,
-                why=f"`{op.prim}` has no derivative rule yet; taking its derivative as zero "
-                    "would give a wrong result",
-                hint="for second derivatives use s2sad.hessian or s2sad.hvp "
-                     "(reverse-over-forward), or forward mode over forward mode "
-                     "(derive(derive(f, 'grad', 0, 'forward'), 'grad', 0, 'forward'))")
+            raise _no_rule_yet(op)
     return active
 
 
@@ -148,3 +137,22 @@ def free_values(op: Op) -> list[Value]:
     for region in op.regions:
         walk(region)
     return [v for v in used if v not in defined]
+
+
+def _no_rule_yet(op: Op) -> DifferentiationError:
+    """The located error for differentiating an op that has no derivative rule yet."""
+    if op.prim.startswith("tape_") or op.prim in ("list_pop", "list_add", "add_at"):
+        through = ("the tape of a reverse-mode loop" if op.prim.startswith("tape_")
+                   else "a reverse-mode list adjoint")
+        hint = ("for second derivatives use s2sad.hessian or s2sad.hvp (reverse mode over "
+                "forward mode), or forward mode over forward mode")
+    else:
+        through = f"`{op.prim}` (a helper of s2sad's first-order derivative code)"
+        hint = ("for scalar parameters, forward mode over forward mode may avoid it "
+                "(s2sad.derivative); otherwise use finite differences of s2sad.grad")
+    return DifferentiationError(
+        f"differentiating derivative code again through {through} is not supported yet",
+        op.loc,
+        why=f"`{op.prim}` has no derivative rule yet, and taking its derivative as zero "
+            "would give a wrong result",
+        hint=hint)
