@@ -114,7 +114,7 @@ def _signature(fn: Function) -> str:
 
 
 def _hessian_driver(fn: Function, wrt: tuple[int, ...], single: bool) -> Driver:
-    hvp = hvp_function(fn, wrt, single)
+    hvp = optimize(hvp_function(fn, wrt, single))
     args = _signature(fn)
     names = ", ".join(fn.param_names[i] for i in wrt)
     if single:
@@ -150,7 +150,8 @@ def hessian_{fn.name}({args}):
                 {H}[{k}][{l_}][{i}] = {col}
     return tuple(tuple(_block({h}) for {h} in {row}) for {row} in {H})
 '''
-    return Driver(f"hessian_{fn.name}", [hvp], text)
+    helpers = ("_basis", "_block") if single else ("_basis", "_zero", "_block")
+    return Driver(f"hessian_{fn.name}", [hvp], text, helpers)
 
 
 def _jacobian_return(J: str, single: bool, one_out: bool, names) -> str:
