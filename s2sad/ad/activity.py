@@ -148,8 +148,8 @@ def _no_rule_yet(op: Op) -> DifferentiationError:
                 "forward mode), or forward mode over forward mode")
     else:
         through = f"`{op.prim}` (a helper of s2sad's first-order derivative code)"
-        hint = ("for scalar parameters, forward mode over forward mode may avoid it "
-                "(s2sad.derivative); otherwise use finite differences of s2sad.grad")
+        hint = ("write this part of the function another way where you can (a closed "
+                "form), or take finite differences of s2sad.grad")
     return DifferentiationError(
         f"differentiating derivative code again through {through} is not supported yet",
         op.loc,

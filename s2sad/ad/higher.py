@@ -117,8 +117,15 @@ def hessian_scalar_function(fn: Function, wrt: tuple[int, ...], single: bool,
 
     _check_scalar_output(fn, "hessian")
     _check_scalars(fn, wrt, "hessian")
-    if strategy == "smaller":
-        built = [optimize(hessian_scalar_function(fn, wrt, single, s)) for s in ("rof", "fof")]
+    if strategy == "smaller":  # (one order may meet an op it cannot differentiate yet)
+        built, errors = [], []
+        for s in ("rof", "fof"):
+            try:
+                built.append(optimize(hessian_scalar_function(fn, wrt, single, s)))
+            except DifferentiationError as err:
+                errors.append(err)
+        if not built:
+            raise errors[0]
         return min(built, key=count_ops)
     b = Builder()
     params = _params(b, fn)
