@@ -105,13 +105,21 @@ def vjp(f: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
     return _compile(f, "vjp", wrt, "reverse")
 
 
-def hvp(f: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
+def hvp(f: Callable[..., Any], wrt: Any = 0, *,
+        mode: str = "reverse-over-forward") -> Callable[..., Any]:
     """Hessian-vector product: ``hvp_f(*args, *v) -> H·v``, without forming H.
 
     One vector part ``v`` per parameter in ``wrt`` (of its kind: a number, list or
-    array); the result has the same parts.  Reverse mode over forward mode.
+    array); the result has the same parts.  ``mode``: ``"reverse-over-forward"``
+    (the default: the gradient of a directional derivative) or
+    ``"forward-over-reverse"`` (the directional derivative of the gradient); the
+    same numbers at the same order of cost.  Forward over reverse cannot yet go
+    through the array helpers of reverse mode (a located error says so).
     """
-    return _compile(f, "hvp", wrt, "reverse-over-forward")
+    if mode not in ("reverse-over-forward", "forward-over-reverse"):
+        raise ValueError("mode must be 'reverse-over-forward' or 'forward-over-reverse', "
+                         f"not {mode!r}")
+    return _compile(f, "hvp", wrt, mode)
 
 
 def hessian(f: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:

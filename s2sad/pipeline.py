@@ -114,7 +114,7 @@ def _signature(fn: Function) -> str:
 
 
 def _hessian_driver(fn: Function, wrt: tuple[int, ...], single: bool) -> Driver:
-    hvp = optimize(hvp_function(fn, wrt, single))
+    hvp = optimize(hvp_function(fn, wrt, single, "reverse-over-forward"))
     args = _signature(fn)
     names = ", ".join(fn.param_names[i] for i in wrt)
     if single:
@@ -234,7 +234,7 @@ def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
     arrays or lists: a :class:`Driver` around such IR)."""
     indices, single = normalize_wrt(fn, wrt)
     if kind == "hvp":
-        return optimize(hvp_function(fn, indices, single))
+        return optimize(hvp_function(fn, indices, single, mode))
     if kind == "derivative":
         if not single:
             raise S2SADError("derivative takes one parameter in wrt, not a tuple")

@@ -110,10 +110,14 @@ def useful_values(fn: Function) -> set[Value]:
     return useful
 
 
-def active_values(fn: Function, wrt: set[Value]) -> set[Value]:
+def active_values(fn: Function, wrt: set[Value], handled: frozenset[str] = frozenset()
+                  ) -> set[Value]:
+    """The active values; refuses an active op that has no derivative rule (but those in
+    ``handled``, which the calling sweep differentiates itself)."""
     active = varied_values(fn, wrt) & useful_values(fn)
     for op in walk_ops(fn.body):
-        if P.PRIMITIVES[op.prim].rule_missing and any(r in active for r in op.results):
+        if (P.PRIMITIVES[op.prim].rule_missing and op.prim not in handled
+                and any(r in active for r in op.results)):
             raise _no_rule_yet(op)
     return active
 

@@ -21,11 +21,16 @@ from ..ir.core import Block, Function, Kind, Op, Value
 from .activity import active_values, loop_slots
 from .rules import add_all, cancels, scaled_partials, suffixed
 
+# Reverse-mode ops that forward mode differentiates itself (forward over reverse): the
+# tapes carry tangents next to values, and the list adjoints are linear.
+HANDLED = frozenset({"tape_push", "tape_pop", "add_at", "list_add", "list_pop"})
+
 
 class _Forward:
     def __init__(self, b: Builder, active: set[Value]) -> None:
         self.b = b
         self.active = active
+        self.tape_slots: dict = {}  # a tape's tag -> the pushed positions that carry tangents
         self.tangent: dict[Value, Value] = {}
         # Tangents of sums kept as lists of terms until something needs the value, so
         # that t and -t from different ops cancel (x·sin(x) + cos(x) → x·cos(x)).
@@ -72,6 +77,9 @@ class _Forward:
     def op(self, op: Op, env: dict[Value, Value]) -> None:
         b = self.b
         operands = tuple(env[v] for v in op.operands)
+        if op.prim in HANDLED:
+            self.reverse_op(op, operands, env)
+            return
         if len(op.results) != 1:
             results = b.emit_multi(op.prim, operands, [r.kind for r in op.results],
                                    attrs=op.attrs, loc=op.loc)
@@ -108,6 +116,61 @@ class _Forward:
         terms = [t for t in scaled_partials(b, op, operands, out, factors, hints)
                  if t is not None]
         self.store(op.result, terms, op.loc)
+
+    def reverse_op(self, op: Op, operands: tuple[Value, ...], env: dict[Value, Value]) -> None:
+        """The tangents of reverse mode's own ops (forward over reverse).
+
+        A tape push also pushes the tangents of its active values, and the pop with the
+        same tag pops them back as the tangents of the popped values.  The list-adjoint
+        updates are linear: the tangent does to the tangent list what the op does."""
+        b, loc = self.b, op.loc
+        kinds = [r.kind for r in op.results]
+        if op.prim == "tape_push":
+            values = op.operands[1:]
+            slots = [k for k, v in enumerate(values) if v in self.active]
+            self.tape_slots[op.attr("tape")] = slots
+            extra = [self.carried(env[values[k]], self.get(values[k])) for k in slots]
+            env[op.result] = b.emit("tape_push", (*operands, *extra), attrs=op.attrs, loc=loc,
+                                    hint=op.result.hint)
+            return
+        if op.prim == "tape_pop":
+            slots = self.tape_slots.get(op.attr("tape"), [])
+            popped = op.results[1:]
+            results = b.emit_multi("tape_pop", operands, kinds + [popped[k].kind for k in slots],
+                                   hints=[r.hint for r in op.results]
+                                   + [suffixed(popped[k], "dot") for k in slots],
+                                   attrs=op.attrs, loc=loc)
+            env.update(zip(op.results, results, strict=False))
+            for k, t in zip(slots, results[len(op.results):], strict=True):
+                self.tangent[popped[k]] = t
+            return
+        tangents = [self.get(v) if v.kind.differentiable else None for v in op.operands]
+        if op.prim == "list_pop":
+            results = b.emit_multi("list_pop", operands, kinds, hints=[r.hint for r in
+                                                                      op.results], loc=loc)
+            env.update(zip(op.results, results, strict=True))
+            if tangents[0] is not None and any(r in self.active for r in op.results):
+                rest, last = b.emit_multi("list_pop", (tangents[0],), kinds,
+                                          hints=[suffixed(r, "dot") for r in op.results],
+                                          loc=loc)
+                self.tangent[op.results[0]], self.tangent[op.results[1]] = rest, last
+            return
+        out = b.emit(op.prim, operands, attrs=op.attrs, loc=loc, hint=op.result.hint)
+        env[op.result] = out
+        if op.result not in self.active or all(t is None for t in tangents):
+            return
+        hint = suffixed(op.result, "dot")
+        if op.prim == "list_add":
+            a, c = (self.zero_like(v, t) for v, t in zip(operands, tangents, strict=True))
+            self.tangent[op.result] = b.emit("list_add", (a, c), loc=loc, hint=hint)
+        else:  # add_at(xs, i, v): xs[i] += v
+            if tangents[2] is None:
+                self.tangent[op.result] = tangents[0]
+                return
+            xs = tangents[0] if tangents[0] is not None else b.emit("zeros_like",
+                                                                    (operands[0],))
+            self.tangent[op.result] = b.emit("add_at", (xs, operands[1], tangents[2]), loc=loc,
+                                             hint=hint)
 
     def linear_sum(self, op: Op) -> None:
         """``a + b``, ``a - b``, ``-a``: the tangent is a list of signed terms."""
@@ -204,7 +267,8 @@ class _Forward:
         return self.zero_like(v, tangent)
 
     def cond(self, op: Op, env: dict[Value, Value]) -> None:
-        act = [j for j, r in enumerate(op.results) if r in self.active]
+        act = [j for j, r in enumerate(op.results)
+               if r in self.active and r.kind is not Kind.TAPE]  # a tape has no tangent
         regions = []
         for region in op.regions:
             self.push_scope()
@@ -220,7 +284,8 @@ class _Forward:
 
     def loop(self, op: Op, env: dict[Value, Value]) -> None:
         inits, args, yields = loop_slots(op)
-        act = [j for j, a in enumerate(args) if a in self.active or op.results[j] in self.active]
+        act = [j for j, a in enumerate(args) if (a in self.active or op.results[j] in self.active)
+               and a.kind is not Kind.TAPE]  # a tape carries its tangents itself
         new_inits = [env[v] for v in inits]
         new_inits += [self.carried(env[inits[j]], self.get(inits[j])) for j in act]
         regions = []
@@ -271,7 +336,7 @@ def forward_sweep(
     """
     env: dict[Value, Value] = dict(zip(fn.params, args, strict=True))
     seeded = {fn.params[i]: t for i, t in seeds.items()}
-    fwd = _Forward(b, active_values(fn, set(seeded)))
+    fwd = _Forward(b, active_values(fn, set(seeded), HANDLED))
     fwd.tangent.update(seeded)
     fwd.block(fn.body, env)
     results = tuple(env[r] for r in fn.results)

@@ -76,16 +76,40 @@ def _tangent_function(fn: Function, wrt: tuple[int, ...], unit: int | None = Non
                              source=fn.source, names_used=fn.names_used))
 
 
-def hvp_function(fn: Function, wrt: tuple[int, ...], single: bool) -> Function:
-    """``hvp_f(*args, *v)`` → H·v (one value, or a tuple for a tuple ``wrt``)."""
+def _forward_over_reverse(fn: Function, wrt: tuple[int, ...], single: bool) -> Function:
+    """``(*args, *v)`` → the tangent of the reverse-mode gradient along ``v``."""
+    grad = optimize(grad_function(fn, wrt, single))
+    b = Builder()
+    params = _params(b, fn)
+    tangents = tuple(b.fresh(fn.params[i].kind, derived_hint(fn.param_names[i], "dot"))
+                     for i in wrt)
+    _, outs = forward_sweep(b, grad, params, dict(zip(wrt, tangents, strict=True)))
+    outs = tuple(_zero_if_none(b, t, params[i], True) for t, i in zip(outs, wrt, strict=True))
+    return b.finish(f"hvp_{fn.name}", params + tangents, outs, structure=grad.structure,
+                    source=fn.source, names_used=fn.names_used)
+
+
+def hvp_function(fn: Function, wrt: tuple[int, ...], single: bool,
+                 order: str = "reverse-over-forward") -> Function:
+    """``hvp_f(*args, *v)`` → H·v (one value, or a tuple for a tuple ``wrt``).
+
+    ``order``: ``"reverse-over-forward"`` (the reverse-mode gradient of the tangent
+    output of the forward sweep) or ``"forward-over-reverse"`` (the forward sweep of
+    the reverse-mode gradient: its tapes then carry tangents too)."""
     _check_scalar_output(fn, "hvp")
-    tangent = _tangent_function(fn, wrt)
-    g = grad_function(tangent, wrt, single)
+    if order == "forward-over-reverse":
+        g = _forward_over_reverse(fn, wrt, single)
+    elif order == "reverse-over-forward":
+        g = grad_function(_tangent_function(fn, wrt), wrt, single)
+    else:
+        raise ValueError("mode must be 'reverse-over-forward' or 'forward-over-reverse', "
+                         f"not {order!r}")
     names = _names(fn, wrt)
     vs = ", ".join(f"{fn.param_names[i]}_dot" for i in wrt)
     return dataclasses.replace(
         g, name=f"hvp_{fn.name}", defaults=(),
-        docstring=_doc(f"Hessian of {fn.name} times a vector (reverse over forward mode).",
+        docstring=_doc(f"Hessian of {fn.name} times a vector ({order.replace('-', ' ')} "
+                       "mode).",
                        f"The Hessian is with respect to {names}; {vs} is the vector (one part "
                        "per argument). The Hessian itself is never formed."))
 
