@@ -21,8 +21,9 @@ is differentiated:
 * ``partials_rule``: a hand-written rule, for primitives that are not
   elementwise functions of floats (``select``).
 * ``rule_missing=True``: the ops the AD passes emit (tapes, list adjoints, the array
-  adjoint helpers) are linear or smooth in truth but have no derivative rule yet;
-  differentiating through one again is refused (:mod:`s2sad.ad.activity`).
+  adjoint helpers) are linear or smooth in truth but have no derivative rule in
+  the table; differentiating through one again is refused (:mod:`s2sad.ad.activity`)
+  unless the sweep handles it itself (forward mode: the tapes and list adjoints).
 * ``derivative="rule"``: hand-written forward and reverse rules (``jvp_rule``,
   ``vjp_rule``), for the array primitives of :mod:`s2sad.primitives_numpy`
   (reductions, matrix products, reshaping, indexing).

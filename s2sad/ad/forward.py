@@ -10,6 +10,12 @@ shared by the builder's CSE).
 Structured ops get tangent regions: a ``cond`` yields the tangents of its
 active results next to the values; a loop carries the tangents of its
 active slots next to the slots.
+
+Forward mode over reverse-mode IR (Hessian-vector products as forward over
+reverse): a tape push also pushes the tangents of its active values and the
+matching pop (same ``tape`` tag) pops them back; the list-adjoint updates
+(``add_at``, ``list_add``, ``list_pop``) are linear.  Reverse mode's array
+helpers have no tangent rules yet: activity analysis refuses them.
 """
 
 from __future__ import annotations
