@@ -12,7 +12,18 @@ standalone Python source.
 
 __version__ = "0.1.0"
 
-from .api import differentiable, grad, jvp, lift, value_and_grad, vjp  # noqa: E402
+from .api import (  # noqa: E402
+    derivative,
+    differentiable,
+    grad,
+    hessian,
+    hvp,
+    jacobian,
+    jvp,
+    lift,
+    value_and_grad,
+    vjp,
+)
 from .check import check  # noqa: E402, F401
 from .custom import primitive, stop_gradient  # noqa: E402
 from .errors import (  # noqa: E402
@@ -30,8 +41,12 @@ __all__ = [
     "S2SADError",
     "UnsupportedError",
     "__version__",
+    "derivative",
     "differentiable",
     "grad",
+    "hessian",
+    "hvp",
+    "jacobian",
     "jvp",
     "lift",
     "primitive",

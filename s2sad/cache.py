@@ -84,15 +84,16 @@ def _value_key(value: Any) -> str | None:
     return None
 
 
-def key(f: Any, kind: str, wrt: Any, mode: str) -> str | None:
-    """The cache key of a derivative of live function ``f`` (``None``: not cacheable)."""
+def key(f: Any, kind: str, *options: Any) -> str | None:
+    """The cache key of derivative ``kind`` of live function ``f`` with ``options``
+    (``wrt``, mode, order …; their ``repr``s); ``None``: not cacheable."""
     code = getattr(f, "__code__", None)
     if code is None:
         return None
     module_hash = _file_hash(code.co_filename)
     if module_hash is None:
         return None
-    parts = [_FORMAT, __version__, "{}.{}".format(*sys.version_info[:2]), kind, repr(wrt), mode,
+    parts = [_FORMAT, __version__, "{}.{}".format(*sys.version_info[:2]), kind, repr(options),
              getattr(f, "__module__", "") or "", f.__qualname__, module_hash]
     for name, value in sorted(getattr(f, "__globals__", {}).items()):
         text = _value_key(value)

@@ -25,6 +25,10 @@ is differentiated:
 * ``imported``: a custom primitive (``@s2sad.primitive``), whose partials are a
   ``partials_rule`` that inlines the user's lifted partials function, and
   which generated code calls after importing it from the user's module.
+* ``rule_missing=True``: the ops the AD passes emit (tapes, list adjoints, the array
+  adjoint helpers) are linear or smooth in truth but have no derivative rule in
+  the table; differentiating through one again is refused (:mod:`s2sad.ad.activity`)
+  unless the sweep handles it itself (forward mode: the tapes and list adjoints).
 * ``derivative="rule"``: hand-written forward and reverse rules (``jvp_rule``,
   ``vjp_rule``), for the array primitives of :mod:`s2sad.primitives_numpy`
   (reductions, matrix products, reshaping, indexing).
@@ -125,6 +129,10 @@ class Primitive:
     fold: bool = True  # may an op on constants be folded at compile time?
     # a custom primitive (s2sad.primitive): (module, name) the generated code imports and calls
     imported: tuple[str, str] | None = None
+    # differentiable in truth, but s2sad has no derivative rule for it yet: the tapes and
+    # the adjoint helpers that the AD passes themselves emit.  Activity analysis refuses
+    # to differentiate through one (derivative="none" would silently give a zero).
+    rule_missing: bool = False
 
     def result_kind(self, kinds: tuple[Kind, ...], attrs: dict) -> Kind:
         return self.kind_rule(kinds, attrs)
@@ -341,7 +349,7 @@ def _define_table() -> None:
     register(Primitive("zero_like", 1, kind_rule=lambda k, a: Kind.FLOAT, derivative="none",
                        cse=False, evaluator=lambda lib, x, **_: _zero_like(x)))
     register(Primitive("add_at", 3, kind_rule=lambda k, a: Kind.LIST, derivative="none",
-                       cse=False, evaluator=_add_at))
+                       cse=False, evaluator=_add_at, rule_missing=True))
 
     # local lists: functional in the IR; code generation updates a list in place when
     # its old version is dead, and copies it otherwise
@@ -356,10 +364,10 @@ def _define_table() -> None:
     register(Primitive("setitem", 3, kind_rule=lambda k, a: Kind.LIST, derivative="linear",
                        cse=False, evaluator=_setitem))
     register(Primitive("list_add", 2, kind_rule=lambda k, a: Kind.LIST, derivative="none",
-                       cse=False,
+                       cse=False, rule_missing=True,
                        evaluator=lambda lib, a, b, **_: [p + q for p, q in zip(a, b,
                                                                                strict=True)]))
-    register(Primitive("list_pop", 1, derivative="none", cse=False))
+    register(Primitive("list_pop", 1, derivative="none", cse=False, rule_missing=True))
 
     # -- structured control flow (regions; differentiated by the AD passes themselves) -----
     for name in ("cond", "for_range", "while_loop"):
@@ -369,8 +377,8 @@ def _define_table() -> None:
     register(Primitive("tape_new", 0, kind_rule=lambda kinds, attrs: Kind.TAPE,
                        derivative="none", cse=False))
     register(Primitive("tape_push", VARIADIC, kind_rule=lambda kinds, attrs: Kind.TAPE,
-                       derivative="none", cse=False))
-    register(Primitive("tape_pop", 1, derivative="none", cse=False))
+                       derivative="none", cse=False, rule_missing=True))
+    register(Primitive("tape_pop", 1, derivative="none", cse=False, rule_missing=True))
 
     # -- NumPy: logaddexp (elementwise, with stable partials) and the array primitives ------
     register(Primitive("logaddexp", 2, lambda a, b, **_: _sp().log(_sp().exp(a) + _sp().exp(b)),

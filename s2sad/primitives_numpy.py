@@ -668,18 +668,21 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
                        jvp_rule=_index_set_jvp, vjp_rule=_index_set_vjp, cse=False,
                        evaluator=_index_set_eval))
 
-    # the helpers that reverse mode emits (their own derivatives: a later version)
+    # the helpers that reverse mode emits (their own derivatives: a later version; until
+    # then rule_missing, so that differentiating them again is refused, not taken as 0)
     def helper(name, nin, kind_rule, fn_name, **kw):
+        kw.setdefault("rule_missing", True)
         register(Primitive(name, nin, kind_rule=kind_rule, derivative="none",
                            evaluator=kw.pop("evaluator", None) or _helper_eval(fn_name), **kw))
 
     helper("unbroadcast", 2, _like_second, "_unbroadcast")
     helper("sum_to", VARIADIC, _like_second, "_sum_to")
-    helper("scalar_seed", 1, lambda k, a: _F, "_scalar_seed", cse=False)
-    helper("scalar_input", 1, lambda k, a: _F, "_scalar_input", cse=False)
+    # constants (the seed 1.0) and a piecewise-constant mask: no derivative is right
+    helper("scalar_seed", 1, lambda k, a: _F, "_scalar_seed", cse=False, rule_missing=False)
+    helper("scalar_input", 1, lambda k, a: _F, "_scalar_input", cse=False, rule_missing=False)
     helper("sum_bar", 2, _array, "_sum_bar")
     helper("mean_bar", 2, _array, "_mean_bar")
-    helper("extreme_mask", 2, _array, "_extreme_mask")
+    helper("extreme_mask", 2, _array, "_extreme_mask", rule_missing=False)
     helper("matmul_bar_a", 3, _array, "_matmul_bar_a")
     helper("matmul_bar_b", 3, _array, "_matmul_bar_b")
     helper("trace_bar", 2, _array, "_trace_bar")
@@ -690,6 +693,7 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     helper("index_bar", VARIADIC, _array, "_index_bar", evaluator=_index_bar_eval)
     # `x_bar[index] += g` as a value (code generation: in place when it may, as index_set)
     register(Primitive("index_add", VARIADIC, kind_rule=_array, derivative="none", cse=False,
+                       rule_missing=True,
                        evaluator=_index_add_eval))
 
     # shapes and constructors: no derivative flows through them

@@ -14,6 +14,7 @@ tests/test_cli.py -k golden`` and review the diff.
 from __future__ import annotations
 
 import ast
+import math
 import os
 import re
 import shutil
@@ -216,11 +217,53 @@ def test_other_kinds(in_root, command, name, args, expected):
     assert f"def {name}(" in result.stdout
 
 
-def test_hessian_is_not_supported_yet(in_root):
-    result = run("hessian", "examples/textbook.py", "-f", "cubic")
-    assert result.exit_code == 2
-    assert "hessian is not supported yet" in result.stderr
-    assert result.stdout == ""
+def test_hessian_emits_hessian_functions(in_root):
+    result = run("hessian", "examples/textbook.py", *fargs("cubic", "poly2"))
+    assert result.exit_code == 0, result.stderr
+    assert "def hessian_cubic(x):" in result.stdout
+    ns = {}
+    exec(result.stdout, ns)  # noqa: S102
+    # cubic = x**3 + 2x (6x); poly2 = x1**2 + x2**3 (diag(2, 6 x2))
+    assert ns["hessian_cubic"](2.0) == pytest.approx(12.0)
+    assert ns["hessian_poly2"](1.0, 2.0) == ((2.0, 0.0), (0.0, 12.0))
+
+
+def test_hessian_of_a_list_function_is_an_array(in_root, tmp_path):
+    src = write(tmp_path, "rosen.py", """
+        def rosen(x):
+            s = 0.0
+            for i in range(len(x) - 1):
+                s += 100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2
+            return s
+    """)
+    out = tmp_path / "rosen_hessian.py"
+    result = run("hessian", src, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    text = out.read_text()
+    assert "def hvp_rosen(x, x_dot):" in text and "def hessian_rosen(x):" in text
+    assert "s2sad" not in text.split('"""', 2)[2]  # nothing imported from s2sad
+    ns = {}
+    exec(text, ns)  # noqa: S102
+    H = ns["hessian_rosen"]([1.0, 1.0])
+    assert H.tolist() == [[802.0, -400.0], [-400.0, 200.0]]
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_jacobian_emits_jacobian_functions(in_root, tmp_path, mode):
+    src = write(tmp_path, "polar.py", """
+        import math
+
+        def polar(r, t):
+            return r * math.cos(t), r * math.sin(t)
+    """)
+    result = run("jacobian", src, "--mode", mode)
+    assert result.exit_code == 0, result.stderr
+    assert f"--mode {mode}" in result.stdout
+    ns = {}
+    exec(result.stdout, ns)  # noqa: S102
+    (a, b), (c, d) = ns["jacobian_polar"](2.0, 0.5)
+    assert (a, b) == pytest.approx((math.cos(0.5), -2.0 * math.sin(0.5)))
+    assert (c, d) == pytest.approx((math.sin(0.5), 2.0 * math.cos(0.5)))
 
 
 def test_output_file_equals_stdout_and_is_deterministic(in_root, tmp_path):

@@ -87,3 +87,22 @@ def test_rosenbrock_bfgs_reaches_the_minimum():
     assert res.success, res.message
     assert res.fun < 1e-12
     np.testing.assert_allclose(res.x, np.ones_like(res.x), atol=1e-6)
+
+
+def test_newton_cg_with_generated_gradient_and_hvp_converges_to_ones():
+    pytest.importorskip("scipy")
+    from scipy.optimize import rosen_der, rosen_hess_prod
+
+    ex = load_example("newton_cg")
+    assert ex.__doc__ and callable(ex.main)
+    x = np.linspace(-1.5, 1.5, 7)
+    p = np.cos(np.arange(7.0))
+    # s2sad's hvp is SciPy's closed-form Hessian-vector product
+    np.testing.assert_allclose(s2sad.hvp(ex.rosenbrock)(x, p), rosen_hess_prod(x, p),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(s2sad.grad(ex.rosenbrock)(x), rosen_der(x), rtol=1e-12,
+                               atol=1e-12)
+    res = ex.main()
+    assert res.success, res.message
+    assert res.fun < 1e-12
+    np.testing.assert_allclose(res.x, np.ones_like(res.x), atol=1e-6)

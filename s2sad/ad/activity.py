@@ -8,18 +8,27 @@ piecewise-constant results (``floor``) never do.
 Through structured ops the analysis runs to a fixed point: a loop-carried
 slot is varied if its initial value or the value the body yields for it is,
 and useful if the loop's result is or the next iteration needs it.
+
+Derivative IR differentiated again (higher order) can contain ops that are
+differentiable in truth but have no derivative rule yet (``rule_missing`` in
+the primitive table: tapes, list adjoints, the array adjoint helpers).  The
+analysis lets dependence flow through them (and through tapes), and
+:func:`active_values` refuses, with a located error, an active one: giving it
+a zero derivative would be silently wrong.
 """
 
 from __future__ import annotations
 
 from .. import primitives as P
-from ..ir.core import Block, Function, Op, Value, walk_ops
+from ..errors import DifferentiationError
+from ..ir.core import Block, Function, Kind, Op, Value, walk_ops
 
 LOOPS = ("for_range", "while_loop")
 
 
 def _passes_derivative(prim: str) -> bool:
-    return P.PRIMITIVES[prim].derivative in ("partials", "linear", "rule")
+    entry = P.PRIMITIVES[prim]
+    return entry.derivative in ("partials", "linear", "rule") or entry.rule_missing
 
 
 def loop_slots(op: Op):
@@ -32,7 +41,8 @@ def loop_slots(op: Op):
 
 
 def _dependent(v: Value) -> bool:
-    return v.kind.differentiable
+    # a tape carries the values pushed onto it: dependence flows through it
+    return v.kind.differentiable or v.kind is Kind.TAPE
 
 
 def varied_values(fn: Function, wrt: set[Value]) -> set[Value]:
@@ -100,8 +110,16 @@ def useful_values(fn: Function) -> set[Value]:
     return useful
 
 
-def active_values(fn: Function, wrt: set[Value]) -> set[Value]:
-    return varied_values(fn, wrt) & useful_values(fn)
+def active_values(fn: Function, wrt: set[Value], handled: frozenset[str] = frozenset()
+                  ) -> set[Value]:
+    """The active values; refuses an active op that has no derivative rule (but those in
+    ``handled``, which the calling sweep differentiates itself)."""
+    active = varied_values(fn, wrt) & useful_values(fn)
+    for op in walk_ops(fn.body):
+        if (P.PRIMITIVES[op.prim].rule_missing and op.prim not in handled
+                and any(r in active for r in op.results)):
+            raise _no_rule_yet(op)
+    return active
 
 
 def free_values(op: Op) -> list[Value]:
@@ -123,3 +141,22 @@ def free_values(op: Op) -> list[Value]:
     for region in op.regions:
         walk(region)
     return [v for v in used if v not in defined]
+
+
+def _no_rule_yet(op: Op) -> DifferentiationError:
+    """The located error for differentiating an op that has no derivative rule yet."""
+    if op.prim.startswith("tape_") or op.prim in ("list_pop", "list_add", "add_at"):
+        through = ("the tape of a reverse-mode loop" if op.prim.startswith("tape_")
+                   else "a reverse-mode list adjoint")
+        hint = ("for second derivatives use s2sad.hessian or s2sad.hvp (reverse mode over "
+                "forward mode), or forward mode over forward mode")
+    else:
+        through = f"`{op.prim}` (a helper of s2sad's first-order derivative code)"
+        hint = ("write this part of the function another way where you can (a closed "
+                "form), or take finite differences of s2sad.grad")
+    return DifferentiationError(
+        f"differentiating derivative code again through {through} is not supported yet",
+        op.loc,
+        why=f"`{op.prim}` has no derivative rule yet, and taking its derivative as zero "
+            "would give a wrong result",
+        hint=hint)

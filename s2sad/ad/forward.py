@@ -10,6 +10,12 @@ shared by the builder's CSE).
 Structured ops get tangent regions: a ``cond`` yields the tangents of its
 active results next to the values; a loop carries the tangents of its
 active slots next to the slots.
+
+Forward mode over reverse-mode IR (Hessian-vector products as forward over
+reverse): a tape push also pushes the tangents of its active values and the
+matching pop (same ``tape`` tag) pops them back; the list-adjoint updates
+(``add_at``, ``list_add``, ``list_pop``) are linear.  Reverse mode's array
+helpers have no tangent rules yet: activity analysis refuses them.
 """
 
 from __future__ import annotations
@@ -21,11 +27,16 @@ from ..ir.core import Block, Function, Kind, Op, Value
 from .activity import active_values, loop_slots
 from .rules import add_all, cancels, scaled_partials, suffixed
 
+# Reverse-mode ops that forward mode differentiates itself (forward over reverse): the
+# tapes carry tangents next to values, and the list adjoints are linear.
+HANDLED = frozenset({"tape_push", "tape_pop", "add_at", "list_add", "list_pop"})
+
 
 class _Forward:
     def __init__(self, b: Builder, active: set[Value]) -> None:
         self.b = b
         self.active = active
+        self.tape_slots: dict = {}  # a tape's tag -> the pushed positions that carry tangents
         self.tangent: dict[Value, Value] = {}
         # Tangents of sums kept as lists of terms until something needs the value, so
         # that t and -t from different ops cancel (x·sin(x) + cos(x) → x·cos(x)).
@@ -72,6 +83,9 @@ class _Forward:
     def op(self, op: Op, env: dict[Value, Value]) -> None:
         b = self.b
         operands = tuple(env[v] for v in op.operands)
+        if op.prim in HANDLED:
+            self.reverse_op(op, operands, env)
+            return
         if len(op.results) != 1:
             results = b.emit_multi(op.prim, operands, [r.kind for r in op.results],
                                    attrs=op.attrs, loc=op.loc)
@@ -109,6 +123,61 @@ class _Forward:
                  if t is not None]
         self.store(op.result, terms, op.loc)
 
+    def reverse_op(self, op: Op, operands: tuple[Value, ...], env: dict[Value, Value]) -> None:
+        """The tangents of reverse mode's own ops (forward over reverse).
+
+        A tape push also pushes the tangents of its active values, and the pop with the
+        same tag pops them back as the tangents of the popped values.  The list-adjoint
+        updates are linear: the tangent does to the tangent list what the op does."""
+        b, loc = self.b, op.loc
+        kinds = [r.kind for r in op.results]
+        if op.prim == "tape_push":
+            values = op.operands[1:]
+            slots = [k for k, v in enumerate(values) if v in self.active]
+            self.tape_slots[op.attr("tape")] = slots
+            extra = [self.carried(env[values[k]], self.get(values[k])) for k in slots]
+            env[op.result] = b.emit("tape_push", (*operands, *extra), attrs=op.attrs, loc=loc,
+                                    hint=op.result.hint)
+            return
+        if op.prim == "tape_pop":
+            slots = self.tape_slots.get(op.attr("tape"), [])
+            popped = op.results[1:]
+            results = b.emit_multi("tape_pop", operands, kinds + [popped[k].kind for k in slots],
+                                   hints=[r.hint for r in op.results]
+                                   + [suffixed(popped[k], "dot") for k in slots],
+                                   attrs=op.attrs, loc=loc)
+            env.update(zip(op.results, results, strict=False))
+            for k, t in zip(slots, results[len(op.results):], strict=True):
+                self.tangent[popped[k]] = t
+            return
+        tangents = [self.get(v) if v.kind.differentiable else None for v in op.operands]
+        if op.prim == "list_pop":
+            results = b.emit_multi("list_pop", operands, kinds, hints=[r.hint for r in
+                                                                      op.results], loc=loc)
+            env.update(zip(op.results, results, strict=True))
+            if tangents[0] is not None and any(r in self.active for r in op.results):
+                rest, last = b.emit_multi("list_pop", (tangents[0],), kinds,
+                                          hints=[suffixed(r, "dot") for r in op.results],
+                                          loc=loc)
+                self.tangent[op.results[0]], self.tangent[op.results[1]] = rest, last
+            return
+        out = b.emit(op.prim, operands, attrs=op.attrs, loc=loc, hint=op.result.hint)
+        env[op.result] = out
+        if op.result not in self.active or all(t is None for t in tangents):
+            return
+        hint = suffixed(op.result, "dot")
+        if op.prim == "list_add":
+            a, c = (self.zero_like(v, t) for v, t in zip(operands, tangents, strict=True))
+            self.tangent[op.result] = b.emit("list_add", (a, c), loc=loc, hint=hint)
+        else:  # add_at(xs, i, v): xs[i] += v
+            if tangents[2] is None:
+                self.tangent[op.result] = tangents[0]
+                return
+            xs = tangents[0] if tangents[0] is not None else b.emit("zeros_like",
+                                                                    (operands[0],))
+            self.tangent[op.result] = b.emit("add_at", (xs, operands[1], tangents[2]), loc=loc,
+                                             hint=hint)
+
     def linear_sum(self, op: Op) -> None:
         """``a + b``, ``a - b``, ``-a``: the tangent is a list of signed terms."""
         signs = {"add": (1, 1), "sub": (1, -1), "neg": (-1,)}[op.prim]
@@ -132,6 +201,7 @@ class _Forward:
                 kept.append(t)
         if not kept:
             return
+        kept = self.collect(kept, loc)
         if len(kept) == 1 or len(kept) > 16:  # one term, or a long list: the value now
             total = add_all(self.b, kept, suffixed(v, "dot"), loc)
             if total is not None:
@@ -139,6 +209,26 @@ class _Forward:
             return
         self.terms[v] = kept
         self.scopes[-1].append(v)
+
+    def collect(self, terms: list[Value], loc) -> list[Value]:
+        """Equal terms (the very same value) collected: ``t + t`` → ``2.0 * t``.
+
+        Repeated forward mode (n-th derivatives) meets them at every product:
+        d(u'v + uv') has the term u'v' twice; collected, the k-th derivative of a
+        product has the k + 1 terms of Leibniz's rule instead of 2^k.
+        """
+        counts: dict[Value, int] = {}
+        for t in terms:
+            counts[t] = counts.get(t, 0) + 1
+        if len(counts) == len(terms):
+            return terms
+        out = []
+        for t, k in counts.items():
+            if k == 1 or t.kind not in (Kind.FLOAT, Kind.ARRAY):
+                out.extend([t] * k)
+            else:
+                out.append(self.b.emit("mul", (self.b.const(float(k)), t), loc=loc))
+        return out
 
     def linear(self, op: Op, operands: tuple[Value, ...], out: Value) -> None:
         """List operations: the tangent does to the tangent lists what the op does."""
@@ -183,7 +273,8 @@ class _Forward:
         return self.zero_like(v, tangent)
 
     def cond(self, op: Op, env: dict[Value, Value]) -> None:
-        act = [j for j, r in enumerate(op.results) if r in self.active]
+        act = [j for j, r in enumerate(op.results)
+               if r in self.active and r.kind is not Kind.TAPE]  # a tape has no tangent
         regions = []
         for region in op.regions:
             self.push_scope()
@@ -199,7 +290,8 @@ class _Forward:
 
     def loop(self, op: Op, env: dict[Value, Value]) -> None:
         inits, args, yields = loop_slots(op)
-        act = [j for j, a in enumerate(args) if a in self.active or op.results[j] in self.active]
+        act = [j for j, a in enumerate(args) if (a in self.active or op.results[j] in self.active)
+               and a.kind is not Kind.TAPE]  # a tape carries its tangents itself
         new_inits = [env[v] for v in inits]
         new_inits += [self.carried(env[inits[j]], self.get(inits[j])) for j in act]
         regions = []
@@ -250,7 +342,7 @@ def forward_sweep(
     """
     env: dict[Value, Value] = dict(zip(fn.params, args, strict=True))
     seeded = {fn.params[i]: t for i, t in seeds.items()}
-    fwd = _Forward(b, active_values(fn, set(seeded)))
+    fwd = _Forward(b, active_values(fn, set(seeded), HANDLED))
     fwd.tangent.update(seeded)
     fwd.block(fn.body, env)
     results = tuple(env[r] for r in fn.results)

@@ -874,13 +874,19 @@ def function_def(fn: Function) -> tuple[ast.FunctionDef, set[str]]:
     return node, writer.modules | writer.helpers
 
 
-def module(fns: list[Function], header: str | None = None) -> ast.Module:
+def module(fns: list[Function | tuple[list[ast.stmt], set[str]]],
+           header: str | None = None) -> ast.Module:
     """A module defining ``fns``, with its imports, the helpers they call, and an
-    optional header docstring."""
+    optional header docstring.  An item of ``fns`` may also be ready-made statements
+    with the modules they use (the drivers of :mod:`s2sad.pipeline`)."""
     defs, modules = [], set()
     for fn in fns:
-        node, used = function_def(fn)
-        defs.append(node)
+        if isinstance(fn, tuple):
+            statements, used = fn
+            defs.extend(statements)
+        else:
+            node, used = function_def(fn)
+            defs.append(node)
         modules |= used
     helpers = {m for m in modules if m in arrays.HELPER_NAMES}
     defs = arrays.helper_definitions(helpers) + defs
