@@ -416,3 +416,26 @@ def test_forward_over_forward_and_constant_helpers_still_work():
     assert d2(0.5, np.array([1.0, 2.0])) == pytest.approx(6 * 0.5 * (1 + 8))
     with pytest.raises(s2sad.DifferentiationError, match="the array `x`"):
         s2sad.derivative(matvec_loss, n=2, wrt=0)
+
+
+# -- custom primitives in a Hessian ------------------------------------------------------------
+
+
+def test_hessian_through_a_custom_primitive():
+    """f(x, y) = log1pexp(x·y) + x: the Hessian uses the primitive's partials (the sigmoid),
+    differentiated again. Oracle: finite differences of the closed-form gradient
+    (σ(xy)·y + 1, σ(xy)·x), written here without s2sad."""
+    from tests.fixtures import custom_prims as cp
+
+    def sigma(t):
+        return 0.5 + 0.5 * math.tanh(0.5 * t)
+
+    def gradient(x, y):
+        return sigma(x * y) * y + 1.0, sigma(x * y) * x
+
+    hess = s2sad.hessian(cp.custom_two_args, wrt=(0, 1))
+    for point in ((0.3, -0.7), (-1.2, 2.0), (40.0, 30.0)):
+        got = hess(*point)
+        for i in range(2):
+            row = oracles.gradient(lambda a, b: gradient(a, b)[i], point)
+            oracles.assert_close(got[i], row, 1e-7, 1e-9, what=f"row {i} at {point}")
