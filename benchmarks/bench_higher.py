@@ -27,6 +27,7 @@ from typing import Any
 import benchtools
 import cases
 import numpy as np
+from bench_numpy import mlp_loss, mlp_point  # the same network as the gradient benchmark
 
 import s2sad
 from s2sad.ad.higher import hessian_scalar_function
@@ -35,12 +36,6 @@ from s2sad.opt import optimize
 from s2sad.pipeline import derive
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
-
-
-def mlp_loss(W1, b1, W2, b2, X, y):
-    h = np.tanh(X @ W1 + b1)
-    out = h @ W2 + b2
-    return np.mean((out - y) ** 2)
 
 
 def rosenbrock(x):
@@ -54,21 +49,10 @@ def composite(x):
     return math.exp(math.sin(x)) * x / (1 + x * x)
 
 
-def _mlp_point(seed: int, batch: int = 64, d_in: int = 32, hidden: int = 64) -> tuple:
-    rng = np.random.default_rng(seed)
-    W1 = rng.standard_normal((d_in, hidden)) / np.sqrt(d_in)
-    b1 = 0.1 * rng.standard_normal(hidden)
-    W2 = rng.standard_normal((hidden, 1)) / np.sqrt(hidden)
-    b2 = 0.1 * rng.standard_normal(1)
-    X = rng.standard_normal((batch, d_in))
-    y = rng.standard_normal((batch, 1))
-    return W1, b1, W2, b2, X, y
-
-
 def run_hvp(quick: bool, log: Callable[[str], None]) -> list[dict[str, Any]]:
     repeat, target = (3, 0.01) if quick else (9, 0.2)
     rows = []
-    point = _mlp_point(0)
+    point = mlp_point(0)
     rng = np.random.default_rng(1)
     v = tuple(rng.standard_normal(np.shape(a)) for a in point[:4])
     g = s2sad.grad(mlp_loss, wrt=(0, 1, 2, 3))

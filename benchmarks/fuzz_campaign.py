@@ -17,6 +17,7 @@ The report goes to ``benchmarks/results/fuzz.md``.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import sys
@@ -34,6 +35,11 @@ from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 from tests import test_properties as straight  # noqa: E402
 from tests import test_properties_control as control  # noqa: E402
 
+
+def _control_check(program, pts, where: str) -> None:
+    control._check_program(program, pts, where)
+
+
 # family -> (share of the programs, strategies, check)
 FAMILIES: dict[str, tuple[float, dict, Callable[..., None]]] = {
     "straight-line: forward = reverse = finite differences": (
@@ -47,18 +53,11 @@ FAMILIES: dict[str, tuple[float, dict, Callable[..., None]]] = {
               "xdot": straight.st.tuples(straight.st.floats(-1, 1), straight.st.floats(-1, 1)),
               "ybar": straight.st.floats(-2, 2)},
         straight.test_jvp_vjp_inner_product.hypothesis.inner_test),
-    "control flow, numbers: derivative IR": (
-        0.1, {"program": control.programs(with_list=False), "pts": control._points},
-        lambda program, pts: control._check_program(program, pts, "ir")),
-    "control flow, lists: derivative IR": (
-        0.1, {"program": control.programs(with_list=True), "pts": control._points},
-        lambda program, pts: control._check_program(program, pts, "ir")),
-    "control flow, numbers: generated code": (
-        0.15, {"program": control.programs(with_list=False), "pts": control._points},
-        lambda program, pts: control._check_program(program, pts, "code")),
-    "control flow, lists: generated code": (
-        0.15, {"program": control.programs(with_list=True), "pts": control._points},
-        lambda program, pts: control._check_program(program, pts, "code")),
+    **{f"control flow, {'lists' if with_list else 'numbers'}: {what}": (
+        share, {"program": control.programs(with_list=with_list), "pts": control._points},
+        functools.partial(_control_check, where=where))
+       for where, what, share in (("ir", "derivative IR", 0.1), ("code", "generated code", 0.15))
+       for with_list in (False, True)},
 }
 
 
