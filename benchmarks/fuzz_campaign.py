@@ -8,7 +8,8 @@ code over ``math`` and NumPy scalars: forward = reverse = Richardson finite
 differences, = SymPy's exact gradient, and the jvp/vjp inner-product identity) and
 ``tests/test_properties_control.py`` (branches, loops, ``while``, lists: the same
 oracles away from branch switches, on the derivative IR and on the generated Python).
-The suite runs a few dozen of each, deterministically; this runs them with fresh
+``tests/test_properties_numpy.py`` (straight-line NumPy code with broadcasting:
+reverse = finite differences, jvp, inner product). The suite runs a few dozen of each, deterministically; this runs them with fresh
 randomness (``--seed`` to repeat a run) and counts the programs that passed every
 check. A failure stops the run and prints the program: it becomes a regression test.
 The report goes to ``benchmarks/results/fuzz.md``.
@@ -34,6 +35,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
 from tests import test_properties as straight  # noqa: E402
 from tests import test_properties_control as control  # noqa: E402
+from tests import test_properties_numpy as arrays  # noqa: E402
 
 
 def _control_check(program, pts, where: str) -> None:
@@ -43,7 +45,7 @@ def _control_check(program, pts, where: str) -> None:
 # family -> (share of the programs, strategies, check)
 FAMILIES: dict[str, tuple[float, dict, Callable[..., None]]] = {
     "straight-line: forward = reverse = finite differences": (
-        0.3, {"program": straight.programs(), "point": straight.points},
+        0.25, {"program": straight.programs(), "point": straight.points},
         straight.test_forward_equals_reverse_equals_finite_differences.hypothesis.inner_test),
     "straight-line: = SymPy": (
         0.1, {"program": straight.programs(), "point": straight.points},
@@ -53,10 +55,12 @@ FAMILIES: dict[str, tuple[float, dict, Callable[..., None]]] = {
               "xdot": straight.st.tuples(straight.st.floats(-1, 1), straight.st.floats(-1, 1)),
               "ybar": straight.st.floats(-2, 2)},
         straight.test_jvp_vjp_inner_product.hypothesis.inner_test),
+    "NumPy arrays, broadcasting: reverse = finite differences, jvp, inner product": (
+        0.1, {"program": arrays.programs(), "seed": arrays.seeds}, arrays.check_program),
     **{f"control flow, {'lists' if with_list else 'numbers'}: {what}": (
         share, {"program": control.programs(with_list=with_list), "pts": control._points},
         functools.partial(_control_check, where=where))
-       for where, what, share in (("ir", "derivative IR", 0.1), ("code", "generated code", 0.15))
+       for where, what, share in (("ir", "derivative IR", 0.1), ("code", "generated code", 0.125))
        for with_list in (False, True)},
 }
 
@@ -81,11 +85,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--programs", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=20261129)
+    parser.add_argument("--only", default="", help="run the families whose name contains this")
     args = parser.parse_args()
     rows = []
     start = time.perf_counter()
-    for k, (name, (share, strategies, check)) in enumerate(FAMILIES.items()):
-        n = max(1, round(args.programs * share))
+    families = {k: v for k, v in FAMILIES.items() if args.only in k}
+    total_share = sum(share for share, _, _ in families.values())
+    for k, (name, (share, strategies, check)) in enumerate(families.items()):
+        n = max(1, round(args.programs * share / total_share))
         t = time.perf_counter()
         print(f"{name}: {n} programs …", file=sys.stderr, flush=True)
         passed = run_family(check, strategies, n, args.seed + k)

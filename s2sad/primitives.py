@@ -211,9 +211,10 @@ def _setitem(lib: str | None, xs: Any, i: int, v: Any, **attrs: Any) -> Any:
     return out
 
 
-def _zero_like(x: Any) -> Any:
-    """0.0 for a number, a list of zeros for a sequence (the generated code's test)."""
-    return [0.0] * len(x) if hasattr(x, "__len__") else 0.0
+def _runtime_zero_like(x: Any) -> Any:
+    from . import runtime
+
+    return runtime.function("_zero_like")(x)
 
 
 def _add_at(lib: str | None, xs: Any, i: int, v: Any, **attrs: Any) -> Any:
@@ -347,7 +348,7 @@ def _define_table() -> None:
     # the gradient with respect to a parameter the body never reads: its kind is unknown
     # in the source, so the generated code decides from the argument (0.0, or zeros)
     register(Primitive("zero_like", 1, kind_rule=lambda k, a: Kind.FLOAT, derivative="none",
-                       cse=False, evaluator=lambda lib, x, **_: _zero_like(x)))
+                       cse=False, evaluator=lambda lib, x, **_: _runtime_zero_like(x)))
     register(Primitive("add_at", 3, kind_rule=lambda k, a: Kind.LIST, derivative="none",
                        cse=False, evaluator=_add_at, rule_missing=True))
 

@@ -201,6 +201,11 @@ def _outer_vjp(b, op, operands, out, ybar):
             b.emit("reshape_like", (c_bar, c), loc=op.loc)]
 
 
+def _broadcast_like_vjp(b, op, operands, out, ybar):
+    """The tangent broadcast to a shape: its adjoint is summed back (``_sum_to``)."""
+    return [b.emit("sum_to", (ybar, *operands), loc=op.loc)] + [None] * (len(operands) - 1)
+
+
 def _transpose_vjp(b, op, operands, out, ybar):
     return [b.emit("transpose", (ybar,), attrs=op.attrs, loc=op.loc)]
 
@@ -573,6 +578,10 @@ MAX_BROADCAST = 32  # np.broadcast takes at most 32 arrays (NumPy 1.x)
 # adjoint of kind float for an array value stands for that number broadcast to the
 # value's shape.  These rules read such a scalar right; the others get it broadcast
 # to the result's shape first.
+# Operands whose tangent a rule reads as it is, broadcast by NumPy (the value assigned into
+# a region, the sides of np.where); forward mode gives the others their value's exact shape.
+TANGENT_MAY_BROADCAST = {"index_set": frozenset({1}), "np_where": frozenset({0, 1, 2})}
+
 SCALAR_COTANGENT_OK = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod",
                                  "np_index", "np_copy"})
 
@@ -613,6 +622,9 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     register(Primitive("trace", 1, kind_rule=lambda k, a: _F, derivative="rule",
                        jvp_rule=_linear_jvp, vjp_rule=_trace_vjp,
                        evaluator=lambda lib, x, **_: np.trace(x)))
+    register(Primitive("broadcast_like", VARIADIC, kind_rule=_array, derivative="rule",
+                       jvp_rule=_linear_jvp, vjp_rule=_broadcast_like_vjp,
+                       evaluator=_helper_eval("_broadcast_like")))
     register(Primitive("transpose", 1, kind_rule=_array, derivative="rule",
                        jvp_rule=_linear_jvp, vjp_rule=_transpose_vjp,
                        evaluator=lambda lib, x, **_: np.transpose(x)))

@@ -51,6 +51,23 @@ def _sum_to(g, x, *like):
     return _unbroadcast(g, x)
 ''')
 
+_helper("_zero_like", '''
+def _zero_like(x):
+    """The gradient of a parameter the function never reads: a zero of x's kind."""
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape)
+    return [0.0] * len(x) if hasattr(x, "__len__") else 0.0
+''')
+
+_helper("_broadcast_like", '''
+def _broadcast_like(t, *like):
+    """A tangent that stands for its broadcast, as an array of the shape of np.broadcast(*like)."""
+    shape = np.broadcast(*like).shape
+    if (t.shape if isinstance(t, np.ndarray) else np.shape(t)) == shape:
+        return t
+    return np.broadcast_to(t, shape).copy()
+''')
+
 _helper("_scalar_seed", '''
 def _scalar_seed(y):
     """1.0, the seed of a gradient; only a scalar output has a gradient."""

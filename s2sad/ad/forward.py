@@ -24,6 +24,7 @@ from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_ops
 from ..ir.core import Block, Function, Kind, Op, Value
+from ..primitives_numpy import MAX_BROADCAST, TANGENT_MAY_BROADCAST, ShapeFacts
 from .activity import active_values, loop_slots
 from .rules import add_all, cancels, scaled_partials, suffixed
 
@@ -102,12 +103,15 @@ class _Forward:
         if prim.derivative == "rule":  # array primitives: hand-written rules
             # a scalar tangent of an array stands for itself broadcast: the rules (np.sum,
             # indexing, transposes) need it as an array of the operand's shape
-            tangents = [self.carried(u, t) if t is not None and u.kind is Kind.ARRAY else t
-                        for u, t in zip(operands, (self.get(v) for v in op.operands),
-                                        strict=True)]
+            loose = TANGENT_MAY_BROADCAST.get(op.prim, frozenset())
+            tangents = [t if t is None or k in loose else self.shaped(u, t)
+                        for k, (u, t) in enumerate(zip(operands, map(self.get, op.operands),
+                                                       strict=True))]
             if any(t is not None for t in tangents):
                 t = prim.jvp_rule(b, op, operands, out, tangents)
                 if t is not None:
+                    if t.kind is Kind.ARRAY and op.prim != "np_where":  # (elementwise)
+                        ShapeFacts.of(b).same_as(t, out)  # a rule's tangent has out's shape
                     self.tangent[op.result] = t
             return
         if op.prim in ("add", "sub", "neg") and op.result.kind in (Kind.FLOAT, Kind.ARRAY):
@@ -264,13 +268,38 @@ class _Forward:
             return self.b.emit("np_zeros_like", (v,))
         return self.zero()
 
+    def same_shape(self, tangent: Value, v: Value) -> None:
+        """Record that ``tangent`` (a seed, a slot's tangent) has the shape of ``v``."""
+        if tangent.kind is Kind.ARRAY and v.kind is Kind.ARRAY:
+            ShapeFacts.of(self.b).same_as(tangent, v)
+
     def carried(self, v: Value, tangent: Value | None) -> Value:
-        """The tangent a region yields or a loop starts from, of ``v``'s kind: a scalar
-        tangent of an array (which stands for itself broadcast) is broadcast, as the
-        result's rules read it as an array."""
-        if tangent is not None and v.kind is Kind.ARRAY and tangent.kind is not Kind.ARRAY:
-            return self.b.emit("unbroadcast", (tangent, v))
+        """The tangent a region yields or a loop starts from, of ``v``'s kind and shape
+        (see :meth:`shaped`)."""
+        if tangent is not None:
+            return self.shaped(v, tangent)
         return self.zero_like(v, tangent)
+
+    def shaped(self, v: Value, tangent: Value) -> Value:
+        """``tangent`` as an array of ``v``'s shape, where something needs exactly that: an
+        array rule (``np.sum``, ``@``, indexing), a loop or branch slot, an output.
+
+        The tangent of an elementwise result may be smaller than the result: a scalar, or
+        ``y_dot`` for ``y + x`` with ``y`` broadcast (or after ``- x_dot + x_dot``
+        cancelled). It stands for its broadcast; elementwise consumers broadcast it
+        themselves, the others get it broadcast here. A tangent that is a parameter or a
+        slot has its value's shape already (:meth:`same_shape`)."""
+        if v.kind is not Kind.ARRAY:
+            return tangent
+        facts = ShapeFacts.of(self.b)
+        like = facts.leaves(v)
+        if tangent.kind is Kind.ARRAY and set(facts.leaves(tangent)) == set(like):
+            return tangent
+        if not like or len(like) > MAX_BROADCAST:
+            like = (v,)
+        out = self.b.emit("broadcast_like", (tangent, *like))
+        facts.same_as(out, v)
+        return out
 
     def cond(self, op: Op, env: dict[Value, Value]) -> None:
         act = [j for j, r in enumerate(op.results)
@@ -302,6 +331,7 @@ class _Forward:
             env.update(zip(region.args, new_args, strict=True))
             for j, t in zip(act, tan_args, strict=True):
                 self.tangent[carried[j]] = t
+                self.same_shape(t, env[carried[j]])
             self.push_scope()
             self.b.push_block((*new_args, *tan_args))
             if region is op.regions[-1]:  # the body
@@ -328,6 +358,7 @@ class _Forward:
         env.update(zip(op.results, results[:n], strict=True))
         for j, t in zip(act, results[n:], strict=True):
             self.tangent[op.results[j]] = t
+            self.same_shape(t, results[j])
 
 
 def forward_sweep(
@@ -344,6 +375,11 @@ def forward_sweep(
     seeded = {fn.params[i]: t for i, t in seeds.items()}
     fwd = _Forward(b, active_values(fn, set(seeded), HANDLED))
     fwd.tangent.update(seeded)
+    for i, t in seeds.items():
+        if t not in b.defs:  # a tangent argument: the caller gives it the argument's shape
+            fwd.same_shape(t, args[i])
     fwd.block(fn.body, env)
     results = tuple(env[r] for r in fn.results)
-    return results, tuple(fwd.get(r) for r in fn.results)
+    tangents = (fwd.get(r) for r in fn.results)
+    return results, tuple(None if t is None else fwd.shaped(v, t)
+                          for v, t in zip(results, tangents, strict=True))

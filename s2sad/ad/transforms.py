@@ -50,10 +50,23 @@ def _zero_if_none(b: Builder, v: Value | None, like: Value | None = None,
     return b.const(0.0)
 
 
-def _unread(fn: Function) -> set[int]:
-    """The parameters the body never reads (their zero gradient's kind is unknown)."""
+def _array_code(fn: Function) -> bool:
+    """Does ``fn`` compute with arrays?  Then a number parameter may be an array that
+    NumPy broadcasts, and its zero gradient is decided at run time, like an unread one's."""
+    def walk(block) -> bool:
+        return any(r.kind is Kind.ARRAY for op in block.ops for r in op.results) or any(
+            walk(region) for op in block.ops for region in op.regions)
+
+    return any(p.kind is Kind.ARRAY for p in fn.params) or walk(fn.body)
+
+
+def _zero_kind_unknown(fn: Function) -> set[int]:
+    """The parameters whose zero gradient's kind is unknown when s2sad compiles: those the
+    body never reads, and, in array code, every number parameter."""
     read = values_read(fn.body) | set(fn.results)
-    return {i for i, p in enumerate(fn.params) if p not in read}
+    arrays = _array_code(fn)
+    return {i for i, p in enumerate(fn.params)
+            if p not in read or (arrays and p.kind is Kind.FLOAT)}
 
 
 def _structure_like(template, start: int):
@@ -112,7 +125,7 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
                   with_value: bool = False) -> Function:
     """``grad`` (or ``value_and_grad``) of a scalar function, in reverse or forward mode."""
     what = "value_and_grad" if with_value else "grad"
-    unread = _unread(fn)
+    unread = _zero_kind_unknown(fn)
     _check_scalar_output(fn, what)
     b = Builder()
     params = _params(b, fn)
@@ -203,7 +216,7 @@ def vjp_function(fn: Function, wrt: tuple[int, ...], single: bool) -> Function:
     cotangents = tuple(b.fresh(Kind.ARRAY if r.kind is Kind.ARRAY else Kind.FLOAT, name)
                        for r, name in zip(fn.results, cotangent_names(fn), strict=True))
     results, adjoints = reverse_sweep(b, fn, params, wrt, cotangents)
-    unread = _unread(fn)
+    unread = _zero_kind_unknown(fn)
     adjoints = tuple(_zero_if_none(b, a, params[i], i in unread)
                      for a, i in zip(adjoints, wrt, strict=True))
     value_s, n = _structure_like(fn.structure, 0)

@@ -15,7 +15,9 @@ from .. import primitives as P
 from .. import runtime
 from ..ir.core import Op
 
-HELPER_OF = {"unbroadcast": "_unbroadcast", "sum_to": "_sum_to", "scalar_seed": "_scalar_seed",
+HELPER_OF = {"zero_like": "_zero_like",
+             "unbroadcast": "_unbroadcast", "broadcast_like": "_broadcast_like",
+             "sum_to": "_sum_to", "scalar_seed": "_scalar_seed",
              "scalar_input": "_scalar_input",
              "sum_bar": "_sum_bar", "mean_bar": "_mean_bar", "extreme_mask": "_extreme_mask",
              "matmul_bar_a": "_matmul_bar_a", "matmul_bar_b": "_matmul_bar_b",

@@ -416,12 +416,6 @@ class _FunctionWriter:
                                      ctx=ast.Store()),
                     iter=ast.Call(func=_name("zip"), args=args, keywords=[]), ifs=[],
                     is_async=0)])
-        elif name == "zero_like":  # `[0.0] * len(x) if hasattr(x, "__len__") else 0.0`
-            zeros = ast.BinOp(ast.List(elts=[ast.Constant(0.0)], ctx=ast.Load()), ast.Mult(),
-                              self._call(P.BUILTIN, "len", args))
-            expr = ast.IfExp(test=self._call(P.BUILTIN, "hasattr", [args[0],
-                                                                     ast.Constant("__len__")]),
-                             body=zeros, orelse=ast.Constant(0.0))
         elif name == "zeros_like":
             expr = ast.BinOp(ast.List(elts=[ast.Constant(0.0)], ctx=ast.Load()), ast.Mult(),
                              self._call(P.BUILTIN, "len", args))
