@@ -5,13 +5,15 @@
 
 The strategies and checks are those of ``tests/test_properties.py`` (straight-line
 code over ``math`` and NumPy scalars: forward = reverse = Richardson finite
-differences, = SymPy's exact gradient, and the jvp/vjp inner-product identity) and
+differences, = SymPy's exact gradient, and the jvp/vjp inner-product identity),
 ``tests/test_properties_control.py`` (branches, loops, ``while``, lists: the same
-oracles away from branch switches, on the derivative IR and on the generated Python).
-``tests/test_properties_numpy.py`` (straight-line NumPy code with broadcasting:
-reverse = finite differences, jvp, inner product). The suite runs a few dozen of each, deterministically; this runs them with fresh
-randomness (``--seed`` to repeat a run) and counts the programs that passed every
-check. A failure stops the run and prints the program: it becomes a regression test.
+oracles away from branch switches, on the derivative IR and on the generated Python)
+and ``tests/test_properties_numpy.py`` (straight-line NumPy code with broadcasting:
+reverse = finite differences, jvp, inner product). The suite runs a few dozen of
+each, deterministically; this runs them with fresh randomness (``--seed`` to repeat a
+run) and counts the programs that passed every check. A failure stops the run and
+prints the program: it becomes a regression test. ``--only TEXT`` runs the families
+whose name contains TEXT.
 The report goes to ``benchmarks/results/fuzz.md``.
 """
 
