@@ -24,9 +24,10 @@ from pathlib import Path
 import pytest
 
 from s2sad import runtime
+from s2sad.drivers import DRIVER_HELPERS
 from s2sad.errors import S2SADError
 from s2sad.frontend import lower, parse_file
-from s2sad.pipeline import _DRIVER_HELPERS, derive, generate
+from s2sad.pipeline import derive, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = [ROOT / "examples" / "textbook.py", ROOT / "examples" / "rosenbrock.py",
@@ -40,7 +41,7 @@ KINDS = [("grad", "reverse"), ("grad", "forward"), ("value_and_grad", "reverse")
 FIXED = {"tape", "n", "wrt", "H", "J", "k", "p", "q", "i", "e", "v", "l", "column", "row",
          "h", "t", "ys", "y_dots", "o", "y", "y_dot", "c", "bars", "bar", "u", "math", "np",
          "numpy", "_", "broke", "maximum", "minimum", "out"}
-HELPERS = set(runtime.HELPERS) | set(_DRIVER_HELPERS)
+HELPERS = set(runtime.HELPERS) | set(DRIVER_HELPERS)
 DERIVED = re.compile(r"^_?(?P<base>[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*?_*)"
                      r"(?:_(?:bar|dot|\d+))*$")
 SECOND = re.compile(r"^d\d*(?P<out>[A-Za-z0-9_]+?)_d(?P<a>[A-Za-z0-9_]+?)"
