@@ -41,6 +41,7 @@ from .transforms import (
     _zero_if_none,
     cotangent_names,
     grad_function,
+    tangent_sweep,
 )
 
 
@@ -263,12 +264,7 @@ def inner_vjp_function(fn: Function, wrt: tuple[int, ...], single: bool) -> Func
 
 def inner_jvp_function(fn: Function, wrt: tuple[int, ...]) -> Function:
     """``(*args, *tangents) -> (tuple of outputs, tuple of output tangents)``."""
-    b = Builder()
-    params = _params(b, fn)
-    tangents = tuple(b.fresh(fn.params[i].kind, derived_hint(fn.param_names[i], "dot"))
-                     for i in wrt)
-    results, outs = forward_sweep(b, fn, params, dict(zip(wrt, tangents, strict=True)))
-    outs = tuple(_zero_if_none(b, t) for t in outs)
+    b, params, tangents, results, outs = tangent_sweep(fn, wrt)
     n = len(results)
     structure = (tuple(range(n)), tuple(range(n, 2 * n)))
     return _derived(fn, f"_jvp_{fn.name}", params + tangents, results + outs, structure,

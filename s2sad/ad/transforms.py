@@ -174,14 +174,20 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
                     b=b, doc=doc)
 
 
-def jvp_function(fn: Function, wrt: tuple[int, ...]) -> Function:
-    """Forward mode: ``jvp_f(*args, *tangents)`` → ``(f(*args), tangent of the output)``."""
+def tangent_sweep(fn: Function, wrt: tuple[int, ...]):
+    """A builder with ``fn``'s parameters, one tangent parameter per ``wrt`` entry, and the
+    forward sweep: ``(b, params, tangents, results, output tangents)``."""
     b = Builder()
     params = _params(b, fn)
     tangents = tuple(b.fresh(fn.params[i].kind, derived_hint(fn.param_names[i], "dot"))
                      for i in wrt)
-    results, out_tangents = forward_sweep(b, fn, params, dict(zip(wrt, tangents, strict=True)))
-    out_tangents = tuple(_zero_if_none(b, t) for t in out_tangents)
+    results, outs = forward_sweep(b, fn, params, dict(zip(wrt, tangents, strict=True)))
+    return b, params, tangents, results, tuple(_zero_if_none(b, t) for t in outs)
+
+
+def jvp_function(fn: Function, wrt: tuple[int, ...]) -> Function:
+    """Forward mode: ``jvp_f(*args, *tangents)`` → ``(f(*args), tangent of the output)``."""
+    b, params, tangents, results, out_tangents = tangent_sweep(fn, wrt)
     n = len(results)
     value_s, _ = _structure_like(fn.structure, 0)
     tangent_s, _ = _structure_like(fn.structure, n)
