@@ -124,9 +124,9 @@ def test_both_scalar_hessian_strategies(strategy):
     for point in [(0.7, -1.3, 0.4), (-1.1, 0.4, -0.9)]:
         oracles.assert_close(H(*point), sympy_hessian(expr, symbols, point), 1e-12, 1e-12)
     ir = optimize(hessian_scalar_function(s2sad.lift(loop_branch), (0, 1), False, strategy))
-    H, H_best = load(generate([ir]), ir.name), s2sad.hessian(loop_branch, wrt=(0, 1))
+    H = load(generate([ir]), ir.name)
     for point in [(0.8, 0.6), (-0.7, 0.9), (0.5, -0.8)]:
-        oracles.assert_close(H(*point), H_best(*point), 1e-12, 1e-12)
+        oracles.assert_close(H(*point), nested_fd_hessian(loop_branch, point), 1e-5, 1e-6)
 
 
 def test_hessian_generated_code_is_symbolic_and_shares_entries():
@@ -147,15 +147,19 @@ def test_rosenbrock_hessian_in_closed_form():
                                        (-400 * x, 200.0)), 1e-14, 0.0)
 
 
+def nested_fd_hessian(f, point) -> tuple:
+    """∂²f/∂x_i∂x_j by finite differences of finite-difference partials of f itself."""
+    n = len(point)
+    return tuple(tuple(oracles.derivative(
+        lambda t, i=i, j=j: oracles.partial(f, [t if k == i else point[k] for k in range(n)], j),
+        point[i], h=0.01, max_rel_err=1e-5) for j in range(n)) for i in range(n))
+
+
 def test_hessian_through_a_loop_and_branches_against_nested_finite_differences():
     H = s2sad.hessian(loop_branch, wrt=(0, 1))
     for point in [(0.8, 0.6), (-0.7, 0.9), (0.5, -0.8)]:
-        got = H(*point)
-        want = tuple(tuple(oracles.derivative(
-            lambda t, i=i, j=j, p=point: oracles.partial(
-                loop_branch, [t if k == i else p[k] for k in range(2)], j),
-            point[i], h=0.01, max_rel_err=1e-5) for j in range(2)) for i in range(2))
-        oracles.assert_close(got, want, 1e-5, 1e-6, what=f"loop_branch at {point}")
+        oracles.assert_close(H(*point), nested_fd_hessian(loop_branch, point), 1e-5, 1e-6,
+                             what=f"loop_branch at {point}")
 
 
 # -- arrays and lists: hvp and the Hessian driver ------------------------------------------------
@@ -190,8 +194,9 @@ def test_hvp_equals_hessian_times_vector_on_arrays_and_lists():
     W, x = rng.normal(size=(2, 3)) * 0.5, rng.normal(size=3)
     V = rng.normal(size=(2, 3))
     Hv = s2sad.hvp(tanh_loss, wrt=0)(W, x, V)
-    H = s2sad.hessian(tanh_loss, wrt=0)(W, x).reshape(6, 6)
-    np.testing.assert_allclose(Hv.ravel(), H @ V.ravel(), rtol=1e-12, atol=1e-12)
+    want = [oracles.derivative(lambda t, k=k: tanh_loss_grad_W(W + t * V, x)[k], 0.0)
+            for k in np.ndindex(2, 3)]  # d/dt of the hand-written gradient along V
+    np.testing.assert_allclose(Hv.ravel(), want, rtol=1e-7, atol=1e-9)
     # the Rosenbrock loop on a list, against SymPy's Hessian
     xs = sp.symbols("x0:5", real=True)
     expr = sum(100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(4))
@@ -313,22 +318,25 @@ def test_jacobian_of_a_list_output(mode):
 def test_jacobian_of_an_array_output_forward_equals_reverse_equals_fd():
     rng = np.random.default_rng(3)
     A, x = rng.normal(size=(3, 4)), rng.normal(size=4)
-    Jf = s2sad.jacobian(layer, mode="forward")(x, A)
-    Jr = s2sad.jacobian(layer, mode="reverse")(x, A)
-    assert Jf.shape == Jr.shape == (3, 4)
-    np.testing.assert_allclose(Jf, Jr, rtol=1e-13, atol=1e-14)
-    for j in range(4):
-        def g(t, j=j):
-            xt = x.copy()
-            xt[j] = t
-            return layer(xt, A)
-        col = [oracles.derivative(lambda t, i=i: g(t)[i], x[j]) for i in range(3)]
-        np.testing.assert_allclose(Jf[:, j], col, rtol=1e-9, atol=1e-10)
-    # with respect to the matrix: y.shape + A.shape
-    JA = s2sad.jacobian(layer, wrt="A", mode="reverse")(x, A)
-    assert JA.shape == (3, 3, 4)
-    np.testing.assert_allclose(JA, s2sad.jacobian(layer, wrt="A", mode="forward")(x, A),
-                               rtol=1e-13, atol=1e-14)
+    def fd_jacobian(i):  # ∂ layer / ∂ argument i, of shape y.shape + arg.shape
+        args = [x, A]
+        out = np.zeros((3, *args[i].shape))
+        for idx in np.ndindex(args[i].shape):
+            def g(t, idx=idx):
+                moved = [a.copy() for a in args]
+                moved[i][idx] = t
+                return layer(*moved)
+            out[(slice(None), *idx)] = [oracles.derivative(lambda t, k=k: g(t)[k],
+                                                           args[i][idx]) for k in range(3)]
+        return out
+
+    want_x, want_A = fd_jacobian(0), fd_jacobian(1)
+    for mode in ("forward", "reverse"):
+        Jx = s2sad.jacobian(layer, mode=mode)(x, A)
+        JA = s2sad.jacobian(layer, wrt="A", mode=mode)(x, A)  # y.shape + A.shape
+        assert Jx.shape == (3, 4) and JA.shape == (3, 3, 4)
+        np.testing.assert_allclose(Jx, want_x, rtol=1e-9, atol=1e-10, err_msg=mode)
+        np.testing.assert_allclose(JA, want_A, rtol=1e-9, atol=1e-10, err_msg=mode)
 
 
 # -- the guard: derivative code without derivative rules ------------------------------------------
@@ -369,13 +377,18 @@ def test_reverse_over_reverse_through_a_tape_is_refused_with_a_location():
 
 def test_hvp_forward_over_reverse_equals_reverse_over_forward():
     point, v = [-1.2, 1.0, 0.3, -0.5, 2.0], [0.5, -1.0, 2.0, 0.25, -0.75]
+    xs = sp.symbols("x0:5", real=True)
+    expr = sum(100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(4))
+    want = np.array(sympy_hessian(expr, xs, point)) @ v
     fo_r = s2sad.hvp(rosen_loop, mode="forward-over-reverse")
     assert "forward over reverse" in fo_r.source
-    np.testing.assert_allclose(fo_r(point, v), s2sad.hvp(rosen_loop)(point, v), rtol=1e-14)
-    fo_r = s2sad.hvp(loop_branch, (0, 1), mode="forward-over-reverse")
-    ro_f = s2sad.hvp(loop_branch, (0, 1))
-    for p in [(0.8, 0.6), (-0.7, 0.9)]:
-        oracles.assert_close(fo_r(*p, 1.0, -2.0), ro_f(*p, 1.0, -2.0), 1e-12, 1e-12)
+    for hvp in (fo_r, s2sad.hvp(rosen_loop)):
+        np.testing.assert_allclose(hvp(point, v), want, rtol=1e-13)
+    for hvp in (s2sad.hvp(loop_branch, (0, 1), mode="forward-over-reverse"),
+                s2sad.hvp(loop_branch, (0, 1))):
+        for p in [(0.8, 0.6), (-0.7, 0.9)]:
+            H = np.array(nested_fd_hessian(loop_branch, p))
+            oracles.assert_close(hvp(*p, 1.0, -2.0), tuple(H @ [1.0, -2.0]), 1e-5, 1e-6)
     # reverse mode's array helpers have no tangent rules yet: refused, not wrong
     with pytest.raises(s2sad.DifferentiationError, match="not supported yet"):
         s2sad.hvp(tanh_loss, mode="forward-over-reverse")

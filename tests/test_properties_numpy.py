@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 import s2sad
 from tests.srcmod import load_source
-from tests.test_numpy import ATOL, RTOL, fd_directional, fd_grad
+from tests.test_numpy import ATOL, RTOL, fd_directional, fd_grad, tangent_like
 
 SETTINGS = dict(derandomize=True, database=None, deadline=None,
                 suppress_health_check=list(HealthCheck))
@@ -97,8 +97,7 @@ def check_program(program: Program, seed: int) -> None:
         assert np.shape(g) == np.shape(args[i]), (program, i, np.shape(g))
         np.testing.assert_allclose(g, want, rtol=RTOL, atol=ATOL, err_msg=repr(program))
     rng = np.random.default_rng(seed + 1)
-    tangents = [rng.uniform(-1, 1, np.shape(args[i])) if np.ndim(args[i]) else
-                float(rng.uniform(-1, 1)) for i in (0, 1)]
+    tangents = [tangent_like(args[i], rng) for i in (0, 1)]
     v, tangent = s2sad.jvp(f, wrt=(0, 1))(*args, *tangents)
     np.testing.assert_allclose(v, value, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(tangent, fd_directional(f, args, (0, 1), tangents),
