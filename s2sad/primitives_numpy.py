@@ -458,7 +458,7 @@ def _memo_walk(v, memo: dict, deps, value):
     return memo[v]
 
 
-def _elementwise(op) -> bool:
+def elementwise(op) -> bool:
     """Does ``op`` apply a function element by element, NumPy broadcasting its operands?"""
     from .primitives import PRIMITIVES
 
@@ -516,15 +516,13 @@ class ShapeFacts:
     def root(self, v):
         """A value with the same run-time shape as ``v``: follow elementwise ops whose
         array operands all have one shape and whose other operands are surely scalars."""
-        from .primitives import PRIMITIVES
-
         def arrays(u) -> list:
             op = self._op(u)
             if op is not None and op.prim in _SAME_SHAPE:
                 return [op.operands[0]]
-            elementwise = op is not None and (
-                PRIMITIVES[op.prim].derivative == "partials" or op.prim == "np_where")
-            return [w for w in op.operands if w.kind is _A] if elementwise else []
+            if op is None or not elementwise(op):
+                return []
+            return [w for w in op.operands if w.kind is _A]
 
         def value(u):
             op = self._op(u)
@@ -542,20 +540,20 @@ class ShapeFacts:
         """Values whose shapes, broadcast together, are ``v``'s run-time shape: ``()``
         for a sure scalar, ``(v,)`` for a value not computed elementwise.  Two values
         with the same leaves have the same shape."""
-        def elementwise(u) -> bool:
+        def broadcasts(u) -> bool:  # computed elementwise from its operands' shapes
             op = self._op(u)
-            return op is not None and _elementwise(op) and not self.surely_scalar(u)
+            return op is not None and elementwise(op) and not self.surely_scalar(u)
 
         def value(u) -> tuple:
             if self.surely_scalar(u):
                 return ()
-            if not elementwise(u):
+            if not broadcasts(u):
                 return (u,)
             return tuple(sorted({w for o in self._op(u).operands for w in self.leaf_sets[o]},
                                 key=lambda w: w.id))
 
         return _memo_walk(v, self.leaf_sets,
-                          lambda u: self._op(u).operands if elementwise(u) else (), value)
+                          lambda u: self._op(u).operands if broadcasts(u) else (), value)
 
     def same_as(self, v, like) -> None:
         """Record that ``v`` has the shape of ``like`` (an adjoint has its value's shape)."""

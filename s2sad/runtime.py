@@ -45,10 +45,7 @@ _helper("_sum_to", '''
 def _sum_to(g, x, *like):
     """g, an adjoint that broadcasts to the shape of np.broadcast(*like), summed back
     to the shape of x over the axes NumPy broadcast x along."""
-    shape = np.broadcast(*like).shape
-    if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) != shape:
-        g = np.broadcast_to(g, shape).copy()
-    return _unbroadcast(g, x)
+    return _unbroadcast(_broadcast_like(g, *like), x)
 ''')
 
 _helper("_zero_like", '''
@@ -194,7 +191,7 @@ def _cofactor(a):
 
 # helpers that call other helpers
 _NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",),
-          "_mean_bar": ("_sum_bar",), "_sum_to": ("_unbroadcast",),
+          "_mean_bar": ("_sum_bar",), "_sum_to": ("_unbroadcast", "_broadcast_like"),
           "_cofactor": ("_prod_others",)}
 
 

@@ -24,7 +24,7 @@ from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_ops
 from ..ir.core import Block, Function, Kind, Op, Value
-from ..primitives_numpy import MAX_BROADCAST, TANGENT_MAY_BROADCAST, ShapeFacts
+from ..primitives_numpy import MAX_BROADCAST, TANGENT_MAY_BROADCAST, ShapeFacts, elementwise
 from .activity import active_values, loop_slots
 from .rules import add_all, cancels, scaled_partials, suffixed
 
@@ -110,8 +110,8 @@ class _Forward:
             if any(t is not None for t in tangents):
                 t = prim.jvp_rule(b, op, operands, out, tangents)
                 if t is not None:
-                    if t.kind is Kind.ARRAY and op.prim != "np_where":  # (elementwise)
-                        ShapeFacts.of(b).same_as(t, out)  # a rule's tangent has out's shape
+                    if t.kind is Kind.ARRAY and not elementwise(op):  # (np.where's may be
+                        ShapeFacts.of(b).same_as(t, out)  # smaller) a rule's has out's shape
                     self.tangent[op.result] = t
             return
         if op.prim in ("add", "sub", "neg") and op.result.kind in (Kind.FLOAT, Kind.ARRAY):

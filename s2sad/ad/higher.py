@@ -53,7 +53,7 @@ def _name_result(b: Builder, v: Value, base: str, suffix: str) -> None:
     op = b.defs.get(v)
     if op is not None and op.prim != "const" and not op.regions and (
             v.hint is None or v.hint.endswith((".bar", ".dot"))):
-        object.__setattr__(v, "hint", derived_hint(base, suffix))
+        b.rename(v, derived_hint(base, suffix))
 
 
 def _names(fn: Function, wrt: tuple[int, ...]) -> str:

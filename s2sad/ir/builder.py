@@ -94,8 +94,7 @@ class Builder:
             got = rewrite(self, prim, operands, dict(attrs), loc)
             if got is not None:
                 if hint and got.hint is None and got.id > mark:
-                    # a value the rewrite just made, seen by no one else yet: name it
-                    object.__setattr__(got, "hint", hint)
+                    self.rename(got, hint)  # the rewrite just made it: name it
                 return got
         key = self._key(prim, operands, attrs) if p.cse else None
         found = self._lookup(key) if key is not None else None
@@ -108,6 +107,11 @@ class Builder:
         if prim == "const":
             self.consts[result] = dict(attrs)["value"]
         return result
+
+    def rename(self, v: Value, hint: str) -> None:
+        """Give ``v`` a name hint. Only for a value this builder has just made, which no
+        one else holds yet: values are otherwise immutable."""
+        object.__setattr__(v, "hint", hint)
 
     def emit_multi(
         self,
