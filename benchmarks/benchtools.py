@@ -65,10 +65,14 @@ def _calibrate(timer: timeit.Timer, target: float) -> int:
 
 
 def sample_interleaved(funcs: dict[str, Callable[..., Any]], args: Sequence[Any], *,
-                       repeat: int, target: float) -> dict[str, list[float]]:
+                       repeat: int, target: float,
+                       args_of: dict[str, Sequence[Any]] | None = None,
+                       ) -> dict[str, list[float]]:
     """Seconds per call of each function, ``repeat`` samples each, taken round-robin
-    (so that drift on a shared machine hits every variant alike)."""
-    timers = {k: _timer(f, args) for k, f in funcs.items()}
+    (so that drift on a shared machine hits every variant alike).  ``args_of`` gives
+    some functions their own arguments (the same point converted, e.g. to tensors)."""
+    args_of = args_of or {}
+    timers = {k: _timer(f, args_of.get(k, args)) for k, f in funcs.items()}
     numbers = {k: _calibrate(t, target) for k, t in timers.items()}
     samples: dict[str, list[float]] = {k: [] for k in funcs}
     for _ in range(repeat):
@@ -78,9 +82,10 @@ def sample_interleaved(funcs: dict[str, Callable[..., Any]], args: Sequence[Any]
 
 
 def time_interleaved(funcs: dict[str, Callable[..., Any]], args: Sequence[Any], *,
-                     repeat: int, target: float) -> dict[str, float]:
+                     repeat: int, target: float,
+                     args_of: dict[str, Sequence[Any]] | None = None) -> dict[str, float]:
     """Median seconds per call of each function, with the repeats interleaved."""
-    samples = sample_interleaved(funcs, args, repeat=repeat, target=target)
+    samples = sample_interleaved(funcs, args, repeat=repeat, target=target, args_of=args_of)
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
