@@ -49,6 +49,8 @@ CASES = [
     (S.list_in_branch, [([1.5, -2.0], 0.8), ([1.5, -2.0], -0.8)]),
     (S.build_then_sum, [([1.0, -2.0, 3.0], 0.5)]),
     (S.prefix_products, [([0.5, 2.0, -1.0],), ([1.5, -0.3, 0.8, 1.1],)]),
+    (S.smoothing, [([0.5, -1.0, 2.0, 0.1, 0.7], 0.6), ([1.5, -0.3, 0.8], -1.2)]),
+    (S.two_writes, [([0.5, -1.0, 0.3, 0.9],), ([0.2, 0.4, -0.7, 0.3, -0.5],)]),
     (S.comprehension, [([1.0, -2.0, 3.0],), ([-1.0, -2.0],)]),
     (S.histogram, [([1.0, -2.0, 3.0],)]),
     (S.copy_and_change, [([1.5, -2.0],)]),
@@ -145,3 +147,11 @@ def test_appending_in_a_loop_records_no_copies():
     src = s2sad.grad(S.comprehension).source
     assert "tape" not in src  # the reverse sweep pops the adjoint list instead
     assert ".pop()" in src
+
+
+@pytest.mark.parametrize("f", [S.prefix_products, S.smoothing, S.two_writes])
+def test_item_updates_in_a_loop_tape_items_not_lists(f):
+    """A loop that only reads and assigns items of a list tapes the items it reads:
+    O(1) per iteration, where a copy of the list would make the gradient O(n²)."""
+    src = s2sad.grad(f).source
+    assert "tape.append(" in src and "list(ys)" not in src

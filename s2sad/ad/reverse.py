@@ -13,9 +13,9 @@ Structured ops:
   iterations.  The reverse sweep runs the loop backwards: it pops the
   carried values, recomputes that iteration's body from them, and
   back-propagates through it.  The tape holds O(iterations × carried
-  values), never every intermediate.  A carried array that the body only
-  reads items of and assigns into (``h[t] = f(h[t - 1])``) is not recorded
-  whole: the items read are, so that the loop can change it in place.  The
+  values), never every intermediate.  A carried array or list that the body
+  only reads items of and assigns into (``h[t] = f(h[t - 1])``) is not
+  recorded whole: the items read are, so that the loop can change it in place.  The
   adjoints of values from outside the loop are accumulated in carried slots
   of the reverse loop.
 * A ``cond`` is reversed by a ``cond`` on the same predicate (the primal
@@ -35,6 +35,8 @@ from .activity import active_values, free_values, loop_slots
 from .rules import cancels, scaled_partials, suffixed
 
 _LIST_OPS = ("getitem", "list_lit", "list_copy", "append", "setitem")
+# a carried container's item read and item assignment (see ``_read_plan``)
+_ITEM_PRIMS = {Kind.ARRAY: ("np_index", "index_set"), Kind.LIST: ("getitem", "setitem")}
 
 
 class _Reverse:
@@ -67,11 +69,14 @@ class _Reverse:
             v in self.active for v in free_values(op))
 
     def _read_plan(self, body: Block, j: int, arg: Value) -> list[Op] | None:
-        """The body's reads of carried array ``arg`` (``h[t - 1]``), if the body only reads
-        items of it and assigns into it (``h[t] = ...``, yielding the result): then the
-        tape records those items, not the whole array on every iteration."""
-        if arg.kind is not Kind.ARRAY or arg not in self.active:
+        """The body's reads of carried array or list ``arg`` (``h[t - 1]``), if the body
+        only reads items of it and assigns into it (``h[t] = ...``, yielding the result):
+        then the tape records those items, not the whole container on every iteration
+        (O(items read) per iteration instead of O(len))."""
+        prims = _ITEM_PRIMS.get(arg.kind)
+        if prims is None or arg not in self.active:
             return None
+        read, assign = prims
         chain, reads = {arg}, []
         for o in body.ops:
             if any(u in chain for r in o.regions for u in values_read(r)):
@@ -81,9 +86,9 @@ class _Reverse:
                 continue
             if len(touched) > 1 or o.operands[0] not in chain:
                 return None
-            if o.prim == "np_index":
+            if o.prim == read and o.results[0].kind in (Kind.FLOAT, Kind.ARRAY):
                 reads.append(o)
-            elif o.prim == "index_set":
+            elif o.prim == assign:
                 chain.add(o.results[0])
             else:
                 return None
@@ -124,9 +129,10 @@ class _Reverse:
                 copies = []
                 for inner in region.ops:
                     clone_op(b, inner, env)
-                    if inner in read_ops:  # a copy: the array is then changed in place
-                        copies.append(b.emit("np_copy", (env[inner.results[0]],),
-                                             loc=inner.loc))
+                    if inner in read_ops:  # a copy if mutable: the array changes in place
+                        item = env[inner.results[0]]
+                        copies.append(b.emit("np_copy", (item,), loc=inner.loc)
+                                      if item.kind is Kind.ARRAY else item)
                 if plans:
                     tape = b.emit("tape_push", (extra_args[0], *pushed, *copies), attrs=tag,
                                   loc=op.loc, hint="tape")
@@ -390,7 +396,8 @@ class _Reverse:
         inner_env = dict(env)
         popped = b.emit_multi("tape_pop", (tape_arg,),
                               [Kind.TAPE] + [a.kind for a in saved_args]
-                              + [args[j].kind for j in saved] + [Kind.ARRAY] * len(read_ops),
+                              + [args[j].kind for j in saved]
+                              + [o.results[0].kind for o in read_ops],
                               hints=["tape"] + [a.hint for a in saved_args]
                               + [args[j].hint for j in saved]
                               + [o.results[0].hint for o in read_ops],
