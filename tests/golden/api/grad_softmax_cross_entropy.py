@@ -13,25 +13,28 @@ def grad_softmax_cross_entropy(z, k):
     for k_1 in range(1, _t0):
         tape.append(m)
         m = max(m, z[k_1])
+    tape_1 = []
     total = 0
     for i in range(_t0):
         v = z[i]
-        total += math.exp(v - m)
+        _t1 = math.exp(v - m)
+        total += _t1
+        tape_1.append(_t1)
     z_bar = [0.0] * len(z)
     z_bar[k] -= 1.0
     total_bar = 1.0 / total
     m_bar = 0.0
     for i_1 in reversed(range(_t0)):
-        v_1 = z[i_1]
-        _t1 = total_bar * math.exp(v_1 - m)
-        z_bar[i_1] += _t1
-        m_bar -= _t1
+        _t2 = tape_1.pop()
+        _t3 = total_bar * _t2
+        z_bar[i_1] += _t3
+        m_bar -= _t3
     m_bar += 1.0
     for k_2 in reversed(range(1, _t0)):
         m_1 = tape.pop()
-        _t2 = m_1 >= z[k_2]
-        m_bar_1 = m_bar if _t2 else 0.0
-        z_bar[k_2] += 0.0 if _t2 else m_bar
+        _t4 = m_1 >= z[k_2]
+        m_bar_1 = m_bar if _t4 else 0.0
+        z_bar[k_2] += 0.0 if _t4 else m_bar
         m_bar = m_bar_1
     z_bar[0] += m_bar
     return z_bar
