@@ -254,11 +254,17 @@ class _Reverse:
             del adjoint[v]  # t + (-t): the contributions sum to a symbolic zero
             return
         if v in adjoint:
-            spread = self.b.defs.get(contribution)
-            if (spread is not None and spread.prim == "index_bar"
-                    and self._whole(adjoint[v])):  # x_bar[index] += g, not a zeros array
+            whole, spread = adjoint[v], self.b.defs.get(contribution)
+            if not (spread is not None and spread.prim == "index_bar" and self._whole(whole)):
+                whole, spread = contribution, self.b.defs.get(adjoint[v])
+                if not (spread is not None and spread.prim == "index_bar"
+                        and self._full(contribution, spread.operands[1])):
+                    spread = None
+                elif whole.hint is None:  # it becomes the adjoint: name it so
+                    self.b.rename(whole, suffixed(v, "bar"))
+            if spread is not None:  # x_bar[index] += g, not a zeros array added
                 g, _, *dynamic = spread.operands
-                adjoint[v] = self.b.emit("index_add", (adjoint[v], g, *dynamic),
+                adjoint[v] = self.b.emit("index_add", (whole, g, *dynamic),
                                          attrs=spread.attrs, loc=loc, hint=suffixed(v, "bar"))
                 return
             prim = "list_add" if v.kind is Kind.LIST else "add"
@@ -266,6 +272,11 @@ class _Reverse:
                                      hint=suffixed(v, "bar"))
         else:
             adjoint[v] = contribution
+
+    def _full(self, contribution: Value, x: Value) -> bool:
+        """Is ``contribution`` surely an array of the shape of array ``x``?"""
+        return (contribution.kind is Kind.ARRAY and x.kind is Kind.ARRAY
+                and self.shapes.leaves(contribution) == self.shapes.leaves(x))
 
     def _whole(self, adj: Value) -> bool:
         """Is adjoint ``adj`` surely an array of its value's full shape (not a scalar that
