@@ -92,6 +92,23 @@ def _broadcast_size(*xs):
     return n
 ''')
 
+_helper("_argmax", '''
+def _argmax(xs):
+    """The index of the first largest item of xs (a list, tuple or 1-D array): the
+    item max(xs) returns, which alone gets the derivative of max(xs)."""
+    return (xs if isinstance(xs, (list, tuple)) else list(xs)).index(max(xs))
+''')
+
+_helper("_argmin", '''
+def _argmin(xs):
+    """The index of the first smallest item of xs (a list, tuple or 1-D array): the
+    item min(xs) returns, which alone gets the derivative of min(xs)."""
+    return (xs if isinstance(xs, (list, tuple)) else list(xs)).index(min(xs))
+''')
+
+# helpers that need no NumPy: a module that calls only these does not import it
+NUMPY_FREE = frozenset({"_argmax", "_argmin"})
+
 _helper("_scalar_seed", '''
 def _scalar_seed(y):
     """1.0, the seed of a gradient; only a scalar output has a gradient."""
