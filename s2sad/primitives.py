@@ -211,10 +211,15 @@ def _setitem(lib: str | None, xs: Any, i: int, v: Any, **attrs: Any) -> Any:
     return out
 
 
-def _runtime_zero_like(x: Any) -> Any:
+def _runtime(name: str) -> Callable[..., Any]:
+    """A helper of :mod:`s2sad.runtime`, as a function (the generated code's own text)."""
     from . import runtime
 
-    return runtime.function("_zero_like")(x)
+    return runtime.function(name)
+
+
+def _runtime_zero_like(x: Any) -> Any:
+    return _runtime("_zero_like")(x)
 
 
 def _add_at(lib: str | None, xs: Any, i: int, v: Any, **attrs: Any) -> Any:
@@ -340,6 +345,10 @@ def _define_table() -> None:
     # -- sequences (a list, tuple or 1-D array of floats) -------------------------------------
     register(Primitive("len", 1, names={BUILTIN: "len"}, kind_rule=lambda k, a: Kind.INT,
                        derivative="none", evaluator=lambda lib, xs, **_: len(xs)))
+    # the index of the first largest (smallest) item: max(xs) is xs[list_argmax(xs)]
+    for name, helper in (("list_argmax", "_argmax"), ("list_argmin", "_argmin")):
+        register(Primitive(name, 1, kind_rule=lambda k, a: Kind.INT, derivative="none",
+                           evaluator=lambda lib, xs, _h=helper, **_: _runtime(_h)(xs)))
     register(Primitive("getitem", 2, derivative="linear",
                        evaluator=lambda lib, xs, i, **_: xs[i]))
     # reverse mode's list adjoints: updated in place by the generated code, so never shared

@@ -29,6 +29,8 @@ def _helper(name: str, source: str) -> None:
 _helper("_unbroadcast", '''
 def _unbroadcast(g, x):
     """The adjoint g of a broadcast result, summed back to the shape of x."""
+    if isinstance(x, (float, int)):  # a scalar (NumPy's too): the sum over all copies
+        return g.sum() if isinstance(g, np.ndarray) and g.ndim else g
     shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
     if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
         return g
@@ -59,11 +61,53 @@ def _zero_like(x):
 _helper("_broadcast_like", '''
 def _broadcast_like(t, *like):
     """A tangent that stands for its broadcast, as an array of the shape of np.broadcast(*like)."""
-    shape = np.broadcast(*like).shape
+    shape = _broadcast_shape(*like)
     if (t.shape if isinstance(t, np.ndarray) else np.shape(t)) == shape:
         return t
     return np.broadcast_to(t, shape).copy()
 ''')
+
+_helper("_broadcast_shape", '''
+def _broadcast_shape(*xs):
+    """np.broadcast(*xs).shape, without building the broadcast when the arrays among xs
+    have one shape and the rest are scalars (the common case)."""
+    shape = ()
+    for x in xs:
+        if isinstance(x, np.ndarray):
+            if x.shape != shape and x.ndim:
+                if shape:
+                    return np.broadcast(*xs).shape
+                shape = x.shape
+        elif not isinstance(x, (float, int)):
+            return np.broadcast(*xs).shape
+    return shape
+''')
+
+_helper("_broadcast_size", '''
+def _broadcast_size(*xs):
+    """np.broadcast(*xs).size: how many elements the arrays xs broadcast together have."""
+    n = 1
+    for d in _broadcast_shape(*xs):
+        n *= d
+    return n
+''')
+
+_helper("_argmax", '''
+def _argmax(xs):
+    """The index of the first largest item of xs (a list, tuple or 1-D array): the
+    item max(xs) returns, which alone gets the derivative of max(xs)."""
+    return (xs if isinstance(xs, (list, tuple)) else list(xs)).index(max(xs))
+''')
+
+_helper("_argmin", '''
+def _argmin(xs):
+    """The index of the first smallest item of xs (a list, tuple or 1-D array): the
+    item min(xs) returns, which alone gets the derivative of min(xs)."""
+    return (xs if isinstance(xs, (list, tuple)) else list(xs)).index(min(xs))
+''')
+
+# helpers that need no NumPy: a module that calls only these does not import it
+NUMPY_FREE = frozenset({"_argmax", "_argmin"})
 
 _helper("_scalar_seed", '''
 def _scalar_seed(y):
@@ -192,6 +236,7 @@ def _cofactor(a):
 # helpers that call other helpers
 _NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",),
           "_mean_bar": ("_sum_bar",), "_sum_to": ("_unbroadcast", "_broadcast_like"),
+          "_broadcast_like": ("_broadcast_shape",), "_broadcast_size": ("_broadcast_shape",),
           "_cofactor": ("_prod_others",)}
 
 

@@ -40,7 +40,7 @@ KINDS = [("grad", "reverse"), ("grad", "forward"), ("value_and_grad", "reverse")
 # loop variables and accumulators of the Hessian and Jacobian drivers
 FIXED = {"tape", "n", "wrt", "H", "J", "k", "p", "q", "i", "e", "v", "l", "column", "row",
          "h", "t", "ys", "y_dots", "o", "y", "y_dot", "c", "bars", "bar", "u", "math", "np",
-         "numpy", "_", "broke", "maximum", "minimum", "out"}
+         "numpy", "_", "broke", "argmax", "argmin", "out"}
 HELPERS = set(runtime.HELPERS) | set(DRIVER_HELPERS)
 DERIVED = re.compile(r"^_?(?P<base>[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*?_*)"
                      r"(?:_(?:bar|dot|\d+))*$")

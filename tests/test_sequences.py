@@ -49,6 +49,8 @@ CASES = [
     (S.list_in_branch, [([1.5, -2.0], 0.8), ([1.5, -2.0], -0.8)]),
     (S.build_then_sum, [([1.0, -2.0, 3.0], 0.5)]),
     (S.prefix_products, [([0.5, 2.0, -1.0],), ([1.5, -0.3, 0.8, 1.1],)]),
+    (S.smoothing, [([0.5, -1.0, 2.0, 0.1, 0.7], 0.6), ([1.5, -0.3, 0.8], -1.2)]),
+    (S.two_writes, [([0.5, -1.0, 0.3, 0.9],), ([0.2, 0.4, -0.7, 0.3, -0.5],)]),
     (S.comprehension, [([1.0, -2.0, 3.0],), ([-1.0, -2.0],)]),
     (S.histogram, [([1.0, -2.0, 3.0],)]),
     (S.copy_and_change, [([1.5, -2.0],)]),
@@ -145,3 +147,38 @@ def test_appending_in_a_loop_records_no_copies():
     src = s2sad.grad(S.comprehension).source
     assert "tape" not in src  # the reverse sweep pops the adjoint list instead
     assert ".pop()" in src
+
+
+@pytest.mark.parametrize("f", [S.prefix_products, S.smoothing, S.two_writes])
+def test_item_updates_in_a_loop_tape_items_not_lists(f):
+    """A loop that only reads and assigns items of a list tapes the items it reads:
+    O(1) per iteration, where a copy of the list would make the gradient O(n²)."""
+    src = s2sad.grad(f).source
+    assert "tape.append(" in src and "list(ys)" not in src
+
+
+def max_min_spread(xs):
+    return max(xs) * 2.0 - min(xs) + max(xs) ** 2
+
+
+@pytest.mark.parametrize("xs", [[0.5, -1.0, 2.0, 0.1], [-3.0, -0.2, -7.5], [4.0]])
+def test_max_and_min_of_a_list(xs):
+    """max(xs) and min(xs) are their first largest / smallest item: the gradient (and a
+    jvp) goes to that item alone; a tuple and a 1-D array work as lists do."""
+    import numpy as np
+
+    want = list_gradient(max_min_spread, (xs,), 0)
+    g = s2sad.grad(max_min_spread)
+    assert_close(g(xs), want, rtol=1e-7, atol=1e-9)
+    assert_close(g(tuple(xs)), want, rtol=1e-7, atol=1e-9)
+    assert_close(g(np.array(xs)), want, rtol=1e-7, atol=1e-9)
+    _, ydot = s2sad.jvp(max_min_spread)(xs, [1.0] * len(xs))
+    assert ydot == pytest.approx(sum(want), rel=1e-7)
+
+
+def test_max_of_a_list_with_ties_goes_to_the_first():
+    """At a tie the derivative goes to the first largest item, as Python's max returns
+    it, and as max(a, b) gives it to a (README, conventions at kinks)."""
+    assert s2sad.grad(max_min_spread)([1.0, 3.0, 3.0, -2.0, -2.0]) == [0.0, 8.0, 0.0, -1.0, 0.0]
+    src = s2sad.grad(max_min_spread).source
+    assert "for " not in src and "_argmax(xs)" in src and "import numpy" not in src

@@ -13,9 +13,9 @@ Structured ops:
   iterations.  The reverse sweep runs the loop backwards: it pops the
   carried values, recomputes that iteration's body from them, and
   back-propagates through it.  The tape holds O(iterations × carried
-  values), never every intermediate.  A carried array that the body only
-  reads items of and assigns into (``h[t] = f(h[t - 1])``) is not recorded
-  whole: the items read are, so that the loop can change it in place.  The
+  values), never every intermediate.  A carried array or list that the body
+  only reads items of and assigns into (``h[t] = f(h[t - 1])``) is not
+  recorded whole: the items read are, so that the loop can change it in place.  The
   adjoints of values from outside the loop are accumulated in carried slots
   of the reverse loop.
 * A ``cond`` is reversed by a ``cond`` on the same predicate (the primal
@@ -35,6 +35,24 @@ from .activity import active_values, free_values, loop_slots
 from .rules import cancels, scaled_partials, suffixed
 
 _LIST_OPS = ("getitem", "list_lit", "list_copy", "append", "setitem")
+# a carried container's item read and item assignment (see ``_read_plan``)
+_ITEM_PRIMS = {Kind.ARRAY: ("np_index", "index_set"), Kind.LIST: ("getitem", "setitem")}
+
+
+# What recomputing a scalar op costs, in arithmetic operations (a math call costs 4).  A
+# float that a loop's reverse sweep reads is kept on its tape when recomputing it would
+# cost _KEEP or more: one more item on a tape costs about 1 (see _Reverse._kept_ops).
+_CHEAP = frozenset({"select", "getitem", "abs", "max2", "min2", "sign", "stop_gradient",
+                    "len", "not", "and", "or"})
+_KEEP = 3
+
+
+def _cost(prim: str) -> int:
+    if prim == "const":
+        return 0
+    if prim in ("pow", "powc"):
+        return 2
+    return 1 if P.PRIMITIVES[prim].operator is not None or prim in _CHEAP else 4
 
 
 class _Reverse:
@@ -49,15 +67,21 @@ class _Reverse:
         return self.b.const(0.0)
 
     # -- the primal sweep ----------------------------------------------------------------------
-    def primal(self, block: Block, env: dict[Value, Value], skip: frozenset = frozenset()
-               ) -> None:
-        """Emit ``block``'s ops (but those in ``skip``, whose values ``env`` has already);
+    def primal(self, block: Block, env: dict[Value, Value], skip: frozenset = frozenset(),
+               kept: frozenset = frozenset()) -> None:
+        """Emit ``block``'s ops (but those in ``skip``, whose values ``env`` has already;
+        those also in ``kept`` are pure, and stand for their value from then on);
         loops record onto tapes what their reverse will need."""
+        needed = self._reads(block) if any(
+            o.prim in ("for_range", "while_loop") for o in block.ops) else set()
         for op in block.ops:
             if op in skip:
+                if op in kept:  # sin'(x) = cos(x): a kept cos(x) is not computed again
+                    self.b.known(op.prim, tuple(env[v] for v in op.operands), op.attrs,
+                                 env[op.results[0]])
                 continue
             if op.prim in ("for_range", "while_loop") and self._loop_needed(op):
-                self._taped_loop(op, env)
+                self._taped_loop(op, env, any(r in needed for r in op.results))
             else:
                 clone_op(self.b, op, env)
 
@@ -67,11 +91,14 @@ class _Reverse:
             v in self.active for v in free_values(op))
 
     def _read_plan(self, body: Block, j: int, arg: Value) -> list[Op] | None:
-        """The body's reads of carried array ``arg`` (``h[t - 1]``), if the body only reads
-        items of it and assigns into it (``h[t] = ...``, yielding the result): then the
-        tape records those items, not the whole array on every iteration."""
-        if arg.kind is not Kind.ARRAY or arg not in self.active:
+        """The body's reads of carried array or list ``arg`` (``h[t - 1]``), if the body
+        only reads items of it and assigns into it (``h[t] = ...``, yielding the result):
+        then the tape records those items, not the whole container on every iteration
+        (O(items read) per iteration instead of O(len))."""
+        prims = _ITEM_PRIMS.get(arg.kind)
+        if prims is None or arg not in self.active:
             return None
+        read, assign = prims
         chain, reads = {arg}, []
         for o in body.ops:
             if any(u in chain for r in o.regions for u in values_read(r)):
@@ -81,9 +108,9 @@ class _Reverse:
                 continue
             if len(touched) > 1 or o.operands[0] not in chain:
                 return None
-            if o.prim == "np_index":
+            if o.prim == read and o.results[0].kind in (Kind.FLOAT, Kind.ARRAY):
                 reads.append(o)
-            elif o.prim == "index_set":
+            elif o.prim == assign:
                 chain.add(o.results[0])
             else:
                 return None
@@ -91,7 +118,63 @@ class _Reverse:
             y in chain for i, y in enumerate(body.yields) if i != j)
         return reads if ok else None
 
-    def _taped_loop(self, op: Op, env: dict[Value, Value]) -> None:
+    def _partial_reads(self, op: Op) -> set[Value]:
+        """The primal values that ``op``'s reverse reads: those its partials for its
+        active operands are written in (every operand and the result, when unknown)."""
+        prim = P.PRIMITIVES[op.prim]
+        if prim.derivative in ("none", "linear"):
+            return set()
+        exprs = (P.symbolic_partials(op.prim) if prim.derivative == "partials"
+                 and prim.partials_rule is None else None)
+        if exprs is None:
+            return {*op.operands, *op.results}
+        names = {s.name for e, v in zip(exprs, op.operands, strict=True) if v in self.active
+                 for s in getattr(e, "free_symbols", ())}
+        reads = {op.operands[int(n[1:])] for n in names if n[0] == "a"}
+        return reads | ({op.results[0]} if "out" in names else set())
+
+    def _reads(self, block: Block) -> set[Value]:
+        """The primal values of ``block`` that its reverse sweep may read."""
+        needed: set[Value] = set()
+        for o in block.ops:
+            if o.regions:  # a branch or loop inside: its reverse may read all it reads
+                needed.update(o.operands)
+                for r in o.regions:
+                    needed.update(values_read(r))
+            elif len(o.results) == 1 and o.results[0] in self.active and any(
+                    v in self.active for v in o.operands):
+                needed |= self._partial_reads(o)
+        return needed
+
+    def _kept_ops(self, body: Block, args: list[Value], skip: set[Op], runs: bool
+                  ) -> list[Op]:
+        """The ops of a loop body whose float results go on the tape beside the carried
+        values ``args`` it records: those the reverse sweep reads that would cost more to
+        recompute than to keep (a ``math.sin``; three arithmetic operations).  Store or
+        recompute is thus decided value by value; the rest is recomputed.
+
+        Only when the primal loop must run anyway: because its results are read by the
+        reverse sweep (``runs``) or it tapes carried values or items.  Otherwise a gradient
+        recomputes it all and the primal loop, whose values nobody reads, is dropped
+        (the Rosenbrock loop's gradient has no tape and no forward pass)."""
+        needed = self._reads(body)
+        if not (runs or skip or any(a in needed for a in args)):
+            return []
+        cost: dict[Value, int] = {}
+        kept = []
+        for o in body.ops:
+            if o in skip or o.regions or len(o.results) != 1:
+                continue
+            r = o.results[0]
+            c = sum(cost.get(u, 0) for u in o.operands) + (
+                _cost(o.prim) if r.kind is not Kind.INT else 0)  # the adjoints need indices
+            if c >= _KEEP and r in needed and r.kind is Kind.FLOAT and P.PRIMITIVES[o.prim].cse:
+                kept.append(o)
+                c = 0
+            cost[r] = c
+        return kept
+
+    def _taped_loop(self, op: Op, env: dict[Value, Value], runs: bool) -> None:
         b = self.b
         inits, args, yields = loop_slots(op)
         body = op.regions[-1]
@@ -101,6 +184,8 @@ class _Reverse:
                  is not None}
         # the items read of arrays that are only read and assigned into, in body order
         read_ops = [o for o in body.ops if any(o in plan for plan in plans.values())]
+        kept = self._kept_ops(body, [a for j, a in enumerate(args) if a in reads
+                                     and j not in plans], set(read_ops), runs)
         saved = [j for j, a in enumerate(args) if a in reads and j not in plans]
         saved_args: list[Value] = []  # a for loop's index is recomputed, not taped
         tape0 = b.emit("tape_new", (), loc=op.loc, hint="tape")
@@ -118,18 +203,20 @@ class _Reverse:
             if region is body:
                 carried = region.args[-len(inits):] if inits else ()
                 pushed = [env[a] for a in saved_args] + [env[carried[j]] for j in saved]
-                if not plans:
+                if not plans and not kept:
                     tape = b.emit("tape_push", (extra_args[0], *pushed), attrs=tag,
                                   loc=op.loc, hint="tape")
                 copies = []
                 for inner in region.ops:
                     clone_op(b, inner, env)
-                    if inner in read_ops:  # a copy: the array is then changed in place
-                        copies.append(b.emit("np_copy", (env[inner.results[0]],),
-                                             loc=inner.loc))
-                if plans:
-                    tape = b.emit("tape_push", (extra_args[0], *pushed, *copies), attrs=tag,
-                                  loc=op.loc, hint="tape")
+                    if inner in read_ops:  # a copy if mutable: the array changes in place
+                        item = env[inner.results[0]]
+                        copies.append(b.emit("np_copy", (item,), loc=inner.loc)
+                                      if item.kind is Kind.ARRAY else item)
+                if plans or kept:
+                    tape = b.emit("tape_push", (extra_args[0], *pushed, *copies,
+                                                *[env[o.results[0]] for o in kept]),
+                                  attrs=tag, loc=op.loc, hint="tape")
                 ys = [env[y] for y in region.yields] + [tape]
                 if count:
                     ys.append(b.emit("add", (extra_args[1], b.const(1)), loc=op.loc, hint="n"))
@@ -148,7 +235,7 @@ class _Reverse:
         env.update(zip(op.results, results, strict=False))
         extra = results[len(op.results):]
         self.tapes[op] = (extra[0], extra[1] if count else None, saved, saved_args, tag,
-                          read_ops, plans)
+                          read_ops, plans, kept)
 
     # -- the reverse sweep ---------------------------------------------------------------------
     def adjoints(self, block: Block, env: dict[Value, Value], adjoint: dict[Value, Value]) -> None:
@@ -167,11 +254,17 @@ class _Reverse:
             del adjoint[v]  # t + (-t): the contributions sum to a symbolic zero
             return
         if v in adjoint:
-            spread = self.b.defs.get(contribution)
-            if (spread is not None and spread.prim == "index_bar"
-                    and self._whole(adjoint[v])):  # x_bar[index] += g, not a zeros array
+            whole, spread = adjoint[v], self.b.defs.get(contribution)
+            if not (spread is not None and spread.prim == "index_bar" and self._whole(whole)):
+                whole, spread = contribution, self.b.defs.get(adjoint[v])
+                if not (spread is not None and spread.prim == "index_bar"
+                        and self._full(contribution, spread.operands[1])):
+                    spread = None
+                elif whole.hint is None:  # it becomes the adjoint: name it so
+                    self.b.rename(whole, suffixed(v, "bar"))
+            if spread is not None:  # x_bar[index] += g, not a zeros array added
                 g, _, *dynamic = spread.operands
-                adjoint[v] = self.b.emit("index_add", (adjoint[v], g, *dynamic),
+                adjoint[v] = self.b.emit("index_add", (whole, g, *dynamic),
                                          attrs=spread.attrs, loc=loc, hint=suffixed(v, "bar"))
                 return
             prim = "list_add" if v.kind is Kind.LIST else "add"
@@ -179,6 +272,11 @@ class _Reverse:
                                      hint=suffixed(v, "bar"))
         else:
             adjoint[v] = contribution
+
+    def _full(self, contribution: Value, x: Value) -> bool:
+        """Is ``contribution`` surely an array of the shape of array ``x``?"""
+        return (contribution.kind is Kind.ARRAY and x.kind is Kind.ARRAY
+                and self.shapes.leaves(contribution) == self.shapes.leaves(x))
 
     def _whole(self, adj: Value) -> bool:
         """Is adjoint ``adj`` surely an array of its value's full shape (not a scalar that
@@ -372,7 +470,7 @@ class _Reverse:
 
     def _reverse_loop(self, op: Op, env, adjoint) -> None:
         b = self.b
-        tape, count, saved, saved_args, tag, read_ops, plans = self.tapes[op]
+        tape, count, saved, saved_args, tag, read_ops, plans, kept = self.tapes[op]
         inits, args, yields = loop_slots(op)
         body = op.regions[-1]
         act = [j for j, a in enumerate(args) if a in self.active or op.results[j] in self.active]
@@ -390,20 +488,21 @@ class _Reverse:
         inner_env = dict(env)
         popped = b.emit_multi("tape_pop", (tape_arg,),
                               [Kind.TAPE] + [a.kind for a in saved_args]
-                              + [args[j].kind for j in saved] + [Kind.ARRAY] * len(read_ops),
+                              + [args[j].kind for j in saved]
+                              + [o.results[0].kind for o in read_ops + kept],
                               hints=["tape"] + [a.hint for a in saved_args]
                               + [args[j].hint for j in saved]
-                              + [o.results[0].hint for o in read_ops],
+                              + [o.results[0].hint for o in read_ops + kept],
                               attrs=tag, loc=op.loc)
         new_tape, values = popped[0], popped[1:]
         if op.prim == "for_range":
             inner_env[body.args[0]] = i_arg
         for a, v in zip(list(saved_args) + [args[j] for j in saved]
-                        + [o.results[0] for o in read_ops], values, strict=True):
+                        + [o.results[0] for o in read_ops + kept], values, strict=True):
             inner_env[a] = v
         for j in plans:  # not recorded: its items are; the loop's result has its shape
             inner_env[args[j]] = env[op.results[j]]
-        self.primal(body, inner_env, frozenset(read_ops))
+        self.primal(body, inner_env, frozenset(read_ops + kept), frozenset(kept))
         local: dict[Value, Value] = {f: a for f, a in zip(free, free_args, strict=True)
                                      if f.kind is Kind.LIST}
         for j, a in zip(act, adj_args, strict=True):

@@ -97,7 +97,8 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
             args = [g, x, _index(op.attr("index"), dynamic, as_value=True)]
         return ast.Call(func=_name(helper), args=args, keywords=_keywords(op))
     if name == "size" and len(args) > 1:  # the size of several arrays broadcast together
-        return ast.Attribute(call(P.NUMPY, "broadcast", args), "size", ast.Load())
+        use_helper("_broadcast_size")
+        return ast.Call(func=_name("_broadcast_size"), args=args, keywords=[])
     if name in _NUMPY_CALLS:
         expr = call(P.NUMPY, _NUMPY_CALLS[name], args)
         expr.keywords = _keywords(op)

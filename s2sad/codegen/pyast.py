@@ -30,6 +30,7 @@ import math
 from typing import Any
 
 from .. import primitives as P
+from .. import runtime
 from ..errors import InternalError, S2SADError
 from ..ir.core import NO_DEFAULT, Block, Function, Kind, Op, Value, walk_ops
 from . import arrays
@@ -349,7 +350,8 @@ class _FunctionWriter:
 
     def _use_helper(self, name: str) -> None:
         self.helpers.add(name)
-        self.modules.add(P.NUMPY)
+        if name not in runtime.NUMPY_FREE:
+            self.modules.add(P.NUMPY)
 
     def _op_expr(self, op: Op) -> tuple[ast.expr, int, frozenset[str]]:
         parts = [self._operand(v) for v in op.operands]
@@ -404,6 +406,10 @@ class _FunctionWriter:
             expr = ast.Subscript(value=args[0], slice=args[1], ctx=ast.Load())
         elif name == "len":
             expr = self._call(P.BUILTIN, "len", args)
+        elif name in ("list_argmax", "list_argmin"):
+            helper = "_arg" + name[-3:]
+            self._use_helper(helper)
+            expr = ast.Call(func=_name(helper), args=args, keywords=[])
         elif name == "list_lit":
             expr = ast.List(elts=args, ctx=ast.Load())
         elif name == "list_copy":

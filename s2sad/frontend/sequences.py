@@ -8,9 +8,12 @@ it is a list of the same length.
 * ``xs[i]`` → ``getitem``; ``len(xs)`` → ``len``.
 * ``for v in xs``, ``for i, v in enumerate(xs)``, ``for a, b in zip(xs, ys)``
   → a ``for_range`` over indices that reads the items.
-* ``sum(xs)``, ``sum(f(v) for v in xs if c)``, ``max(xs)``, ``min(xs)`` →
-  the same loops, accumulating.  They are desugared into Python statements
-  over hidden variables and lowered like the user's own loops.
+* ``sum(xs)``, ``sum(f(v) for v in xs if c)`` → the same loops, accumulating.
+  They are desugared into Python statements over hidden variables and lowered
+  like the user's own loops.
+* ``max(xs)``, ``min(xs)`` → ``xs[list_argmax(xs)]``: the first largest item,
+  the one Python's ``max`` returns, found at C speed; its index carries the
+  derivative (ties: the first one, as in ``max(a, b)``).
 """
 
 from __future__ import annotations
@@ -222,9 +225,10 @@ class SequenceMixin:
 
     # -- reductions --------------------------------------------------------------------------
     def reduction(self, name: str, node: ast.Call, ctx, hint: str | None) -> Value:
-        """``sum``/``max``/``min`` of one list or generator: desugar into a loop."""
+        """``sum`` of one list or generator: desugared into a loop; ``max``/``min`` of a
+        list: its first largest (smallest) item, by index."""
         arg = node.args[0]
-        acc = self.hidden(hint or ("total" if name == "sum" else f"{name}imum"))
+        acc = self.hidden(hint or "total")
         if isinstance(arg, ast.GeneratorExp) or isinstance(arg, ast.ListComp):
             if name != "sum":
                 raise self.unsupported(ctx.pf, arg, f"`{name}` of a generator is not supported "
@@ -238,22 +242,19 @@ class SequenceMixin:
             start = node.args[1] if len(node.args) > 1 else ast.Constant(0)
             stmts = [ast.Assign(targets=[_store(acc)], value=start),
                      ast.For(target=gen.target, iter=gen.iter, body=[update], orelse=[])]
+        elif name != "sum":  # the first largest (smallest) item: it alone has a derivative
+            xs = self.as_list(self.expr(arg, ctx), arg, ctx)
+            where = self.emit(f"list_arg{name}", [xs], ctx, node, f"arg{name}")
+            return self.emit("getitem", [xs, where], ctx, node, hint)
         else:
             seq = self.hidden("xs")
             ctx.env[seq] = self.as_list(self.expr(arg, ctx), arg, ctx)
             k = self.hidden("k")
             item = ast.Subscript(value=_load(seq), slice=_load(k), ctx=ast.Load())
-            if name == "sum":
-                start = node.args[1] if len(node.args) > 1 else ast.Constant(0)
-                first = [ast.Assign(targets=[_store(acc)], value=start)]
-                rng = [_load(seq, "len")]
-                update = ast.AugAssign(target=_store(acc), op=ast.Add(), value=item)
-            else:
-                first = [ast.Assign(targets=[_store(acc)], value=ast.Subscript(
-                    value=_load(seq), slice=ast.Constant(0), ctx=ast.Load()))]
-                rng = [ast.Constant(1), _load(seq, "len")]
-                update = ast.Assign(targets=[_store(acc)], value=ast.Call(
-                    func=_load(name), args=[_load(acc), item], keywords=[]))
+            start = node.args[1] if len(node.args) > 1 else ast.Constant(0)
+            first = [ast.Assign(targets=[_store(acc)], value=start)]
+            rng = [_load(seq, "len")]
+            update = ast.AugAssign(target=_store(acc), op=ast.Add(), value=item)
             loop = ast.For(target=_store(k), iter=ast.Call(func=_load("range"), args=rng,
                                                            keywords=[]),
                            body=[update], orelse=[])

@@ -108,6 +108,17 @@ class Builder:
             self.consts[result] = dict(attrs)["value"]
         return result
 
+    def known(self, prim: str, operands: tuple[Value, ...], attrs: Attrs | dict,
+              value: Value) -> None:
+        """Record that op ``prim(operands)`` has the value ``value`` in the block being
+        built: emitting that op there returns ``value`` (a value kept on a tape stands
+        for the op that computed it, which is then not computed again)."""
+        p = P.PRIMITIVES[prim]
+        attrs = tuple(sorted(attrs.items() if isinstance(attrs, dict) else attrs))
+        if p.commutative:
+            operands = self._canonical_order(prim, tuple(operands))
+        self._scopes[-1].table[self._key(prim, tuple(operands), attrs)] = (value,)
+
     def rename(self, v: Value, hint: str) -> None:
         """Give ``v`` a name hint. Only for a value this builder has just made, which no
         one else holds yet: values are otherwise immutable."""

@@ -264,7 +264,18 @@ def _setitem(xs, i, v):
     return out
 
 
+def _first_extreme(pick):
+    """list_argmax / list_argmin: the index of the first largest (smallest) item."""
+    def index(xs):
+        if not all(getattr(x, "is_number", False) for x in xs):
+            raise NotSymbolic("the position of a list's max or min depends on the inputs")
+        return number(list(xs).index(pick(xs)))
+    return index
+
+
 _LIST_OPS = {
+    "list_argmax": _first_extreme(max),
+    "list_argmin": _first_extreme(min),
     "len": lambda xs: number(len(xs)),
     "getitem": lambda xs, i: xs[_index(i)],
     "zeros_like": lambda xs: [number(0.0)] * len(xs),

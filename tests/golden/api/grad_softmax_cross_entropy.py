@@ -2,36 +2,36 @@
 import math
 
 
+def _argmax(xs):
+    """The index of the first largest item of xs (a list, tuple or 1-D array): the
+    item max(xs) returns, which alone gets the derivative of max(xs)."""
+    return (xs if isinstance(xs, (list, tuple)) else list(xs)).index(max(xs))
+
+
 def grad_softmax_cross_entropy(z, k):
     """Gradient of softmax_cross_entropy (reverse mode).
 
     With respect to z.
     """
-    m = z[0]
+    argmax = _argmax(z)
+    m = z[argmax]
     _t0 = len(z)
     tape = []
-    for k_1 in range(1, _t0):
-        tape.append(m)
-        m = max(m, z[k_1])
     total = 0
     for i in range(_t0):
         v = z[i]
-        total += math.exp(v - m)
+        _t1 = math.exp(v - m)
+        total += _t1
+        tape.append(_t1)
     z_bar = [0.0] * len(z)
     z_bar[k] -= 1.0
     total_bar = 1.0 / total
     m_bar = 0.0
     for i_1 in reversed(range(_t0)):
-        v_1 = z[i_1]
-        _t1 = total_bar * math.exp(v_1 - m)
-        z_bar[i_1] += _t1
-        m_bar -= _t1
+        _t2 = tape.pop()
+        _t3 = total_bar * _t2
+        z_bar[i_1] += _t3
+        m_bar -= _t3
     m_bar += 1.0
-    for k_2 in reversed(range(1, _t0)):
-        m_1 = tape.pop()
-        _t2 = m_1 >= z[k_2]
-        m_bar_1 = m_bar if _t2 else 0.0
-        z_bar[k_2] += 0.0 if _t2 else m_bar
-        m_bar = m_bar_1
-    z_bar[0] += m_bar
+    z_bar[argmax] += m_bar
     return z_bar
