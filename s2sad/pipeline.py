@@ -21,6 +21,7 @@ from .drivers import DRIVER_HELPERS, Driver, hessian_driver, jacobian_driver
 from .errors import InternalError, S2SADError
 from .ir.core import Function, Kind
 from .opt import optimize
+from .opt.selections import rewrite_selections
 
 KINDS = ("grad", "value_and_grad", "jvp", "vjp", "hvp", "hessian", "jacobian", "derivative")
 
@@ -62,7 +63,7 @@ def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
     arrays or lists: a :class:`Driver` around such IR).  A broken invariant on the way
     is an :class:`InternalError` that says where ``fn``'s IR was written."""
     try:
-        return _derive(fn, kind, wrt, mode, n)
+        return _derive(rewrite_selections(fn), kind, wrt, mode, n)
     except InternalError as exc:
         if exc.dump_path is not None:
             raise

@@ -29,7 +29,7 @@ from __future__ import annotations
 from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
-from ..ir.core import Block, Function, Kind, Op, Value, values_read
+from ..ir.core import Block, Function, Kind, Op, Value, values_read, walk_ops
 from ..primitives_numpy import MAX_BROADCAST, SCALAR_COTANGENT_OK, ShapeFacts, fit
 from .activity import active_values, free_values, loop_slots
 from .rules import cancels, scaled_partials, suffixed
@@ -86,9 +86,11 @@ class _Reverse:
                 clone_op(self.b, op, env)
 
     def _loop_needed(self, op: Op) -> bool:
+        """Does the loop have a reverse sweep: does any value it carries or computes need
+        an adjoint?  (Reading active values only to compare them is not enough.)"""
         _, args, _ = loop_slots(op)
         return any(a in self.active for a in args) or any(
-            v in self.active for v in free_values(op))
+            r in self.active for o in walk_ops(op.regions[-1]) for r in o.results)
 
     def _read_plan(self, body: Block, j: int, arg: Value) -> list[Op] | None:
         """The body's reads of carried array or list ``arg`` (``h[t - 1]``), if the body
@@ -419,7 +421,17 @@ class _Reverse:
         return self.zero()
 
     def _free_active(self, op: Op) -> list[Value]:
-        return [v for v in free_values(op) if v in self.active
+        """The active values from outside ``op`` that its active ops read: those whose
+        adjoints its reverse may add to."""
+        read: set[Value] = set()
+        for region in op.regions:
+            read.update(region.yields)
+            for o in walk_ops(region):
+                if any(r in self.active for r in o.results):
+                    read.update(o.operands)
+                    for r in o.regions:
+                        read |= set(r.yields)
+        return [v for v in free_values(op) if v in self.active and v in read
                 and v.kind.differentiable]
 
     def _free_inits(self, free: list[Value], env, adjoint) -> list[Value]:

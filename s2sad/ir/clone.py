@@ -13,17 +13,23 @@ from collections.abc import Callable
 from .builder import Builder
 from .core import Block, Function, Op, Value
 
+Custom = Callable[[Builder, Op, dict[Value, Value]], bool]
 
-def clone_op(b: Builder, op: Op, env: dict[Value, Value]) -> None:
+
+def clone_op(b: Builder, op: Op, env: dict[Value, Value], custom: Custom | None = None
+             ) -> None:
     """Re-emit ``op`` with renamed operands, recording its results in ``env``.
 
     A ``cond`` whose predicate has become a constant is replaced by the ops of
-    the region that runs.
+    the region that runs.  ``custom(b, op, env)``, if given, may emit ``op`` (or ops
+    nested in it) its own way instead and return True.
     """
+    if custom is not None and custom(b, op, env):
+        return
     operands = tuple(env[v] for v in op.operands)
     if op.prim == "cond" and b.is_const(operands[0]):
         region = op.regions[0] if b.const_value(operands[0]) else op.regions[1]
-        clone_ops(b, region, env)
+        clone_ops(b, region, env, custom=custom)
         env.update(zip(op.results, (env[y] for y in region.yields), strict=True))
         return
     if op.regions:
@@ -35,7 +41,7 @@ def clone_op(b: Builder, op: Op, env: dict[Value, Value]) -> None:
             for k, init in invariant.items():  # a slot the body never changes is its init
                 env[region.args[len(region.args) - len(op.results) + k]] = operands[init]
             b.push_block(args)
-            clone_ops(b, region, env)
+            clone_ops(b, region, env, custom=custom)
             regions.append(b.pop_block(tuple(env[y] for y in region.yields)))
         results = b.emit_multi(op.prim, operands, [r.kind for r in op.results],
                                hints=[r.hint for r in op.results], attrs=op.attrs, loc=op.loc,
@@ -64,9 +70,10 @@ def clone_ops(
     block: Block,
     env: dict[Value, Value],
     after_op: Callable[[Op], None] | None = None,
+    custom: Custom | None = None,
 ) -> None:
     for op in block.ops:
-        clone_op(b, op, env)
+        clone_op(b, op, env, custom)
         if after_op is not None:
             after_op(op)
 
