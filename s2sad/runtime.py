@@ -146,9 +146,12 @@ def _mean_bar(g, x, axis=None, keepdims=False):
 _helper("_extreme_mask", '''
 def _extreme_mask(x, y, axis=None, keepdims=False):
     """Where x attains its max or min y along axis; ties share the derivative equally."""
-    if np.ndim(y) and axis is not None and not keepdims:
+    if axis is not None and not keepdims and np.ndim(y):
         y = np.expand_dims(y, axis)
-    mask = (x == y).astype(float)
+    mask = x == y
+    if axis is None:  # one extreme for the whole array: count its ties
+        return mask / np.count_nonzero(mask)
+    mask = mask.astype(float)
     return mask / np.sum(mask, axis=axis, keepdims=True)
 ''')
 

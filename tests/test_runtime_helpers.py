@@ -50,3 +50,15 @@ def test_unbroadcast_to_an_array_sums_the_broadcast_axes():
     assert np.array_equal(unbroadcast(g, np.ones((2, 1))), g.sum(axis=(0, 2)).reshape(2, 1))
     assert np.array_equal(unbroadcast(g, np.ones(3)), g.sum(axis=(0, 1)))
     assert unbroadcast(g, np.ones((4, 2, 3))) is g
+
+
+def test_extreme_mask_shares_ties_equally():
+    extreme_mask = runtime.function("_extreme_mask")
+    x = np.array([[1.0, 3.0, 3.0], [3.0, 0.5, 2.0]])
+    np.testing.assert_array_equal(extreme_mask(x, np.max(x)),
+                                  np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]]) / 3.0)
+    np.testing.assert_array_equal(extreme_mask(x, np.max(x, axis=1), axis=1),
+                                  np.array([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]]))
+    np.testing.assert_array_equal(extreme_mask(x, np.min(x, axis=0, keepdims=True), axis=0,
+                                               keepdims=True), x == np.min(x, axis=0))
+    assert extreme_mask(np.array(2.0), 2.0) == 1.0
