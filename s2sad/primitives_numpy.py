@@ -688,7 +688,8 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     helper("unbroadcast", 2, _like_second, "_unbroadcast")
     helper("sum_to", VARIADIC, _like_second, "_sum_to")
     # constants (the seed 1.0) and a piecewise-constant mask: no derivative is right
-    helper("scalar_seed", 1, lambda k, a: _F, "_scalar_seed", cse=False, rule_missing=False)
+    helper("scalar_seed", VARIADIC, lambda k, a: _F, "_scalar_seed", cse=False,
+           rule_missing=False)
     helper("scalar_input", 1, lambda k, a: _F, "_scalar_input", cse=False, rule_missing=False)
     helper("sum_bar", 2, _array, "_sum_bar")
     helper("mean_bar", 2, _array, "_mean_bar")

@@ -110,11 +110,13 @@ def _argmin(xs):
 NUMPY_FREE = frozenset({"_argmax", "_argmin"})
 
 _helper("_scalar_seed", '''
-def _scalar_seed(y):
-    """1.0, the seed of a gradient; only a scalar output has a gradient."""
-    if np.ndim(y) != 0:
+def _scalar_seed(*xs):
+    """1.0, the seed of a gradient; only a scalar output has a gradient.  The output has
+    the shape of xs broadcast together (the output itself, or values it is computed from
+    elementwise)."""
+    if any(np.ndim(x) != 0 for x in xs):
         raise ValueError("grad needs a scalar output, not an array of shape %s: use vjp, "
-                         "or reduce the output (np.sum, np.mean)" % (np.shape(y),))
+                         "or reduce the output (np.sum, np.mean)" % (np.broadcast(*xs).shape,))
     return 1.0
 ''')
 

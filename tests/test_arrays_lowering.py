@@ -114,6 +114,26 @@ def test_grad_of_an_array_output_raises_at_run_time():
         g(np.ones(3))
 
 
+def pick_plus(z, k, c):
+    return np.log(np.sum(np.exp(z))) - z[k] * c
+
+
+def test_the_scalar_check_reads_shapes_not_the_output():
+    """The seed checks the values the output's shape comes from (z[k], c), so the output
+    itself (a logarithm) is not computed for a gradient; the check still fails on an
+    array output, naming its shape."""
+    g = s2sad.grad(pick_plus)
+    z = np.array([0.5, -1.0, 2.0])
+    want = np.exp(z) / np.sum(np.exp(z))
+    want[1] -= 0.3
+    np.testing.assert_allclose(g(z, 1, 0.3), want, rtol=1e-12)
+    assert "np.log(" not in g.source
+    with pytest.raises(ValueError, match=r"scalar output, not an array of shape \(2,\)"):
+        g(z, 1, np.ones(2))
+    with pytest.raises(ValueError, match=r"of shape \(3,\)"):
+        g(np.ones((3, 3)), 1, 0.3)
+
+
 def test_shapes_are_run_time_ints():
     X = np.arange(6.0).reshape(2, 3)
     np.testing.assert_allclose(s2sad.grad(M.shapes)(X), np.full((2, 3), 1 / 6 + 3 / 6))

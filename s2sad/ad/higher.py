@@ -41,6 +41,7 @@ from .transforms import (
     _zero_if_none,
     cotangent_names,
     grad_function,
+    output_seed,
     tangent_sweep,
 )
 
@@ -159,10 +160,7 @@ def hessian_scalar_function(fn: Function, wrt: tuple[int, ...], single: bool,
     for r, i in enumerate(wrt):
         if strategy == "rof":
             row_fn = _tangent_function(fn, wrt, unit=i)
-            seed = b.const(1.0)
-            if row_fn.results[0].kind is Kind.ARRAY:
-                def seed(b: Builder, y: Value) -> Value:
-                    return b.emit("scalar_seed", (y,))
+            seed = output_seed if row_fn.results[0].kind is Kind.ARRAY else b.const(1.0)
             _, row = reverse_sweep(b, row_fn, params, wrt[r:], (seed,))
         else:
             g = optimize(grad_function(fn, (i,), True, mode="forward"))

@@ -21,6 +21,7 @@ from typing import Any
 from ..errors import DifferentiationError
 from ..ir.builder import Builder
 from ..ir.core import Function, Kind, Value, values_read, walk_ops
+from ..primitives_numpy import MAX_BROADCAST, ShapeFacts
 from .forward import forward_sweep
 from .reverse import reverse_sweep
 from .rules import derived_hint
@@ -130,10 +131,7 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
     b = Builder()
     params = _params(b, fn)
     if mode == "reverse":
-        seed: Any = b.const(1.0)
-        if fn.results[0].kind is Kind.ARRAY:  # a scalar only at run time: say so if not
-            def seed(b: Builder, y: Value) -> Value:
-                return b.emit("scalar_seed", (y,))
+        seed: Any = output_seed if fn.results[0].kind is Kind.ARRAY else b.const(1.0)
         (value,), adjoints = reverse_sweep(b, fn, params, wrt, (seed,))
         grads = [_zero_if_none(b, a, params[i], i in unread)
                  for a, i in zip(adjoints, wrt, strict=True)]
@@ -172,6 +170,16 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
                    f"With respect to {names}.")
     return _derived(fn, f"{what}_{fn.name}", params, results, structure, keep_defaults=True,
                     b=b, doc=doc)
+
+
+def output_seed(b: Builder, y: Value) -> Value:
+    """The seed 1.0 of the gradient of output ``y``, which may be an array: checked at run
+    time to be a scalar, from the values whose shapes make ``y``'s (its shape leaves), so
+    that ``y`` itself is not computed when only its gradient is asked for."""
+    leaves = ShapeFacts.of(b).leaves(y)
+    if not leaves:
+        return b.const(1.0)
+    return b.emit("scalar_seed", leaves if len(leaves) <= MAX_BROADCAST else (y,))
 
 
 def tangent_sweep(fn: Function, wrt: tuple[int, ...]):
