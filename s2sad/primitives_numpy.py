@@ -479,6 +479,7 @@ class ShapeFacts:
         self.roots: dict = {}
         self.scalars: dict = {}
         self.leaf_sets: dict = {}
+        self.trims: dict = {}  # (block, base's shape, trims) -> the first such slice
 
     @classmethod
     def of(cls, b) -> ShapeFacts:
@@ -548,12 +549,36 @@ class ShapeFacts:
             if self.surely_scalar(u):
                 return ()
             if not broadcasts(u):
-                return (u,)
+                return (self._slice_like(u),)
             return tuple(sorted({w for o in self._op(u).operands for w in self.leaf_sets[o]},
                                 key=lambda w: w.id))
 
         return _memo_walk(v, self.leaf_sets,
                           lambda u: self._op(u).operands if broadcasts(u) else (), value)
+
+    def _slice_like(self, v):
+        """For ``x[s:]`` or ``x[:-s]`` (on any axes), the first slice of this block with
+        the same trims of an array of ``x``'s shape: it has the same shape (n − s along
+        such an axis, or 0), as ``x[1:]`` and ``x[:-1]`` have.  ``v`` itself otherwise."""
+        op = self._op(v)
+        if op is None or op.prim != "np_index":
+            return v
+        trims = []
+        for item in op.attr("index"):
+            if item[0] != "slice" or item[3] is not None:
+                return v
+            start, stop = (None if ref is None else self.b.const_value(op.operands[1 + ref])
+                           for ref in item[1:3])
+            if item[1] is None and item[2] is None:
+                trims.append(0)
+            elif item[2] is None and type(start) is int and start >= 0:
+                trims.append(start)
+            elif item[1] is None and type(stop) is int and stop < 0:
+                trims.append(-stop)
+            else:
+                return v
+        key = (id(self.b.blocks.get(v)), self.root(op.operands[0]), tuple(trims))
+        return self.trims.setdefault(key, v)
 
     def same_as(self, v, like) -> None:
         """Record that ``v`` has the shape of ``like`` (an adjoint has its value's shape)."""

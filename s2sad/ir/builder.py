@@ -45,6 +45,7 @@ class Builder:
         self.simplify = simplify
         self.consts: dict[Value, Any] = {}  # value -> python constant, for folding
         self.defs: dict[Value, Op] = {}  # value -> the op that defines it
+        self.blocks: dict[Value, Block] = {}  # value -> the block its op is in
 
     # -- values ----------------------------------------------------------------------------
     def fresh(self, kind: Kind, hint: str | None = None) -> Value:
@@ -149,6 +150,7 @@ class Builder:
             scope.table[key] = op.results
         for r in op.results:
             self.defs[r] = op
+            self.blocks[r] = scope.block
 
     def _key(self, prim: str, operands: tuple[Value, ...], attrs: Attrs) -> tuple:
         if prim == "const":
