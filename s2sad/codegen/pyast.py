@@ -432,7 +432,15 @@ class _FunctionWriter:
         elif prim.operator in _CMPOPS:
             expr = ast.Compare(args[0], [_CMPOPS[prim.operator]()], [args[1]])
         elif prim.operator == "USub":
-            expr = ast.UnaryOp(ast.USub(), args[0])
+            x = args[0]
+            if (isinstance(x, ast.BinOp) and isinstance(x.op, ast.Mult)
+                    and isinstance(x.left, ast.Constant) and type(x.left.value) in (int, float)
+                    and math.isfinite(x.left.value)):
+                # -(2.0 * y) as -2.0 * y: one operation fewer, the same number (IEEE
+                # multiplication is symmetric in sign)
+                expr = ast.BinOp(self._const_expr(-x.left.value), ast.Mult(), x.right)
+            else:
+                expr = ast.UnaryOp(ast.USub(), x)
         elif prim.operator == "Not":
             expr = ast.UnaryOp(ast.Not(), args[0])
         elif lib in prim.names:

@@ -11,6 +11,6 @@ def grad_rosenbrock(x):
         _t0 = i + 1
         _t1 = x[i]
         _t2 = 200.0 * (x[_t0] - _t1 * _t1)
-        x_bar[i] += -(2.0 * (1.0 - _t1)) - _t2 * (2.0 * _t1)
+        x_bar[i] += -2.0 * (1.0 - _t1) - _t2 * (2.0 * _t1)
         x_bar[_t0] += _t2
     return x_bar
