@@ -186,9 +186,8 @@ class _Reverse:
                  is not None}
         # the items read of arrays that are only read and assigned into, in body order
         read_ops = [o for o in body.ops if any(o in plan for plan in plans.values())]
-        kept = self._kept_ops(body, [a for j, a in enumerate(args) if a in reads
-                                     and j not in plans], set(read_ops), runs)
         saved = [j for j, a in enumerate(args) if a in reads and j not in plans]
+        kept = self._kept_ops(body, [args[j] for j in saved], set(read_ops), runs)
         saved_args: list[Value] = []  # a for loop's index is recomputed, not taped
         tape0 = b.emit("tape_new", (), loc=op.loc, hint="tape")
         tag = {"tape": tape0.id}  # pairs this tape's pushes with its pops
