@@ -4,8 +4,9 @@
 op, emits ``tangent(result) = Σ ∂result/∂operand_i · tangent(operand_i)``
 right after it.  Missing tangents are symbolic zeros: no ``0 * x`` is ever
 built.  Seeds can be values (``jvp``) or constants (a forward-mode gradient
-seeds one input with 1.0 per sweep; the primal ops of several sweeps are
-shared by the builder's CSE).
+seeds each input with 1.0).  :func:`forward_sweeps` differentiates in several
+directions at once (one *lane* of tangents each): the primal, loops and
+branches included, is emitted once, and a loop carries every lane's tangents.
 
 Structured ops get tangent regions: a ``cond`` yields the tangents of its
 active results next to the values; a loop carries the tangents of its
@@ -21,6 +22,7 @@ helpers have no tangent rules yet: activity analysis refuses them.
 from __future__ import annotations
 
 from .. import primitives as P
+from ..errors import InternalError
 from ..ir.builder import Builder
 from ..ir.clone import clone_ops
 from ..ir.core import Block, Function, Kind, Op, Value
@@ -33,16 +35,35 @@ from .rules import add_all, cancels, scaled_partials, suffixed
 HANDLED = frozenset({"tape_push", "tape_pop", "add_at", "list_add", "list_pop"})
 
 
-class _Forward:
-    def __init__(self, b: Builder, active: set[Value]) -> None:
-        self.b = b
-        self.active = active
+class _Lane:
+    """The tangents of one direction (several directions share one primal)."""
+
+    def __init__(self) -> None:
         self.tape_slots: dict = {}  # a tape's tag -> the pushed positions that carry tangents
         self.tangent: dict[Value, Value] = {}
         # Tangents of sums kept as lists of terms until something needs the value, so
         # that t and -t from different ops cancel (x·sin(x) + cos(x) → x·cos(x)).
         self.terms: dict[Value, list[Value]] = {}
         self.scopes: list[list[Value]] = [[]]
+
+
+class _Forward:
+    def __init__(self, b: Builder, active: set[Value], lanes: int = 1) -> None:
+        self.b = b
+        self.active = active
+        self.lanes = [_Lane() for _ in range(lanes)]
+        self.use(self.lanes[0])
+
+    def use(self, lane: _Lane) -> None:
+        """Work on the tangents of ``lane`` from now on."""
+        self.tape_slots, self.tangent = lane.tape_slots, lane.tangent
+        self.terms, self.scopes = lane.terms, lane.scopes
+
+    def each_lane(self):
+        """Each lane in turn, made the current one."""
+        for lane in self.lanes:
+            self.use(lane)
+            yield lane
 
     def get(self, v: Value) -> Value | None:
         """The tangent of ``v`` as one value (``None``: zero)."""
@@ -96,6 +117,12 @@ class _Forward:
         env[op.result] = out
         if op.result not in self.active:
             return
+        for _ in self.each_lane():
+            self.op_tangent(op, operands, out)
+
+    def op_tangent(self, op: Op, operands: tuple[Value, ...], out: Value) -> None:
+        """The current lane's tangent of a single-result op."""
+        b = self.b
         prim = P.PRIMITIVES[op.prim]
         if prim.derivative == "linear":
             self.linear(op, operands, out)
@@ -132,7 +159,10 @@ class _Forward:
 
         A tape push also pushes the tangents of its active values, and the pop with the
         same tag pops them back as the tangents of the popped values.  The list-adjoint
-        updates are linear: the tangent does to the tangent list what the op does."""
+        updates are linear: the tangent does to the tangent list what the op does.
+        Derivative IR is differentiated one direction at a time (one lane)."""
+        if len(self.lanes) != 1:
+            raise InternalError("forward over reverse-mode IR takes one direction per sweep")
         b, loc = self.b, op.loc
         kinds = [r.kind for r in op.results]
         if op.prim == "tape_push":
@@ -306,14 +336,17 @@ class _Forward:
                if r in self.active and r.kind is not Kind.TAPE]  # a tape has no tangent
         regions = []
         for region in op.regions:
-            self.push_scope()
+            for _ in self.each_lane():
+                self.push_scope()
             self.b.push_block()
             self.block(region, env)
             ys = [env[y] for y in region.yields]
-            ys += [self.carried(env[region.yields[j]], self.get(region.yields[j]))
-                   for j in act]
+            for _ in self.each_lane():
+                ys += [self.carried(env[region.yields[j]], self.get(region.yields[j]))
+                       for j in act]
             regions.append(self.b.pop_block(tuple(ys)))
-            self.pop_scope()
+            for _ in self.each_lane():
+                self.pop_scope()
         results = self._emit(op, (env[op.operands[0]],), act, regions)
         self._bind_results(op, env, act, results)
 
@@ -322,43 +355,53 @@ class _Forward:
         act = [j for j, a in enumerate(args) if (a in self.active or op.results[j] in self.active)
                and a.kind is not Kind.TAPE]  # a tape carries its tangents itself
         new_inits = [env[v] for v in inits]
-        new_inits += [self.carried(env[inits[j]], self.get(inits[j])) for j in act]
+        for _ in self.each_lane():
+            new_inits += [self.carried(env[inits[j]], self.get(inits[j])) for j in act]
         regions = []
         for region in op.regions:
             carried = region.args[-len(inits):] if inits else ()
             new_args = [self.b.fresh(a.kind, a.hint) for a in region.args]
-            tan_args = [self.b.fresh(carried[j].kind, suffixed(carried[j], "dot")) for j in act]
             env.update(zip(region.args, new_args, strict=True))
-            for j, t in zip(act, tan_args, strict=True):
-                self.tangent[carried[j]] = t
-                self.same_shape(t, env[carried[j]])
-            self.push_scope()
+            tan_args = []
+            for _ in self.each_lane():
+                for j in act:
+                    t = self.b.fresh(carried[j].kind, suffixed(carried[j], "dot"))
+                    self.tangent[carried[j]] = t
+                    self.same_shape(t, env[carried[j]])
+                    tan_args.append(t)
+                self.push_scope()
             self.b.push_block((*new_args, *tan_args))
             if region is op.regions[-1]:  # the body
                 self.block(region, env)
                 ys = [env[y] for y in region.yields]
-                ys += [self.carried(env[yields[j]], self.get(yields[j])) for j in act]
+                for _ in self.each_lane():
+                    ys += [self.carried(env[yields[j]], self.get(yields[j])) for j in act]
             else:  # a while loop's condition: no tangents needed
                 clone_ops(self.b, region, env)
                 ys = [env[y] for y in region.yields]
             regions.append(self.b.pop_block(tuple(ys)))
-            self.pop_scope()
+            for _ in self.each_lane():
+                self.pop_scope()
         operands = [env[v] for v in op.operands[:len(op.operands) - len(inits)]] + new_inits
         results = self._emit(op, tuple(operands), act, regions)
         self._bind_results(op, env, act, results)
 
     def _emit(self, op: Op, operands, act, regions) -> tuple[Value, ...]:
-        kinds = [r.kind for r in op.results] + [op.results[j].kind for j in act]
-        hints = [r.hint for r in op.results] + [suffixed(op.results[j], "dot") for j in act]
+        lanes = len(self.lanes)
+        kinds = [r.kind for r in op.results] + [op.results[j].kind for j in act] * lanes
+        hints = [r.hint for r in op.results] + [suffixed(op.results[j], "dot")
+                                                for j in act] * lanes
         return self.b.emit_multi(op.prim, operands, kinds, hints=hints, attrs=op.attrs,
                                  loc=op.loc, regions=tuple(regions))
 
     def _bind_results(self, op: Op, env, act, results) -> None:
         n = len(op.results)
         env.update(zip(op.results, results[:n], strict=True))
-        for j, t in zip(act, results[n:], strict=True):
-            self.tangent[op.results[j]] = t
-            self.same_shape(t, results[j])
+        for k, _ in enumerate(self.each_lane()):
+            for j, t in zip(act, results[n + k * len(act):n + (k + 1) * len(act)],
+                            strict=True):
+                self.tangent[op.results[j]] = t
+                self.same_shape(t, results[j])
 
 
 def forward_sweep(
@@ -371,15 +414,32 @@ def forward_sweep(
 
     Returns the results and their tangents (``None`` for a zero tangent).
     """
+    results, (tangents,) = forward_sweeps(b, fn, args, [seeds])
+    return results, tangents
+
+
+def forward_sweeps(
+    b: Builder,
+    fn: Function,
+    args: tuple[Value, ...],
+    directions: list[dict[int, Value]],
+) -> tuple[tuple[Value, ...], list[tuple[Value | None, ...]]]:
+    """:func:`forward_sweep` in several directions at once: the primal, loops and
+    branches included, is computed once, and each loop carries the tangents of every
+    direction.  Returns the results and, per direction, their tangents."""
     env: dict[Value, Value] = dict(zip(fn.params, args, strict=True))
-    seeded = {fn.params[i]: t for i, t in seeds.items()}
-    fwd = _Forward(b, active_values(fn, set(seeded), HANDLED))
-    fwd.tangent.update(seeded)
-    for i, t in seeds.items():
-        if t not in b.defs:  # a tangent argument: the caller gives it the argument's shape
-            fwd.same_shape(t, args[i])
+    seeded = {fn.params[i] for seeds in directions for i in seeds}
+    fwd = _Forward(b, active_values(fn, seeded, HANDLED), len(directions))
+    for seeds, _ in zip(directions, fwd.each_lane(), strict=True):
+        fwd.tangent.update({fn.params[i]: t for i, t in seeds.items()})
+        for i, t in seeds.items():
+            if t not in b.defs:  # a tangent argument: the caller gives it the argument's shape
+                fwd.same_shape(t, args[i])
     fwd.block(fn.body, env)
     results = tuple(env[r] for r in fn.results)
-    tangents = (fwd.get(r) for r in fn.results)
-    return results, tuple(None if t is None else fwd.shaped(v, t)
-                          for v, t in zip(results, tangents, strict=True))
+    out = []
+    for _ in fwd.each_lane():
+        tangents = (fwd.get(r) for r in fn.results)
+        out.append(tuple(None if t is None else fwd.shaped(v, t)
+                         for v, t in zip(results, tangents, strict=True)))
+    return results, out

@@ -30,7 +30,7 @@ from ..errors import DifferentiationError
 from ..ir.builder import Builder
 from ..ir.core import Function, Kind, Value
 from ..opt import optimize
-from .forward import forward_sweep
+from .forward import forward_sweep, forward_sweeps
 from .reverse import reverse_sweep
 from .rules import derived_hint
 from .transforms import (
@@ -164,7 +164,8 @@ def hessian_scalar_function(fn: Function, wrt: tuple[int, ...], single: bool,
             _, row = reverse_sweep(b, row_fn, params, wrt[r:], (seed,))
         else:
             g = optimize(grad_function(fn, (i,), True, mode="forward"))
-            row = [forward_sweep(b, g, params, {j: b.const(1.0)})[1][0] for j in wrt[r:]]
+            _, lanes = forward_sweeps(b, g, params, [{j: b.const(1.0)} for j in wrt[r:]])
+            row = [tangents[0] for tangents in lanes]
         for c, a in enumerate(row, start=r):
             entries[r, c] = entries[c, r] = _zero_if_none(b, a)
     names = [fn.param_names[i] for i in wrt]
@@ -211,9 +212,9 @@ def jacobian_scalar_function(fn: Function, wrt: tuple[int, ...], single: bool,
     params = _params(b, fn)
     m, n = len(outs), len(wrt)
     J: dict[tuple[int, int], Value] = {}
-    if mode == "forward":
-        for c, i in enumerate(wrt):
-            _, tangents = forward_sweep(b, fn, params, {i: b.const(1.0)})
+    if mode == "forward":  # one direction per input, in one sweep
+        _, lanes = forward_sweeps(b, fn, params, [{i: b.const(1.0)} for i in wrt])
+        for c, tangents in enumerate(lanes):
             for r, t in enumerate(tangents):
                 J[r, c] = _zero_if_none(b, t)
     elif mode == "reverse":

@@ -22,7 +22,7 @@ from ..errors import DifferentiationError
 from ..ir.builder import Builder
 from ..ir.core import Function, Kind, Value, values_read, walk_ops
 from ..primitives_numpy import MAX_BROADCAST, ShapeFacts
-from .forward import forward_sweep
+from .forward import forward_sweep, forward_sweeps
 from .reverse import reverse_sweep
 from .rules import derived_hint
 
@@ -135,9 +135,8 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
         (value,), adjoints = reverse_sweep(b, fn, params, wrt, (seed,))
         grads = [_zero_if_none(b, a, params[i], i in unread)
                  for a, i in zip(adjoints, wrt, strict=True)]
-    elif mode == "forward":
-        value = None
-        grads = []
+    elif mode == "forward":  # one direction per input, all in one sweep
+        directions = []
         for i in wrt:
             if fn.params[i].kind is Kind.LIST:
                 raise DifferentiationError(
@@ -153,8 +152,10 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
                 # arguments are arrays is partly inferred (`np.sum(x * c)`: x or c?), so a
                 # scalar passes and an array is refused when the gradient runs.
                 seed = b.emit("scalar_input", (params[i],))
-            (value,), (tangent,) = forward_sweep(b, fn, params, {i: seed})
-            grads.append(_zero_if_none(b, tangent, params[i], i in unread))
+            directions.append({i: seed})
+        (value,), tangents = forward_sweeps(b, fn, params, directions)
+        grads = [_zero_if_none(b, t, params[i], i in unread)
+                 for (t,), i in zip(tangents, wrt, strict=True)]
     else:
         raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
     names = ", ".join(fn.param_names[i] for i in wrt)
