@@ -538,3 +538,23 @@ def test_an_item_adjoint_is_added_in_place_into_a_whole_one():
         np.testing.assert_allclose(g(z, k), fd_grad(log_softmax_pick, (z, k), 0),
                                    rtol=RTOL, atol=1e-9)
     assert "[k] -= " in g.source and "np.zeros" not in g.source
+
+
+def rnn_from_one(w, x):
+    h = np.zeros(len(x))
+    h[0] = x[0]
+    for t in range(1, len(x)):
+        h[t] = np.tanh(w * h[t - 1] + x[t])
+    return np.sum(h * h)
+
+
+def test_an_rnn_needs_no_tape_when_no_later_pass_changes_what_it_reads():
+    """h[t - 1] is never written again after pass t reads it: the reverse sweep reads it
+    from the final h, and nothing is taped (range(0, …) would read h[-1] first: taped)."""
+    g = s2sad.grad(rnn_from_one, wrt=(0, 1))
+    for w, x in ((0.6, np.array([0.3, -0.2, 0.9, 0.5])), (-1.3, np.array([1.0, 0.2]))):
+        w_bar, x_bar = g(w, x)
+        np.testing.assert_allclose(w_bar, fd_grad(rnn_from_one, (w, x), 0), rtol=RTOL)
+        np.testing.assert_allclose(x_bar, fd_grad(rnn_from_one, (w, x), 1), rtol=RTOL)
+    assert "tape" not in g.source and "h[t - 1]" in g.source
+    assert "tape.append(" in s2sad.grad(rnn, wrt=(0, 1)).source

@@ -6,6 +6,7 @@ is checked against a Richardson finite difference in that entry.
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -182,3 +183,52 @@ def test_max_of_a_list_with_ties_goes_to_the_first():
     assert s2sad.grad(max_min_spread)([1.0, 3.0, 3.0, -2.0, -2.0]) == [0.0, 8.0, 0.0, -1.0, 0.0]
     src = s2sad.grad(max_min_spread).source
     assert "for " not in src and "_argmax(xs)" in src and "import numpy" not in src
+
+
+def lookahead(xs):
+    ys = list(xs)
+    for i in range(len(ys) - 1):
+        ys[i] = ys[i] * math.sin(ys[i + 1])  # ys[i + 1] changes in the next pass: taped
+    return ys[0] + ys[1]
+
+
+def write_then_read(xs, c):
+    ys = list(xs)
+    t = 0.0
+    for i in range(1, len(ys)):
+        ys[i] = ys[i - 1] * c + ys[i]
+        t += ys[i] * ys[i]  # the item just written: final
+    return t
+
+
+def changed_after_the_loop(xs, c):
+    ys = list(xs)
+    for i in range(1, len(ys)):
+        ys[i] = ys[i - 1] * ys[i] * c + math.tanh(ys[i - 1] * c)
+    ys[0] = 7.0  # the reverse sweep must read the items as the loop left them
+    ys[1] = ys[1] * 3.0
+    return ys[-1] + ys[0] + ys[1]
+
+
+def wraps_around(xs):
+    ys = list(xs)
+    for i in range(len(ys)):
+        ys[i] = ys[i - 1] * ys[i]  # at i = 0, ys[-1]: the last item, changed later
+    return ys[-1] + ys[0]
+
+
+@pytest.mark.parametrize("f, args", [
+    (lookahead, ([0.5, -1.0, 2.0, 0.1],)),
+    (write_then_read, ([0.5, -1.0, 2.0, 0.1], 0.7)),
+    (changed_after_the_loop, ([0.5, -1.0, 2.0, 0.1], 0.7)),
+    (wraps_around, ([0.5, -1.2, 1.1, 0.9],)),
+], ids=["lookahead", "write_then_read", "changed_after_the_loop", "wraps_around"])
+def test_items_read_from_the_final_list_only_when_no_later_pass_changes_them(f, args):
+    g = s2sad.grad(f)
+    assert_close(g(*args), list_gradient(f, args, 0), rtol=1e-7, atol=1e-9)
+
+
+def test_an_item_no_later_pass_changes_is_not_taped():
+    src = s2sad.grad(S.prefix_products).source
+    assert "tape.append(_t" in src and "tape.append((" not in src  # ys[i - 1] is not kept
+    assert "tape" not in s2sad.grad(write_then_read).source  # every item it reads is final

@@ -15,7 +15,9 @@ Structured ops:
   back-propagates through it.  The tape holds O(iterations × carried
   values), never every intermediate.  A carried array or list that the body
   only reads items of and assigns into (``h[t] = f(h[t - 1])``) is not
-  recorded whole: the items read are, so that the loop can change it in place.  The
+  recorded whole: the items read are, so that the loop can change it in place,
+  and not even those when no later pass changes them (the reverse sweep reads
+  them from the final array).  The
   adjoints of values from outside the loop are accumulated in carried slots
   of the reverse loop.
 * A ``cond`` is reversed by a ``cond`` on the same predicate (the primal
@@ -62,6 +64,7 @@ class _Reverse:
         # loop → (its tape, its while-loop trip count, taped slots and args, the tape's tag)
         self.tapes: dict[Op, tuple] = {}
         self.shapes = ShapeFacts.of(b)
+        self.defs: dict[Value, Op] = {}  # the differentiated function's values -> their ops
 
     def zero(self) -> Value:
         return self.b.const(0.0)
@@ -92,16 +95,17 @@ class _Reverse:
         return any(a in self.active for a in args) or any(
             r in self.active for o in walk_ops(op.regions[-1]) for r in o.results)
 
-    def _read_plan(self, body: Block, j: int, arg: Value) -> list[Op] | None:
+    def _read_plan(self, body: Block, j: int, arg: Value
+                   ) -> tuple[list[Op], list[Op]] | None:
         """The body's reads of carried array or list ``arg`` (``h[t - 1]``), if the body
         only reads items of it and assigns into it (``h[t] = ...``, yielding the result):
         then the tape records those items, not the whole container on every iteration
-        (O(items read) per iteration instead of O(len))."""
+        (O(items read) per iteration instead of O(len)).  Returns (reads, assignments)."""
         prims = _ITEM_PRIMS.get(arg.kind)
         if prims is None or arg not in self.active:
             return None
         read, assign = prims
-        chain, reads = {arg}, []
+        chain, reads, writes = {arg}, [], []
         for o in body.ops:
             if any(u in chain for r in o.regions for u in values_read(r)):
                 return None
@@ -114,11 +118,57 @@ class _Reverse:
                 reads.append(o)
             elif o.prim == assign:
                 chain.add(o.results[0])
+                writes.append(o)
             else:
                 return None
         ok = body.yields[j] in chain and not any(
             y in chain for i, y in enumerate(body.yields) if i != j)
-        return reads if ok else None
+        return (reads, writes) if ok else None
+
+    def _read_at_the_end(self, op: Op, o: Op, writes: list[Op]) -> bool:
+        """Does item read ``o`` (``h[i + a]`` in a ``for i in range(k, n)`` loop, k >= 0)
+        read an item that no later assignment changes (each is ``h[i + b]`` with b > a, or
+        b = a before the read)?  Then the reverse sweep reads it from the final ``h``, and
+        the tape need not keep it: ``h[t] = f(h[t - 1])`` needs no tape at all."""
+        if op.prim != "for_range" or self._const(op.operands[2]) != 1:
+            return False
+        start = self._const(op.operands[0])
+        i = op.regions[0].args[0]
+        if type(start) is not int or start < 0:
+            return False
+        order = {x: k for k, x in enumerate(op.regions[0].ops)}
+        a = self._offset(o, i, o.prim == "np_index")
+        if a is None or start + a < 0:
+            return False
+        for w in writes:
+            b = self._offset(w, i, w.prim == "index_set")
+            if b is None or start + b < 0 or b < a or (b == a and order[w] > order[o]):
+                return False
+        return True
+
+    def _const(self, v: Value):
+        """The constant behind a value of the function differentiated (else None)."""
+        d = self.defs.get(v)
+        return d.attr("value") if d is not None and d.prim == "const" else None
+
+    def _offset(self, o: Op, i: Value, array: bool) -> int | None:
+        """``a`` for an item read or assignment at index ``i + a`` (a constant), else None."""
+        if array:  # h[i + a]: one integer index, the first dynamic operand
+            if o.attr("index") != (("int", 0),):
+                return None
+            index = o.operands[2 if o.prim == "index_set" else 1]
+        else:
+            index = o.operands[1]
+        if index is i:
+            return 0
+        d = self.defs.get(index)
+        if d is None or d.prim not in ("add", "sub") or i not in d.operands:
+            return None
+        other = d.operands[1] if d.operands[0] is i else d.operands[0]
+        c = self._const(other)
+        if type(c) is not int or (d.prim == "sub" and d.operands[0] is not i):
+            return None
+        return c if d.prim == "add" else -c
 
     def _partial_reads(self, op: Op) -> set[Value]:
         """The primal values that ``op``'s reverse reads: those its partials for its
@@ -168,8 +218,10 @@ class _Reverse:
             if o in skip or o.regions or len(o.results) != 1:
                 continue
             r = o.results[0]
-            c = sum(cost.get(u, 0) for u in o.operands) + (
-                _cost(o.prim) if r.kind is not Kind.INT else 0)  # the adjoints need indices
+            # what recomputing r costs: its own op and the floats it is computed from
+            # (the adjoints need indices anyway; lists and arrays are there to read)
+            c = sum(cost.get(u, 0) for u in o.operands if u.kind is Kind.FLOAT) + (
+                _cost(o.prim) if r.kind is not Kind.INT else 0)
             if c >= _KEEP and r in needed and r.kind is Kind.FLOAT and P.PRIMITIVES[o.prim].cse:
                 kept.append(o)
                 c = 0
@@ -184,8 +236,10 @@ class _Reverse:
         plans = {j: plan for j, a in enumerate(args)
                  if (plan := self._read_plan(body, j, a))
                  is not None}
-        # the items read of arrays that are only read and assigned into, in body order
-        read_ops = [o for o in body.ops if any(o in plan for plan in plans.values())]
+        # the items read of arrays that are only read and assigned into, in body order,
+        # but those the reverse sweep can read from the final array
+        read_ops = [o for o in body.ops for reads_j, writes_j in plans.values()
+                    if o in reads_j and not self._read_at_the_end(op, o, writes_j)]
         saved = [j for j, a in enumerate(args) if a in reads and j not in plans]
         kept = self._kept_ops(body, [args[j] for j in saved], set(read_ops), runs)
         saved_args: list[Value] = []  # a for loop's index is recomputed, not taped
@@ -511,9 +565,13 @@ class _Reverse:
         for a, v in zip(list(saved_args) + [args[j] for j in saved]
                         + [o.results[0] for o in read_ops + kept], values, strict=True):
             inner_env[a] = v
-        for j in plans:  # not recorded: its items are; the loop's result has its shape
-            inner_env[args[j]] = env[op.results[j]]
-        self.primal(body, inner_env, frozenset(read_ops + kept), frozenset(kept))
+        # not recorded: its items are, or are read from the loop's result (as are those
+        # written in the pass): the assignments are not replayed
+        writes = [w for _, writes_j in plans.values() for w in writes_j]
+        for j, (_, writes_j) in plans.items():
+            for v in (args[j], *(w.results[0] for w in writes_j)):
+                inner_env[v] = env[op.results[j]]
+        self.primal(body, inner_env, frozenset(read_ops + kept + writes), frozenset(kept))
         local: dict[Value, Value] = {f: a for f, a in zip(free, free_args, strict=True)
                                      if f.kind is Kind.LIST}
         for j, a in zip(act, adj_args, strict=True):
@@ -570,6 +628,7 @@ def reverse_sweep(
     """
     env: dict[Value, Value] = dict(zip(fn.params, args, strict=True))
     rev = _Reverse(b, active_values(fn, {fn.params[i] for i in wrt}))
+    rev.defs = {r: o for o in walk_ops(fn.body) for r in o.results}
     rev.primal(fn.body, env)
     adjoint: dict[Value, Value] = {}
     for r, ct in zip(fn.results, cotangents, strict=True):
