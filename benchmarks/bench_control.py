@@ -408,7 +408,7 @@ def run_memory(*, quick: bool = False) -> list[MemoryRow]:
     for m in (1000, 3000):
         xs = _lists(m, 1, 2, -1.0, -0.5)[0]
         rows.append(MemoryRow("prefix (ys[i] = …): s2sad", m, peak_bytes(g_prefix, xs),
-                              list_bytes(xs), "tape: the two items each pass reads (O(n))"))
+                              list_bytes(xs), "tape: ys[i] before each pass changes it (O(n))"))
         rows.append(MemoryRow("prefix (ys[i] = …): hand", m, peak_bytes(prefix_hand, xs),
                               list_bytes(xs), "ys and the result"))
     g_carry = s2sad.grad(carry, wrt=0)
