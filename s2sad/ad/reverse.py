@@ -10,8 +10,8 @@ Structured ops:
 
 * A loop pushes, at the start of every iteration, the carried values its body
   reads onto a tape (a plain Python list); a ``while`` loop also counts its
-  iterations.  The reverse sweep runs the loop backwards: it pops the
-  carried values, recomputes that iteration's body from them, and
+  iterations.  The reverse sweep runs the loop backwards: it reads the
+  pass's record (by pass number), recomputes that iteration's body from it, and
   back-propagates through it.  The tape holds O(iterations × carried
   values), never every intermediate.  A carried array or list that the body
   only reads items of and assigns into (``h[t] = f(h[t - 1])``) is not
@@ -533,6 +533,17 @@ class _Reverse:
             return self.b.emit("unbroadcast", (adj, value), loc=loc)
         return adj
 
+    def _pass_number(self, op: Op, env, i: Value) -> Value:
+        """Which pass of loop ``op`` the reverse sweep is in at loop index ``i``, counted
+        from 0: the record of the tape it reads (records are read by number, not popped:
+        an index is cheaper than ``list.pop``)."""
+        if op.prim != "for_range":
+            return i  # a while loop's reverse sweep counts its passes itself
+        start, step = (self._const(v) for v in (op.operands[0], op.operands[2]))
+        b = self.b
+        k = i if start == 0 else b.emit("sub", (i, env[op.operands[0]]), loc=op.loc)
+        return k if step == 1 else b.emit("floordiv", (k, env[op.operands[2]]), loc=op.loc)
+
     def _reverse_loop(self, op: Op, env, adjoint) -> None:
         b = self.b
         tape, count, saved, saved_args, tag, read_ops, plans, kept = self.tapes[op]
@@ -545,13 +556,13 @@ class _Reverse:
         init_adj = [self._carried_adjoint(adjoint.get(op.results[j]), env[op.results[j]],
                                           op.loc) for j in act]
         init_free = self._free_inits(free, env, adjoint)
-        i_arg = b.fresh(Kind.INT, body.args[0].hint if op.prim == "for_range" else "_")
+        i_arg = b.fresh(Kind.INT, body.args[0].hint if op.prim == "for_range" else "k")
         tape_arg = b.fresh(Kind.TAPE, "tape")
         adj_args = [b.fresh(args[j].kind, suffixed(args[j], "bar")) for j in act]
         free_args = [b.fresh(f.kind, suffixed(f, "bar")) for f in free]
         b.push_block((i_arg, tape_arg, *adj_args, *free_args))
         inner_env = dict(env)
-        popped = b.emit_multi("tape_pop", (tape_arg,),
+        popped = b.emit_multi("tape_pop", (tape_arg, self._pass_number(op, env, i_arg)),
                               [Kind.TAPE] + [a.kind for a in saved_args]
                               + [args[j].kind for j in saved]
                               + [o.results[0].kind for o in read_ops + kept],

@@ -32,7 +32,7 @@ from typing import Any
 from .. import primitives as P
 from .. import runtime
 from ..errors import InternalError, S2SADError
-from ..ir.core import NO_DEFAULT, Block, Function, Kind, Op, Value, walk_ops
+from ..ir.core import NO_DEFAULT, Block, Function, Kind, Op, Value, values_read, walk_ops
 from . import arrays
 
 MAX_OPS = 6
@@ -589,8 +589,12 @@ class _FunctionWriter:
             targets = [self.namer.fresh(r.hint) for r in op.results[1:]]
             for r, n in zip(op.results[1:], targets, strict=True):
                 self._name_of(r, n)
-            popped = ast.Call(func=ast.Attribute(_name(tape), "pop", ast.Load()), args=[],
-                              keywords=[])
+            if len(op.operands) == 1:  # the last record
+                popped = ast.Call(func=ast.Attribute(_name(tape), "pop", ast.Load()), args=[],
+                                  keywords=[])
+            else:  # record k, the tape left as it is
+                popped = ast.Subscript(value=_name(tape), slice=self._expr(op.operands[1]),
+                                       ctx=ast.Load())
             self._assign_many(targets, [popped], packed=len(targets) > 1)
         else:
             self._statement(op, block)
@@ -797,7 +801,10 @@ class _FunctionWriter:
 
         if op.prim == "for_range":
             enter_body()
-            index = self.namer.fresh(body.args[0].hint or "i")
+            hint = body.args[0].hint or "i"
+            if op.attr("reverse", False) and body.args[0] not in values_read(body):
+                hint = "_"  # a reverse sweep that reads no record by number
+            index = self.namer.fresh(hint)
             self._name_of(body.args[0], index)
             stmts = self._block(body, lambda: self._yield_into(body, names))
             self.body.append(ast.For(target=ast.Name(id=index, ctx=ast.Store()),

@@ -67,7 +67,7 @@ def _op(op: Op, env: dict[Value, Any]) -> tuple[Any, ...]:
         return (tape,)
     if op.prim == "tape_pop":
         tape = vals[0]
-        return (tape, *tape.pop())
+        return (tape, *(tape.pop() if len(vals) == 1 else tape[vals[1]]))
     if op.prim == "list_pop":
         xs = vals[0]
         return (xs, xs.pop())

@@ -238,7 +238,7 @@ class _Runner:
             return (tape,)
         if prim == "tape_pop":
             tape = vals[0]
-            return (tape, *tape.pop())
+            return (tape, *(tape.pop() if len(vals) == 1 else tape[_index(vals[1])]))
         if prim in _LIST_OPS:
             return (_LIST_OPS[prim](*vals),)
         if prim == "list_pop":

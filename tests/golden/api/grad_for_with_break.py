@@ -18,8 +18,8 @@ def grad_for_with_break(x, n):
         i += 1
         n_1 += 1
     s_bar = 1.0
-    for _ in reversed(range(n_1)):
-        s_1 = tape.pop()
+    for k in reversed(range(n_1)):
+        s_1 = tape[k]
         if not s_1 > 5:
             s_bar *= 2.0 * s_1
     return s_bar

@@ -17,7 +17,7 @@ def grad_loop_with_branch(x, n):
             s = 0.5 * s + math.cos(x)
     s_bar, x_bar = 1.0, 0.0
     for i_1 in reversed(range(n)):
-        s_1 = tape.pop()
+        s_1 = tape[i_1]
         if s_1 < 2:
             x_bar_1 = i_1 * s_bar
         else:

@@ -28,7 +28,7 @@ def grad_softmax_cross_entropy(z, k):
     total_bar = 1.0 / total
     m_bar = 0.0
     for i_1 in reversed(range(_t0)):
-        _t2 = tape.pop()
+        _t2 = tape[i_1]
         _t3 = total_bar * _t2
         z_bar[i_1] += _t3
         m_bar -= _t3
