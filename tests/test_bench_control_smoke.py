@@ -12,6 +12,8 @@ import pytest
 
 from tests.srcmod import load_benchmark
 
+pytestmark = pytest.mark.slow  # runs the benchmark scripts: `pytest -m slow`
+
 
 @pytest.fixture(scope="module")
 def bench():

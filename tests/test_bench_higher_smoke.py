@@ -3,7 +3,11 @@ Hessian-vector products it times agree with finite differences and SciPy."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.srcmod import load_benchmark
+
+pytestmark = pytest.mark.slow  # runs the benchmark scripts: `pytest -m slow`
 
 
 def test_quick_run():

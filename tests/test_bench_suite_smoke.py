@@ -15,6 +15,8 @@ import pytest
 from tests.oracles import derivative
 from tests.srcmod import load_benchmark
 
+pytestmark = pytest.mark.slow  # runs the benchmark scripts: `pytest -m slow`
+
 
 @pytest.fixture(scope="module")
 def suite():

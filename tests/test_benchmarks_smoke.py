@@ -11,6 +11,8 @@ import pytest
 
 from tests.srcmod import load_benchmark
 
+pytestmark = pytest.mark.slow  # runs the benchmark scripts: `pytest -m slow`
+
 
 @pytest.fixture(scope="module")
 def bench_core():

@@ -205,6 +205,7 @@ def test_concurrent_writers_and_readers_never_see_a_torn_entry(on):
     assert not list(on.glob("*.tmp"))  # no temporary file left behind
 
 
+@pytest.mark.slow
 def test_processes_share_the_cache(on, tmp_path):
     """Eight processes import one module of decorated functions at once, from a cold cache
     in one directory; then a ninth imports it without lifting a function. Everyone gets

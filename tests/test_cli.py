@@ -309,6 +309,7 @@ def test_failed_write_leaves_no_file(in_root, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # neither the target nor a temporary
 
 
+@pytest.mark.slow
 def test_emitted_modules_compile_and_pass_ruff(in_root, tmp_path):
     paths = []
     for command in ("grad", "value-and-grad", "jvp", "vjp"):
@@ -408,6 +409,7 @@ print("checked", checked)
 """
 
 
+@pytest.mark.slow
 def test_emitted_module_runs_in_a_fresh_interpreter_without_s2sad(in_root, tmp_path):
     import json
 
@@ -602,6 +604,7 @@ def test_check_options(in_root):
     assert forward.exit_code == 0 and "forward mode" in forward.stdout
 
 
+@pytest.mark.slow
 def test_check_module_good_and_hand_edited(in_root, tmp_path):
     good = tmp_path / "good.py"
     assert run("grad", "examples/textbook.py", *fargs(*WORKING), "-o", good).exit_code == 0
@@ -764,6 +767,7 @@ def test_debug_shows_the_traceback_of_user_errors(in_root):
 # -- every command works on every example ----------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", sorted(p.name for p in (ROOT / "examples").glob("*.py")))
 def test_every_command_works_on_the_examples(in_root, tmp_path, example):
     src = f"examples/{example}"
@@ -811,6 +815,7 @@ def _script() -> str:
     return found
 
 
+@pytest.mark.slow
 def test_console_script_and_python_m_agree(in_root, tmp_path):
     args = ["grad", "examples/textbook.py", *fargs(*SHOWCASE)]
     script = subprocess.run([_script(), *args], capture_output=True, cwd=ROOT, timeout=60)
@@ -820,6 +825,7 @@ def test_console_script_and_python_m_agree(in_root, tmp_path):
     assert script.stdout == module.stdout == run(*args).stdout_bytes
 
 
+@pytest.mark.slow
 def test_console_script_version_and_errors(in_root, tmp_path):
     version = subprocess.run([_script(), "--version"], capture_output=True, text=True,
                              timeout=60)
@@ -831,6 +837,7 @@ def test_console_script_version_and_errors(in_root, tmp_path):
     assert_compiler_error(bad.stderr, str(src), 2)
 
 
+@pytest.mark.slow
 def test_console_script_check_exit_codes(in_root, tmp_path):
     good = tmp_path / "good.py"
     assert run("grad", "examples/textbook.py", "-f", "cubic", "-o", good).exit_code == 0

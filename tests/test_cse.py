@@ -111,6 +111,7 @@ def long_chain_source(pairs: int) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow
 def test_ten_thousand_op_chain_compiles_and_is_correct():
     f = load_source(long_chain_source(LONG_PAIRS), "long_chain").long_chain
     primal = s2sad.lift(f)

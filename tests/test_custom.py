@@ -259,6 +259,7 @@ def test_custom_second_derivative_several_inputs(point):
     assert_close(d2(0.6), _fd_second(C.uses_my_exp, (0.6,), 0), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_generated_module_imports_the_primitive_in_a_subprocess(tmp_path):
     source = s2sad.grad(C.softplus_loop_branch).source
     assert "from tests.fixtures.custom_prims import log1pexp" in source
@@ -295,6 +296,7 @@ def f(x):
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spelling", ["s2sad", "sd", "from"])
 def test_cli_source_file_imports_from_its_stem(tmp_path, spelling):
     from s2sad.frontend import lower
