@@ -388,9 +388,8 @@ def _define_table() -> None:
                        derivative="none", cse=False))
     register(Primitive("tape_push", VARIADIC, kind_rule=lambda kinds, attrs: Kind.TAPE,
                        derivative="none", cse=False, rule_missing=True))
-    # tape_pop(tape) pops the last record; tape_pop(tape, k) reads record k and leaves the
-    # tape as it is (a loop's reverse sweep reads pass k's record by the pass number)
-    register(Primitive("tape_pop", VARIADIC, derivative="none", cse=False, rule_missing=True))
+    # tape_read(tape, k): the tape (unchanged) and record k, pushed by pass k of its loop
+    register(Primitive("tape_read", 2, derivative="none", cse=False, rule_missing=True))
 
     # -- NumPy: logaddexp (elementwise, with stable partials) and the array primitives ------
     register(Primitive("logaddexp", 2, lambda a, b, **_: _sp().log(_sp().exp(a) + _sp().exp(b)),

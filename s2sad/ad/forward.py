@@ -14,7 +14,7 @@ active slots next to the slots.
 
 Forward mode over reverse-mode IR (Hessian-vector products as forward over
 reverse): a tape push also pushes the tangents of its active values and the
-matching pop (same ``tape`` tag) pops them back; the list-adjoint updates
+matching read (same ``tape`` tag) reads them back; the list-adjoint updates
 (``add_at``, ``list_add``, ``list_pop``) are linear.  Reverse mode's array
 helpers have no tangent rules yet: activity analysis refuses them.
 """
@@ -32,7 +32,7 @@ from .rules import add_all, cancels, scaled_partials, suffixed
 
 # Reverse-mode ops that forward mode differentiates itself (forward over reverse): the
 # tapes carry tangents next to values, and the list adjoints are linear.
-HANDLED = frozenset({"tape_push", "tape_pop", "add_at", "list_add", "list_pop"})
+HANDLED = frozenset({"tape_push", "tape_read", "add_at", "list_add", "list_pop"})
 
 
 class _Lane:
@@ -52,18 +52,19 @@ class _Forward:
         self.b = b
         self.active = active
         self.lanes = [_Lane() for _ in range(lanes)]
-        self.use(self.lanes[0])
-
-    def use(self, lane: _Lane) -> None:
-        """Work on the tangents of ``lane`` from now on."""
-        self.tape_slots, self.tangent = lane.tape_slots, lane.tangent
-        self.terms, self.scopes = lane.terms, lane.scopes
+        self.lane = self.lanes[0]  # the direction being worked on
 
     def each_lane(self):
         """Each lane in turn, made the current one."""
         for lane in self.lanes:
-            self.use(lane)
+            self.lane = lane
             yield lane
+
+    # the current lane's state
+    tape_slots = property(lambda self: self.lane.tape_slots)
+    tangent = property(lambda self: self.lane.tangent)
+    terms = property(lambda self: self.lane.terms)
+    scopes = property(lambda self: self.lane.scopes)
 
     def get(self, v: Value) -> Value | None:
         """The tangent of ``v`` as one value (``None``: zero)."""
@@ -158,7 +159,7 @@ class _Forward:
         """The tangents of reverse mode's own ops (forward over reverse).
 
         A tape push also pushes the tangents of its active values, and the pop with the
-        same tag pops them back as the tangents of the popped values.  The list-adjoint
+        same tag reads them back as the tangents of the values read.  The list-adjoint
         updates are linear: the tangent does to the tangent list what the op does.
         Derivative IR is differentiated one direction at a time (one lane)."""
         if len(self.lanes) != 1:
@@ -173,16 +174,16 @@ class _Forward:
             env[op.result] = b.emit("tape_push", (*operands, *extra), attrs=op.attrs, loc=loc,
                                     hint=op.result.hint)
             return
-        if op.prim == "tape_pop":
+        if op.prim == "tape_read":
             slots = self.tape_slots.get(op.attr("tape"), [])
-            popped = op.results[1:]
-            results = b.emit_multi("tape_pop", operands, kinds + [popped[k].kind for k in slots],
+            read = op.results[1:]
+            results = b.emit_multi("tape_read", operands, kinds + [read[k].kind for k in slots],
                                    hints=[r.hint for r in op.results]
-                                   + [suffixed(popped[k], "dot") for k in slots],
+                                   + [suffixed(read[k], "dot") for k in slots],
                                    attrs=op.attrs, loc=loc)
             env.update(zip(op.results, results, strict=False))
             for k, t in zip(slots, results[len(op.results):], strict=True):
-                self.tangent[popped[k]] = t
+                self.tangent[read[k]] = t
             return
         tangents = [self.get(v) if v.kind.differentiable else None for v in op.operands]
         if op.prim == "list_pop":

@@ -58,13 +58,14 @@ def _cost(prim: str) -> int:
 
 
 class _Reverse:
-    def __init__(self, b: Builder, active: set[Value]) -> None:
+    def __init__(self, b: Builder, fn: Function, active: set[Value]) -> None:
         self.b = b
         self.active = active
         # loop → (its tape, its while-loop trip count, taped slots and args, the tape's tag)
         self.tapes: dict[Op, tuple] = {}
         self.shapes = ShapeFacts.of(b)
-        self.defs: dict[Value, Op] = {}  # the differentiated function's values -> their ops
+        # the differentiated function's values -> their ops
+        self.defs = {r: o for o in walk_ops(fn.body) for r in o.results}
 
     def zero(self) -> Value:
         return self.b.const(0.0)
@@ -244,7 +245,7 @@ class _Reverse:
         kept = self._kept_ops(body, [args[j] for j in saved], set(read_ops), runs)
         saved_args: list[Value] = []  # a for loop's index is recomputed, not taped
         tape0 = b.emit("tape_new", (), loc=op.loc, hint="tape")
-        tag = {"tape": tape0.id}  # pairs this tape's pushes with its pops
+        tag = {"tape": tape0.id}  # pairs this tape's pushes with its reads
         count = op.prim == "while_loop"
         extra_inits = [tape0] + ([b.const(0)] if count else [])
         extra_kinds = [Kind.TAPE] + ([Kind.INT] if count else [])
@@ -562,7 +563,7 @@ class _Reverse:
         free_args = [b.fresh(f.kind, suffixed(f, "bar")) for f in free]
         b.push_block((i_arg, tape_arg, *adj_args, *free_args))
         inner_env = dict(env)
-        popped = b.emit_multi("tape_pop", (tape_arg, self._pass_number(op, env, i_arg)),
+        record = b.emit_multi("tape_read", (tape_arg, self._pass_number(op, env, i_arg)),
                               [Kind.TAPE] + [a.kind for a in saved_args]
                               + [args[j].kind for j in saved]
                               + [o.results[0].kind for o in read_ops + kept],
@@ -570,7 +571,7 @@ class _Reverse:
                               + [args[j].hint for j in saved]
                               + [o.results[0].hint for o in read_ops + kept],
                               attrs=tag, loc=op.loc)
-        new_tape, values = popped[0], popped[1:]
+        new_tape, values = record[0], record[1:]
         if op.prim == "for_range":
             inner_env[body.args[0]] = i_arg
         for a, v in zip(list(saved_args) + [args[j] for j in saved]
@@ -638,8 +639,7 @@ def reverse_sweep(
     results and the adjoints in ``wrt`` order (``None`` for a zero adjoint).
     """
     env: dict[Value, Value] = dict(zip(fn.params, args, strict=True))
-    rev = _Reverse(b, active_values(fn, {fn.params[i] for i in wrt}))
-    rev.defs = {r: o for o in walk_ops(fn.body) for r in o.results}
+    rev = _Reverse(b, fn, active_values(fn, {fn.params[i] for i in wrt}))
     rev.primal(fn.body, env)
     adjoint: dict[Value, Value] = {}
     for r, ct in zip(fn.results, cotangents, strict=True):

@@ -101,7 +101,7 @@ _LOOPS = ("for_range", "while_loop")
 _VIEWS = ("np_index", "transpose", "reshape", "ravel", "reshape_like", "swapaxes",
           "expand_dims", "squeeze", "unbroadcast", "sum_to", "stop_gradient")
 # ops whose array result is not a new array (or is not known to be one)
-_NOT_NEW = frozenset(_VIEWS) | {"select", "tape_pop", "list_pop", "getitem", "const"}
+_NOT_NEW = frozenset(_VIEWS) | {"select", "tape_read", "list_pop", "getitem", "const"}
 
 
 def _loop_slots(op: Op):
@@ -582,19 +582,15 @@ class _FunctionWriter:
                 func=ast.Attribute(_name(tape), "append", ast.Load()), args=[item],
                 keywords=[])))
             self.names[op.result] = tape
-        elif op.prim == "tape_pop":
+        elif op.prim == "tape_read":
             tape = self.names[op.operands[0]]
             self.names[op.results[0]] = tape
             self._flush_readers(None)
             targets = [self.namer.fresh(r.hint) for r in op.results[1:]]
             for r, n in zip(op.results[1:], targets, strict=True):
                 self._name_of(r, n)
-            if len(op.operands) == 1:  # the last record
-                popped = ast.Call(func=ast.Attribute(_name(tape), "pop", ast.Load()), args=[],
-                                  keywords=[])
-            else:  # record k, the tape left as it is
-                popped = ast.Subscript(value=_name(tape), slice=self._expr(op.operands[1]),
-                                       ctx=ast.Load())
+            popped = ast.Subscript(value=_name(tape), slice=self._expr(op.operands[1]),
+                                   ctx=ast.Load())
             self._assign_many(targets, [popped], packed=len(targets) > 1)
         else:
             self._statement(op, block)

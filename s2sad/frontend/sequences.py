@@ -228,37 +228,32 @@ class SequenceMixin:
         """``sum`` of one list or generator: desugared into a loop; ``max``/``min`` of a
         list: its first largest (smallest) item, by index."""
         arg = node.args[0]
-        acc = self.hidden(hint or "total")
-        if isinstance(arg, ast.GeneratorExp) or isinstance(arg, ast.ListComp):
-            if name != "sum":
+        generator = isinstance(arg, (ast.GeneratorExp, ast.ListComp))
+        if name != "sum":  # the first largest (smallest) item: it alone has a derivative
+            if generator:
                 raise self.unsupported(ctx.pf, arg, f"`{name}` of a generator is not supported "
                                        "yet", hint=f"build the values first, or use `{name}(a, b)`")
-            if len(arg.generators) != 1 or arg.generators[0].is_async:
-                raise self.unsupported(ctx.pf, arg, "only one `for` per generator is supported")
-            gen = arg.generators[0]
-            update: ast.stmt = ast.AugAssign(target=_store(acc), op=ast.Add(), value=arg.elt)
-            for cond in reversed(gen.ifs):
-                update = ast.If(test=cond, body=[update], orelse=[])
-            start = node.args[1] if len(node.args) > 1 else ast.Constant(0)
-            stmts = [ast.Assign(targets=[_store(acc)], value=start),
-                     ast.For(target=gen.target, iter=gen.iter, body=[update], orelse=[])]
-        elif name != "sum":  # the first largest (smallest) item: it alone has a derivative
             xs = self.as_list(self.expr(arg, ctx), arg, ctx)
             where = self.emit(f"list_arg{name}", [xs], ctx, node, f"arg{name}")
             return self.emit("getitem", [xs, where], ctx, node, hint)
-        else:
-            seq = self.hidden("xs")
+        acc = self.hidden(hint or "total")
+        if generator:
+            if len(arg.generators) != 1 or arg.generators[0].is_async:
+                raise self.unsupported(ctx.pf, arg, "only one `for` per generator is supported")
+            gen = arg.generators[0]
+            target, items, update = gen.target, gen.iter, _add_to(acc, arg.elt)
+            for cond in reversed(gen.ifs):
+                update = ast.If(test=cond, body=[update], orelse=[])
+        else:  # for k in range(len(xs)): total += xs[k]
+            seq, k = self.hidden("xs"), self.hidden("k")
             ctx.env[seq] = self.as_list(self.expr(arg, ctx), arg, ctx)
-            k = self.hidden("k")
-            item = ast.Subscript(value=_load(seq), slice=_load(k), ctx=ast.Load())
-            start = node.args[1] if len(node.args) > 1 else ast.Constant(0)
-            first = [ast.Assign(targets=[_store(acc)], value=start)]
-            rng = [_load(seq, "len")]
-            update = ast.AugAssign(target=_store(acc), op=ast.Add(), value=item)
-            loop = ast.For(target=_store(k), iter=ast.Call(func=_load("range"), args=rng,
-                                                           keywords=[]),
-                           body=[update], orelse=[])
-            stmts = [*first, loop]
+            target = _store(k)
+            items = ast.Call(func=_load("range"), args=[_load(seq, "len")], keywords=[])
+            update = _add_to(acc, ast.Subscript(value=_load(seq), slice=_load(k),
+                                                ctx=ast.Load()))
+        start = node.args[1] if len(node.args) > 1 else ast.Constant(0)
+        stmts = [ast.Assign(targets=[_store(acc)], value=start),
+                 ast.For(target=target, iter=items, body=[update], orelse=[])]
         self._run_desugared(stmts, node, ctx)
         return ctx.env[acc]
 
@@ -279,6 +274,10 @@ def _load(name: str, call: str | None = None) -> ast.expr:
     if call is not None:
         return ast.Call(func=ast.Name(id=call, ctx=ast.Load()), args=[value], keywords=[])
     return value
+
+
+def _add_to(name: str, value: ast.expr) -> ast.stmt:
+    return ast.AugAssign(target=_store(name), op=ast.Add(), value=value)
 
 
 def _store(name: str) -> ast.Name:

@@ -65,9 +65,9 @@ def _op(op: Op, env: dict[Value, Any]) -> tuple[Any, ...]:
         tape, *items = vals
         tape.append(tuple(list(v) if isinstance(v, list) else v for v in items))
         return (tape,)
-    if op.prim == "tape_pop":
+    if op.prim == "tape_read":
         tape = vals[0]
-        return (tape, *(tape.pop() if len(vals) == 1 else tape[vals[1]]))
+        return (tape, *tape[vals[1]])
     if op.prim == "list_pop":
         xs = vals[0]
         return (xs, xs.pop())

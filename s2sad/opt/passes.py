@@ -49,7 +49,7 @@ def _prune_slots(op: Op, live: set[Value]) -> Op:
     """Drop the results of a cond, or the carried slots of a loop, that nothing needs.
 
     A loop slot goes when its result is dead and its block argument is read
-    by nothing but its own yield (a tape nobody pops, a counter nobody reads).
+    by nothing but its own yield (a tape nobody reads, a counter nobody reads).
     """
     if op.prim == "cond":
         keep = [j for j, r in enumerate(op.results) if r in live]
@@ -104,13 +104,13 @@ def _count_reads(block: Block, v: Value, skip_yield: int | None) -> int:
 def prune_tapes(fn: Function) -> Function:
     """Stop recording what no reverse sweep reads back.
 
-    A tape slot whose popped value is never used is removed from the pushes
-    and the pops of its tape; a push or pop left with nothing to move goes too.
+    A tape slot whose value read back is never used is removed from the pushes
+    and the reads of its tape; a push or read left with nothing to move goes too.
     """
     used = values_read(fn.body) | set(fn.results)
     wanted: dict[int, set[int]] = {}
     for op in walk_ops(fn.body):
-        if op.prim == "tape_pop":
+        if op.prim == "tape_read":
             slots = wanted.setdefault(op.attr("tape"), set())
             slots.update(k for k, r in enumerate(op.results[1:]) if r in used)
     if not wanted:
@@ -126,7 +126,7 @@ def prune_tapes(fn: Function) -> Function:
         ops = []
         for op in block.ops:
             tag = op.attr("tape")
-            if op.prim in ("tape_push", "tape_pop") and tag in wanted:
+            if op.prim in ("tape_push", "tape_read") and tag in wanted:
                 keep = sorted(wanted[tag])
                 if not keep:
                     alias[op.results[0]] = rename(op.operands[0])

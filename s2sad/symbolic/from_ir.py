@@ -236,9 +236,9 @@ class _Runner:
             tape, *items = vals
             tape.append(tuple(list(v) if isinstance(v, list) else v for v in items))
             return (tape,)
-        if prim == "tape_pop":
+        if prim == "tape_read":
             tape = vals[0]
-            return (tape, *(tape.pop() if len(vals) == 1 else tape[_index(vals[1])]))
+            return (tape, *tape[_index(vals[1])])
         if prim in _LIST_OPS:
             return (_LIST_OPS[prim](*vals),)
         if prim == "list_pop":
