@@ -15,16 +15,17 @@ never a silent wrong derivative.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from typing import Any
 
 from .. import primitives as P
 from ..errors import InternalError, NameResolutionError, S2SADError, UnsupportedError
 from ..ir.builder import Builder
 from ..ir.core import NO_DEFAULT, Function, Kind, SourceInfo, Value
-from .arrays import ARRAY_FUNCTIONS, ARRAY_LATER, ArrayMixin, RetryWithArray, Shape, annotation_kind
+from .arrays import ArrayMixin, RetryWithArray, Shape, annotation_kind
 from .control import ControlFlowMixin, LoopEnd, Undefined
 from .resolve import (
+    ARRAY_NAMES,
+    ArrayFuncRef,
     BuiltinRef,
     ConstRef,
     CustomRef,
@@ -35,6 +36,7 @@ from .resolve import (
     Unsupported,
     _ConstEval,
     library_member,
+    numpy_member,
 )
 from .sequences import RetryWithList, SequenceMixin
 from .source import ParsedFunction
@@ -68,12 +70,6 @@ _NODE_WORDS = {
     "TypeAlias": "a `type` statement",
 }
 _LATER = {"GeneratorExp"}
-_ARRAY_NAMES = ARRAY_FUNCTIONS | set(ARRAY_LATER)
-
-
-@dataclass(frozen=True)
-class ArrayFuncRef:
-    name: str  # np.<name>: an array function of frontend/arrays.py
 
 
 class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
@@ -471,11 +467,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             if isinstance(func.value, ast.Name) and func.value.id not in ctx.env:
                 mod = ctx.pf.resolver.lookup(func.value.id)
                 if isinstance(mod, ModuleRef):
-                    if mod.lib == P.NUMPY and func.attr in _ARRAY_NAMES:
-                        return ArrayFuncRef(func.attr)
-                    got = library_member(mod.lib, func.attr)
+                    got = (numpy_member(mod.sub, func.attr) if mod.lib == P.NUMPY
+                           else library_member(mod.lib, func.attr))
+                    if isinstance(got, ModuleRef):
+                        raise self._not_a_value(ctx, func, ast.unparse(func), got)
                     if got is None:
-                        lib = "math" if mod.lib == P.MATH else "numpy"
+                        lib = "math" if mod.lib == P.MATH else (
+                            f"numpy.{mod.sub}" if mod.sub else "numpy")
                         raise NameResolutionError(
                             f"`{ast.unparse(func)}` is not supported",
                             ctx.pf.loc(func),
@@ -495,8 +493,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             if isinstance(func.value, ast.Attribute) and isinstance(func.value.value, ast.Name):
                 mod = ctx.pf.resolver.lookup(func.value.value.id)
                 name = f"{func.value.attr}.{func.attr}"
-                if isinstance(mod, ModuleRef) and mod.lib == P.NUMPY and (
-                        name in _ARRAY_NAMES):
+                if isinstance(mod, ModuleRef) and mod.lib == P.NUMPY and not mod.sub and (
+                        name in ARRAY_NAMES):
                     return ArrayFuncRef(name)
                 if isinstance(mod, ModuleRef) and mod.lib == P.NUMPY:
                     raise NameResolutionError(

@@ -2,7 +2,12 @@
 
 ``math.sin``, ``m.sin`` (after ``import math as m``), ``np.sin``,
 ``numpy.sin`` and ``from math import sin, exp as e`` all resolve to the
-primitive ``sin`` with the library it was spelt with; module-level numeric
+primitive ``sin`` with the library it was spelt with.  NumPy's array functions
+are resolved by what they are, not by how they were imported: ``sum`` after
+``from numpy import sum`` (which shadows the builtin), ``npsum`` after ``from
+numpy import sum as npsum``, ``solve`` after ``from numpy.linalg import solve``
+and ``la.solve`` after ``import numpy.linalg as la`` all mean ``np.sum`` /
+``np.linalg.solve`` (an :class:`ArrayFuncRef`).  Module-level numeric
 constants resolve to their value; other functions of the same module
 resolve to themselves (the lowering inlines them).
 
@@ -27,6 +32,7 @@ import numpy as np
 
 from .. import primitives as P
 from ..custom import MARK, CustomRef, live_ref, static_ref, stop_gradient
+from .arrays import ARRAY_FUNCTIONS, ARRAY_LATER
 
 # What each library name means: a primitive, or a constant.
 MATH_FUNCTIONS = {
@@ -58,6 +64,12 @@ LIBRARIES = {"math": P.MATH, "numpy": P.NUMPY}
 @dataclass(frozen=True)
 class ModuleRef:
     lib: str  # P.MATH or P.NUMPY
+    sub: str = ""  # "linalg" for numpy.linalg
+
+
+@dataclass(frozen=True)
+class ArrayFuncRef:
+    name: str  # np.<name> or "linalg.<name>": an array function of frontend/arrays.py
 
 
 @dataclass(frozen=True)
@@ -94,7 +106,7 @@ class Unsupported:
 
 
 Resolved = (ModuleRef | OtherModuleRef | PrimRef | ConstRef | BuiltinRef | FuncRef | CustomRef
-            | Unsupported)
+            | ArrayFuncRef | Unsupported)
 
 STOP_GRADIENT = PrimRef("stop_gradient", P.BUILTIN, "stop_gradient")
 
@@ -109,6 +121,36 @@ def library_member(lib: str, attr: str) -> Resolved | None:
     if prim is not None:
         return PrimRef(prim, lib, f"{'math' if lib == P.MATH else 'np'}.{attr}")
     return None
+
+
+# NumPy's array functions by their qualified name: np.sum is "sum", np.linalg.solve is
+# "linalg.solve"; both those s2sad differentiates and those it refuses with a hint
+ARRAY_NAMES = ARRAY_FUNCTIONS | set(ARRAY_LATER)
+
+
+def numpy_member(sub: str, attr: str) -> Resolved | None:
+    """``attr`` of ``numpy`` (``sub == ""``) or of ``numpy.<sub>``, however it was reached
+    (``np.sum``, ``from numpy import sum``, ``from numpy.linalg import solve``, ``la.solve``):
+    a primitive, a constant, an array function, the submodule ``numpy.linalg``, or None."""
+    if not sub:
+        if attr == "linalg":
+            return ModuleRef(P.NUMPY, "linalg")
+        got = library_member(P.NUMPY, attr)
+        if got is not None:
+            return got
+    name = f"{sub}.{attr}" if sub else attr
+    return ArrayFuncRef(name) if name in ARRAY_NAMES else None
+
+
+def _live_array_functions() -> dict[int, Resolved]:
+    """The live NumPy array functions s2sad knows, by identity (see :func:`numpy_member`)."""
+    out: dict[int, Resolved] = {id(np.linalg): ModuleRef(P.NUMPY, "linalg")}
+    for name in sorted(ARRAY_NAMES):
+        module, attr = (np.linalg, name[7:]) if name.startswith("linalg.") else (np, name)
+        obj = getattr(module, attr, None)
+        if obj is not None:
+            out.setdefault(id(obj), ArrayFuncRef(name))
+    return out
 
 
 class Resolver:
@@ -139,6 +181,8 @@ def _reverse_table(module: Any, table: dict[str, str | None], lib: str) -> dict[
 
 _LIVE_PRIMS = {**_reverse_table(np, NUMPY_FUNCTIONS, P.NUMPY),
                **_reverse_table(math, MATH_FUNCTIONS, P.MATH)}
+# after the primitives: np.abs is the primitive abs, not an array function
+_LIVE_ARRAY = {k: v for k, v in _live_array_functions().items() if k not in _LIVE_PRIMS}
 
 
 def classify(obj: Any) -> Resolved:
@@ -147,6 +191,9 @@ def classify(obj: Any) -> Resolved:
         return ModuleRef(P.MATH)
     if obj is np:
         return ModuleRef(P.NUMPY)
+    found = _LIVE_ARRAY.get(id(obj))
+    if found is not None:  # np.sum however it was imported; numpy.linalg
+        return found
     if isinstance(obj, types.ModuleType):
         return OtherModuleRef(obj.__name__)
     if isinstance(obj, bool):
@@ -271,6 +318,32 @@ class _ConstEval(ast.NodeVisitor):
         raise ValueError("not a constant")
 
 
+def _imported_module(alias: ast.alias) -> Resolved:
+    """What ``import <alias.name> [as <alias.asname>]`` binds: ``import numpy.linalg`` binds
+    ``numpy``, ``import numpy.linalg as la`` binds numpy.linalg."""
+    lib = LIBRARIES.get(alias.name)
+    if lib:
+        return ModuleRef(lib)
+    head, _, rest = alias.name.partition(".")
+    if head == "numpy":
+        if not alias.asname:
+            return ModuleRef(P.NUMPY)
+        if rest == "linalg":
+            return ModuleRef(P.NUMPY, "linalg")
+    return OtherModuleRef(alias.name)
+
+
+def _imported_from_numpy(module: str, name: str) -> Resolved | None:
+    """``from numpy import <name>`` / ``from numpy.linalg import <name>``: the same as
+    ``np.<name>`` / ``np.linalg.<name>`` (None for another module, or a name s2sad does not
+    know)."""
+    if module == "numpy":
+        return numpy_member("", name)
+    if module == "numpy.linalg":
+        return numpy_member("linalg", name)
+    return None
+
+
 class StaticResolver(Resolver):
     """Resolves names from a module's source: imports, constant assignments, functions."""
 
@@ -284,15 +357,16 @@ class StaticResolver(Resolver):
         for node in tree.body:
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    lib = LIBRARIES.get(alias.name)
                     bound = alias.asname or alias.name.split(".")[0]
-                    self.names[bound] = ModuleRef(lib) if lib and (
-                        alias.asname or "." not in alias.name) else OtherModuleRef(alias.name)
+                    self.names[bound] = _imported_module(alias)
             elif isinstance(node, ast.ImportFrom):
                 lib = LIBRARIES.get(node.module or "") if not node.level else None
                 for alias in node.names:
                     bound = alias.asname or alias.name
-                    got = library_member(lib, alias.name) if lib else None
+                    got = (_imported_from_numpy(node.module or "", alias.name)
+                           if not node.level else None)
+                    if got is None and lib:
+                        got = library_member(lib, alias.name)
                     if node.module == "s2sad" and not node.level:
                         if alias.name == "primitive":
                             self.primitive_names.add(bound)
