@@ -123,6 +123,16 @@ def primitive(fn: Callable[..., Any] | None = None, *,
     return mark if fn is None else mark(fn)
 
 
+def wrap_hint(spelled: str) -> str:
+    """How to make a function s2sad cannot see into (``scipy.special.digamma``) callable from
+    differentiated code: a custom primitive of its own, with its derivative."""
+    name = spelled.rsplit(".", 1)[-1]
+    return (f"wrap it in a custom primitive of its own that gives its derivative, and call "
+            f"that: `def {name}_partials(x): return <d{name}/dx>`, then "
+            f"`@s2sad.primitive(partials={name}_partials)` on `def {name}_primitive(x): "
+            f"return {spelled}(x)`")
+
+
 def code_loc(fn: Any) -> Loc | None:
     code = getattr(fn, "__code__", None)
     if code is None:
@@ -316,16 +326,22 @@ class _Custom:
 
         ref = self.ref
         self.lifting.add(kind)
+        _LIFTING.append(ref.name)
         try:
             pf = ref.rules[kind]()
             try:
                 fn = lower(pf)
             except S2SADError as err:
+                callee = getattr(err, "callee", None)  # a function s2sad cannot call
                 raise type(err)(
                     f"the {kind} function `{pf.name}` of custom primitive `{ref.name}` cannot "
-                    f"be read by s2sad: {err.what}", err.loc, why=err.why, hint=err.hint
+                    f"be read by s2sad: {err.what}", err.loc, why=err.why,
+                    hint=f"{wrap_hint(callee)}; the {kind} function may call that (a "
+                         f"derivative of `{ref.name}` of higher order uses its derivative)"
+                         if callee else err.hint
                 ) from None
         finally:
+            _LIFTING.pop()
             self.lifting.discard(kind)
         n = len(ref.params)
         what = f"the {kind} function `{pf.name}` of custom primitive `{ref.name}`"
@@ -366,12 +382,15 @@ class _Custom:
 
 
 _BY_KEY: dict[object, _Custom] = {}
+# the custom primitives whose rules are being lifted now (innermost last)
+_LIFTING: list[str] = []
 
 
 def register_custom(ref: CustomRef) -> str:
     """The name of the primitive registered for ``ref`` (registered now if new, or again
     if its definition changed); its partials are lifted and checked here when they can be
-    (at compile time, not when the derivative runs)."""
+    (at compile time, not when the derivative runs), unless it is called by another
+    primitive's rule: then when a derivative needs them."""
     from . import primitives as P
     from .ir.core import Kind
 
@@ -400,8 +419,13 @@ def register_custom(ref: CustomRef) -> str:
                                derivative="rule", jvp_rule=state.jvp_rule,
                                vjp_rule=state.vjp_rule, **common)
         P.register(prim)
-    for kind in state.ref.rules:
-        state.lifted(kind)
+    if not _LIFTING:
+        # A primitive called by another one's rule (digamma in the partials of lgamma) is
+        # checked when its own rules are needed, by a derivative of higher order: a chain
+        # of wrapped library functions (digamma, whose derivative needs polygamma, ...)
+        # then ends where the user's derivatives do.
+        for kind in state.ref.rules:
+            state.lifted(kind)
     return state.prim
 
 

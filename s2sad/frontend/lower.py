@@ -25,6 +25,7 @@ from .arrays import ArrayMixin, RetryWithArray, Shape, annotation_kind
 from .control import ControlFlowMixin, LoopEnd, Undefined
 from .resolve import (
     ARRAY_NAMES,
+    LIBRARY_WHY,
     ArrayFuncRef,
     BuiltinRef,
     ConstRef,
@@ -35,6 +36,7 @@ from .resolve import (
     PrimRef,
     Unsupported,
     _ConstEval,
+    library_hint,
     library_member,
     numpy_member,
 )
@@ -485,11 +487,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                     got = ctx.pf.resolver.member(mod.name, func.attr)
                     if got is not None:  # s2sad.stop_gradient, mymodule.custom_primitive
                         return got
-                    raise NameResolutionError(
+                    raise _cannot_call(NameResolutionError(
                         f"`{ast.unparse(func)}` comes from module `{mod.name}`, which s2sad "
-                        "cannot see into", ctx.pf.loc(func),
-                        hint="use math or numpy functions, or functions defined in the same "
-                             "module")
+                        "cannot see into", ctx.pf.loc(func), why=LIBRARY_WHY,
+                        hint=library_hint(ast.unparse(func))), ast.unparse(func))
             if isinstance(func.value, ast.Attribute) and isinstance(func.value.value, ast.Name):
                 mod = ctx.pf.resolver.lookup(func.value.value.id)
                 name = f"{func.value.attr}.{func.attr}"
@@ -502,10 +503,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                         why=f"s2sad knows no derivative rule for `{ast.unparse(func)}`",
                         hint="see the README for the supported NumPy functions; create "
                              "random numbers and data outside the differentiated function")
-            raise self.unsupported(ctx.pf, func, f"calling `{ast.unparse(func)}` is not "
-                                   "supported", why="s2sad cannot see what it computes",
-                                   hint="use math or numpy functions, or functions defined in "
-                                        "the same module")
+            raise _cannot_call(self.unsupported(
+                ctx.pf, func, f"calling `{ast.unparse(func)}` is not supported",
+                why=LIBRARY_WHY, hint=library_hint(ast.unparse(func))), ast.unparse(func))
         raise self.unsupported(ctx.pf, func, "calling a computed expression is not supported",
                                hint="call a function by its name")
 
@@ -536,10 +536,11 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         if isinstance(callee, BuiltinRef):
             return self._call_builtin(callee.name, node, ctx, hint)
         if isinstance(callee, Unsupported):
-            raise NameResolutionError(
+            raise _cannot_call(NameResolutionError(
                 f"`{spelled}` is {callee.what}, which s2sad cannot call", ctx.pf.loc(node.func),
-                why="s2sad differentiates only functions it can see into or knows a rule for",
-                hint="use math or numpy functions, or functions defined in the same module")
+                why=callee.why or "s2sad differentiates only functions it can see into or "
+                                  "knows a rule for",
+                hint=callee.hint or _builtin_hint(spelled)), spelled)
         raise self._not_a_value(ctx, node.func, spelled, callee)
 
     def _args(self, node: ast.Call, ctx: _Ctx, counts: tuple[int, ...], spelled: str):
@@ -728,6 +729,30 @@ class Returned:
 
     def __init__(self, value: Any) -> None:
         self.value = value
+
+
+def _cannot_call(err: S2SADError, spelled: str) -> S2SADError:
+    """``err``, marked as about a callee s2sad cannot call (``err.callee``): a custom
+    primitive's rule that calls it is told to wrap it in a primitive of its own."""
+    err.callee = spelled
+    return err
+
+
+# What to use instead of builtins that look numeric but s2sad does not call.
+_BUILTIN_HINTS = {
+    "sorted": "sort the values before calling the differentiated function (s2sad has no "
+              "derivative of sorting yet); for the largest or smallest item, max(xs) or "
+              "min(xs) work",
+    "eval": "write the expression itself in the function",
+    "exec": "write the statements themselves in the function",
+    "map": "use a list comprehension: `[f(v) for v in xs]`",
+    "filter": "use a list comprehension with `if`: `[v for v in xs if v > 0]`",
+}
+
+
+def _builtin_hint(spelled: str) -> str:
+    return _BUILTIN_HINTS.get(spelled, "use math or NumPy functions s2sad supports, or "
+                                       "functions of your own code")
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .. import primitives as P
-from ..custom import MARK, CustomRef, live_ref, static_ref, stop_gradient
+from ..custom import MARK, CustomRef, live_ref, static_ref, stop_gradient, wrap_hint
 from .arrays import ARRAY_FUNCTIONS, ARRAY_LATER
 
 # What each library name means: a primitive, or a constant.
@@ -103,6 +103,8 @@ class FuncRef:
 @dataclass(frozen=True)
 class Unsupported:
     what: str  # a description of the object, for the error message
+    why: str | None = None  # why s2sad cannot use it, when there is more to say
+    hint: str | None = None  # what to write instead, when there is more to say
 
 
 Resolved = (ModuleRef | OtherModuleRef | PrimRef | ConstRef | BuiltinRef | FuncRef | CustomRef
@@ -214,10 +216,101 @@ def classify(obj: Any) -> Resolved:
         if obj is getattr(builtins, name):
             return BuiltinRef(name)
     if isinstance(obj, types.FunctionType):
+        if is_library_code(obj.__code__.co_filename):
+            return library_function(obj)
         from .source import from_function
 
         return FuncRef(obj.__code__, lambda: from_function(obj))
+    if callable(obj) and isinstance(getattr(obj, "__name__", None), str) and not isinstance(
+            obj, type):  # compiled code: a ufunc, a builtin function of a library
+        module = getattr(obj, "__module__", None)
+        spelled = f"{module}.{obj.__name__}" if isinstance(module, str) else obj.__name__
+        kind = "ufunc" if isinstance(obj, np.ufunc) else "library function"
+        return Unsupported(f"the {kind} `{spelled}`", why=LIBRARY_WHY,
+                           hint=library_hint(spelled))
     return Unsupported(f"a {type(obj).__name__} object")
+
+
+# -- what s2sad inlines: the user's code, not libraries ------------------------------------
+#
+# A Python function the user's function calls is inlined (its body is lowered in place)
+# when it is the user's own code.  A function whose source lives in the standard library
+# or in an installed package (site-packages) is not: its internals use what s2sad does not
+# differentiate (dtype checks, `try`, in-place updates, ...), and an error located inside
+# it would point the user at code they did not write.  It is refused at the user's call
+# site, with what to do instead (docs/decisions.md, "What s2sad inlines").
+
+
+def _library_dirs() -> tuple[str, ...]:
+    import os
+    import site
+    import sysconfig
+
+    paths = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        got = sysconfig.get_paths().get(key)
+        if got:
+            paths.add(got)
+    try:
+        paths.update(site.getsitepackages())
+        paths.add(site.getusersitepackages())
+    except AttributeError:  # some embedded interpreters have no site helpers
+        pass
+    return tuple(sorted({os.path.realpath(p) + os.sep for p in paths}))
+
+
+_LIBRARY_DIRS: tuple[str, ...] | None = None
+
+
+def is_library_code(filename: str) -> bool:
+    """Is ``filename`` (a function's source file) part of the standard library or of an
+    installed package, rather than the user's own code?"""
+    import os
+
+    global _LIBRARY_DIRS
+    if _LIBRARY_DIRS is None:
+        _LIBRARY_DIRS = _library_dirs()
+    if not filename or filename.startswith("<"):  # <stdin>, a notebook cell: the user's
+        return False
+    real = os.path.realpath(filename)
+    parts = real.split(os.sep)
+    return ("site-packages" in parts or "dist-packages" in parts
+            or any(real.startswith(d) for d in _LIBRARY_DIRS))
+
+
+# What to write instead of a few library functions users reach for, with NumPy.
+_LIBRARY_SPELLINGS = {
+    "logsumexp": "`m = np.max(x); m + np.log(np.sum(np.exp(x - m)))`",
+    "expit": "`1.0 / (1.0 + np.exp(-x))`",
+    "softmax": "`e = np.exp(x - np.max(x)); e / np.sum(e)`",
+    "log_softmax": "`x - (m + np.log(np.sum(np.exp(x - m))))` with `m = np.max(x)`",
+    "xlogy": "`x * np.log(y)`",
+    "mean": "`np.mean(x)`", "fmean": "`np.mean(x)`", "fsum": "`np.sum(x)`",
+    "prod": "`np.prod(x)`",
+}
+
+
+def library_hint(spelled: str) -> str:
+    """What to write instead of calling library function ``spelled`` (``scipy.special.
+    logsumexp``): the same with supported NumPy operations, or a custom primitive."""
+    name = spelled.rsplit(".", 1)[-1]
+    with_numpy = _LIBRARY_SPELLINGS.get(name)
+    if with_numpy:
+        return f"write it with supported NumPy operations: {with_numpy}"
+    return ("write it with supported math/NumPy operations; or, for a function of numbers "
+            f"(or elementwise on arrays), {wrap_hint(spelled)}")
+
+
+LIBRARY_WHY = ("s2sad differentiates your own Python code, and library functions it has "
+               "derivative rules for; it does not look into other libraries' code")
+
+
+def library_function(obj: types.FunctionType) -> Unsupported:
+    """A function of the standard library or an installed package: not inlined."""
+    module = getattr(obj, "__module__", None) or "a library"
+    spelled = f"{module}.{obj.__qualname__}" if module != "a library" else obj.__qualname__
+    return Unsupported(f"the library function `{spelled}`", why=LIBRARY_WHY,
+                       hint=library_hint(spelled))
 
 
 class LiveResolver(Resolver):
@@ -344,6 +437,18 @@ def _imported_from_numpy(module: str, name: str) -> Resolved | None:
     return None
 
 
+def _imported_elsewhere(node: ast.ImportFrom, alias: ast.alias) -> Unsupported:
+    """A name imported from a module other than math/numpy (read statically: s2sad does not
+    follow the import)."""
+    module = f"{'.' * node.level}{node.module or ''}"
+    return Unsupported(
+        f"`{alias.name}` imported from {module}",
+        why="read from a file, s2sad sees that file's functions only: it does not follow "
+            "imports, nor look into other libraries' code",
+        hint="define the function in this file; or " + library_hint(
+            f"{module}.{alias.name}" if not node.level else alias.name))
+
+
 class StaticResolver(Resolver):
     """Resolves names from a module's source: imports, constant assignments, functions."""
 
@@ -371,8 +476,7 @@ class StaticResolver(Resolver):
                         if alias.name == "primitive":
                             self.primitive_names.add(bound)
                         got = self.member("s2sad", alias.name)
-                    self.names[bound] = got or Unsupported(
-                        f"`{alias.name}` imported from {'.' * node.level}{node.module or ''}")
+                    self.names[bound] = got or _imported_elsewhere(node, alias)
             elif isinstance(node, (ast.Assign, ast.AnnAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for t in targets:
