@@ -65,6 +65,23 @@ _FIRST_OPERAND = {"np_index", "reshape", "getitem"}
 _TWO_OPERANDS = {"index_set"}  # the array and the value; the others are indices
 _METHODS = {"sum", "mean", "max", "min", "prod", "dot", "reshape", "ravel", "transpose",
             "flatten", "squeeze", "copy"}
+# how the functions whose keywords s2sad does not take are called by position
+_POSITIONAL = {"np.linalg.solve": "np.linalg.solve(A, b)", "np.linalg.inv": "np.linalg.inv(A)",
+               "np.linalg.det": "np.linalg.det(A)", "np.where": "np.where(cond, a, b)",
+               "np.clip": "np.clip(x, lo, hi)", "np.dot": "np.dot(a, b)",
+               "np.outer": "np.outer(a, b)", "np.arange": "np.arange(start, stop, step)"}
+# what to write instead of a list method s2sad does not support
+_LIST_HINT = ("build a new list with `append` in a loop, or a comprehension: "
+              "`ys = [v for v in xs if ...]`")
+_LIST_METHODS = {
+    "pop": "read the last item as `xs[-1]`, and build the shorter list you need with "
+           "`append` in a loop: `ys = []; for i in range(len(xs) - 1): ys.append(xs[i])`",
+    "extend": "append the items one by one: `for v in more: ys.append(v)`",
+    "insert": _LIST_HINT, "remove": _LIST_HINT, "clear": "start a new list: `ys = []`",
+    "reverse": "loop over the indices backwards: `for i in range(len(xs) - 1, -1, -1)`",
+    "sort": "sort the values before calling the differentiated function",
+    "index": "loop over the indices and compare", "count": "loop over the items and count",
+}
 # ops whose result may share memory with their array operand (a NumPy view): the
 # function does not own such a result, so it may not assign into it
 VIEWS = {"np_index", "transpose", "reshape", "ravel", "reshape_like", "select", "swapaxes",
@@ -225,7 +242,17 @@ class ArrayMixin:
         return op is not None and not op.regions and op.prim not in VIEWS
 
     def argument_assignment(self, param: Value, name: str, target: ast.AST, ctx):
-        copy = name if name != param.hint else "h"
+        if name != param.hint:  # h = x, h = x * 1.0: h is the argument's value
+            return self.unsupported(
+                ctx.pf, target, f"item assignment into the argument `{param.hint}` through "
+                f"`{name}`, which is the same array to s2sad", why="s2sad treats arrays as values: "
+                f"`{name} = {param.hint}`, and arithmetic that leaves `{param.hint}` unchanged "
+                f"(`{param.hint} * 1.0`, `{param.hint} + 0.0`), give `{name}` the caller's "
+                "array, and assigning into it would change the caller's data",
+                hint=f"copy it explicitly: `{name} = {param.hint}.copy()` (or "
+                     f"`np.array({param.hint})`; for a list, `list({param.hint})`), then "
+                     f"`{name}[...] = ...`")
+        copy = "h"
         return self.unsupported(
             ctx.pf, target, f"item assignment into the argument `{param.hint}` (an array or "
             "list the function did not create)", why="it would change the caller's data, and "
@@ -341,7 +368,8 @@ class ArrayMixin:
                 raise self.unsupported(ctx.pf, kw.value if kw.arg else node,
                                        f"the keyword `{kw.arg}` of `{spelled}` is not "
                                        "supported", hint=f"supported: {', '.join(allowed)}"
-                                       if allowed else "pass the arguments by position")
+                                       if allowed else "pass the arguments by position: "
+                                       f"{_POSITIONAL.get(spelled, f'{spelled}(...)')}")
             out[kw.arg] = kw.value
         return out
 
@@ -404,13 +432,18 @@ class ArrayMixin:
             return self._reduce(_REDUCTIONS[name], self.value(args[0], ctx), axis,
                                 kw.get("keepdims"), node, ctx, hint)
         if name == "linalg.norm":
-            self._keywords(node, ctx, (), spelled)
+            # the 2-norm (Frobenius for a matrix), of the whole array or along `axis`:
+            # np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+            kw = self._keywords(node, ctx, ("axis", "keepdims"), spelled)
             if len(args) != 1:
-                raise self.unsupported(ctx.pf, node, "only `np.linalg.norm(x)` (the 2-norm or "
-                                       "Frobenius norm) is supported",
-                                       hint="write other norms with np.sum and np.abs")
+                raise self.unsupported(ctx.pf, node, "only `np.linalg.norm(x)` and "
+                                       "`np.linalg.norm(x, axis=k)` (the 2-norm or Frobenius "
+                                       "norm) are supported",
+                                       hint="write other norms with np.sum and np.abs: "
+                                            "`np.sum(np.abs(x), axis=k)` is the 1-norm")
             x = self.as_array(self.value(args[0], ctx), node, ctx)
-            sq = self.emit("np_sum", [self.emit("mul", [x, x], ctx, node)], ctx, node)
+            sq = self._reduce("np_sum", self.emit("mul", [x, x], ctx, node), kw.get("axis"),
+                              kw.get("keepdims"), node, ctx, None)
             return self.emit("sqrt", [sq], ctx, node, hint, lib=P.NUMPY)
         if name in ("expand_dims", "squeeze"):
             kw = self._keywords(node, ctx, ("axis",), spelled)
@@ -533,8 +566,15 @@ class ArrayMixin:
         method = node.func.attr
         spelled = f".{method}()"
         if method not in _METHODS:
+            if isinstance(value, Value) and value.kind is Kind.LIST or method in _LIST_METHODS:
+                raise self.unsupported(ctx.pf, node.func, f"the list method `{spelled}` is not "
+                                       "supported", why="s2sad's lists support `append`, "
+                                       "indexing, `len`, item assignment and loops",
+                                       hint=_LIST_METHODS.get(method) or _LIST_HINT)
             raise self.unsupported(ctx.pf, node.func, f"the method `{spelled}` is not "
-                                   "supported", hint="use a NumPy function on the value")
+                                   "supported", hint="supported array methods: "
+                                   f"{', '.join(f'.{m}()' for m in sorted(_METHODS))}; or a "
+                                   "NumPy function s2sad supports")
         x = self.as_array(value, node.func.value, ctx)
         args = node.args
         if method in _REDUCTIONS:

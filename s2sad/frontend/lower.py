@@ -429,6 +429,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         if isinstance(left, tuple) or isinstance(right, tuple):
             raise self.unsupported(ctx.pf, node, "arithmetic on a tuple",
                                    hint="unpack the tuple first: `a, b = ...`")
+        if any(v.kind is Kind.LIST and v not in self.params for v in (left, right)):
+            raise self.unsupported(
+                ctx.pf, node, f"the operator `{_op_symbol(op)}` on a list is not supported",
+                why="in Python `+` joins lists and `*` repeats one; s2sad does not support "
+                    "either yet (nor arithmetic on a list's items: that needs an array)",
+                hint="build the list with a comprehension, `[x for _ in range(3)]`, or with "
+                     "`ys.append(v)`; for arithmetic on the items, use `np.array(...)`")
         if isinstance(op, ast.Pow):
             return self._power(left, right, ctx, node, hint, lib=None)
         if isinstance(op, ast.MatMult):
@@ -766,7 +773,9 @@ def _a(noun: str) -> str:
 
 def _op_symbol(op: ast.operator) -> str:
     return {ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<",
-            ast.RShift: ">>", ast.MatMult: "@"}.get(type(op), type(op).__name__)
+            ast.RShift: ">>", ast.MatMult: "@", ast.Add: "+", ast.Sub: "-", ast.Mult: "*",
+            ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}.get(
+                type(op), type(op).__name__)
 
 
 def lower(pf: ParsedFunction) -> Function:

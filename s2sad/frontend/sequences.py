@@ -61,12 +61,44 @@ class SequenceMixin:
                                         "indices: `for i in range(len(x)): ... x[i] ...`")
         if isinstance(value, Value) and value in self.params and value.hint:
             raise RetryWithList(value.hint)
-        raise self.unsupported(ctx.pf, node, "this value is not a list",
-                               why="only list, tuple or 1-D array arguments can be indexed or "
-                                   "iterated",
-                               hint="pass the values as a list argument")
+        raise self.not_a_list(value, node, ctx)
+
+    def not_a_list(self, value: Any, node: ast.AST, ctx):
+        """The error for indexing or iterating ``value``, a number to s2sad: say why it is
+        one (an item of a list, or computed from a parameter taken for a number)."""
+        spelled = ast.unparse(node)
+        op = self.b.defs.get(value) if isinstance(value, Value) else None
+        if op is not None and op.prim == "getitem":
+            base = ast.unparse(node.value) if isinstance(node, ast.Subscript) else "the list"
+            return self.unsupported(
+                ctx.pf, node, f"`{spelled}` is a number: an item of the list `{base}`, which "
+                "holds numbers", why="s2sad's lists hold numbers; lists of lists are not "
+                "supported", hint=f"make `{base}` an array (annotate the parameter "
+                "`: np.ndarray`) and index it as `M[i, j]` (or `M[i][j]`)")
+        params = sorted(p.hint for p in self.params_behind(value)) if isinstance(
+            value, Value) else []
+        if params:
+            names = ", ".join(f"`{p}`" for p in params)
+            return self.unsupported(
+                ctx.pf, node, f"`{spelled}` is a number to s2sad, so it cannot be indexed or "
+                "iterated", why=f"it is computed from {names}, which s2sad took for a "
+                "number: an unannotated parameter used in arithmetic is a number unless the "
+                "function uses it as an array (`@`, `np.sum`, slicing, ...)",
+                hint=f"annotate the parameter if it is an array: `{params[0]}: np.ndarray`")
+        return self.unsupported(
+            ctx.pf, node, f"`{spelled}` is a number, so it cannot be indexed or iterated",
+            why="only lists, tuples and arrays can be indexed or iterated",
+            hint="index a list or array parameter, a list the function built (`[...]`, "
+                 "`append`), or an array")
 
     def expr_Subscript(self, node: ast.Subscript, ctx, hint: str | None) -> Any:
+        if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            raise self.unsupported(
+                ctx.pf, node.slice, f"indexing with the string key {node.slice.value!r} is "
+                "not supported", why="dicts (and other containers with string keys) are not "
+                "supported yet: s2sad differentiates numbers, lists of numbers and arrays",
+                hint=f"pass the arrays as separate parameters: `def f({node.slice.value}, "
+                     "...)` instead of a dict of them")
         base = self.expr(node.value, ctx)
         if isinstance(base, Shape):
             return self.shape_item(base, self.value(node.slice, ctx), node.slice, ctx, hint)
@@ -205,6 +237,10 @@ class SequenceMixin:
                 return self.b.const(0), stop, self.b.const(1), lambda i: {
                     n: self.emit("getitem", [xs, i], ctx, it, n)
                     for n, xs in zip(names, lists, strict=True)}
+        if isinstance(it, ast.Subscript) and isinstance(it.slice, ast.Slice):
+            got = self._list_slice_loop(it, target, ctx)
+            if got is not None:
+                return got
         value = self.expr(it, ctx)
         if isinstance(value, tuple):
             raise self.unsupported(ctx.pf, it, "looping over a tuple written in the function "
@@ -216,8 +252,64 @@ class SequenceMixin:
         return self.b.const(0), stop, self.b.const(1), lambda i: {
             var: self.emit("getitem", [xs, i], ctx, it, var)}
 
+    def _list_slice_loop(self, it: ast.Subscript, target: ast.expr, ctx):
+        """``for v in xs[a:b]`` over a list: the loop over ``range`` of the slice's indices,
+        with Python's clamping (``xs[1:]``, ``xs[:-1]``, ``xs[::2]``; constant bounds and a
+        positive constant step); None if ``xs`` is an array (a loop s2sad refuses)."""
+        base = self.expr(it.value, ctx)
+        if not isinstance(base, Value) or base.kind is Kind.ARRAY:
+            return None
+        xs = self.as_list(base, it.value, ctx)
+        sl = it.slice
+        bounds = []
+        for part in (sl.lower, sl.upper, sl.step):
+            k = None if part is None else self._constant_int(part)
+            if part is not None and k is None:
+                raise self.unsupported(
+                    ctx.pf, part, "the bounds of a list slice looped over must be constant "
+                    "ints here", hint=f"loop over the indices: `for i in range(a, b): v = "
+                    f"{ast.unparse(it.value)}[i]`")
+            bounds.append(k)
+        lower, upper, step = bounds
+        if step is not None and step <= 0:
+            raise self.unsupported(ctx.pf, sl.step, "only a positive step is supported here",
+                                   hint=f"loop over the indices: `for i in range(len("
+                                        f"{ast.unparse(it.value)}) - 1, -1, -1)`")
+        n = self.emit("len", [xs], ctx, it)
+
+        def clamp(k: int | None, default: Value) -> Value:
+            """Python's slice bound ``k`` of a list of length ``n``, in [0, n]."""
+            if k is None:
+                return default
+            if k >= 0:
+                return self.emit("min2", [self.b.const(k), n], ctx, it, lib="builtin")
+            shifted = self.emit("add", [n, self.b.const(k)], ctx, it)
+            return self.emit("max2", [shifted, self.b.const(0)], ctx, it, lib="builtin")
+
+        start, stop = clamp(lower, self.b.const(0)), clamp(upper, n)
+        (var,) = self._target_names(target, 1, ctx)
+        return start, stop, self.b.const(step or 1), lambda i: {
+            var: self.emit("getitem", [xs, i], ctx, it, var)}
+
+    def _constant_int(self, node: ast.expr) -> int | None:
+        """``node`` if it is an int written as a constant (``1``, ``-1``), else None."""
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            k = self._constant_int(node.operand)
+            return None if k is None else -k
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            return node.value
+        return None
+
     def _target_names(self, target: ast.expr, n: int, ctx) -> list[str]:
         elts = target.elts if isinstance(target, ast.Tuple) else [target]
+        if n == 1 and len(elts) > 1:  # for W, b in layers: a list of tuples
+            raise self.unsupported(
+                ctx.pf, target, f"unpacking each item into {len(elts)} names is not supported",
+                why="s2sad's lists hold numbers, not tuples or arrays",
+                hint="pass the arrays as separate parameters (W1, b1, W2, b2, ...), or stack "
+                     "layers of one shape into arrays `Ws`, `bs` (annotated `np.ndarray`) "
+                     "and loop over indices: `for k in range(Ws.shape[0]): W, b = Ws[k], "
+                     "bs[k]`")
         if len(elts) != n or not all(isinstance(e, ast.Name) for e in elts):
             raise self.unsupported(ctx.pf, target, f"this loop needs {n} plain name(s) as its "
                                    "target", hint="for i, v in enumerate(xs): ...")
@@ -233,7 +325,11 @@ class SequenceMixin:
             if generator:
                 raise self.unsupported(ctx.pf, arg, f"`{name}` of a generator is not supported "
                                        "yet", hint=f"build the values first, or use `{name}(a, b)`")
-            xs = self.as_list(self.expr(arg, ctx), arg, ctx)
+            value = self.expr(arg, ctx)
+            if isinstance(value, Value) and value.kind is Kind.ARRAY:  # max(np.abs(x))
+                return self._reduce(f"np_{name}", value, ast.Constant(0), None, node, ctx,
+                                    hint)
+            xs = self.as_list(value, arg, ctx)
             where = self.emit(f"list_arg{name}", [xs], ctx, node, f"arg{name}")
             return self.emit("getitem", [xs, where], ctx, node, hint)
         acc = self.hidden(hint or "total")
@@ -246,7 +342,16 @@ class SequenceMixin:
                 update = ast.If(test=cond, body=[update], orelse=[])
         else:  # for k in range(len(xs)): total += xs[k]
             seq, k = self.hidden("xs"), self.hidden("k")
-            ctx.env[seq] = self.as_list(self.expr(arg, ctx), arg, ctx)
+            value = self.expr(arg, ctx)
+            if isinstance(value, Value) and value.kind is Kind.ARRAY:
+                # Python's sum of an array adds its rows: np.sum(x, axis=0) (+ start)
+                total = self._reduce("np_sum", value, ast.Constant(0), None, node, ctx,
+                                     None if len(node.args) > 1 else hint)
+                if len(node.args) > 1:
+                    total = self.emit("add", [self.value(node.args[1], ctx), total], ctx,
+                                      node, hint)
+                return total
+            ctx.env[seq] = self.as_list(value, arg, ctx)
             target = _store(k)
             items = ast.Call(func=_load("range"), args=[_load(seq, "len")], keywords=[])
             update = _add_to(acc, ast.Subscript(value=_load(seq), slice=_load(k),
