@@ -188,3 +188,177 @@ def test_internal_error_says_where_the_ir_was_written(monkeypatch):
     dump = Path(err.dump_path).read_text()
     Path(err.dump_path).unlink()
     assert "two_args" in dump  # the IR of the function being compiled
+
+
+# -- every "instead" works: the fixtures rewritten as their hints say ------------------------
+
+FIXED_EXTRA = ["for_else_with_break", "iterates_an_array_whole"]  # second spellings
+POSITIVE = {"uses_unknown_math"}  # Γ and ψ of x > 0
+FLOATS = (-1.37, 0.61, 2.43)  # away from the kinks of the branchy cases (integers)
+
+
+def _fixed_args(fn, k: int) -> tuple:
+    """Arguments for a rewritten fixture: floats, lists of floats (``xs``, ``values``), or
+    arrays of a shape that fits the parameter's name; ``k`` picks one point of several."""
+    import numpy as np
+
+    rng = np.random.default_rng(k)
+    args = []
+    for name, p in inspect.signature(fn).parameters.items():
+        if p.annotation is np.ndarray:
+            shape = {"A": (3, 3), "b": (3,), "Ws": (3, 2, 2), "bs": (3, 2), "M": (2, 2)}.get(
+                name, (2,) if "Ws" in inspect.signature(fn).parameters else (4,))
+            a = rng.uniform(-1.5, 1.5, shape)
+            args.append(a + 3.0 * np.eye(3) if name == "A" else a)
+        elif name in ("xs", "values"):
+            args.append([float(v) for v in rng.uniform(-2.0, 2.0, 4)])
+        else:
+            x = FLOATS[k] + 0.11 * len(args)
+            args.append(abs(x) + 0.2 if fn.__name__ in POSITIVE else x)
+    return tuple(args)
+
+
+def _fd(fn, args: tuple, i: int):
+    import numpy as np
+
+    from tests.test_numpy import fd_grad
+
+    if isinstance(args[i], list):  # a list argument: one item at a time
+        def g(*a):
+            return fn(*a[:i], list(a[i]), *a[i + 1:])
+        return fd_grad(g, (*args[:i], np.array(args[i]), *args[i + 1:]), i)
+    return fd_grad(fn, args, i)
+
+
+@pytest.mark.parametrize("name", [p.values[0] for p in CASES] + FIXED_EXTRA)
+def test_every_hint_gives_code_that_compiles_and_differentiates_correctly(name):
+    import numpy as np
+
+    from tests.fixtures import unsupported_fixed as fixed
+
+    fn = getattr(fixed, name)
+    for k in range(3):
+        args = _fixed_args(fn, k)
+        for i in range(len(args)):
+            got = s2sad.grad(fn, wrt=i)(*args)
+            np.testing.assert_allclose(np.asarray(got, dtype=float), _fd(fn, args, i),
+                                       rtol=1e-6, atol=1e-8, err_msg=f"{name} at {args}, ∂/∂{i}")
+
+
+def _quoted_hint(fn) -> list[str]:
+    """The pieces of the hint a rewritten fixture quotes in its comment (``# "..."``)."""
+    src = inspect.getsource(fn)
+    m = re.search(r'# (?:.*?)"(.+)"', src)
+    assert m, f"{fn.__name__} quotes no hint"
+    return [p.strip(" .") for p in re.split(r"\.\.\.|…", m.group(1)) if p.strip(" .")]
+
+
+@pytest.mark.parametrize("name", [p.values[0] for p in CASES] + FIXED_EXTRA)
+def test_each_rewrite_follows_its_errors_hint(name):
+    from tests.fixtures import unsupported_fixed as fixed
+
+    case = name if name not in FIXED_EXTRA else {"for_else_with_break": "for_else",
+                                                 "iterates_an_array_whole":
+                                                     "iterates_an_array"}[name]
+    module = parse_file(FIXTURE)
+    with pytest.raises(s2sad.S2SADError) as info:
+        s2sad.pipeline.derive(lower(module.functions[case]), "grad")
+    for piece in _quoted_hint(getattr(fixed, name)):
+        assert piece in str(info.value), (piece, str(info.value))
+
+
+# -- the messages that used to send users the wrong way --------------------------------------
+
+MISLEADING = [  # (case, text its error used to give, which was wrong for it)
+    ("unpacks_list_items", "iterating over an array"),
+    ("indexes_unannotated_array", "pass the values as a list argument"),
+    ("repeats_a_list", "pass the values as a list argument"),
+    ("indexes_nested_list", "pass the values as a list argument"),
+    ("indexes_a_dict", "use numeric values only"),
+    ("assigns_through_another_name", "item assignment into the argument `x` (an array"),
+    ("pops_a_list", "use a NumPy function on the value"),
+    ("extends_a_list", "use a NumPy function on the value"),
+    ("calls_the_standard_library", "use math or numpy functions"),
+    ("uses_builtin_sorted", "use math or numpy functions"),
+    ("uses_solve_keyword", "pass the arguments by position |"),
+    ("while_changes_nothing", "assign the loop's variables before the loop"),
+    ("recursive", "in a later version"),
+]
+
+
+@pytest.mark.parametrize("case, old", MISLEADING)
+def test_misleading_advice_is_gone(case, old):
+    with pytest.raises(s2sad.S2SADError) as info:
+        s2sad.grad(getattr(unsupported, case))
+    text = str(info.value) + " |"
+    assert old not in text, text
+
+
+def test_a_library_call_is_refused_at_the_users_call_site():
+    # statistics.fmean is Python source in the standard library: s2sad used to inline it and
+    # report an error inside statistics.py
+    with pytest.raises(s2sad.S2SADError) as info:
+        s2sad.grad(unsupported.calls_the_standard_library)
+    err = info.value
+    assert Path(err.filename).resolve() == FIXTURE.resolve()
+    assert "statistics.fmean" in err.what and "np.mean" in err.hint
+
+
+RULE_CALLS_A_LIBRARY = '''
+import numpy as np
+import s2sad
+from numpy import sinc
+
+
+def mysinc_partials(x):
+    return (np.cos(np.pi * x) - sinc(x)) / x
+
+
+@s2sad.primitive(partials=mysinc_partials)
+def mysinc(x):
+    return np.sinc(x)
+
+
+def f(x):
+    return mysinc(x) * x
+'''
+
+
+def test_a_rule_calling_a_library_function_says_to_wrap_it_in_a_primitive():
+    from tests.srcmod import load_source
+
+    module = load_source(RULE_CALLS_A_LIBRARY, "rule_library")
+    with pytest.raises(s2sad.S2SADError) as info:
+        s2sad.grad(module.f)
+    err = info.value
+    assert err.lineno == 8 and "sinc" in err.what  # the rule's line
+    assert "@s2sad.primitive(partials=sinc_partials)" in err.hint
+    assert "def sinc_primitive(x): return sinc(x)" in err.hint
+
+
+def test_the_wrapper_the_rule_hint_shows_works():
+    # The fix of the test above, as its hint says: the rule calls a primitive of its own
+    # (whose partials a first derivative does not need, but which are right here too).
+    from tests.oracles import derivative
+    from tests.srcmod import load_source
+
+    fixed = RULE_CALLS_A_LIBRARY.replace("- sinc(x)) / x", "- sinc_primitive(x)) / x")
+    fixed += '''
+
+def sinc_partials(x):
+    return (np.cos(np.pi * x) - sinc_primitive(x)) / x
+
+
+@s2sad.primitive(partials=sinc_partials)
+def sinc_primitive(x):
+    return sinc(x)
+'''
+    module = load_source(fixed, "rule_library_fixed")
+    for mode in ("reverse", "forward"):
+        g = s2sad.grad(module.f, mode=mode)
+        for x in (-1.7, 0.3, 2.2):
+            assert g(x) == pytest.approx(derivative(module.f, x), rel=1e-9)
+    # the second derivative uses sinc_primitive's partials, read when needed
+    g2 = s2sad.grad(s2sad.grad(module.f))
+    for x in (-1.7, 0.3, 2.2):
+        assert g2(x) == pytest.approx(derivative(s2sad.grad(module.f), x), rel=1e-7)

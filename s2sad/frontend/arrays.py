@@ -65,6 +65,9 @@ _FIRST_OPERAND = {"np_index", "reshape", "getitem"}
 _TWO_OPERANDS = {"index_set"}  # the array and the value; the others are indices
 _METHODS = {"sum", "mean", "max", "min", "prod", "dot", "reshape", "ravel", "transpose",
             "flatten", "squeeze", "copy"}
+# what to write instead of an array attribute s2sad does not support
+_ATTRIBUTE_HINTS = {"flat": "use `x.ravel()` (or `np.ravel(x)`)",
+                    "real": "s2sad differentiates real arrays: use the array itself"}
 # how the functions whose keywords s2sad does not take are called by position
 _POSITIONAL = {"np.linalg.solve": "np.linalg.solve(A, b)", "np.linalg.inv": "np.linalg.inv(A)",
                "np.linalg.det": "np.linalg.det(A)", "np.where": "np.where(cond, a, b)",
@@ -90,7 +93,12 @@ VIEWS = {"np_index", "transpose", "reshape", "ravel", "reshape_like", "select", 
 ARRAY_LATER = {
     "hstack": "use np.concatenate([...], axis=...) (or np.stack) with an explicit axis",
     "vstack": "use np.stack([...], axis=0) or np.concatenate([...], axis=0) with an explicit "
-              "axis", "cumsum": "", "sort": "", "argmax": "", "argmin": "",
+              "axis",
+    "cumsum": "write the running sum as a loop into a new array: `c = np.zeros(len(x)); s = "
+              "0.0`, then `for i in range(len(x)): s = s + x[i]; c[i] = s`",
+    "sort": "sort the values before calling the differentiated function",
+    "argmax": "np.max(x) is the largest value; for its index, loop over the indices",
+    "argmin": "np.min(x) is the smallest value; for its index, loop over the indices",
     "einsum": "use `@` and `np.sum`", "tensordot": "use `@`",
 }
 
@@ -169,7 +177,9 @@ class ArrayMixin:
         attr = node.attr
         if attr not in ("T", "shape", "ndim", "size"):
             raise self.unsupported(ctx.pf, node, f"the attribute `.{attr}` is not supported",
-                                   hint="use x.T, x.shape, x.ndim or a NumPy function")
+                                   hint=_ATTRIBUTE_HINTS.get(
+                                       attr, "use x.T, x.shape, x.ndim, x.size or a NumPy "
+                                             "function"))
         x = self.as_array(value, node.value, ctx)
         if attr == "T":
             return self.emit("transpose", [x], ctx, node, hint)

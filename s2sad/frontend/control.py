@@ -27,6 +27,11 @@ _CMP = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq",
         ast.NotEq: "ne"}
 
 
+# `for`/`while ... else`: the else body runs when the loop ends without `break`
+_ELSE_HINT = ("move the `else` body after the loop; if the loop has a `break`, set a flag "
+              "before it (`found = 1.0`, with `found = 0.0` before the loop) and test the flag "
+              "after the loop")
+
 class LoopEnd:
     """The end of one path through a loop body; ``broke`` is a bool value (or None)."""
 
@@ -113,7 +118,9 @@ class ControlFlowMixin:
             if prim is None:
                 raise self.unsupported(ctx.pf, node, f"the comparison `{_cmp_symbol(op)}` is "
                                        "not supported", why="only numbers are compared",
-                                       hint="use < <= > >= == !=")
+                                       hint="use < <= > >= == != on numbers; check for None "
+                                            "or other objects outside the differentiated "
+                                            "function")
             right = self.value(comparator, ctx)
             test = self.emit(prim, [left, right], ctx, node)
             acc = test if acc is None else self.emit("and", [acc, test], ctx, node)
@@ -342,7 +349,7 @@ class ControlFlowMixin:
     def visit_For(self, node: ast.For, ctx):
         if node.orelse:
             raise self.unsupported(ctx.pf, node, "`for ... else` is not supported",
-                                   hint="use a flag variable")
+                                   hint=_ELSE_HINT)
         start, stop, step, bind = self.iteration(node.iter, node.target, ctx)
         targets = [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
         index = targets[0] if isinstance(node.target, ast.Name) and _is_range(node.iter) else "i"
@@ -436,12 +443,15 @@ class ControlFlowMixin:
     def visit_While(self, node: ast.While, ctx):
         if node.orelse:
             raise self.unsupported(ctx.pf, node, "`while ... else` is not supported",
-                                   hint="use a flag variable")
+                                   hint=_ELSE_HINT)
         carried = self._carried(node, ctx, node.body, [])
         if not carried:
             raise self.unsupported(ctx.pf, node, "this `while` loop changes no variable that "
                                    "exists before it", why="its condition could never change",
-                                   hint="assign the loop's variables before the loop")
+                                   hint="update the variables of the condition in the body "
+                                        "(`y = y / 2`); a variable the body assigns carries "
+                                        "its value out of the loop only if it exists before "
+                                        "it")
         inits = [ctx.env[n] for n in carried]
         loc = ctx.pf.loc(node)
         breaks = has_break(node.body)

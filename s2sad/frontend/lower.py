@@ -39,6 +39,7 @@ from .resolve import (
     library_hint,
     library_member,
     numpy_member,
+    wrap_hint,
 )
 from .sequences import RetryWithList, SequenceMixin
 from .source import ParsedFunction
@@ -169,9 +170,11 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             "Yield": "return the values instead",
             "YieldFrom": "return the values instead",
             "JoinedStr": "strings have no derivative: remove the f-string",
-            "Import": "import at module level",
-            "ImportFrom": "import at module level",
-            "Match": "use arithmetic or max/min for now",
+            "Import": "import at module level (s2sad knows math and numpy: `import math`, then "
+                      "`math.pi`)",
+            "ImportFrom": "import at module level (s2sad knows math and numpy: `from math "
+                          "import pi`)",
+            "Match": "use `if` / `elif` / `else` with comparisons",
             "Raise": "check the input outside the differentiated function",
             "Assert": "check the input outside the differentiated function",
         }
@@ -317,7 +320,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                 raise self.unsupported(
                     ctx.pf, target,
                     f"cannot unpack {len(value)} values into {len(target.elts)} names",
-                    why="the numbers of names and values differ")
+                    why="the numbers of names and values differ",
+                    hint=f"write one name per value ({len(value)} names), or index the "
+                         "tuple: `t = ...; a = t[0]`")
             for t, v in zip(target.elts, value, strict=True):
                 self._bind(t, v, ctx)
             return
@@ -444,7 +449,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         if prim is None:
             raise self.unsupported(ctx.pf, node,
                                    f"the operator `{_op_symbol(op)}` is not supported",
-                                   why="it has no derivative", hint="use + - * / ** // % @")
+                                   why="bitwise operators act on the bits of ints; they have no "
+                                       "derivative",
+                                   hint="use + - * / ** // % @ (a parity test is `n % 2`); "
+                                        "combine conditions with `and` / `or`")
         return self.emit(prim, [left, right], ctx, node, hint)
 
     def _power(self, base: Value, exponent: Value, ctx: _Ctx, node: ast.AST, hint: str | None,
@@ -483,12 +491,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                     if got is None:
                         lib = "math" if mod.lib == P.MATH else (
                             f"numpy.{mod.sub}" if mod.sub else "numpy")
-                        raise NameResolutionError(
+                        raise _cannot_call(NameResolutionError(
                             f"`{ast.unparse(func)}` is not supported",
                             ctx.pf.loc(func),
                             why=f"s2sad knows no derivative rule for `{lib}.{func.attr}`",
-                            hint="see the README for the supported functions, or write it "
-                                 "with supported ones")
+                            hint="write it with the supported functions (README, \"What "
+                                 "s2sad differentiates\"); or " + wrap_hint(
+                                     f"{lib}.{func.attr}")), ast.unparse(func))
                     return got
                 if isinstance(mod, OtherModuleRef):
                     got = ctx.pf.resolver.member(mod.name, func.attr)
@@ -676,7 +685,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             raise self.unsupported(
                 ctx.pf, node, f"recursive call to `{ast.unparse(node.func)}`",
                 why="a recursive function has no fixed code to differentiate",
-                hint="write the recursion as a loop (in a later version) or unroll it")
+                hint="write the recursion as a loop (`for` over `range(n)`, or `while`), "
+                     "carrying the values the calls would pass")
         callee = ref.get()
         self._check_signature(callee)
         names = [a.arg for a in callee.node.args.posonlyargs + callee.node.args.args]

@@ -297,8 +297,9 @@ def library_hint(spelled: str) -> str:
     with_numpy = _LIBRARY_SPELLINGS.get(name)
     if with_numpy:
         return f"write it with supported NumPy operations: {with_numpy}"
-    return ("write it with supported math/NumPy operations; or, for a function of numbers "
-            f"(or elementwise on arrays), {wrap_hint(spelled)}")
+    return ("write it with supported math/NumPy operations, or compute the value before "
+            "calling the differentiated function and pass it as a parameter; or, for a "
+            f"function of numbers (or elementwise on arrays), {wrap_hint(spelled)}")
 
 
 LIBRARY_WHY = ("s2sad differentiates your own Python code, and library functions it has "
@@ -442,7 +443,7 @@ def _imported_elsewhere(node: ast.ImportFrom, alias: ast.alias) -> Unsupported:
     follow the import)."""
     module = f"{'.' * node.level}{node.module or ''}"
     return Unsupported(
-        f"`{alias.name}` imported from {module}",
+        f"a name imported from {module}",
         why="read from a file, s2sad sees that file's functions only: it does not follow "
             "imports, nor look into other libraries' code",
         hint="define the function in this file; or " + library_hint(

@@ -243,9 +243,12 @@ class SequenceMixin:
                 return got
         value = self.expr(it, ctx)
         if isinstance(value, tuple):
+            listed = (f"[{ast.unparse(it)[1:-1]}]" if isinstance(it, ast.Tuple)
+                      else "[a, b]")
             raise self.unsupported(ctx.pf, it, "looping over a tuple written in the function "
                                    "is not supported yet",
-                                   hint="loop over a list argument, or over `range(...)`")
+                                   hint=f"loop over a list written in the function, `for v in "
+                                        f"{listed}:`, a list argument, or `range(...)`")
         xs = self.as_list(value, it, ctx)
         (var,) = self._target_names(target, 1, ctx)
         stop = self.emit("len", [xs], ctx, it)

@@ -1,0 +1,82 @@
+"""Constructs whose error used to send users the wrong way, and which s2sad now supports:
+for-loops over a constant slice of a list, ``max``/``min``/``sum`` of an array (NumPy's
+``np.max``/``np.sum`` along axis 0, as Python's builtins iterate an array's first axis), and
+``np.linalg.norm(x, axis=k)``.  Each is compared with finite differences, in both modes
+where the argument is a number or a list."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import s2sad
+from tests.srcmod import load_source
+from tests.test_numpy import fd_grad
+
+SLICES = ["xs[1:]", "xs[:-1]", "xs[1:-1]", "xs[::2]", "xs[1::3]", "xs[-3:]", "xs[:10]",
+          "xs[5:2]", "xs[-10:2]", "xs[2:]"]
+
+
+def _slice_loop(spelled: str):
+    src = (f"def f(xs, c):\n    s = c * c\n    for v in {spelled}:\n"
+           "        s = s + v * v * c\n    return s\n")
+    return load_source(src, "slice_loop").f
+
+
+@pytest.mark.parametrize("spelled", SLICES)
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_for_loop_over_a_slice_of_a_list(spelled, mode):
+    f = _slice_loop(spelled)
+    for seed in range(3):
+        xs = [float(v) for v in np.random.default_rng(seed).uniform(-2.0, 2.0, 5)]
+        c = (-1.3, 0.4, 2.2)[seed]
+        assert s2sad.value_and_grad(f, wrt=1, mode=mode)(xs, c)[0] == pytest.approx(f(xs, c))
+        got = s2sad.grad(f, wrt=1, mode=mode)(xs, c)
+        np.testing.assert_allclose(got, fd_grad(f, (xs, c), 1), rtol=1e-7)
+        if mode == "reverse":
+            got = s2sad.grad(f, wrt=0)(xs, c)
+            want = fd_grad(lambda a, c: f(list(a), c), (np.array(xs), c), 0)
+            np.testing.assert_allclose(np.asarray(got), want, rtol=1e-7, atol=1e-12)
+
+
+def test_a_slice_loop_is_a_range_loop_in_the_generated_code():
+    src = s2sad.grad(_slice_loop("xs[1:-1]"), wrt=0).source
+    assert "range(" in src and "xs[1:" not in src, src
+
+
+def max_abs(x: np.ndarray):
+    return max(np.abs(x)) * min(x * x)
+
+
+def sum_of_rows(X: np.ndarray, c):
+    return np.sum(sum(X * c) ** 2) + sum(np.sin(X[0]), 2.0 * c)
+
+
+def norms(X: np.ndarray):
+    return (np.sum(np.linalg.norm(X, axis=1)) + np.sum(np.linalg.norm(X, axis=0) ** 3)
+            + np.sum(np.linalg.norm(X, axis=1, keepdims=True) * X)
+            + np.linalg.norm(X, axis=(0, 1)))
+
+
+def norm_spelled_out(X: np.ndarray):
+    return np.sum(np.sqrt(np.sum(X ** 2, axis=1)))  # the hint for other norms' shape
+
+
+@pytest.mark.parametrize("f, shapes", [
+    (max_abs, [(5,)]), (sum_of_rows, [(3, 4), None]), (norms, [(3, 4)]),
+    (norm_spelled_out, [(3, 4)]),
+])
+def test_builtin_reductions_of_arrays_and_norm_along_an_axis(f, shapes):
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        args = tuple(rng.uniform(-2.0, 2.0, s) if s else float(rng.uniform(-2.0, 2.0))
+                     for s in shapes)
+        for i in range(len(args)):
+            np.testing.assert_allclose(s2sad.grad(f, wrt=i)(*args), fd_grad(f, args, i),
+                                       rtol=1e-6, atol=1e-9)
+
+
+def test_norm_along_an_axis_is_numpys():
+    X = np.random.default_rng(0).uniform(-2.0, 2.0, (3, 4))
+    value, _ = s2sad.value_and_grad(norms)(X)
+    assert value == pytest.approx(norms(X))
