@@ -253,15 +253,15 @@ class ArrayMixin:
 
     def argument_assignment(self, param: Value, name: str, target: ast.AST, ctx):
         if name != param.hint:  # h = x, h = x * 1.0: h is the argument's value
+            x = param.hint
             return self.unsupported(
-                ctx.pf, target, f"item assignment into the argument `{param.hint}` through "
-                f"`{name}`, which is the same array to s2sad", why="s2sad treats arrays as values: "
-                f"`{name} = {param.hint}`, and arithmetic that leaves `{param.hint}` unchanged "
-                f"(`{param.hint} * 1.0`, `{param.hint} + 0.0`), give `{name}` the caller's "
-                "array, and assigning into it would change the caller's data",
-                hint=f"copy it explicitly: `{name} = {param.hint}.copy()` (or "
-                     f"`np.array({param.hint})`; for a list, `list({param.hint})`), then "
-                     f"`{name}[...] = ...`")
+                ctx.pf, target, f"item assignment into the argument `{x}` through `{name}`, "
+                "which is the same array to s2sad",
+                why=f"s2sad treats arrays as values: `{name} = {x}`, and arithmetic that leaves "
+                    f"`{x}` unchanged (`{x} * 1.0`, `{x} / 1.0`, `{x} - 0.0`), give `{name}` the "
+                    "caller's array, and assigning into it would change the caller's data",
+                hint=f"copy it explicitly: `{name} = {x}.copy()` (or `np.array({x})`; for a "
+                     f"list, `list({x})`), then `{name}[...] = ...`")
         copy = "h"
         return self.unsupported(
             ctx.pf, target, f"item assignment into the argument `{param.hint}` (an array or "

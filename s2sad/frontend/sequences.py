@@ -140,7 +140,8 @@ class SequenceMixin:
     # -- local lists -------------------------------------------------------------------------
     def owned_list(self, value: Any, node: ast.AST, ctx, what: str) -> Value:
         """A list this function created, which it may change (never an argument)."""
-        xs = self.as_list(value, node, ctx) if not isinstance(value, tuple) else value
+        base = node.value if isinstance(node, ast.Subscript) else node  # h of h[i] = v
+        xs = self.as_list(value, base, ctx) if not isinstance(value, tuple) else value
         if isinstance(xs, Value) and xs in self.owned:
             return xs
         raise self.unsupported(
