@@ -80,3 +80,25 @@ def test_norm_along_an_axis_is_numpys():
     X = np.random.default_rng(0).uniform(-2.0, 2.0, (3, 4))
     value, _ = s2sad.value_and_grad(norms)(X)
     assert value == pytest.approx(norms(X))
+
+
+def one_norms(X: np.ndarray):
+    return np.sum(np.sum(np.abs(X), axis=1) ** 2)  # the hint for norms other than the 2-norm
+
+
+def test_the_hint_for_other_norms_compiles():
+    for seed in range(3):
+        X = np.random.default_rng(seed).uniform(-2.0, 2.0, (3, 4))
+        np.testing.assert_allclose(s2sad.grad(one_norms)(X), fd_grad(one_norms, (X,), 0),
+                                   rtol=1e-6)
+
+
+@pytest.mark.parametrize("call", ["np.linalg.norm(X, 1)", "np.linalg.norm(X, ord=1)",
+                                  "np.linalg.norm(X, ord=1, axis=0)"])
+def test_other_norms_say_what_is_supported(call):
+    f = load_source(f"import numpy as np\n\n\ndef f(X):\n    return np.sum({call})\n",
+                    "norm").f
+    with pytest.raises(s2sad.S2SADError) as info:
+        s2sad.grad(f)
+    assert "np.linalg.norm(x, axis=k)" in info.value.what
+    assert "np.sum(np.abs(x), axis=k)" in info.value.hint

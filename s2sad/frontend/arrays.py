@@ -444,8 +444,8 @@ class ArrayMixin:
         if name == "linalg.norm":
             # the 2-norm (Frobenius for a matrix), of the whole array or along `axis`:
             # np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
-            kw = self._keywords(node, ctx, ("axis", "keepdims"), spelled)
-            if len(args) != 1:
+            kw = self._keywords(node, ctx, ("axis", "keepdims", "ord"), spelled)
+            if len(args) != 1 or "ord" in kw:
                 raise self.unsupported(ctx.pf, node, "only `np.linalg.norm(x)` and "
                                        "`np.linalg.norm(x, axis=k)` (the 2-norm or Frobenius "
                                        "norm) are supported",
