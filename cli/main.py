@@ -478,6 +478,8 @@ def _module_ir_reader(path: str) -> Callable[[str], Any]:
 
 
 @_command("check", "s2sad check examples/textbook.py -f chain5\n"
+                   "s2sad check examples/mlp.py -f loss --shape X=8x2 --shape W1=2x5 "
+                   "--shape W2=5\n"
                    "s2sad grad examples/textbook.py -o tb_grad.py && "
                    "s2sad check examples/textbook.py --module tb_grad.py")
 @src_argument
