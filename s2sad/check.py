@@ -59,6 +59,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import random
 import re
@@ -242,6 +243,19 @@ class Derivative:
     label: str
     ir: Function | None = None
     mode: str | None = None  # the AD mode that produced it, when known
+
+    def __post_init__(self) -> None:
+        # the tangents or cotangents of a function with defaults are keyword-only
+        # (``jvp_f(x, s=2.0, *, x_dot)``): the check passes every argument, so it can
+        # give them by position
+        try:
+            params = list(inspect.signature(self.fn).parameters.values())
+        except (TypeError, ValueError):
+            return
+        named = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+        if named:
+            fn, n = self.fn, len(params) - len(named)
+            self.fn = lambda *a: fn(*a[:n], **dict(zip(named, a[n:], strict=True)))
 
     def jacobian(self, point: Sequence[Any], n_out: int,
                  layout: Sequence[int | None]) -> list[list[float]]:

@@ -273,27 +273,32 @@ class Snapshot:
                 space = owner.__globals__
                 spaces[id(space)] = space
                 terms_by_space.setdefault(id(space), []).append(f"{name} is {e}")
+        # Globals are looked up in the user's module dict, as the function itself does:
+        # the root's inline, each other module's in a function of its own.
+        home = self.root.__globals__
         for n, (sid, terms) in enumerate(terms_by_space.items()):
-            made = _closure(f"return {' and '.join(terms)}", env)
-            # look the free names up in the user's module dict, as the function itself does
-            env[f"_s2sad_s{n}"] = types.FunctionType(made.__code__, spaces[sid], "_names",
-                                                     None, made.__closure__)
+            if spaces[sid] is home:
+                other.extend(terms)
+                continue
+            env[f"_s2sad_s{n}"] = _closure(f"return {' and '.join(terms)}", env, spaces[sid])
             other.append(f"_s2sad_s{n}()")
         return _closure(
             "try:\n"
             f"    return {' and '.join(other) or 'True'}\n"
             "except Exception:  # a name now unbound, an emptied cell\n"
-            "    return False", env)
+            "    return False", env, home)
 
 
-def _closure(body: str, env: dict[str, Any]):
-    """A function of no arguments running ``body``, whose free names are ``env``'s."""
+def _closure(body: str, env: dict[str, Any], space: dict[str, Any]):
+    """A function of no arguments running ``body``: the names of ``env`` are its
+    closure, every other name is a global of ``space``."""
     free = sorted(env)
     lines = "\n".join("        " + line for line in body.split("\n"))
     source = f"def _make({', '.join(free)}):\n    def fresh():\n{lines}\n    return fresh\n"
     scope: dict[str, Any] = {}
     exec(compile(source, "<s2sad environment check>", "exec"), scope)  # noqa: S102
-    return scope["_make"](**env)
+    made = scope["_make"](**env)
+    return types.FunctionType(made.__code__, space, "fresh", None, made.__closure__)
 
 
 def snapshot_from_texts(root: types.FunctionType, rows: list) -> Snapshot | None:
