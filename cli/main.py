@@ -9,6 +9,7 @@ Commands::
     s2sad hessian        SRC.py [-f NAME]... [--wrt x,y] [-o OUT.py]
     s2sad jacobian       SRC.py [-f NAME]... [--wrt x,y] [--mode reverse|forward] [-o OUT.py]
     s2sad check          SRC.py [-f NAME]... [--points N] [--seed S] [--module OUT.py]
+                         [--fix n=100]... [--shape X=3x4]...
     s2sad ir             SRC.py [-f NAME]... [--stage lifted|ad|opt|all] [--kind grad|...]
     s2sad graph          SRC.py -f NAME [--format dot|mermaid] [-o FILE]
 
@@ -477,6 +478,8 @@ def _module_ir_reader(path: str) -> Callable[[str], Any]:
 
 
 @_command("check", "s2sad check examples/textbook.py -f chain5\n"
+                   "s2sad check examples/mlp.py -f loss --shape X=8x2 --shape W1=2x5 "
+                   "--shape W2=5\n"
                    "s2sad grad examples/textbook.py -o tb_grad.py && "
                    "s2sad check examples/textbook.py --module tb_grad.py")
 @src_argument
@@ -499,23 +502,49 @@ def _module_ir_reader(path: str) -> Callable[[str], Any]:
 @click.option("--module", "module_path", metavar="OUT.py", type=click.Path(dir_okay=False),
               help="Check the derivatives in this emitted (possibly edited) module instead of "
                    "compiling them afresh.")
+@click.option("--fix", "fixes", metavar="NAME=VALUE", multiple=True,
+              help="Hold parameter NAME at VALUE, not differentiated (repeatable). An int "
+                   "parameter (annotated int, or a range bound, index or size) is always "
+                   "held: at this value, else its default, else 3.")
+@click.option("--shape", "shape_items", metavar="NAME=DIMS", multiple=True,
+              help="The shape of array parameter NAME, e.g. X=3x4, w=5 (repeatable); for a "
+                   "list parameter, its length. Default: lists of 3; for arrays the first of "
+                   "3x4, 4x3, 4, 3, 3x3 (per array) under which the function runs.")
 def check_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: str, points: int,
                   seed: int, budget: float, rtol: float, atol: float,
-                  module_path: str | None) -> None:
-    """Compare the derivatives with SymPy's, and their sizes.
+                  module_path: str | None, fixes: tuple[str, ...],
+                  shape_items: tuple[str, ...]) -> None:
+    """Compare the derivatives with SymPy's or finite differences, and their sizes.
 
-    For each function, SymPy differentiates the same IR; each (output, input)
-    pair is compared symbolically (simplify of the difference, within
-    --budget) and numerically at --points random points of the domain.  The
-    table shows the errors and the expression-swell comparison: the size of
-    SymPy's derivative (count_ops, raw and after cse) against the op count of
-    s2sad's.  Exit status 1 when a derivative disagrees.
+    For each function of numbers and lists, SymPy differentiates the same IR;
+    each (output, input) pair is compared symbolically (simplify of the
+    difference, within --budget) and numerically at --points random points of
+    the domain.  The table shows the errors and the expression-swell
+    comparison: the size of SymPy's derivative (count_ops, raw and after cse)
+    against the op count of s2sad's.
+
+    Int parameters are held at one value (--fix, else the default, else 3) and
+    not differentiated; lists have length 3 unless --shape says otherwise.
+    Functions of NumPy arrays are checked numerically only: reverse and forward
+    mode against Richardson-extrapolated central differences, at --points
+    random points of the --shape shapes (or default shapes); the report says
+    which values were held and which shapes were used.  Exit status 1 when a
+    derivative disagrees or cannot be verified, 2 for bad usage.
     """
-    from s2sad.check import CheckReport, check_function, module_derivative
+    from s2sad.check import CheckReport, check_function, int_annotations, module_derivative
     from s2sad.pipeline import normalize_wrt
 
     wanted = _parse_wrt(wrt)
-    _, lifted = _load(src, functions)
+    fix = _parse_assignments(fixes, "--fix", _number)
+    shapes = _parse_assignments(shape_items, "--shape", str)
+    parsed, lifted = _load(src, functions)
+    names = {n for _, fn in lifted if not isinstance(fn, S2SADError) for n in fn.param_names}
+    for option, given in (("--fix", fix), ("--shape", shapes)):
+        for name in given:
+            if name not in names:
+                raise S2SADError(f"{option} {name}: no function checked has a parameter "
+                                 f"`{name}`", hint="their parameters are: "
+                                 + (", ".join(sorted(names)) or "(none)"))
     module = reader = None
     if module_path is not None:
         module = _import_module_file(module_path)
@@ -527,13 +556,15 @@ def check_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: s
             skipped.append((name, fn))
             continue
         try:
+            _refuse_custom_primitives(fn, src)
             indices = None if wanted is None else normalize_wrt(fn, _wrt_for(fn, wanted))[0]
             derivative = None
             if module is not None:
                 derivative, indices = module_derivative(module, module_path, fn, reader, indices)
             report.functions.append(check_function(
                 fn, indices, mode=mode, points=points, seed=seed, budget=budget, rtol=rtol,
-                atol=atol, derivative=derivative))
+                atol=atol, derivative=derivative, fix=fix, shapes=shapes,
+                annotated_ints=int_annotations(parsed.functions[name].node), strict=False))
         except S2SADError as err:
             if functions:
                 raise
@@ -547,6 +578,49 @@ def check_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: s
         failed = [f.name for f in report.functions if not f.ok]
         click.echo(f"check failed: {', '.join(failed)}", err=True)
         sys.exit(EXIT_CHECK_FAILED)
+
+
+def _refuse_custom_primitives(fn: Any, src: str) -> None:
+    """The check runs the function; a custom primitive's Python body is in SRC.py, which the
+    command line never runs: refuse, pointing to the Python API, which can."""
+    from s2sad.ir.core import walk_ops
+
+    op = next((op for op in walk_ops(fn.body) if op.prim.startswith("custom:")), None)
+    if op is not None:
+        name = op.prim.split(":", 1)[1].split("#")[0].rsplit(".", 1)[-1]
+        stem = Path(src).stem
+        raise S2SADError(
+            f"`{fn.name}` calls the custom primitive `{name}`, which s2sad check cannot run "
+            "from the command line", op.loc,
+            why=f"the check evaluates {name} itself, and the command line reads {src} without "
+                "running it",
+            hint=f"check it from Python, which runs the primitive: "
+                 f"`import s2sad, {stem}; print(s2sad.check({stem}.{fn.name}).text())`")
+
+
+def _number(text: str) -> int | float:
+    """An int if ``text`` is one, else a float; ``ValueError`` otherwise."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _parse_assignments(items: tuple[str, ...], option: str,
+                       convert: Callable[[str], Any]) -> dict[str, Any]:
+    """``("n=100", "x=3x4")`` as ``{"n": convert("100"), ...}``; a bad item is a usage error."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name.isidentifier() or not value:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint=f"'{option}'")
+        try:
+            out[name] = convert(value)
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: {value!r} is not a number",
+                                     param_hint=f"'{option}'") from None
+    return out
 
 
 # -- ir and graph ----------------------------------------------------------------------------

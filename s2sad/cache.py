@@ -6,11 +6,18 @@ covers everything the generated code depends on:
 * the s2sad version and the Python version (code generation differs by version);
 * the derivative asked for: kind, ``wrt``, mode;
 * the function's module file, whole (its text: helper functions it inlines and
-  constants it reads live there), and its qualified name;
+  constants it reads live there), its qualified name and its code (a function
+  whose ``__code__`` was replaced reads another entry);
 * the values of the module's numeric and array globals and of the function's
   closure (they are read when the function is compiled, and may be computed at
   import time), and the source file of every function of another module the
   module's globals name (a custom rule's partials may live there).
+
+An entry also carries what the function read from its environment when it was
+compiled (:mod:`s2sad.frontend.environment`: each global, closure value, helper's
+code and defaults, as a path from the function and the text of the value); it is
+used only if the function reads the same values now, and its generated code checks
+them on every call, as code compiled in this process does.
 
 A function whose source file cannot be read (typed at a prompt, built with
 ``exec``) or whose closure holds something else is never cached.
@@ -39,12 +46,11 @@ import types
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import __version__
 from .errors import DifferentiationError, Loc
+from .frontend.environment import code_hash, value_text
 
-_FORMAT = "s2sad-cache-1"
+_FORMAT = "s2sad-cache-2"
 _file_hashes: dict[tuple[str, int, int], str] = {}  # (path, mtime_ns, size) -> sha256
 
 
@@ -76,12 +82,9 @@ def _file_hash(path: str) -> str | None:
 
 def _value_key(value: Any) -> str | None:
     """A stable text for a constant s2sad may read (``None``: not a constant)."""
-    if type(value) in (bool, int, float, complex) or isinstance(value, np.generic):
-        return f"{type(value).__name__}:{value!r}"
-    if isinstance(value, np.ndarray):
-        data = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
-        return f"ndarray:{value.dtype}:{value.shape}:{data}"
-    return None
+    if isinstance(value, (types.FunctionType, types.ModuleType)) or callable(value):
+        return None
+    return value_text(value)
 
 
 def key(f: Any, kind: str, *options: Any) -> str | None:
@@ -94,7 +97,8 @@ def key(f: Any, kind: str, *options: Any) -> str | None:
     if module_hash is None:
         return None
     parts = [_FORMAT, __version__, "{}.{}".format(*sys.version_info[:2]), kind, repr(options),
-             getattr(f, "__module__", "") or "", f.__qualname__, module_hash]
+             getattr(f, "__module__", "") or "", f.__qualname__, module_hash,
+             code_hash(code)]
     for name, value in sorted(getattr(f, "__globals__", {}).items()):
         text = _value_key(value)
         if text is not None:
@@ -118,19 +122,26 @@ def key(f: Any, kind: str, *options: Any) -> str | None:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _split(text: str) -> tuple[str, str] | None:
-    """(function name, module source) of an entry's text, if the entry is whole."""
-    header, _, body = text.partition("\n")
+def _split(text: str) -> tuple[str, str, list] | None:
+    """(function name, module source, environment reads) of an entry's text, if the entry
+    is whole."""
+    header, _, rest = text.partition("\n")
     fields = header.split()
     if len(fields) != 4 or fields[:2] != ["#", _FORMAT] or not fields[3].startswith("sha256="):
         return None
-    if hashlib.sha256(body.encode()).hexdigest() != fields[3][len("sha256="):]:
+    if hashlib.sha256(rest.encode()).hexdigest() != fields[3][len("sha256="):]:
         return None
-    return fields[2], body
+    reads_line, _, body = rest.partition("\n")
+    try:
+        reads = json.loads(reads_line[len("# reads: "):])
+    except ValueError:
+        return None
+    return fields[2], body, reads if isinstance(reads, list) else []
 
 
-def load(entry_key: str) -> tuple[str, str] | None:
-    """The (function name, module source) stored under ``entry_key``, or ``None``."""
+def load(entry_key: str) -> tuple[str, str, list] | None:
+    """The (function name, module source, environment reads) stored under ``entry_key``,
+    or ``None``."""
     where = directory()
     if where is None:
         return None
@@ -141,12 +152,13 @@ def load(entry_key: str) -> tuple[str, str] | None:
     return _split(text)
 
 
-def store(entry_key: str, name: str, source: str) -> None:
+def store(entry_key: str, name: str, source: str, reads: list | None = None) -> None:
     """Write an entry atomically; give up quietly if the file system says no."""
     where = directory()
     if where is None:
         return
-    text = f"# {_FORMAT} {name} sha256={hashlib.sha256(source.encode()).hexdigest()}\n{source}"
+    rest = f"# reads: {json.dumps(reads or [])}\n{source}"
+    text = f"# {_FORMAT} {name} sha256={hashlib.sha256(rest.encode()).hexdigest()}\n{rest}"
     try:
         where.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=where, prefix=f".{entry_key[:16]}-", suffix=".tmp")

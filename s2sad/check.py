@@ -23,9 +23,25 @@ every valid point agrees within ``atol + rtol·|reference|``.  A pair with no
 valid point and no proof fails ("unverified"): a check that checked nothing
 does not pass.
 
+The inputs (:func:`plan_inputs`): an **int parameter** — annotated ``int``, or
+read (directly or through int arithmetic) as a ``range`` bound, an index or a
+size (:func:`int_parameters`) — is never sampled: it is held at the value the
+user fixes (``--fix n=100``, ``fix=``), else at its default, else at
+:data:`DEFAULT_INT`, and not differentiated (its derivative is piecewise
+constant); the report says which values were held, why, and how to change
+them.  A list parameter has length 3 unless ``--shape xs=5`` (``shapes=``)
+says otherwise.
+
+**Array code** (a parameter of kind ARRAY, or a number given a shape, or an
+array output) is checked numerically only (:func:`check_arrays`): reverse and
+forward mode against Richardson-extrapolated central differences of the
+reference interpreter, at random points of the shapes given (``--shape
+X=3x4``) or found (:func:`default_shapes`: the first combination of
+:data:`DEFAULT_SHAPES` under which the function runs, reported).
+
 Control flow is translated as :mod:`s2sad.symbolic.from_ir` says: ``if``
-chains become ``Piecewise``, loops with a static trip count are unrolled, list
-parameters are lists of symbols (of length 3 at the random points too).  What
+chains become ``Piecewise``, loops with a static trip count (held ints
+included) are unrolled, list parameters are lists of symbols of their length.  What
 cannot be translated exactly (a loop whose trip count depends on the inputs)
 gets a *numeric comparison only*, against central finite differences
 (Richardson-extrapolated) of the reference interpreter, and says so.  So do
@@ -43,23 +59,24 @@ True
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import random
 import re
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import S2SADError
-from .ir.core import Block, Function, Kind, Value, walk_ops
+from .ir.core import Block, Function, Kind, Op, Value, walk_ops
 from .ir.interpret import interpret
 from .symbolic.from_ir import (
     LIST_LENGTH,
     NotSymbolic,
     drop_singular_derivatives,
-    symbols_for,
     to_sympy,
     tree_size,
 )
@@ -116,6 +133,8 @@ class FunctionReport:
     sympy_total: int | None = None
     sympy_cse_total: int | None = None
     s2sad_total: int | None = None
+    inputs: list[str] = field(default_factory=list)  # held values, list lengths, array shapes
+    reference: str = "SymPy"  # what the derivatives were compared with
 
     @property
     def ok(self) -> bool:
@@ -172,6 +191,7 @@ def _render_function(rep: FunctionReport) -> str:
     pts = (f"  {rep.points} random point{'s' if rep.points != 1 else ''} (seed {rep.seed}), "
            f"{rep.rejected} rejected outside the domain")
     lines = [head, pts]
+    lines += [f"  {line}" for line in rep.inputs]
     if rep.numeric_only:
         lines.append(f"  numeric comparison only: {rep.numeric_only}")
     header = ("output", "input", "symbolic", "max abs err", "max rel err", "SymPy ops",
@@ -197,8 +217,9 @@ def _render_function(rep: FunctionReport) -> str:
         if r.note:
             lines.append(f"  note: d({r.output})/d({r.input}): {r.note}")
     lines.append(f"  {'ok' if rep.ok else 'FAILED'}: "
-                 + ("every derivative agrees with SymPy" if rep.ok
-                    else "a derivative disagrees with SymPy or could not be verified"))
+                 + (f"every derivative agrees with {rep.reference}" if rep.ok
+                    else f"a derivative disagrees with {rep.reference} or could not be "
+                         "verified"))
     return "\n".join(lines)
 
 
@@ -222,6 +243,19 @@ class Derivative:
     label: str
     ir: Function | None = None
     mode: str | None = None  # the AD mode that produced it, when known
+
+    def __post_init__(self) -> None:
+        # the tangents or cotangents of a function with defaults are keyword-only
+        # (``jvp_f(x, s=2.0, *, x_dot)``): the check passes every argument, so it can
+        # give them by position
+        try:
+            params = list(inspect.signature(self.fn).parameters.values())
+        except (TypeError, ValueError):
+            return
+        named = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+        if named:
+            fn, n = self.fn, len(params) - len(named)
+            self.fn = lambda *a: fn(*a[:n], **dict(zip(named, a[n:], strict=True)))
 
     def jacobian(self, point: Sequence[Any], n_out: int,
                  layout: Sequence[int | None]) -> list[list[float]]:
@@ -533,7 +567,7 @@ def _finite_difference(fn: Function, point: Sequence[Any], coord: tuple[int, int
 
 
 def _hp_difference(fn: Function, point: Sequence[Any], coords: Sequence[tuple[int, int | None]],
-                   n_out: int) -> list[float | None]:
+                   n_out: int, held: Collection[int] = ()) -> list[float | None]:
     """The Jacobian by central differences of the IR evaluated in ``HP_DPS``-digit arithmetic
     (each op through its SymPy form on SymPy Floats: linear in the size of the IR).
 
@@ -555,8 +589,11 @@ def _hp_difference(fn: Function, point: Sequence[Any], coords: Sequence[tuple[in
             got.append(v)
         return got
 
-    base = [[sympy.Float(q, HP_DPS) for q in p] if isinstance(p, list)
-            else sympy.Float(p, HP_DPS) for p in point]
+    from .symbolic.from_ir import number
+
+    base = [number(p) if k in held  # an int stays an Integer: range() needs one
+            else [sympy.Float(q, HP_DPS) for q in p] if isinstance(p, list)
+            else sympy.Float(p, HP_DPS) for k, p in enumerate(point)]
     cols = []
     for c in coords:
         h = sympy.Float(1e-15, HP_DPS) * max(1, abs(_coordinate(point, c)))
@@ -567,10 +604,293 @@ def _hp_difference(fn: Function, point: Sequence[Any], coords: Sequence[tuple[in
     return [cols[j][i] for i in range(n_out) for j in range(len(coords))]
 
 
-def _sample(rng: random.Random, fn: Function, attempt: int) -> list[Any]:
+def _sample(rng: random.Random, specs: Sequence[Input], attempt: int) -> list[Any]:
     lo, hi = _RANGES[attempt % len(_RANGES)]
-    return [[rng.uniform(lo, hi) for _ in range(LIST_LENGTH)] if p.kind is Kind.LIST
-            else rng.uniform(lo, hi) for p in fn.params]
+    return [_random_value(rng, s, lo, hi) for s in specs]
+
+
+# -- the inputs: held ints, list lengths, array shapes ---------------------------------------
+
+DEFAULT_INT = 3  # the value an int parameter with no default is held at (reported)
+# Default array shapes, tried in this order (as a product over the array parameters) until
+# the primal runs; non-square first, so that a transposed adjoint cannot pass by accident.
+DEFAULT_SHAPES: tuple[tuple[int, ...], ...] = ((3, 4), (4, 3), (4,), (3,), (3, 3))
+MAX_SHAPE_TRIES = 2000
+
+# Operand positions that Python requires to be ints: range bounds, indices, sizes.
+_INT_OPERANDS: dict[str, tuple[int, ...]] = {"for_range": (0, 1, 2), "getitem": (1,),
+                                             "setitem": (1,), "eye": (0,)}
+_INT_OPERANDS_FROM = {"np_index": 1, "index_set": 2, "reshape": 1, "np_zeros": 0,
+                      "np_ones": 0}
+# Ops through which an int stays an int (int(), round(), len() make one from anything:
+# a parameter read through them may be a float).
+_INT_THROUGH = {"add", "sub", "mul", "neg", "floordiv", "mod", "abs", "powc", "select"}
+
+
+def int_parameters(fn: Function, annotated: Sequence[str] = ()) -> dict[int, str]:
+    """The parameters of ``fn`` that are ints, each with the reason, e.g. ``"a loop bound
+    (f.py:3)"``: annotated ``int`` (names in ``annotated``), or read — directly or through
+    int arithmetic — where Python needs an int (a ``range`` bound, an index, a size).
+
+    The frontend lifts such parameters as numbers; their derivative is piecewise constant,
+    and sampling them as floats would only make ``range(2.7)`` fail, so the check holds
+    them at one value instead.
+    """
+    defining: dict[Value, Op] = {}
+    for op in walk_ops(fn.body):
+        for r in op.results:
+            defining[r] = op
+    index = {p: k for k, p in enumerate(fn.params)}
+    found: dict[int, str] = {k: "annotated `int`" for k, name in enumerate(fn.param_names)
+                             if name in annotated}
+
+    def mark(v: Value, what: str, loc: Any) -> None:
+        seen: set[Value] = set()
+        stack = [v]
+        while stack:
+            u = stack.pop()
+            if u in seen:
+                continue
+            seen.add(u)
+            if u in index:
+                where = f" at {Path(loc.filename).name}:{loc.lineno}" if loc is not None else ""
+                found.setdefault(index[u], what + where)
+                continue
+            op = defining.get(u)
+            if op is not None and op.prim in _INT_THROUGH:
+                stack.extend(op.operands[1:] if op.prim == "select" else op.operands)
+
+    for op in walk_ops(fn.body):
+        positions = _INT_OPERANDS.get(op.prim)
+        if positions is None and op.prim in _INT_OPERANDS_FROM:
+            positions = tuple(range(_INT_OPERANDS_FROM[op.prim], len(op.operands)))
+        what = {"for_range": "a loop bound", "eye": "a size", "reshape": "a size",
+                "np_zeros": "a size", "np_ones": "a size"}.get(op.prim, "an index")
+        for k in positions or ():
+            if k < len(op.operands):
+                mark(op.operands[k], what, op.loc)
+    return dict(sorted(found.items()))
+
+
+def int_annotations(f: Any) -> list[str]:
+    """The names of ``f``'s parameters annotated ``int`` (a live function, or the
+    ``ast.FunctionDef`` of one read from a file)."""
+    import ast
+    import inspect
+
+    if isinstance(f, ast.FunctionDef):
+        args = f.args.posonlyargs + f.args.args
+        return [a.arg for a in args if a.annotation is not None
+                and ast.unparse(a.annotation) in ("int", "builtins.int")]
+    try:
+        params = inspect.signature(f).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.annotation in (int, "int", "builtins.int")]
+
+
+@dataclass(frozen=True)
+class Input:
+    """How the check feeds one parameter.
+
+    ``kind``: ``held`` (``value``, never differentiated), ``number``, ``list`` (of
+    ``shape[0]`` numbers) or ``array`` (of ``shape``); ``origin`` says where the value or
+    shape came from, for the report.
+    """
+
+    name: str
+    kind: str
+    value: Any = None
+    shape: tuple[int, ...] = ()
+    origin: str = ""
+
+    def describe(self) -> str:
+        if self.kind == "held":
+            return f"held {self.name} = {self.value!r} (not differentiated): {self.origin}"
+        if self.kind == "list":
+            return f"list {self.name} of length {self.shape[0]}: {self.origin}"
+        dims = "x".join(map(str, self.shape)) or "() (a 0-d array)"
+        return f"array {self.name} of shape {dims}: {self.origin}"
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def normalize_shape(name: str, shape: Any) -> tuple[int, ...]:
+    """``5``, ``(3, 4)``, ``[3, 4]`` or ``"3x4"`` as a tuple of sizes (an error otherwise)."""
+    if isinstance(shape, str):
+        parts = [p for p in re.split(r"[x,×*\s]+", shape.strip().strip("()")) if p]
+        try:
+            shape = tuple(int(p) for p in parts)
+        except ValueError:
+            shape = None
+    elif isinstance(shape, int) and not isinstance(shape, bool):
+        shape = (shape,)
+    elif isinstance(shape, (tuple, list)) and all(
+            isinstance(d, int) and not isinstance(d, bool) for d in shape):
+        shape = tuple(shape)
+    else:
+        shape = None
+    if shape is None or any(d < 1 for d in shape):
+        raise S2SADError(f"bad shape for `{name}`: {shape!r}" if shape is not None
+                         else f"bad shape for `{name}`",
+                         hint=f"give sizes of at least 1: --shape {name}=3x4 on the command "
+                              f"line, shapes={{'{name}': (3, 4)}} in Python")
+    return shape
+
+
+def plan_inputs(fn: Function, fix: dict[str, Any] | None = None,
+                shapes: dict[str, Any] | None = None, annotated_ints: Sequence[str] = (),
+                strict: bool = True) -> list[Input]:
+    """One :class:`Input` per parameter of ``fn``.
+
+    An int parameter (:func:`int_parameters`) is held at ``fix[name]``, else at its default,
+    else at :data:`DEFAULT_INT`; ``fix`` may hold a number parameter too.  A list
+    parameter has length ``shapes[name]`` (default ``LIST_LENGTH``); an array parameter
+    the shape ``shapes[name]`` (default: found later by :func:`default_shapes`); a number
+    parameter given a shape is checked as an array of it.  With ``strict``, a name in
+    ``fix`` or ``shapes`` that is not a parameter is an error (the command line checks
+    names across all the functions it checks instead).
+    """
+    from .ir.core import NO_DEFAULT
+
+    fix, shapes = dict(fix or {}), dict(shapes or {})
+    names = list(fn.param_names)
+    if strict:
+        for what, given in (("fix", fix), ("shape", shapes)):
+            for name in given:
+                if name not in names:
+                    raise S2SADError(f"--{what} {name}: `{fn.name}` has no parameter `{name}`",
+                                     hint=f"its parameters are: {', '.join(names) or '(none)'}")
+    ints = int_parameters(fn, annotated_ints)
+    defaults = list(fn.defaults) + [NO_DEFAULT] * (len(names) - len(fn.defaults))
+    out: list[Input] = []
+    for k, (p, name) in enumerate(zip(fn.params, names, strict=True)):
+        if name in fix and name in shapes:
+            raise S2SADError(f"`{name}` is given both --fix and --shape",
+                             hint="a held parameter has a value, not a shape: give one of them")
+        if k in ints:
+            if name in shapes:
+                raise S2SADError(f"--shape {name}: `{name}` is an int ({ints[k]}), not an "
+                                 "array or list", hint=f"hold it at a value: --fix {name}=5")
+            if name in fix:
+                value = fix[name]
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise S2SADError(
+                        f"--fix {name}={value}: `{name}` is an int ({ints[k]}), so its value "
+                        "must be an int", hint=f"give a whole number, e.g. --fix {name}=5")
+                out.append(Input(name, "held", value, origin=f"an int ({ints[k]}), from --fix"))
+            elif defaults[k] is not NO_DEFAULT and isinstance(defaults[k], int):
+                out.append(Input(name, "held", defaults[k],
+                                 origin=f"an int ({ints[k]}), at its default; change it with "
+                                        f"--fix {name}=VALUE (Python: fix=)"))
+            else:
+                out.append(Input(name, "held", DEFAULT_INT,
+                                 origin=f"an int ({ints[k]}) with no default, so "
+                                        f"{DEFAULT_INT}; change it with --fix {name}=VALUE "
+                                        "(Python: fix=)"))
+        elif name in fix:
+            value = fix[name]
+            if p.kind not in (Kind.FLOAT, Kind.INT, Kind.BOOL) or isinstance(value, bool) \
+                    or not isinstance(value, (int, float)):
+                what = {Kind.LIST: "a list", Kind.ARRAY: "an array"}.get(p.kind, "a number")
+                raise S2SADError(f"--fix {name}={value}: `{name}` is {what}; --fix holds "
+                                 "numbers only", hint=f"give {name} a shape with --shape "
+                                 f"{name}=5 instead" if p.kind in (Kind.LIST, Kind.ARRAY)
+                                 else f"give a number, e.g. --fix {name}=2.5")
+            out.append(Input(name, "held", float(value) if p.kind is Kind.FLOAT else value,
+                             origin="from --fix"))
+        elif p.kind is Kind.LIST:
+            if name in shapes:
+                shape = normalize_shape(name, shapes[name])
+                if len(shape) != 1:
+                    raise S2SADError(f"--shape {name}={_shape_text(shape)}: `{name}` is a list "
+                                     "(indexed item by item), so its shape is one length",
+                                     hint=f"--shape {name}=5")
+                out.append(Input(name, "list", shape=shape, origin="from --shape"))
+            else:
+                out.append(Input(name, "list", shape=(LIST_LENGTH,),
+                                 origin=f"the default; change it with --shape {name}=N "
+                                        "(Python: shapes=)"))
+        elif p.kind is Kind.ARRAY or (name in shapes and p.kind is Kind.FLOAT):
+            if name in shapes:
+                out.append(Input(name, "array", shape=normalize_shape(name, shapes[name]),
+                                 origin="from --shape"))
+            else:
+                out.append(Input(name, "array", shape=None, origin="default"))  # type: ignore
+        elif name in shapes:
+            raise S2SADError(f"--shape {name}: `{name}` is a {p.kind.value}, which has no shape")
+        else:
+            out.append(Input(name, "number"))
+    return out
+
+
+def _random_value(rng: random.Random, spec: Input, lo: float, hi: float) -> Any:
+    import numpy as np
+
+    if spec.kind == "held":
+        return spec.value
+    if spec.kind == "list":
+        return [rng.uniform(lo, hi) for _ in range(spec.shape[0])]
+    if spec.kind == "array":
+        size = math.prod(spec.shape)
+        return np.array([rng.uniform(lo, hi) for _ in range(size)]).reshape(spec.shape)
+    return rng.uniform(lo, hi)
+
+
+def _runs(fn: Function, point: Sequence[Any]) -> str | None:
+    """``None`` if ``fn`` runs at ``point`` with finite results of the kinds it declares,
+    else why not."""
+    import numpy as np
+
+    try:
+        with np.errstate(all="ignore"):
+            out = _leaves(interpret(fn, *point))
+    except Exception as exc:  # noqa: BLE001 - the function does not run here
+        return f"{type(exc).__name__}: {exc}"
+    for v, r in zip(out, fn.results, strict=True):
+        if r.kind is not Kind.ARRAY and np.ndim(v) != 0:
+            return f"a result that should be a number has shape {np.shape(v)}"
+        if not np.all(np.isfinite(np.asarray(v, dtype=float))):
+            return "a result is not finite"
+    return None
+
+
+def default_shapes(fn: Function, specs: list[Input], seed: int = 0) -> list[Input]:
+    """``specs`` with a shape for every array parameter that has none: the first
+    combination of :data:`DEFAULT_SHAPES` under which ``fn`` runs (an error if none does)."""
+    import itertools
+
+    todo = [k for k, s in enumerate(specs) if s.kind == "array" and s.shape is None]
+    if not todo:
+        return specs
+    rng = random.Random(seed)
+    why = None
+    for combo in itertools.islice(itertools.product(DEFAULT_SHAPES, repeat=len(todo)),
+                                  MAX_SHAPE_TRIES):
+        trial = list(specs)
+        for k, shape in zip(todo, combo, strict=True):
+            trial[k] = Input(specs[k].name, "array", shape=shape,
+                             origin="a default (the first tried that runs); change it with "
+                                    f"--shape {specs[k].name}=DIMS (Python: shapes=)")
+        point = [_random_value(rng, s, 0.1, 0.9) for s in trial]
+        why = _runs(fn, point)
+        if why is None:
+            return trial
+    names = ", ".join(specs[k].name for k in todo)
+    raise S2SADError(f"`{fn.name}` did not run with any default shape of its arrays ({names}); "
+                     f"the last attempt: {why}",
+                     hint="give the shapes: --shape " + " --shape ".join(
+                         f"{specs[k].name}=3x4" for k in todo)
+                     + " (shapes={...} in Python)")
+
+
+def _leaves(x: Any) -> list[Any]:
+    """The leaves of a (nested) tuple of results."""
+    if isinstance(x, tuple):
+        return [leaf for item in x for leaf in _leaves(item)]
+    return [x]
 
 
 # -- the check -------------------------------------------------------------------------------
@@ -591,18 +911,16 @@ def output_labels(fn: Function) -> list[str]:
     return [label for _, label in sorted(labels)]
 
 
-def compiled_derivative(fn: Function, wrt: tuple[int, ...], mode: str) -> Derivative:
-    """s2sad's derivative of ``fn``, compiled now: ``grad`` for a scalar ``fn``,
-    else ``vjp`` (reverse mode) or ``jvp`` (forward mode)."""
+def compiled_derivative(fn: Function, wrt: tuple[int, ...], mode: str,
+                        kind: str | None = None) -> Derivative:
+    """s2sad's derivative of ``fn``, compiled now: ``kind``, by default ``grad`` for a
+    scalar ``fn``, else ``vjp`` (reverse mode) or ``jvp`` (forward mode)."""
     from .codegen import load
     from .pipeline import derive, generate
 
-    if not fn.returns_tuple:
-        kind = "grad"
-        ir = derive(fn, "grad", wrt, mode)
-    else:
-        kind = "vjp" if mode == "reverse" else "jvp"
-        ir = derive(fn, kind, wrt, mode)
+    if kind is None:
+        kind = "grad" if not fn.returns_tuple else "vjp" if mode == "reverse" else "jvp"
+    ir = derive(fn, kind, wrt, mode)
     source = generate([ir])
     return Derivative(kind, load(source, ir.name, f"<s2sad check: {ir.name}>"),
                       f"{ir.name} (compiled now)", ir, mode)
@@ -619,27 +937,48 @@ def check_function(
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
     derivative: Derivative | None = None,
+    fix: dict[str, Any] | None = None,
+    shapes: dict[str, Any] | None = None,
+    annotated_ints: Sequence[str] = (),
+    strict: bool = True,
 ) -> FunctionReport:
     """Check the derivative of IR function ``fn`` with respect to parameters ``wrt``
-    (indices; all parameters by default) against SymPy.  ``derivative`` is the
-    function under test; by default s2sad compiles one now."""
+    (indices; all parameters but the held ones by default) against SymPy, or for array
+    code against finite differences.  ``derivative`` is the function under test; by
+    default s2sad compiles one now (for array code: one per mode).
+
+    ``fix``, ``shapes``, ``annotated_ints`` and ``strict``: see :func:`plan_inputs`.
+    Held parameters are passed at their value and never differentiated; a ``wrt``
+    naming one is an error unless ``derivative`` (an emitted module) includes it,
+    whose entry is then not compared.
+    """
     import sympy
 
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
-    wrt = tuple(range(len(fn.params))) if wrt is None else tuple(wrt)
+    specs = plan_inputs(fn, fix, shapes, annotated_ints, strict)
+    held = {k for k, s in enumerate(specs) if s.kind == "held"}
+    if wrt is None:
+        wrt = tuple(k for k in range(len(fn.params)) if k not in held)
+        if not wrt and fn.params:
+            raise S2SADError(f"every parameter of `{fn.name}` is held "
+                             f"({', '.join(s.describe() for s in specs)}): nothing is left to "
+                             "differentiate")
+    else:
+        wrt = tuple(wrt)
+        for j in wrt:
+            if j in held and derivative is None:
+                raise S2SADError(f"`{fn.param_names[j]}` is not differentiated: "
+                                 f"{specs[j].describe()}",
+                                 why="the derivative with respect to an int is piecewise "
+                                     "constant, and a held value is a constant",
+                                 hint="leave it out of --wrt (wrt=)")
     if not wrt:
         raise S2SADError(f"`{fn.name}` has no parameter to differentiate with respect to")
-    arrays = [p.hint for p in fn.params if p.kind is Kind.ARRAY]
-    if arrays:
-        raise S2SADError(f"`{fn.name}` takes NumPy arrays ({', '.join(arrays)}): s2sad check "
-                         "compares functions of numbers and lists, not arrays yet",
-                         hint="check array code against finite differences, as the tests "
-                              "do (tests/test_numpy.py)")
     for v in fn.results:
-        if v.kind not in (Kind.FLOAT, Kind.INT, Kind.BOOL):
+        if v.kind not in (Kind.FLOAT, Kind.INT, Kind.BOOL, Kind.ARRAY):
             raise S2SADError(f"`{fn.name}` returns a {v.kind.value}: s2sad check compares "
-                             "functions whose outputs are numbers")
+                             "functions whose outputs are numbers or arrays")
     stopped = next((op for op in walk_ops(fn.body) if op.prim == "stop_gradient"), None)
     if stopped is not None:
         raise S2SADError(f"`{fn.name}` uses stop_gradient, which s2sad check cannot verify",
@@ -647,31 +986,47 @@ def check_function(
                          why="SymPy and finite differences differentiate through it",
                          hint="check the function without stop_gradient, or test it against "
                               "finite differences with the stopped value held fixed")
+    if any(s.kind == "array" for s in specs) or any(v.kind is Kind.ARRAY for v in fn.results):
+        specs = default_shapes(fn, specs, seed)
+        return check_arrays(fn, specs, wrt, mode=mode, points=points, seed=seed, rtol=rtol,
+                            atol=atol, derivative=derivative)
     if derivative is None:
         derivative = compiled_derivative(fn, wrt, mode)
     outs_labels = output_labels(fn)
-    # The input coordinates: a number, or each element of a list parameter.
-    layout = [LIST_LENGTH if fn.params[j].kind is Kind.LIST else None for j in wrt]
+    # The input coordinates: a number, or each element of a list parameter.  ``layout``
+    # is the derivative's calling convention (every input of wrt); ``coords`` are the
+    # compared ones (not the held), ``columns`` where each is in the derivative's Jacobian.
+    layout = [specs[j].shape[0] if specs[j].kind == "list" else None for j in wrt]
     coords: list[tuple[int, int | None]] = []  # (parameter index, list element)
+    columns: list[int] = []
     in_labels: list[str] = []
     owner: list[int] = []  # which input of wrt each coordinate belongs to
+    column = 0
     for pos, (j, n) in enumerate(zip(wrt, layout, strict=True)):
         name = fn.param_names[j]
         for e in ([None] if n is None else range(n)):
-            coords.append((j, e))
-            in_labels.append(name if e is None else f"{name}[{e}]")
-            owner.append(pos)
+            if j not in held:
+                coords.append((j, e))
+                columns.append(column)
+                in_labels.append(name if e is None else f"{name}[{e}]")
+                owner.append(pos)
+            column += 1
     n_out, n_wrt = len(fn.results), len(coords)
+    free = [k for k in range(len(specs)) if k not in held]
 
     # SymPy's derivative of the same IR.
     numeric_only = None
     sym_jac = None
     high_precision = False
+    syms = _symbols(fn, specs)
     try:
-        syms, outs = to_sympy(fn)
+        _, outs = to_sympy(fn, syms)
     except NotSymbolic as exc:
         numeric_only = f"{exc}; compared with finite differences of the interpreter"
-        syms = symbols_for(fn)
+    except (IndexError, ZeroDivisionError, ValueError, TypeError, OverflowError) as exc:
+        # the held values or list lengths do not fit the function (an index past the end)
+        numeric_only = (f"SymPy cannot evaluate it ({type(exc).__name__}: {exc}); compared "
+                        "with finite differences of the interpreter")
     else:
         nodes = sum(tree_size(o) for o in outs)
         if nodes > SYMPY_TREE_LIMIT:
@@ -687,7 +1042,8 @@ def check_function(
     s2_jac = None
     if sym_jac is not None and derivative.ir is not None:
         try:
-            s2_jac = derivative.symbolic(syms, n_out, layout)
+            full = derivative.symbolic(syms, n_out, layout)
+            s2_jac = [[row[c] for c in columns] for row in full]
         except NotSymbolic:
             s2_jac = None
 
@@ -717,17 +1073,21 @@ def check_function(
     # Numeric comparison.
     reference: Callable[[Sequence[float]], list[float | None]]
     if sym_jac is not None:
-        evaluate = _sympy_evaluator(syms, [e for row in sym_jac for e in row])
-        reference = evaluate
+        evaluate = _sympy_evaluator([syms[k] for k in free],
+                                    [e for row in sym_jac for e in row])
+
+        def reference(point: Sequence[Any]) -> list[float | None]:
+            return evaluate([point[k] for k in free])
     elif high_precision:
         def reference(point: Sequence[float]) -> list[float | None]:
-            return _hp_difference(fn, point, coords, n_out)
+            return _hp_difference(fn, point, coords, n_out, held)
     else:
         def reference(point: Sequence[Any]) -> list[float | None]:
             cols = [_finite_difference(fn, point, c, n_out) for c in coords]
             return [cols[j][i] if _finite_real(cols[j][i]) else None
                     for i in range(n_out) for j in range(n_wrt)]
         rtol, atol = max(rtol, 1e-5), max(atol, 1e-7)  # finite differences are less exact
+    ref_name = "SymPy" if sym_jac is not None else "reference"
 
     rng = random.Random(seed)
     max_abs = [[None] * n_wrt for _ in range(n_out)]
@@ -737,13 +1097,15 @@ def check_function(
     used = rejected = 0
     attempt = 0
     max_attempts = max(50, 25 * points)
+    last_failure = None
     while used < points and attempt < max_attempts:
-        point = _sample(rng, fn, attempt)
+        point = _sample(rng, specs, attempt)
         attempt += 1
         try:
             primal = _flat(interpret(fn, *point))
-        except Exception:  # noqa: BLE001 - outside the domain (math domain error, 1/0, ...)
+        except Exception as exc:  # noqa: BLE001 - outside the domain (math domain error, 1/0, ...)
             rejected += 1
+            last_failure = f"{type(exc).__name__}: {exc}"
             continue
         if not all(_finite_real(v) for v in primal):
             rejected += 1
@@ -754,7 +1116,8 @@ def check_function(
             continue
         used += 1
         try:
-            got = derivative.jacobian(point, n_out, layout)
+            full = derivative.jacobian(point, n_out, layout)
+            got = [[row[c] for c in columns] for row in full]
             error = None
         except S2SADError:
             raise
@@ -774,7 +1137,7 @@ def check_function(
                 max_rel[i][j] = re_ if max_rel[i][j] is None else max(max_rel[i][j], re_)
                 if not ae <= atol + rtol * abs(r):
                     if not bad[i][j]:
-                        notes[i][j] = error or (f"s2sad {g!r}, SymPy {r!r} at "
+                        notes[i][j] = error or (f"s2sad {g!r}, {ref_name} {r!r} at "
                                                 f"{_fmt_point(point)}")
                     bad[i][j] = True
 
@@ -790,7 +1153,7 @@ def check_function(
                 ok = used > 0 and not bad[i][j]
             note = notes[i][j]
             if used == 0 and v not in ("equal", "equal*"):
-                note = "no point of the domain was found to compare at"
+                note = _no_point_note(last_failure, specs)
             idx = derivative.result_index(i, owner[j], n_out, len(wrt))
             rows.append(PairRow(
                 output=outs_labels[i], input=in_labels[j], symbolic=v,
@@ -802,15 +1165,280 @@ def check_function(
                 ok=ok, note=note if not ok or v == "differs" else "",
             ))
     return FunctionReport(
-        name=fn.name, mode=derivative.mode or mode, wrt=tuple(fn.param_names[j] for j in wrt),
+        name=fn.name, mode=derivative.mode or mode,
+        wrt=tuple(fn.param_names[j] for j in wrt if j not in held),
         rows=rows, points=used,
         rejected=rejected, seed=seed, derivative=derivative.label, numeric_only=numeric_only,
         sympy_total=sympy_total, sympy_cse_total=sympy_cse_total, s2sad_total=s2sad_total,
+        inputs=_input_lines(specs), reference="SymPy" if sym_jac is not None
+        else "finite differences",
     )
+
+
+def check_arrays(fn: Function, specs: list[Input], wrt: Sequence[int], *, mode: str = "reverse",
+                 points: int = DEFAULT_POINTS, seed: int = 0, rtol: float = DEFAULT_RTOL,
+                 atol: float = DEFAULT_ATOL,
+                 derivative: Derivative | None = None) -> FunctionReport:
+    """The numeric check of array code: s2sad's reverse-mode and forward-mode derivatives
+    (or ``derivative`` alone) against Richardson-extrapolated central differences of the
+    reference interpreter, at ``points`` random points of the shapes in ``specs``.
+
+    A function with array outputs, or several outputs, is checked through
+    φ = Σ_o ⟨u_o, f_o⟩ with a random weight u_o of each output's shape, drawn anew at each
+    point: reverse mode is the ``vjp`` with cotangents u, forward mode contracts the
+    ``jvp``'s output tangents with u, one tangent sweep per input element.  A parameter
+    passes when, at every point, every element of its gradient is within
+    ``atol + rtol·max|reference|`` of the reference (``rtol`` at least 1e-5 and ``atol``
+    at least 1e-7: finite differences are that exact).  SymPy has no part in it.
+    """
+    import numpy as np
+
+    from .ir.core import count_ops
+
+    held = {k for k, s in enumerate(specs) if s.kind == "held"}
+    compared = [pos for pos, j in enumerate(wrt) if j not in held]
+    scalar_out = not fn.returns_tuple and fn.results[0].kind is not Kind.ARRAY
+    if derivative is None:
+        tested = [compiled_derivative(fn, tuple(wrt), "reverse",
+                                      "grad" if scalar_out else "vjp"),
+                  compiled_derivative(fn, tuple(wrt), "forward", "jvp")]
+        if mode == "forward":
+            tested.reverse()
+    else:
+        if derivative.kind in ("grad", "value_and_grad") and not scalar_out:
+            raise S2SADError(f"{derivative.label} is a gradient, but `{fn.name}` returns "
+                             "an array or several values", hint="check a vjp or jvp instead")
+        tested = [derivative]
+    rtol, atol = max(rtol, 1e-5), max(atol, 1e-7)  # finite differences are less exact
+    n_res = len(fn.results)
+
+    def phi(point: Sequence[Any], u: Sequence[Any]) -> float:
+        with np.errstate(all="ignore"):
+            outs = _leaves(interpret(fn, *point))
+        return float(sum(np.sum(w * np.asarray(y, dtype=float))
+                         for w, y in zip(u, outs, strict=True)))
+
+    def zero(spec: Input) -> Any:
+        if spec.kind == "array":
+            return np.zeros(spec.shape)
+        return [0.0] * spec.shape[0] if spec.kind == "list" else 0.0
+
+    def shifted(point: Sequence[Any], j: int, e: int, step: float) -> list[Any]:
+        moved = list(point)
+        v = point[j]
+        if isinstance(v, np.ndarray):
+            v = v.copy()
+            v.flat[e] += step
+        elif isinstance(v, list):
+            v = list(v)
+            v[e] += step
+        else:
+            v = v + step
+        moved[j] = v
+        return moved
+
+    def size(spec: Input) -> int:
+        return math.prod(spec.shape) if spec.kind in ("array", "list") else 1
+
+    def element(v: Any, e: int) -> float:
+        if isinstance(v, np.ndarray):
+            return float(v.flat[e])
+        return float(v[e]) if isinstance(v, list) else float(v)
+
+    def reference(point: Sequence[Any], u: Sequence[Any]) -> list[np.ndarray] | None:
+        """∂φ/∂(each compared parameter), by Richardson-extrapolated central differences."""
+        grads = []
+        for pos in compared:
+            j = wrt[pos]
+            out = np.empty(size(specs[j]))
+            for e in range(out.size):
+                h = 1e-3 * max(1.0, abs(element(point[j], e)))
+
+                def central(step: float, j: int = j, e: int = e) -> float:
+                    return (phi(shifted(point, j, e, step), u)
+                            - phi(shifted(point, j, e, -step), u)) / (2 * step)
+
+                try:
+                    out[e] = (4 * central(h / 2) - central(h)) / 3
+                except Exception:  # noqa: BLE001 - a step left the domain: skip the point
+                    return None
+                if not math.isfinite(out[e]):
+                    return None
+            grads.append(out)
+        return grads
+
+    def run(d: Derivative, point: Sequence[Any], u: Sequence[Any]) -> list[Any]:
+        """The derivative under test's ∂φ/∂(each compared parameter), as returned."""
+        if d.kind == "jvp":
+            grads = []
+            for pos in compared:
+                j = wrt[pos]
+                got = []
+                for e in range(size(specs[j])):
+                    tangents = [zero(specs[i]) for i in wrt]
+                    tangents[pos] = shifted([tangents[pos]], 0, e, 1.0)[0]
+                    out = d.fn(*point, *tangents)[1]
+                    leaves = _leaves(out) if n_res > 1 else [out]
+                    got.append(float(sum(np.sum(w * np.asarray(t, dtype=float))
+                                         for w, t in zip(u, leaves, strict=True))))
+                grads.append(np.array(got).reshape(specs[j].shape))
+            return grads
+        if d.kind == "vjp":
+            res = d.fn(*point, *u)[1]
+        else:
+            res = d.fn(*point)
+            if d.kind == "value_and_grad":
+                res = res[1]
+        # one input: the gradient itself (or a 1-tuple of it, from a tuple wrt)
+        if len(wrt) == 1:
+            res = list(res) if isinstance(res, tuple) and len(res) == 1 else [res]
+        else:
+            res = list(res)
+        if len(res) != len(wrt):
+            raise S2SADError(f"{d.label} returns {len(res)} gradients, but {len(wrt)} were "
+                             "expected", hint="pass --wrt (or wrt=) naming the inputs it "
+                                              "differentiates")
+        return [res[pos] for pos in compared]
+
+    rng = random.Random(seed)
+    n_rows = len(tested) * len(compared)
+    max_abs: list[float | None] = [None] * n_rows
+    max_rel: list[float | None] = [None] * n_rows
+    notes = [""] * n_rows
+    used = rejected = attempt = 0
+    last_failure = None
+    while used < points and attempt < max(50, 25 * points):
+        point = _sample(rng, specs, attempt)
+        attempt += 1
+        why = _runs(fn, point)
+        if why is not None:
+            rejected += 1
+            if not why.startswith("a result"):
+                last_failure = why
+            continue
+        with np.errstate(all="ignore"):
+            outs = _leaves(interpret(fn, *point))
+        u = [1.0] if scalar_out else [
+            np.array([rng.gauss(0.0, 1.0) for _ in range(np.size(y))]).reshape(np.shape(y))
+            if r.kind is Kind.ARRAY else rng.gauss(0.0, 1.0)
+            for y, r in zip(outs, fn.results, strict=True)]
+        ref = reference(point, u)
+        if ref is None:
+            rejected += 1
+            continue
+        used += 1
+        for t, d in enumerate(tested):
+            try:
+                with np.errstate(all="ignore"):
+                    got = run(d, point, u)
+                error = None
+            except S2SADError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the derivative fails where f is defined
+                got, error = None, f"{type(exc).__name__}: {exc} at {_fmt_point(point)}"
+            for k, pos in enumerate(compared):
+                row = t * len(compared) + k
+                spec = specs[wrt[pos]]
+                want = spec.shape if spec.kind in ("array", "list") else ()
+                r = ref[k].reshape(want)
+                note = error
+                if got is not None:
+                    g = got[k]
+                    if np.shape(g) != want:
+                        note = (f"the gradient of {spec.name} has shape {np.shape(g)}, the "
+                                f"parameter {want}")
+                if note is not None:
+                    ae = rel = math.inf
+                else:
+                    g = np.asarray(g, dtype=float)
+                    ae = float(np.max(np.abs(g - r))) if g.size else 0.0
+                    scale = float(np.max(np.abs(r))) if r.size else 0.0
+                    rel = ae / scale if scale else (0.0 if ae == 0 else math.inf)
+                    if not (math.isfinite(ae) and ae <= atol + rtol * scale):
+                        e = int(np.argmax(np.abs(g - r))) if g.size else 0
+                        where = tuple(int(i) for i in np.unravel_index(e, want))
+                        note = (f"s2sad {float(g.flat[e])!r}, finite differences "
+                                f"{float(r.flat[e])!r} in element {list(where)} at "
+                                f"{_fmt_point(point)}")
+                max_abs[row] = ae if max_abs[row] is None else max(max_abs[row], ae)
+                max_rel[row] = rel if max_rel[row] is None else max(max_rel[row], rel)
+                if note is not None and not notes[row]:
+                    notes[row] = note
+
+    label = fn.name if scalar_out else f"u·{fn.name}"
+    rows = []
+    for t, d in enumerate(tested):
+        d_mode = d.mode or ("forward" if d.kind == "jvp" else "reverse")
+        for k, pos in enumerate(compared):
+            row = t * len(compared) + k
+            ok = used > 0 and not notes[row]
+            idx = None if d.kind == "jvp" else d.result_index(0, pos, n_res, len(wrt))
+            rows.append(PairRow(
+                output=label, input=f"{fn.param_names[wrt[pos]]} ({d_mode})", symbolic="n/a",
+                max_abs_err=max_abs[row], max_rel_err=max_rel[row], sympy_ops=None,
+                sympy_cse_ops=None,
+                s2sad_ops=_cone_size(d.ir, d.ir.results[idx]) if idx is not None else None,
+                ok=ok, note=notes[row] if notes[row] or used else
+                _no_point_note(last_failure, specs)))
+    why = ("NumPy arrays: SymPy does not differentiate array code here; each mode is "
+           "compared with Richardson-extrapolated central differences of the interpreter "
+           "(errors over the parameter's elements, relative to the largest reference element "
+           f"r; pass within {atol:g} + {rtol:g}·r)")
+    if not scalar_out:
+        why += f"; the outputs are checked through Σ u·{fn.name} with a random u at each point"
+    modes = [d.mode or ("forward" if d.kind == "jvp" else "reverse") for d in tested]
+    return FunctionReport(
+        name=fn.name, mode=" and ".join(modes),
+        wrt=tuple(fn.param_names[wrt[pos]] for pos in compared),
+        rows=rows, points=used, rejected=rejected, seed=seed,
+        derivative=" and ".join(d.label for d in tested), numeric_only=why,
+        s2sad_total=count_ops(tested[0].ir) if tested[0].ir is not None else None,
+        inputs=_input_lines(specs), reference="finite differences",
+    )
+
+
+def _no_point_note(last_failure: str | None, specs: Sequence[Input]) -> str:
+    """Why no point was compared: the domain, or (when the function raised) possibly the
+    held values and lengths, which the user can change."""
+    note = "no point of the domain was found to compare at"
+    if last_failure is not None:
+        note += f" (the function raised {last_failure})"
+        knobs = [f"--fix {s.name}=..." for s in specs if s.kind == "held"]
+        knobs += [f"--shape {s.name}=..." for s in specs if s.kind in ("list", "array")]
+        if knobs:
+            note += f"; if the held values or lengths do not fit, change them: {', '.join(knobs)}"
+    return note
+
+
+def _input_lines(specs: Sequence[Input]) -> list[str]:
+    """The report's lines about inputs that are not plain sampled numbers."""
+    return [s.describe() for s in specs if s.kind != "number"]
+
+
+def _symbols(fn: Function, specs: Sequence[Input]) -> list[Any]:
+    """The SymPy inputs of ``fn``: a held parameter as its exact value, a list as
+    symbols ``xs[0]``, ``xs[1]``, … of its length, a number as a real symbol."""
+    import sympy
+
+    from .symbolic.from_ir import number
+
+    out: list[Any] = []
+    for spec in specs:
+        if spec.kind == "held":
+            out.append(number(spec.value))
+        elif spec.kind == "list":
+            out.append([sympy.Symbol(f"{spec.name}[{k}]", real=True)
+                        for k in range(spec.shape[0])])
+        else:
+            out.append(sympy.Symbol(spec.name, real=True))
+    return out
 
 
 def _fmt_point(point: Sequence[Any]) -> str:
     def one(p: Any) -> str:
+        shape = getattr(p, "shape", None)
+        if shape:  # an array: its shape (the seed reproduces the values)
+            return f"<{_shape_text(shape)} array>"
         if isinstance(p, list):
             return "[" + ", ".join(f"{q:.6g}" for q in p) + "]"
         return f"{p:.6g}"
@@ -939,24 +1567,37 @@ def check(
     budget: float = DEFAULT_BUDGET,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
+    fix: dict[str, Any] | None = None,
+    shapes: dict[str, Any] | None = None,
 ) -> CheckReport:
     """Compare s2sad's derivative of ``f`` with SymPy's: symbolically, numerically, by size.
 
     ``f`` is a Python function (or a lifted IR :class:`~s2sad.ir.core.Function`);
-    ``wrt`` a parameter index or name or a tuple of them (default: all
-    parameters).  Returns a :class:`CheckReport`: ``.ok``, ``.rows`` (one
+    ``wrt`` a parameter index or name or a tuple of them (default: every parameter
+    that is not held).  Returns a :class:`CheckReport`: ``.ok``, ``.rows`` (one
     :class:`PairRow` per (output, input)), and ``.text()``, the table that
     ``s2sad check`` prints.
+
+    An int parameter (annotated ``int``, or used as a ``range`` bound, an index or a
+    size) is never sampled: it is held at ``fix[name]``, else its default, else
+    :data:`DEFAULT_INT`, and not differentiated; ``fix`` may hold number parameters too.
+    ``shapes`` gives list lengths (``{"xs": 5}``) and array shapes (``{"X": (3, 4)}``);
+    arrays without one get the first default shape under which ``f`` runs.  Functions
+    of arrays are checked numerically (:func:`check_arrays`).  The report says which
+    values were held and which shapes were used.
     """
     from .pipeline import normalize_wrt
 
+    annotated: list[str] = []
     if isinstance(f, Function):
         fn = f
     else:
         from .api import lift
 
         fn = lift(f)
+        annotated = int_annotations(f)
     indices = None if wrt is None else normalize_wrt(fn, wrt)[0]
     report = check_function(fn, indices, mode=mode, points=points, seed=seed, budget=budget,
-                            rtol=rtol, atol=atol)
+                            rtol=rtol, atol=atol, fix=fix, shapes=shapes,
+                            annotated_ints=annotated)
     return CheckReport([report])

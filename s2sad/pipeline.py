@@ -7,6 +7,7 @@ Both faces of s2sad (the Python API and the command line) go through
 from __future__ import annotations
 
 import ast
+import dataclasses
 import textwrap
 
 from .ad.higher import (
@@ -19,7 +20,7 @@ from .ad.transforms import grad_function, jvp_function, vjp_function
 from .codegen import module, render
 from .drivers import DRIVER_HELPERS, Driver, hessian_driver, jacobian_driver
 from .errors import InternalError, S2SADError
-from .ir.core import Function, Kind
+from .ir.core import KEYWORD_ONLY, NO_DEFAULT, Function, Kind
 from .opt import optimize
 from .opt.selections import rewrite_selections
 
@@ -73,7 +74,7 @@ def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
 def _derive(fn: Function, kind: str, wrt, mode: str, n: int) -> Function | Driver:
     indices, single = normalize_wrt(fn, wrt)
     if kind == "hvp":
-        return optimize(hvp_function(fn, indices, single, mode))
+        return optimize(_keyword_extras(fn, hvp_function(fn, indices, single, mode)))
     if kind == "derivative":
         if not single:
             raise S2SADError("derivative takes one parameter in wrt, not a tuple")
@@ -98,7 +99,20 @@ def _derive(fn: Function, kind: str, wrt, mode: str, n: int) -> Function | Drive
         derived = vjp_function(fn, indices, single)
     else:
         raise ValueError(f"unknown derivative kind {kind!r}; expected one of {KINDS}")
-    return optimize(derived)
+    return optimize(_keyword_extras(fn, derived) if kind in ("jvp", "vjp") else derived)
+
+
+def _keyword_extras(fn: Function, derived: Function) -> Function:
+    """``derived`` (``jvp_f(*args, *tangents)`` and the like) keeping ``fn``'s defaults.
+
+    When ``fn`` has defaults, positional tangents after its arguments would be ambiguous
+    (``jvp_f(1.25, 1.0)``: a tangent, or the second argument?), so they are keyword-only
+    there: ``jvp_f(1.25, x_dot=1.0)``.  Without defaults they stay positional."""
+    if all(d is NO_DEFAULT for d in fn.defaults):
+        return derived
+    extra = len(derived.params) - len(fn.params)
+    marks = fn.defaults + (NO_DEFAULT,) * (len(fn.params) - len(fn.defaults))
+    return dataclasses.replace(derived, defaults=marks + (KEYWORD_ONLY,) * extra)
 
 
 def generate(fns: list[Function | Driver], header: str | None = None) -> str:

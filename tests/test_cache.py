@@ -69,7 +69,7 @@ def no_lifting(monkeypatch) -> None:
     def fail(f):
         raise AssertionError(f"{f.__name__} was lifted: the cache missed")
 
-    monkeypatch.setattr(api, "lift", fail)
+    monkeypatch.setattr(api, "_lift", fail)
 
 
 def check_grad(mod, x: float) -> None:
@@ -219,7 +219,7 @@ def test_processes_share_the_cache(on, tmp_path):
         from s2sad import api
         if sys.argv[1] == "check":
             def fail(f): raise SystemExit("lifted " + f.__name__)
-            api.lift = fail
+            api._lift = fail
         import shared_mod
         print(repr(shared_mod.f.grad(0.8)), repr(shared_mod.f.jvp(0.8, 1.0)[1]))
     """)

@@ -13,6 +13,7 @@ import math
 import time
 import types
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -519,3 +520,242 @@ def test_trees_too_large_for_sympy_use_high_precision_differences(monkeypatch):
     wrong = check_function(s2sad.lift(nest), derivative=_derivative(
         lambda x: 1.001 * s2sad.grad(nest)(x)), points=4)
     assert not wrong.ok
+
+
+# -- int parameters are held, never sampled ---------------------------------------------------
+
+
+def loop_count(x, n):
+    for _ in range(n):
+        x = x * x + 0.1
+    return x
+
+
+def annotated_count(x, n: int = 4):
+    for _ in range(n):
+        x = x * 0.5 + math.sin(x)
+    return x
+
+
+def list_count(xs, n):
+    s = 0.0
+    for i in range(n):
+        s += xs[i] * xs[i + 1]
+    return s
+
+
+def int_kinds(x, k, s, m, xs):
+    for _ in range(int(s)):  # s may be a float: int() makes the bound
+        x = x * 2.0
+    return x * float(k) + s + xs[m]
+
+
+def test_int_parameters_are_read_from_the_ir_and_annotations():
+    from s2sad.check import int_parameters
+
+    found = int_parameters(s2sad.lift(loop_count))
+    assert list(found) == [1] and "loop bound" in found[1] and "test_check.py" in found[1]
+    assert list(int_parameters(s2sad.lift(list_count))) == [1]  # range(n), xs[i + 1]
+    fn = s2sad.lift(int_kinds)
+    assert list(int_parameters(fn)) == [3]  # m is an index; int(s) makes any s an int
+    assert "an index" in int_parameters(fn)[3]
+    assert list(int_parameters(fn, ["k"])) == [1, 3]
+    assert int_parameters(fn, ["k"])[1] == "annotated `int`"
+
+
+def test_an_int_loop_count_is_held_not_sampled():
+    # once: "0 random points, 500 rejected" and a note about list indices
+    report = s2sad.check(loop_count, points=5)
+    assert report.ok, report.text()
+    (fr,) = report.functions
+    assert fr.points == 5 and fr.wrt == ("x",) and fr.numeric_only is None
+    assert [r.input for r in report.rows] == ["x"] and report.rows[0].symbolic == "equal"
+    text = report.text()
+    assert "held n = 3 (not differentiated)" in text and "--fix n=VALUE" in text
+    assert "list ind" not in text
+
+
+def test_fix_holds_an_int_at_a_value():
+    def reference(x, n):  # the derivative of n passes of x <- x*x + 0.1, by the chain rule
+        d = 1.0
+        for _ in range(n):
+            d, x = d * 2 * x, x * x + 0.1
+        return d
+
+    report = s2sad.check(loop_count, points=4, fix={"n": 5})
+    assert report.ok and "held n = 5" in report.text() and "from --fix" in report.text()
+    bad = check_function(s2sad.lift(loop_count), fix={"n": 5}, points=4,
+                         derivative=_derivative(lambda x, n: reference(x, 4)))
+    assert not bad.ok  # the check really runs 5 passes: 4 disagree
+    good = check_function(s2sad.lift(loop_count), fix={"n": 5}, points=4,
+                          derivative=_derivative(lambda x, n: reference(x, n)))
+    assert good.ok, good.text()
+
+
+def test_an_annotated_int_is_held_at_its_default():
+    report = s2sad.check(annotated_count, points=3)
+    assert report.ok, report.text()
+    assert "held n = 4 (not differentiated): an int (annotated `int`), at its default" \
+        in report.text()
+
+
+def test_list_length_and_int_together():
+    report = s2sad.check(list_count, points=3, fix={"n": 4}, shapes={"xs": 5})
+    assert report.ok, report.text()
+    assert [r.input for r in report.rows] == [f"xs[{k}]" for k in range(5)]
+    assert "list xs of length 5: from --shape" in report.text()
+    default = s2sad.check(list_count, points=3, fix={"n": 2})
+    assert default.ok and "list xs of length 3: the default" in default.text()
+
+
+def test_held_values_that_do_not_fit_say_so():
+    report = s2sad.check(list_count, points=2)  # n = 3 reads xs[3] of a list of 3
+    assert not report.ok
+    assert all(r.status == "UNVERIFIED" for r in report.rows)
+    note = report.rows[0].note
+    assert "IndexError" in note and "--fix n=" in note and "--shape xs=" in note
+
+
+def test_fix_and_shapes_are_validated():
+    with pytest.raises(s2sad.S2SADError, match="has no parameter `m`"):
+        s2sad.check(loop_count, fix={"m": 3})
+    with pytest.raises(s2sad.S2SADError, match="so its value must be an int"):
+        s2sad.check(loop_count, fix={"n": 2.5})
+    with pytest.raises(s2sad.S2SADError, match="nothing is left to differentiate"):
+        s2sad.check(loop_count, fix={"x": 1.0})
+    with pytest.raises(s2sad.S2SADError, match="is an int"):
+        s2sad.check(loop_count, shapes={"n": 3})
+    with pytest.raises(s2sad.S2SADError, match="`n` is not differentiated"):
+        s2sad.check(loop_count, wrt="n")
+    with pytest.raises(s2sad.S2SADError, match="bad shape"):
+        s2sad.check(weighted, shapes={"xs": 0})
+    with pytest.raises(s2sad.S2SADError, match="its shape is one length"):
+        s2sad.check(weighted, shapes={"xs": (2, 2)})
+    fixed = s2sad.check(poly, fix={"y": -1.5}, points=3)  # a number held too
+    assert fixed.ok and [r.input for r in fixed.rows] == ["x"]
+
+
+# -- arrays: reverse and forward mode against finite differences ------------------------------
+
+
+def logreg_loss(w, X, y):
+    return np.mean(np.logaddexp(0, X @ w) - y * (X @ w))
+
+
+def mlp_like(W, X):
+    return np.sum(np.tanh(X @ W) ** 2)
+
+
+def broadcast(x: np.ndarray, b: np.ndarray, s):
+    return np.sum(np.sin(x * b + s) * x)
+
+
+def array_out(x: np.ndarray, y):
+    return np.exp(x) * y, np.sum(x)
+
+
+def looped_array(x: np.ndarray, n):
+    s = 0.0
+    for i in range(n):
+        s += np.sum(np.tanh(x * i))
+    return s
+
+
+ARRAY_CASES = [
+    (logreg_loss, {"X": (5, 3), "w": 3, "y": 5}),
+    (mlp_like, {"X": (4, 3), "W": (3, 2)}),
+    (broadcast, {"x": (2, 3), "b": (3,)}),
+]
+
+
+@pytest.mark.parametrize("f, shapes", ARRAY_CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_array_functions_are_checked_numerically(f, shapes):
+    for given in (None, shapes):
+        report = s2sad.check(f, points=4, shapes=given)
+        assert report.ok, report.text()
+        (fr,) = report.functions
+        assert fr.mode == "reverse and forward" and fr.reference == "finite differences"
+        assert "numeric comparison only: NumPy arrays" in report.text()
+        assert {r.input.split()[1] for r in report.rows} == {"(reverse)", "(forward)"}
+        assert all(r.max_rel_err is not None and r.max_rel_err < 1e-6 for r in report.rows)
+        for name, shape in (given or {}).items():
+            dims = "x".join(map(str, shape if isinstance(shape, tuple) else (shape,)))
+            assert f"array {name} of shape {dims}: from --shape" in report.text()
+        if given is None:
+            assert "a default (the first tried that runs)" in report.text()
+
+
+def test_array_outputs_and_held_ints():
+    report = s2sad.check(array_out, points=3)
+    assert report.ok, report.text()
+    assert report.rows[0].output == "u·array_out" and "random u" in report.text()
+    looped = s2sad.check(looped_array, points=3, fix={"n": 4}, shapes={"x": (2, 2)})
+    assert looped.ok and "held n = 4" in looped.text()
+    assert [r.input for r in looped.rows] == ["x (reverse)", "x (forward)"]
+
+
+def test_a_wrong_array_derivative_fails():
+    fn = s2sad.lift(logreg_loss)
+
+    def sigmoid(z):
+        return 0.5 + 0.5 * np.tanh(0.5 * z)
+
+    def right(w, X, y):
+        z = X @ w
+        g = (sigmoid(z) - y) / len(z)
+        return X.T @ g, np.outer(g, w), -z / len(z)
+
+    def wrong(w, X, y):  # forgot the 1/N of the mean in the gradient of w
+        gw, gX, gy = right(w, X, y)
+        return gw * len(y), gX, gy
+
+    def wrong_shape(w, X, y):
+        gw, gX, gy = right(w, X, y)
+        return gw, gX.T, gy
+
+    shapes = {"X": (5, 3), "w": 3, "y": 5}
+    ok = check_function(fn, shapes=shapes, derivative=_derivative(right), points=3)
+    assert ok.ok, ok.text()
+    bad = check_function(fn, shapes=shapes, derivative=_derivative(wrong), points=3)
+    assert [r.ok for r in bad.rows] == [False, True, True]
+    assert "finite differences" in bad.rows[0].note and "element" in bad.rows[0].note
+    shaped = check_function(fn, shapes=shapes, derivative=_derivative(wrong_shape), points=3)
+    assert [r.ok for r in shaped.rows] == [True, False, True]
+    assert "has shape (3, 5), the parameter (5, 3)" in shaped.rows[1].note
+
+
+def test_a_wrong_custom_rule_fails():
+    from tests.fixtures import wrong_prims as W
+
+    scalar = s2sad.check(W.uses_bad_softplus, points=4)
+    assert not scalar.ok and scalar.rows[0].status == "MISMATCH"
+    arrays = s2sad.check(W.uses_bad_np_softplus, points=3, shapes={"X": (4, 3), "w": 3})
+    assert not arrays.ok
+    assert all(r.status == "MISMATCH" for r in arrays.rows)
+
+
+def test_default_shapes_that_never_run_are_an_error():
+    from s2sad.check import DEFAULT_SHAPES, default_shapes, plan_inputs
+
+    fn = s2sad.lift(mlp_like)
+    specs = plan_inputs(fn)
+    assert [s.shape for s in default_shapes(fn, specs)] == [DEFAULT_SHAPES[0], DEFAULT_SHAPES[1]]
+    with pytest.raises(s2sad.S2SADError, match="did not run with any default shape"):
+        default_shapes(s2sad.lift(needs_five), plan_inputs(s2sad.lift(needs_five)))
+
+
+def needs_five(x: np.ndarray):
+    return np.sum(x.reshape(5) ** 2)
+
+
+def float_bound(x, s):
+    for _ in range(int(s)):  # s is a number: int() makes the bound, so s is sampled
+        x = x * 2.0
+    return x
+
+
+def test_a_data_dependent_loop_bound_is_named_right():
+    report = s2sad.check(float_bound, points=3)
+    (fr,) = report.functions
+    assert fr.numeric_only.startswith("a loop bound that depends on the inputs")
+    assert "list index" not in report.text()

@@ -10,6 +10,7 @@ generated code and against Python itself.
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from math import cos as mcos
@@ -316,6 +317,16 @@ def _rng(case: Case):
     return np.random.default_rng(sum(map(ord, case.name)))
 
 
+def _call(compiled, point, extras):
+    """``compiled(*point, *extras)``: the tangents or cotangents after the arguments, by
+    keyword where they are keyword-only (a function with defaults: see the README)."""
+    params = list(inspect.signature(compiled).parameters.values())
+    named = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+    if not named:
+        return compiled(*point, *extras)
+    return compiled(*point, **dict(zip(named, extras, strict=True)))
+
+
 def _structure(v):
     return tuple(_structure(x) for x in v) if isinstance(v, tuple) else None
 
@@ -386,7 +397,7 @@ def test_derived_ir_verifies_and_interpreter_agrees_with_codegen(case, kind, mod
     verify(compiled.ir)
     for point in case.points:
         args = tuple(point) + _extra_args(case, kind, point)
-        want = compiled(*args)
+        want = _call(compiled, point, args[len(point):])
         oracles.assert_close(interpret(optimized, *args), want, EXACT, 1e-15,
                              what=f"interpret(optimised {kind}) at {args}")
         oracles.assert_close(interpret(raw, *args), want, EXACT, 1e-15,
@@ -456,7 +467,7 @@ def test_jvp(case):
     rng = _rng(case)
     for point in case.points:
         direction = tuple(rng.uniform(-1, 1, case.nargs))
-        value, tangent = jf(*point, *direction)
+        value, tangent = _call(jf, point, direction)
         oracles.assert_close(value, case.fn(*point), EXACT, 0.0, what=f"jvp value at {point}")
         want = tuple(
             oracles.directional(_flat_fn(case, k), point, direction, h=case.h)
@@ -474,7 +485,7 @@ def test_vjp(case):
     for point in case.points:
         nout = len(_outputs(case, point))
         cot = tuple(rng.uniform(-1, 1, nout))
-        value, xbar = vf(*point, *cot)
+        value, xbar = _call(vf, point, cot)
         oracles.assert_close(value, case.fn(*point), EXACT, 0.0, what=f"vjp value at {point}")
         oracles.assert_close(xbar, _fd_weighted_grad(case, point, cot), RTOL, ATOL,
                              what=f"vjp {case.name} at {point} with cotangent {cot}")
@@ -490,8 +501,8 @@ def test_jvp_vjp_inner_product_identity(case):
         for _ in range(3):
             xdot = rng.normal(size=case.nargs)
             ybar = rng.normal(size=nout)
-            _, ydot = jf(*point, *xdot)
-            _, xbar = vf(*point, *ybar)
+            _, ydot = _call(jf, point, xdot)
+            _, xbar = _call(vf, point, ybar)
             lhs = float(np.dot(oracles.flatten(ydot), ybar))
             rhs = float(np.dot(oracles.flatten(xbar), xdot))
             scale = float(np.dot(np.abs(oracles.flatten(ydot)), np.abs(ybar))) + 1.0
@@ -506,7 +517,7 @@ def test_vjp_with_subset_wrt(case):
     for point in case.points:
         nout = len(_outputs(case, point))
         cot = tuple(0.5 + k for k in range(nout))
-        _, xbar = vf(*point, *cot)
+        _, xbar = _call(vf, point, cot)
         full = _fd_weighted_grad(case, point, cot)
         oracles.assert_close(xbar, (full[-1], full[0]), RTOL, ATOL)
 
@@ -519,7 +530,7 @@ def test_jvp_with_subset_wrt(case):
     for point in case.points:
         direction = [0.0] * case.nargs
         direction[-1], direction[0] = 0.75, -0.5
-        _, tangent = jf(*point, 0.75, -0.5)
+        _, tangent = _call(jf, point, (0.75, -0.5))
         want = tuple(oracles.directional(_flat_fn(case, k), point, direction, h=case.h)
                      for k in range(len(_outputs(case, point))))
         oracles.assert_close(oracles.flatten(tangent), want, RTOL, ATOL)

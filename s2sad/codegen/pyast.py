@@ -32,7 +32,17 @@ from typing import Any
 from .. import primitives as P
 from .. import runtime
 from ..errors import InternalError, S2SADError
-from ..ir.core import NO_DEFAULT, Block, Function, Kind, Op, Value, values_read, walk_ops
+from ..ir.core import (
+    KEYWORD_ONLY,
+    NO_DEFAULT,
+    Block,
+    Function,
+    Kind,
+    Op,
+    Value,
+    values_read,
+    walk_ops,
+)
 from . import arrays
 
 MAX_OPS = 6
@@ -842,21 +852,24 @@ class _FunctionWriter:
     def write(self) -> ast.FunctionDef:
         fn = self.fn
         self._analyse()
-        args = []
-        for p in fn.params:
+        args, kwonly = [], []
+        marks = fn.defaults + (NO_DEFAULT,) * (len(fn.params) - len(fn.defaults))
+        for p, mark in zip(fn.params, marks, strict=True):
             name = self.namer.fresh(p.hint if p.hint else "arg")
             self._name_of(p, name)
-            args.append(ast.arg(arg=name))
+            (kwonly if mark is KEYWORD_ONLY else args).append(ast.arg(arg=name))
         for op in fn.body.ops:
             self._op(op, fn.body)
         self.results = [self._expr(v) for v in fn.results]
         ret = ast.Return(value=self._structure(fn.structure))
         doc = [ast.Expr(ast.Constant(fn.docstring))] if fn.docstring else []
-        defaults = [self._const_expr(d) for d in fn.defaults if d is not NO_DEFAULT]
+        defaults = [self._const_expr(d) for d in fn.defaults
+                    if d is not NO_DEFAULT and d is not KEYWORD_ONLY]
         return ast.FunctionDef(
             name=fn.name,
-            args=ast.arguments(posonlyargs=[], args=args, vararg=None, kwonlyargs=[],
-                               kw_defaults=[], kwarg=None, defaults=defaults),
+            args=ast.arguments(posonlyargs=[], args=args, vararg=None, kwonlyargs=kwonly,
+                               kw_defaults=[None] * len(kwonly), kwarg=None,
+                               defaults=defaults),
             body=doc + self.body + [ret],
             decorator_list=[],
             returns=None,

@@ -13,6 +13,8 @@ import ast
 import sys
 from typing import Any
 
+from .guard import add_guard
+
 
 def _astor():
     if sys.version_info >= (3, 12):
@@ -43,8 +45,14 @@ def render(tree: ast.AST) -> str:
     return ast.unparse(tree) + "\n"
 
 
-def load(source: str, name: str, filename: str = "<s2sad>") -> Any:
-    """Execute generated module ``source`` in a fresh namespace and return ``name`` from it."""
-    namespace: dict[str, Any] = {"__name__": "s2sad_generated"}
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+def load(source: str, name: str, filename: str = "<s2sad>",
+         env: dict[str, Any] | None = None, guard: bool = False) -> Any:
+    """Execute generated module ``source`` in a fresh namespace (holding ``env``, names
+    the module reads but does not define) and return ``name`` from it; with ``guard``,
+    ``name`` runs with the API's staleness guard (:mod:`.guard`) added to ``source``."""
+    namespace: dict[str, Any] = {"__name__": "s2sad_generated", **(env or {})}
+    code: Any = source
+    if guard:
+        code = add_guard(ast.parse(source, filename), name)
+    exec(compile(code, filename, "exec"), namespace)  # noqa: S102 - our own generated code
     return namespace[name]

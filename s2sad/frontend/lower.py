@@ -202,6 +202,16 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         a = pf.node.args
         positional = a.posonlyargs + a.args
         values: list[Any] = [NO_DEFAULT] * (len(positional) - len(a.defaults))
+        live = getattr(pf.live, "__defaults__", None)
+        if live is not None and len(live) == len(a.defaults):
+            # a live function's defaults were evaluated when its `def` ran: use those
+            # values (a global named in a default may have changed since)
+            for node, d in zip(a.defaults, live, strict=True):
+                if isinstance(d, bool) or not isinstance(d, (int, float)):
+                    raise self.unsupported(pf, node, "a parameter default that is not a "
+                                           "number", hint="use a number as the default")
+                values.append(d)
+            return tuple(values)
         for d in a.defaults:
             try:
                 values.append(_ConstEval(pf.resolver).visit(d))

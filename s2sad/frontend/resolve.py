@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import primitives as P
 from ..custom import MARK, CustomRef, live_ref, static_ref, stop_gradient, wrap_hint
+from . import environment
 from .arrays import ARRAY_FUNCTIONS, ARRAY_LATER
 
 # What each library name means: a primitive, or a constant.
@@ -317,20 +318,27 @@ def library_function(obj: types.FunctionType) -> Unsupported:
 class LiveResolver(Resolver):
     """Resolves names through a live function's closure, globals and builtins.
 
-    Values are read when the function is compiled: a global that changes
-    afterwards does not change the compiled derivative (as in ``jax.jit``).
+    Values are read when the function is compiled, and every read is recorded
+    (:mod:`.environment`), so that the caches compile again when one of them changes.
     """
 
     def __init__(self, fn: types.FunctionType) -> None:
+        self.fn = fn
         self.scope: dict[str, Any] = dict(fn.__globals__)
+        self.cells: set[str] = set()
         if fn.__closure__:
             for name, cell in zip(fn.__code__.co_freevars, fn.__closure__, strict=True):
                 try:
                     self.scope[name] = cell.cell_contents
+                    self.cells.add(name)
                 except ValueError:  # an empty cell
                     continue
 
     def lookup(self, name: str) -> Resolved | None:
+        reads = environment.current()
+        if reads is not None:
+            step = ("c", name) if name in self.cells else ("g", name)
+            reads.name(self.fn, step, environment.look_up(self.fn, step))
         if name in self.scope:
             return classify(self.scope[name])
         if name in BUILTINS:

@@ -34,6 +34,7 @@ class ParsedFunction:
     line_offset: int = 0  # add to node line numbers to get file line numbers
     col_offset: int = 0  # add to node columns (the source was dedented)
     identity: object = field(default=None)  # what recursion detection compares
+    live: object = field(default=None)  # the live function, when there is one
 
     @property
     def name(self) -> str:
@@ -56,6 +57,7 @@ class ParsedFunction:
 
 def from_function(fn: object) -> ParsedFunction:
     """Parse a live Python function (``inspect.getsource``)."""
+    from . import environment
     from .resolve import LiveResolver
 
     name = getattr(fn, "__name__", repr(fn))
@@ -83,6 +85,9 @@ def from_function(fn: object) -> ParsedFunction:
                 "built with exec() have no source file",
             hint="define the function in a .py file, or use `s2sad grad FILE.py`",
         ) from None
+    reads = environment.current()
+    if reads is not None:
+        reads.function(fn)  # its code and defaults: the cache checks they do not change
     text = "".join(src_lines)
     dedented = textwrap.dedent(text)
     indent = len(src_lines[0]) - len(src_lines[0].lstrip()) if dedented != text else 0
@@ -101,6 +106,7 @@ def from_function(fn: object) -> ParsedFunction:
         line_offset=first - 1 if first > 0 else 0,
         col_offset=indent,
         identity=fn.__code__,
+        live=fn,
     )
 
 

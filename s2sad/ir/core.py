@@ -62,12 +62,16 @@ class Value:
 Attrs = tuple[tuple[str, Any], ...]
 
 
-class _NoDefault:
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
     def __repr__(self) -> str:
-        return "NO_DEFAULT"
+        return self.name
 
 
-NO_DEFAULT: Any = _NoDefault()
+NO_DEFAULT: Any = _Marker("NO_DEFAULT")
+KEYWORD_ONLY: Any = _Marker("KEYWORD_ONLY")  # a parameter passed by keyword only
 
 
 @dataclass(eq=False, frozen=True)
@@ -123,7 +127,8 @@ class Function:
     returned: an int ``i`` returns ``results[i]`` alone, a (nested) tuple of
     ints returns a (nested) tuple, e.g. ``(0, (1, 2))`` for
     ``(value, (x_bar, y_bar))``.  ``defaults`` holds the default of each
-    parameter (or :data:`NO_DEFAULT`).
+    parameter (or :data:`NO_DEFAULT`; :data:`KEYWORD_ONLY` for a parameter, without a
+    default, that follows the positional ones and is passed by keyword).
     ``names_used`` is every identifier of the user's source, so that code
     generation can pick names that never clash with them.
     """

@@ -105,12 +105,12 @@ def _piecewise(c, a, b):
     return sp.Piecewise((a, _truth(c)), (b, True))
 
 
-def _index(i) -> int:
+def _index(i, what: str = "a list index") -> int:
     if isinstance(i, int):
         return i
     if getattr(i, "is_Integer", False):
         return int(i)
-    raise NotSymbolic("a list index that depends on the inputs")
+    raise NotSymbolic(f"{what} that depends on the inputs")
 
 
 def _trunc(x):
@@ -213,7 +213,8 @@ class _Runner:
             return tuple(_piecewise(vals[0], a, b) for a, b in zip(then, other, strict=True))
         if prim == "for_range":
             start, stop, step, *carried = vals
-            indices = range(_index(start), _index(stop), _index(step))
+            bound = "a loop bound"  # a `range` bound; the message must not say "index"
+            indices = range(_index(start, bound), _index(stop, bound), _index(step, bound))
             for i in reversed(indices) if attrs.get("reverse") else indices:
                 self.tick()
                 carried = list(self.region(op.regions[0], env, (number(i), *carried)))
