@@ -20,7 +20,7 @@ from .ad.transforms import grad_function, jvp_function, vjp_function
 from .codegen import module, render
 from .drivers import DRIVER_HELPERS, Driver, hessian_driver, jacobian_driver
 from .errors import InternalError, S2SADError
-from .ir.core import KEYWORD_ONLY, NO_DEFAULT, Function, Kind
+from .ir.core import KEYWORD_ONLY, NO_DEFAULT, Function, Kind, walk_ops
 from .opt import optimize
 from .opt.selections import rewrite_selections
 
@@ -113,6 +113,18 @@ def _keyword_extras(fn: Function, derived: Function) -> Function:
     extra = len(derived.params) - len(fn.params)
     marks = fn.defaults + (NO_DEFAULT,) * (len(fn.params) - len(fn.defaults))
     return dataclasses.replace(derived, defaults=marks + (KEYWORD_ONLY,) * extra)
+
+
+def environment(fns: list[Function | Driver]) -> dict[str, object]:
+    """The arrays the generated module reads from the function's environment, by the
+    names it reads them under (the API puts them in the module's namespace)."""
+    out: dict[str, object] = {}
+    for fn in fns:
+        for part in fn.parts if isinstance(fn, Driver) else [fn]:
+            for op in walk_ops(part.body):
+                if op.prim == "env_array":
+                    out[op.attr("name")] = op.attr("ref").value
+    return out
 
 
 def generate(fns: list[Function | Driver], header: str | None = None) -> str:

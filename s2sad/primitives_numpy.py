@@ -746,4 +746,7 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     constant("np_zeros_like", 1, _array, lambda x, **_: np.zeros_like(x, dtype=float))
     constant("np_ones_like", 1, _array, lambda x: np.ones_like(x, dtype=float))
     constant("eye", 1, _array, lambda n: np.eye(n))
+    # an array read from the environment (a global, a closure value): a constant of the
+    # derivative, spelt as a name of the generated module (attrs: name, ref)
+    constant("env_array", 0, _array, lambda name, ref: ref.value)
     constant("arange", VARIADIC, _array, lambda *args: np.arange(*args))

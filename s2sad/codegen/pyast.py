@@ -111,7 +111,8 @@ _LOOPS = ("for_range", "while_loop")
 _VIEWS = ("np_index", "transpose", "reshape", "ravel", "reshape_like", "swapaxes",
           "expand_dims", "squeeze", "unbroadcast", "sum_to", "stop_gradient")
 # ops whose array result is not a new array (or is not known to be one)
-_NOT_NEW = frozenset(_VIEWS) | {"select", "tape_read", "list_pop", "getitem", "const"}
+_NOT_NEW = frozenset(_VIEWS) | {"select", "tape_read", "list_pop", "getitem", "const",
+                                "env_array"}
 
 
 def _loop_slots(op: Op):
@@ -128,8 +129,10 @@ class _FunctionWriter:
     def __init__(self, fn: Function) -> None:
         self.fn = fn
         self.namer = _Namer(fn.names_used)
+        # module-level names: custom primitives imported by name, environment arrays
         self.namer.imported = {P.PRIMITIVES[op.prim].imported[1] for op in walk_ops(fn.body)
-                               if P.PRIMITIVES[op.prim].imported is not None}
+                               if P.PRIMITIVES[op.prim].imported is not None} | {
+            op.attr("name") for op in walk_ops(fn.body) if op.prim == "env_array"}
         self.modules: set[str] = set()
         self.helpers: set[str] = set()  # helpers of s2sad.runtime the function calls
         self.names: dict[Value, str] = {}  # values bound to a Python name
@@ -557,6 +560,9 @@ class _FunctionWriter:
     def _op(self, op: Op, block: Block) -> None:
         if op.prim == "const":
             self.consts[op.result] = op.attr("value")
+        elif op.prim == "env_array":  # a name of the module (see module())
+            self._name_of(op.result, op.attr("name"))
+            self.modules.add(("env", op.attr("name"), op.attr("ref")))
         elif op.prim == "cond":
             self._cond(op, block)
         elif op.prim in _LOOPS:
@@ -915,6 +921,18 @@ def module(fns: list[Function | tuple[list[ast.stmt], set[str]]],
     helpers = {m for m in modules if m in arrays.HELPER_NAMES}
     defs = arrays.helper_definitions(helpers) + defs
     imports = sorted(m[1:] for m in modules if isinstance(m, tuple) and m[0] == "import")
+    environment = environment_arrays(modules)
+    static = {n: ref.value for n, ref in environment.items() if ref.static}
+    if static:  # literals of the source file: written out, the module stays standalone
+        modules.add(P.NUMPY)
+        defs = [ast.Assign(targets=[ast.Name(n, ast.Store())],
+                           value=ast.parse(_array_literal(v), mode="eval").body)
+                for n, v in sorted(static.items())] + defs
+    read = sorted(n for n, ref in environment.items() if not ref.static)
+    if read and header:
+        header += ("\n\nReads the array" + ("s " if len(read) > 1 else " ") + ", ".join(read)
+                   + " of the function's environment (a global or closure value) when it "
+                   "runs.")
     seen: dict[str, str] = {}
     for module_name, fname in imports:
         if seen.setdefault(fname, module_name) != module_name:
@@ -936,6 +954,23 @@ def module(fns: list[Function | tuple[list[ast.stmt], set[str]]],
     body.extend(defs)
     mod = ast.Module(body=body, type_ignores=[])
     return ast.fix_missing_locations(mod)
+
+
+def environment_arrays(modules: set) -> dict[str, Any]:
+    """The environment arrays a module reads (name -> :class:`ArrayRef`), from the
+    ``("env", name, ref)`` entries of the modules its functions use."""
+    out: dict[str, Any] = {}
+    for m in modules:
+        if isinstance(m, tuple) and m[0] == "env":
+            if out.setdefault(m[1], m[2]) is not m[2]:
+                raise InternalError(f"two environment arrays named {m[1]!r} in one module")
+    return out
+
+
+def _array_literal(value: Any) -> str:
+    kind = value.dtype.kind
+    dtype = ", dtype=bool" if kind == "b" else ", dtype=int" if kind in "iu" else ""
+    return f"np.array({value.tolist()!r}{dtype})"
 
 
 def _import_note(header: str, imports: list[tuple[str, str]]) -> str:

@@ -249,7 +249,8 @@ class ArrayMixin:
         if not isinstance(v, Value) or v.kind is not Kind.ARRAY or v in self.params:
             return False
         op = self.b.defs.get(v)
-        return op is not None and not op.regions and op.prim not in VIEWS
+        return (op is not None and not op.regions and op.prim not in VIEWS
+                and op.prim != "env_array")  # an array of the environment is not its own
 
     def argument_assignment(self, param: Value, name: str, target: ast.AST, ctx):
         if name != param.hint:  # h = x, h = x * 1.0: h is the argument's value

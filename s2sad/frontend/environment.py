@@ -187,7 +187,11 @@ def _seen_now(read: _Read, owner: types.FunctionType) -> Any:
 
 
 def _text(read: _Read, seen: Any) -> str | None:
-    """The text of what a read gave (``None``: comparable by identity only)."""
+    """The text of what a read gave (``None``: comparable by identity only).  Arrays are
+    compared by identity: the generated code reads the object itself, so the same object
+    (changed in place or not) is right, and another one needs the code compiled again."""
+    if isinstance(seen, np.ndarray):
+        return None
     if read.step is None:
         code, defaults = seen
         parts = [value_text(d) for d in defaults or ()]

@@ -27,6 +27,7 @@ from .resolve import (
     ARRAY_NAMES,
     LIBRARY_WHY,
     ArrayFuncRef,
+    ArrayRef,
     BuiltinRef,
     ConstRef,
     CustomRef,
@@ -82,6 +83,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         self.top = pf
         self.b = Builder()
         self.names_used: set[str] = set()
+        self.env_names: dict[int, str] = {}  # id of an environment array -> its name
+        self.env_refs: dict[int, ArrayRef] = {}
 
     # -- entry point -------------------------------------------------------------------------
     def lower(self) -> Function:
@@ -397,19 +400,36 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         got = ctx.pf.resolver.lookup(node.id)
         if isinstance(got, ConstRef):
             return self.b.const(got.value, ctx.pf.loc(node))
+        if isinstance(got, ArrayRef):
+            return self.environment_array(got, node.id, ctx.pf.loc(node))
         if got is None:
             raise NameResolutionError(f"name `{node.id}` is not defined", ctx.pf.loc(node),
                                       hint="define it before use, as a parameter, a local "
                                            "or a module-level constant")
         raise self._not_a_value(ctx, node, node.id, got)
 
+    def environment_array(self, ref: ArrayRef, name: str, loc) -> Value:
+        """An array the function reads from its environment: one name in the generated
+        module per array object (``X``, or ``X_1`` for another array also called ``X``)."""
+        key = id(ref.value)
+        chosen = self.env_names.get(key)
+        if chosen is None:
+            taken = set(self.env_names.values())
+            chosen, k = name, 1
+            while chosen in taken:
+                chosen, k = f"{name}_{k}", k + 1
+            self.env_names[key] = chosen
+            self.env_refs[key] = ref
+        return self.b.emit("env_array", (), attrs=(("name", chosen),
+                                                   ("ref", self.env_refs[key])), loc=loc)
+
     def _not_a_value(self, ctx: _Ctx, node: ast.AST, name: str, got: Any) -> S2SADError:
         if isinstance(got, Unsupported):
             return NameResolutionError(
                 f"`{name}` is {got.what}, which s2sad cannot use here", ctx.pf.loc(node),
-                why="a differentiated function may only use numbers, its parameters, "
-                    "module-level numeric constants and supported functions",
-                hint="pass the value as a parameter")
+                why=got.why or "a differentiated function may use numbers, its parameters, "
+                    "module-level numbers and NumPy arrays, and supported functions",
+                hint=got.hint or "pass the value as a parameter")
         return self.unsupported(ctx.pf, node, f"`{name}` is used as a value, but it is a "
                                 "function or module", hint="call it, or pass a number")
 
@@ -687,7 +707,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             return self._names_module(node.value, ctx)
         if isinstance(node, ast.Name) and node.id not in ctx.env:
             got = ctx.pf.resolver.lookup(node.id)
-            return got is None or not isinstance(got, ConstRef)
+            return got is None or not isinstance(got, (ConstRef, ArrayRef))
         return False
 
     def _inline(self, ref: FuncRef, node: ast.Call, ctx: _Ctx, hint: str | None) -> Any:

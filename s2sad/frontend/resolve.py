@@ -90,6 +90,20 @@ class ConstRef:
     value: int | float
 
 
+@dataclass(frozen=True, eq=False)
+class ArrayRef:
+    """A NumPy array of numbers from the environment (a module global, a closure value):
+    a constant of the derivative, read by reference (not copied into the code).  The
+    command line's arrays are literals of the source file (``static``), which the
+    emitted module writes out."""
+
+    value: np.ndarray
+    static: bool = False
+
+    def __repr__(self) -> str:
+        return f"<array {self.value.dtype} {self.value.shape}>"
+
+
 @dataclass(frozen=True)
 class BuiltinRef:
     name: str
@@ -108,8 +122,8 @@ class Unsupported:
     hint: str | None = None  # what to write instead, when there is more to say
 
 
-Resolved = (ModuleRef | OtherModuleRef | PrimRef | ConstRef | BuiltinRef | FuncRef | CustomRef
-            | ArrayFuncRef | Unsupported)
+Resolved = (ModuleRef | OtherModuleRef | PrimRef | ConstRef | ArrayRef | BuiltinRef | FuncRef
+            | CustomRef | ArrayFuncRef | Unsupported)
 
 STOP_GRADIENT = PrimRef("stop_gradient", P.BUILTIN, "stop_gradient")
 
@@ -205,6 +219,8 @@ def classify(obj: Any) -> Resolved:
         if isinstance(obj, numbers.Integral):
             return ConstRef(operator.index(obj))
         return ConstRef(float(obj))
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in "biuf":
+        return ArrayRef(obj)
     found = _LIVE_PRIMS.get(id(obj))
     if found is not None:
         return found
@@ -513,7 +529,48 @@ class StaticResolver(Resolver):
         try:
             return ConstRef(_ConstEval(self).visit(node))
         except (ValueError, ArithmeticError, TypeError):
-            return Unsupported("a module-level value that is not a numeric constant")
+            pass
+        array = self._array_literal(node)
+        if array is not None:
+            return ArrayRef(array, static=True)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return Unsupported(
+                "a module-level list or tuple", why="s2sad reads numbers and NumPy arrays "
+                "from the module, not lists yet", hint="pass the value as a parameter, or "
+                "write it as an array: `VALUES = np.array([...])`")
+        return Unsupported(
+            "a module-level value that is not a numeric constant",
+            why="the command line reads the file without running it: it knows numbers and "
+                "NumPy arrays written as literals (`A = np.array([[1.0, 2.0], [3.0, 4.0]])`)",
+            hint="pass the value as a parameter, or use the Python API (s2sad.grad), which "
+                 "reads module-level arrays of any origin")
+
+    def _array_literal(self, node: ast.expr) -> np.ndarray | None:
+        """``np.array([...])`` (or ``numpy.array``, ``np.asarray``) of numeric constants,
+        nested lists or tuples, with an optional float or int ``dtype``."""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("array", "asarray") and len(node.args) == 1
+                and isinstance(node.func.value, ast.Name)
+                and self.lookup(node.func.value.id) == ModuleRef(P.NUMPY)):
+            return None
+        dtypes = {"float": float, "int": int, "float64": np.float64, "int64": np.int64}
+        dtype = None
+        for kw in node.keywords:
+            spelled = ast.unparse(kw.value).rpartition(".")[2]
+            if kw.arg != "dtype" or spelled not in dtypes:
+                return None
+            dtype = dtypes[spelled]
+
+        def items(n: ast.expr) -> Any:
+            if isinstance(n, (ast.List, ast.Tuple)):
+                return [items(e) for e in n.elts]
+            return _ConstEval(self).visit(n)
+
+        try:
+            value = np.array(items(node.args[0]), dtype=dtype)
+        except (ValueError, ArithmeticError, TypeError):
+            return None
+        return value if value.dtype.kind in "biuf" else None
 
     def _is_primitive_decorator(self, node: ast.expr) -> bool:
         """``s2sad.primitive`` (after ``import s2sad``) or ``primitive`` (after ``from
