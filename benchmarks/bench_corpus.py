@@ -40,6 +40,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 import warnings
 import zlib
@@ -207,8 +208,8 @@ class _Timeout(Exception):
 
 @contextlib.contextmanager
 def _time_limit(seconds: int):
-    if not hasattr(signal, "SIGALRM"):
-        yield
+    if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+        yield  # no alarm signal here: no limit
         return
 
     def alarm(signum: int, frame: Any) -> None:
