@@ -66,6 +66,9 @@ class _Reverse:
         self.shapes = ShapeFacts.of(b)
         # the differentiated function's values -> their ops
         self.defs = {r: o for o in walk_ops(fn.body) for r in o.results}
+        # adjoints known to be arrays of their value's full shape though no op says so (a
+        # reverse loop's or branch's slot threaded from one): items are added into them
+        self.whole: set[Value] = set()
 
     def zero(self) -> Value:
         return self.b.const(0.0)
@@ -324,8 +327,11 @@ class _Reverse:
                                          attrs=spread.attrs, loc=loc, hint=suffixed(v, "bar"))
                 return
             prim = "list_add" if v.kind is Kind.LIST else "add"
-            adjoint[v] = self.b.emit(prim, (adjoint[v], contribution), loc=loc,
-                                     hint=suffixed(v, "bar"))
+            summed = self.b.emit(prim, (adjoint[v], contribution), loc=loc,
+                                 hint=suffixed(v, "bar"))
+            if v.kind is Kind.ARRAY and (self._whole(adjoint[v]) or self._whole(contribution)):
+                self.whole.add(summed)  # a full-shaped array plus one that broadcasts to it
+            adjoint[v] = summed
         else:
             adjoint[v] = contribution
 
@@ -337,8 +343,23 @@ class _Reverse:
     def _whole(self, adj: Value) -> bool:
         """Is adjoint ``adj`` surely an array of its value's full shape (not a scalar that
         stands for one)?  The results of assignments into arrays and of item adjoints."""
+        if adj in self.whole:
+            return True
         op = self.b.defs.get(adj)
         return op is not None and op.prim in ("index_set", "index_add", "index_bar")
+
+    def _threaded(self, op: Op, f: Value, adjoint) -> bool:
+        """Is free array ``f``'s adjoint threaded through ``op``'s reverse (a loop's or a
+        branch's), as a list's is, so that the items ``op`` reads add into it in place
+        (``x_bar[i, 0] += g``: O(1) per item, not a full-shaped zero array per item)?
+        When its adjoint so far is a full-shaped array already, or when ``op`` reads
+        items of ``f`` (then the adjoint starts as zeros)."""
+        if f.kind is not Kind.ARRAY:
+            return False
+        if f in adjoint and self._whole(adjoint[f]):
+            return True
+        return any(o.prim == "np_index" and o.operands[0] is f
+                   for r in op.regions for o in walk_ops(r))
 
     def list_adjoint(self, adjoint: dict[Value, Value], v: Value, env) -> Value:
         """The adjoint of list ``v`` so far: threaded through in-place updates."""
@@ -488,16 +509,34 @@ class _Reverse:
         return [v for v in free_values(op) if v in self.active and v in read
                 and v.kind.differentiable]
 
-    def _free_inits(self, free: list[Value], env, adjoint) -> list[Value]:
-        """Where the adjoints of free values start: 0.0, or a list's adjoint so far."""
-        return [self.list_adjoint(adjoint, f, env) if f.kind is Kind.LIST else self.zero()
-                for f in free]
+    def _free_inits(self, free: list[Value], env, adjoint, threaded: set[Value], loc
+                    ) -> list[Value]:
+        """Where the adjoints of free values start: 0.0, a list's adjoint so far, or a
+        threaded array's (see :meth:`_threaded`): its adjoint so far if full-shaped, else
+        new zeros (the adjoint so far is added to the result)."""
+        inits = []
+        for f in free:
+            if f.kind is Kind.LIST:
+                inits.append(self.list_adjoint(adjoint, f, env))
+            elif f in threaded and f in adjoint and self._whole(adjoint[f]):
+                inits.append(adjoint.pop(f))
+            elif f in threaded:
+                zeros = self.b.emit("np_zeros_like", (env[f],), attrs={"dtype": "float"},
+                                    loc=loc, hint=suffixed(f, "bar"))
+                self.whole.add(zeros)
+                inits.append(zeros)
+            else:
+                inits.append(self.zero())
+        return inits
 
-    def _free_results(self, free: list[Value], results, adjoint, loc) -> None:
+    def _free_results(self, free: list[Value], results, adjoint, loc,
+                      threaded: set[Value] = frozenset()) -> None:
         for f, r in zip(free, results, strict=True):
             if f.kind is Kind.LIST:
                 adjoint[f] = r  # the same list, updated in place
             else:
+                if f in threaded:
+                    self.whole.add(r)
                 self.accumulate(adjoint, f, r, loc)
 
     def _reverse_cond(self, op: Op, env, adjoint) -> None:
@@ -506,14 +545,19 @@ class _Reverse:
         free = self._free_active(op)
         if not seeds or not free:
             return
+        threaded = {f for f in free if self._threaded(op, f, adjoint)}
+        arrays = [f for f in free if f in threaded]
+        inits = dict(zip(arrays, self._free_inits(arrays, env, adjoint, threaded, op.loc),
+                         strict=True))
+        inits.update((f, adjoint[f]) for f in free if f.kind is Kind.LIST and f in adjoint)
         regions = []
         for region in op.regions:
             self.b.push_block()
             inner_env = dict(env)
             self.primal(region, inner_env)
-            # a list's adjoint so far is threaded through the branch (not added to)
-            local: dict[Value, Value] = {f: adjoint[f] for f in free
-                                         if f.kind is Kind.LIST and f in adjoint}
+            # a list's adjoint so far is threaded through the branch (not added to), and
+            # so is an array's whose items are added into it
+            local: dict[Value, Value] = dict(inits)
             for j, seed in seeds:
                 self.accumulate(local, region.yields[j], seed, op.loc)
             self.adjoints(region, inner_env, local)
@@ -522,7 +566,7 @@ class _Reverse:
         results = self.b.emit_multi("cond", (env[op.operands[0]],), [f.kind for f in free],
                                     hints=[suffixed(f, "bar") for f in free], loc=op.loc,
                                     regions=tuple(regions))
-        self._free_results(free, results, adjoint, op.loc)
+        self._free_results(free, results, adjoint, op.loc, threaded)
 
     def _carried_adjoint(self, adj: Value | None, value: Value, loc) -> Value:
         """The adjoint a reverse loop starts from: of the value's kind (a scalar adjoint
@@ -556,7 +600,8 @@ class _Reverse:
             return
         init_adj = [self._carried_adjoint(adjoint.get(op.results[j]), env[op.results[j]],
                                           op.loc) for j in act]
-        init_free = self._free_inits(free, env, adjoint)
+        threaded = {f for f in free if self._threaded(op, f, adjoint)}
+        init_free = self._free_inits(free, env, adjoint, threaded, op.loc)
         i_arg = b.fresh(Kind.INT, body.args[0].hint if op.prim == "for_range" else "k")
         tape_arg = b.fresh(Kind.TAPE, "tape")
         adj_args = [b.fresh(args[j].kind, suffixed(args[j], "bar")) for j in act]
@@ -585,31 +630,24 @@ class _Reverse:
                 inner_env[v] = env[op.results[j]]
         self.primal(body, inner_env, frozenset(read_ops + kept + writes), frozenset(kept))
         local: dict[Value, Value] = {f: a for f, a in zip(free, free_args, strict=True)
-                                     if f.kind is Kind.LIST}
+                                     if f.kind is Kind.LIST or f in threaded}
+        self.whole.update(a for f, a in zip(free, free_args, strict=True) if f in threaded)
+        # a carried array's adjoint is full-shaped (see _carried_adjoint)
+        self.whole.update(a for a in adj_args if a.kind is Kind.ARRAY)
         for j, a in zip(act, adj_args, strict=True):
             self.accumulate(local, yields[j], a, op.loc)
         self.adjoints(body, inner_env, local)
         ys = [new_tape]
         ys += [self._carried_adjoint(local.get(args[j]), inner_env[args[j]], op.loc)
                for j in act]
-        spread_into: list[int] = []  # array adjoints that start from zeros: x_bar[i] += g
-        for k, (f, acc) in enumerate(zip(free, free_args, strict=True)):
+        for f, acc in zip(free, free_args, strict=True):
             contribution = local.get(f)
-            spread = b.defs.get(contribution) if contribution is not None else None
-            if f.kind is Kind.LIST or contribution is None:
+            if f.kind is Kind.LIST or f in threaded or contribution is None:
                 ys.append(contribution if contribution is not None else acc)
-            elif f.kind is Kind.ARRAY and spread is not None and spread.prim == "index_bar":
-                g, _, *dynamic = spread.operands
-                ys.append(b.emit("index_add", (acc, g, *dynamic), attrs=spread.attrs,
-                                 loc=op.loc, hint=suffixed(f, "bar")))
-                spread_into.append(k)
             else:
                 ys.append(b.emit("add", (acc, contribution), loc=op.loc,
                                  hint=suffixed(f, "bar")))
         block = b.pop_block(tuple(ys))
-        for k in spread_into:
-            init_free[k] = b.emit("np_zeros_like", (env[free[k]],), attrs={"dtype": "float"},
-                                  loc=op.loc, hint=suffixed(free[k], "bar"))
         if op.prim == "for_range":
             bounds = [env[v] for v in op.operands[:3]]
         else:
@@ -622,7 +660,7 @@ class _Reverse:
                                attrs={"reverse": True}, loc=op.loc, regions=(block,))
         for j, r in zip(act, results[1:1 + len(act)], strict=True):
             self.accumulate(adjoint, inits[j], r, op.loc)
-        self._free_results(free, results[1 + len(act):], adjoint, op.loc)
+        self._free_results(free, results[1 + len(act):], adjoint, op.loc, threaded)
 
 
 def reverse_sweep(
