@@ -106,8 +106,20 @@ def _argmin(xs):
     return (xs if isinstance(xs, (list, tuple)) else list(xs)).index(min(xs))
 ''')
 
+_helper("_like_argument", '''
+def _like_argument(g, x):
+    """The gradient g (a list) of argument x, of x's type: g itself when x is a list or a
+    tuple, a float array of x's shape when x is a NumPy array (x.astype makes it: no
+    NumPy import)."""
+    if type(x).__module__ != "numpy" or not hasattr(x, "astype"):
+        return g
+    out = x.astype(float)  # a new array of x's shape, without importing NumPy here
+    out[...] = g
+    return out
+''')
+
 # helpers that need no NumPy: a module that calls only these does not import it
-NUMPY_FREE = frozenset({"_argmax", "_argmin"})
+NUMPY_FREE = frozenset({"_argmax", "_argmin", "_like_argument"})
 
 _helper("_scalar_seed", '''
 def _scalar_seed(*xs):

@@ -15,7 +15,7 @@ from .. import primitives as P
 from .. import runtime
 from ..ir.core import Op
 
-HELPER_OF = {"zero_like": "_zero_like",
+HELPER_OF = {"zero_like": "_zero_like", "like_argument": "_like_argument",
              "unbroadcast": "_unbroadcast", "broadcast_like": "_broadcast_like",
              "sum_to": "_sum_to", "scalar_seed": "_scalar_seed",
              "scalar_input": "_scalar_input",

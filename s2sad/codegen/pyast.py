@@ -421,6 +421,11 @@ class _FunctionWriter:
         spelled = arrays.spell(op, args, self._call, self._use_helper)
         if spelled is not None:
             expr: ast.expr = spelled
+            if name == "like_argument" and all(isinstance(a, ast.Name) for a in args):
+                # `g if type(x) is list else _like_argument(g, x)`: a list costs no call
+                test = ast.Compare(self._call(P.BUILTIN, "type", [args[1]]), [ast.Is()],
+                                   [_name("list")])
+                expr = ast.IfExp(test=test, body=args[0], orelse=spelled)
         elif array and name == "select":
             expr = self._call(P.NUMPY, "where", args)
         elif name == "stop_gradient":  # the identity at run time: the value itself
