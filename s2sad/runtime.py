@@ -118,6 +118,22 @@ def _like_argument(g, x):
     return out
 ''')
 
+_helper("_one_array", '''
+def _one_array(x, name, function, where):
+    """x, argument `name` that `function` treats as one array.  A list or tuple of arrays
+    of one shape is that array (np.asarray); of different shapes it is refused: lists of
+    arrays are not supported yet.  O(1) for an array, O(len(x)) for a list."""
+    if not isinstance(x, (list, tuple)):
+        return x
+    if len({np.shape(item) for item in x}) > 1:
+        raise TypeError(
+            "`%s` is a list of arrays of different shapes, but `%s` reads its items as the "
+            "items of one array (%s). Lists of arrays are not supported yet: pass the arrays "
+            "as separate parameters of `%s`, or stack them into one array (np.stack) if "
+            "they can have one shape." % (name, function, where, function))
+    return np.asarray(x)
+''')
+
 # helpers that need no NumPy: a module that calls only these does not import it
 NUMPY_FREE = frozenset({"_argmax", "_argmin", "_like_argument"})
 

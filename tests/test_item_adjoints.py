@@ -237,3 +237,80 @@ def test_vjp_cotangent_is_not_written_into():
     expect[:, 0] += 2.0 * X[:, 0] * ct0.sum()
     assert isinstance(got, np.ndarray)
     assert_close(tuple(got.ravel()), tuple(expect.ravel()))
+
+
+# == a list of arrays passed where the function reads items of one array ======================
+
+
+def two_params(ps, x):
+    return np.sum(ps[0] @ (x * x)) + np.sum(ps[1])
+
+
+def items_in_loop(ps, x):
+    s = 0.0
+    for i in range(len(ps)):
+        s += np.sum(ps[i] * x)
+    return s
+
+
+RAGGED = [np.ones((2, 3)), np.ones(4)]
+
+
+@pytest.mark.parametrize("derive", [
+    lambda f: s2sad.grad(f, wrt=(0, 1)),
+    lambda f: s2sad.value_and_grad(f),
+    lambda f: (lambda ps, x: s2sad.vjp(f)(ps, x, 1.0)),
+    lambda f: (lambda ps, x: s2sad.jvp(f, wrt=1)(ps, x, np.ones(3))),
+    lambda f: (lambda ps, x: s2sad.hvp(f, wrt=1)(ps, x, np.ones(3))),
+], ids=["grad", "value_and_grad", "vjp", "jvp", "hvp"])
+def test_a_list_of_arrays_of_different_shapes_is_refused_with_a_message(derive):
+    """Not NumPy's inhomogeneous-shape ValueError inside the generated code: a TypeError
+    that names the parameter, the line, what is not supported, and what to do."""
+    d = derive(two_params)
+    with pytest.raises(TypeError) as err:
+        d(RAGGED, np.ones(3))
+    msg = str(err.value)
+    line = two_params.__code__.co_firstlineno + 1
+    assert "`ps` is a list of arrays of different shapes" in msg
+    assert f"line {line} of {__file__}" in msg and "`two_params`" in msg
+    assert "not supported yet" in msg
+    assert "separate parameters" in msg and "np.stack" in msg
+
+
+def test_the_advice_works():
+    """Both suggested fixes compile and give the gradient the list would have had."""
+    def separate(p0, p1, x):
+        return np.sum(p0 @ (x * x)) + np.sum(p1)
+
+    rng = np.random.default_rng(5)
+    p0, p1, x = rng.uniform(-1, 1, (2, 3)), rng.uniform(-1, 1, 4), rng.uniform(-1, 1, 3)
+    g0, g1, gx = s2sad.grad(separate, wrt=(0, 1, 2))(p0, p1, x)
+    for got, i in ((g0, 0), (g1, 1), (gx, 2)):
+        assert_close(tuple(np.ravel(got)), tuple(np.ravel(fd_grad(separate, (p0, p1, x), i))))
+    stacked = np.stack([rng.uniform(-1, 1, 3), rng.uniform(-1, 1, 3)])
+    gp, gx = s2sad.grad(items_in_loop, wrt=(0, 1))(stacked, x)
+    assert_close(tuple(gp.ravel()), tuple(fd_grad(items_in_loop, (stacked, x), 0).ravel()))
+    assert_close(tuple(gx), tuple(fd_grad(items_in_loop, (stacked, x), 1)))
+
+
+def test_a_list_of_arrays_of_one_shape_is_that_array():
+    ps = [np.array([1.0, -2.0, 0.5]), np.array([0.3, 0.7, -1.1])]
+    x = np.array([0.2, -0.4, 1.3])
+    gp, gx = s2sad.grad(items_in_loop, wrt=(0, 1))(ps, x)
+    stacked = np.stack(ps)
+    assert_close(tuple(gp.ravel()), tuple(fd_grad(items_in_loop, (stacked, x), 0).ravel()))
+    assert_close(tuple(gx), tuple(fd_grad(items_in_loop, (stacked, x), 1)))
+    with pytest.raises(TypeError, match="`ps` is a list of arrays of different shapes"):
+        s2sad.grad(items_in_loop)([np.ones(3), np.ones(2)], x)
+
+
+def test_the_check_is_where_an_array_is_indexed_only():
+    src = s2sad.grad(two_params, wrt=(0, 1)).source
+    assert "ps = _one_array(ps, 'ps', 'two_params'," in src
+    assert "import s2sad" not in src and "from s2sad" not in src  # standalone
+    assert "x = _one_array(x" not in src
+    assert "_one_array" not in s2sad.grad(lambda_free_sum).source
+
+
+def lambda_free_sum(x):
+    return np.sum(x * x)

@@ -32,7 +32,13 @@ from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Block, Function, Kind, Op, Value, values_read, walk_ops
-from ..primitives_numpy import MAX_BROADCAST, SCALAR_COTANGENT_OK, ShapeFacts, fit
+from ..primitives_numpy import (
+    MAX_BROADCAST,
+    SCALAR_COTANGENT_OK,
+    ShapeFacts,
+    fit,
+    one_array_arguments,
+)
 from .activity import active_values, free_values, loop_slots
 from .rules import cancels, scaled_partials, suffixed
 
@@ -676,7 +682,8 @@ def reverse_sweep(
     the primal result, ``(builder, result) -> cotangent``).  Returns the
     results and the adjoints in ``wrt`` order (``None`` for a zero adjoint).
     """
-    env: dict[Value, Value] = dict(zip(fn.params, args, strict=True))
+    env: dict[Value, Value] = dict(zip(fn.params, one_array_arguments(b, fn, args),
+                                       strict=True))
     rev = _Reverse(b, fn, active_values(fn, {fn.params[i] for i in wrt}))
     rev.primal(fn.body, env)
     adjoint: dict[Value, Value] = {}

@@ -99,7 +99,8 @@ class _Namer:
 _LOOPS = ("for_range", "while_loop")
 # array ops whose result may be (a view of) their first operand, or of any operand
 _VIEWS = ("np_index", "transpose", "reshape", "ravel", "reshape_like", "swapaxes",
-          "expand_dims", "squeeze", "unbroadcast", "sum_to", "stop_gradient")
+          "expand_dims", "squeeze", "unbroadcast", "sum_to", "broadcast_like",
+          "stop_gradient", "one_array")
 # ops whose array result is not a new array (or is not known to be one)
 _NOT_NEW = frozenset(_VIEWS) | {"select", "tape_read", "list_pop", "getitem", "const"}
 
