@@ -32,6 +32,7 @@ nothing else can see the old array, and on a copy otherwise.
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -446,8 +447,8 @@ def one_array_arguments(b, fn, args: tuple) -> tuple:
         if op is None or p.kind is not _A:
             out.append(a)
             continue
-        where = (f"line {op.loc.lineno} of {op.loc.filename}" if op.loc is not None
-                 else f"`{fn.name}`")
+        where = (f"line {op.loc.lineno} of {os.path.basename(op.loc.filename)}"
+                 if op.loc is not None else f"`{fn.name}`")
         out.append(b.emit("one_array", (a,), attrs={"name": name, "function": fn.name,
                                                      "where": where}, loc=op.loc, hint=a.hint))
     return tuple(out)

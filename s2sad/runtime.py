@@ -126,11 +126,11 @@ def _one_array(x, name, function, where):
     if not isinstance(x, (list, tuple)):
         return x
     if len({np.shape(item) for item in x}) > 1:
-        raise TypeError(
-            "`%s` is a list of arrays of different shapes, but `%s` reads its items as the "
-            "items of one array (%s). Lists of arrays are not supported yet: pass the arrays "
-            "as separate parameters of `%s`, or stack them into one array (np.stack) if "
-            "they can have one shape." % (name, function, where, function))
+        what = "`" + name + "` is a list of arrays of different shapes, but `" + function
+        what += "` reads its items as the items of one array (" + where + ")."
+        fix = " Lists of arrays are not supported yet: pass the arrays as separate"
+        fix += " parameters of `" + function + "`, or stack them into one array (np.stack)"
+        raise TypeError(what + fix + " if they can have one shape.")
     return np.asarray(x)
 ''')
 
