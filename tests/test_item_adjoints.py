@@ -119,6 +119,14 @@ def nested_rows(X: np.ndarray):
     return s
 
 
+def nested_subscripts(X: np.ndarray):  # X[i][j]: x_bar[i, j] += g, no zero row per item
+    s = 0.0
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            s += np.sin(X[i][j]) * X[i][j] + X[i][1:3] @ X[0][:2]
+    return s
+
+
 def two_arrays(X: np.ndarray, w: np.ndarray):
     s = 0.0
     for i in range(X.shape[0]):
@@ -150,6 +158,7 @@ CASES = [
     (rows, ((4, 3),)),
     (straight, ((3, 2),)),
     (nested_rows, ((3, 4),)),
+    (nested_subscripts, ((3, 4),)),
     (two_arrays, ((5, 2), (2,))),
 ]
 

@@ -328,9 +328,10 @@ class _Reverse:
                 elif whole.hint is None:  # it becomes the adjoint: name it so
                     self.b.rename(whole, suffixed(v, "bar"))
             if spread is not None:  # x_bar[index] += g, not a zeros array added
-                g, _, *dynamic = spread.operands
-                adjoint[v] = self.b.emit("index_add", (whole, g, *dynamic),
-                                         attrs=spread.attrs, loc=loc, hint=suffixed(v, "bar"))
+                for g, attrs, dynamic in self._items_of_item(spread):
+                    whole = self.b.emit("index_add", (whole, g, *dynamic), attrs=attrs,
+                                        loc=loc, hint=suffixed(v, "bar"))
+                adjoint[v] = whole
                 return
             prim = "list_add" if v.kind is Kind.LIST else "add"
             summed = self.b.emit(prim, (adjoint[v], contribution), loc=loc,
@@ -340,6 +341,39 @@ class _Reverse:
             adjoint[v] = summed
         else:
             adjoint[v] = contribution
+
+    def _items_of_item(self, spread: Op) -> list[tuple[Value, dict, list[Value]]]:
+        """The updates ``x_bar[index] += g``, as (g, attrs, dynamic), that add item adjoint
+        ``spread`` (``index_bar``) into ``x``'s adjoint.  The adjoint of ``x[i]`` that
+        reads ``x[i][j]`` (and ``x[i][k:]`` …) is itself spread over a zero row: when
+        ``x[i]`` takes whole axes (its index is ints), each of the row's updates is one of
+        ``x_bar``'s, ``x_bar[i, j] += g``: O(1) per item, not a zero row per item."""
+        g, _, *dynamic = spread.operands
+        outer = spread.attr("index")
+        chain = []  # the row's adjoint: its updates, last first, down to its zeros
+        link = self.b.defs.get(g)
+        while link is not None and link.prim == "index_add":
+            chain.append(link)
+            link = self.b.defs.get(link.operands[0])
+        if link is None or link.prim != "index_bar" or not all(
+                item[0] == "int" for item in outer):
+            return [(g, dict(spread.attrs), dynamic)]
+        chain.append(link)
+        n = len(dynamic)
+
+        def shifted(item):  # operand positions of the inner index, after the outer's
+            return (item[0], *(k if k is None else k + n for k in item[1:]))
+
+        out = []
+        for op in reversed(chain):  # index_bar(g, row, *ints), index_add(row_bar, g, *ints)
+            if op.prim == "index_bar":
+                item_g, _, *inner_dynamic = op.operands
+            else:
+                _, item_g, *inner_dynamic = op.operands
+            index = outer + tuple(shifted(item) for item in op.attr("index"))
+            out.append((item_g, {**dict(spread.attrs), "index": index},
+                        dynamic + inner_dynamic))
+        return out
 
     def _full(self, contribution: Value, x: Value) -> bool:
         """Is ``contribution`` surely an array of the shape of array ``x``?"""
