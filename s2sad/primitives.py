@@ -218,6 +218,15 @@ def _runtime(name: str) -> Callable[..., Any]:
     return runtime.function(name)
 
 
+def _like_argument_jvp(b, op, operands, out, tangents):
+    t = tangents[0]
+    return None if t is None else b.emit("like_argument", (t, operands[1]), loc=op.loc)
+
+
+def _like_argument_vjp(b, op, operands, out, ybar):
+    return [ybar, None]
+
+
 def _runtime_zero_like(x: Any) -> Any:
     return _runtime("_zero_like")(x)
 
@@ -358,6 +367,11 @@ def _define_table() -> None:
     # in the source, so the generated code decides from the argument (0.0, or zeros)
     register(Primitive("zero_like", 1, kind_rule=lambda k, a: Kind.FLOAT, derivative="none",
                        cse=False, evaluator=lambda lib, x, **_: _runtime_zero_like(x)))
+    # a list parameter's gradient, returned as the argument's type: an array for a NumPy
+    # array (code that indexes items treats a 1-D array as a list); linear in the gradient
+    register(Primitive("like_argument", 2, kind_rule=lambda k, a: k[0], derivative="rule",
+                       jvp_rule=_like_argument_jvp, vjp_rule=_like_argument_vjp,
+                       evaluator=lambda lib, g, x, **_: _runtime("_like_argument")(g, x)))
     register(Primitive("add_at", 3, kind_rule=lambda k, a: Kind.LIST, derivative="none",
                        cse=False, evaluator=_add_at, rule_missing=True))
 

@@ -32,6 +32,7 @@ nothing else can see the old array, and on a copy otherwise.
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -39,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from . import runtime
-from .ir.core import Kind
+from .ir.core import Kind, walk_ops
 
 _A, _F, _I = Kind.ARRAY, Kind.FLOAT, Kind.INT
 
@@ -430,6 +431,37 @@ def _index_set_vjp(b, op, operands, out, ybar):
     return [x_bar, v_bar] + [None] * len(dynamic)
 
 
+def one_array_arguments(b, fn, args: tuple) -> tuple:
+    """``args``, but those of ``fn``'s array parameters whose items it reads (``ps[0]``)
+    passed through ``one_array``: Python would read items of a list of arrays of different
+    shapes too, but the derivative code treats the argument as one array (its adjoint has
+    its shape), so the generated code refuses such a list when it is called, with a message
+    that says where and what to do (a list of arrays of one shape becomes that array)."""
+    first: dict = {}
+    for op in walk_ops(fn.body):
+        if op.prim == "np_index" and op.operands[0] in fn.params:
+            first.setdefault(op.operands[0], op)
+    out = []
+    for p, name, a in zip(fn.params, fn.param_names, args, strict=True):
+        op = first.get(p)
+        if op is None or p.kind is not _A:
+            out.append(a)
+            continue
+        where = (f"line {op.loc.lineno} of {os.path.basename(op.loc.filename)}"
+                 if op.loc is not None else f"`{fn.name}`")
+        out.append(b.emit("one_array", (a,), attrs={"name": name, "function": fn.name,
+                                                     "where": where}, loc=op.loc, hint=a.hint))
+    return tuple(out)
+
+
+def _one_array_jvp(b, op, operands, out, tangents):
+    return tangents[0]
+
+
+def _one_array_vjp(b, op, operands, out, ybar):
+    return [ybar]
+
+
 # Results that are scalars whatever their operands: full reductions, sizes, the trace.
 # Not det: the determinants of a stack of matrices are an array.
 _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "trace", "dim",
@@ -727,6 +759,11 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     helper("inner_bar_a", 3, _array, "_inner_bar_a")
     helper("inner_bar_b", 3, _array, "_inner_bar_b")
     helper("index_bar", VARIADIC, _array, "_index_bar", evaluator=_index_bar_eval)
+    # an argument read as one array: a list of arrays of different shapes is refused
+    register(Primitive("one_array", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_one_array_jvp, vjp_rule=_one_array_vjp, cse=False,
+                       evaluator=lambda lib, x, **a: runtime.function("_one_array")(
+                           x, a["name"], a["function"], a["where"])))
     # `x_bar[index] += g` as a value (code generation: in place when it may, as index_set)
     register(Primitive("index_add", VARIADIC, kind_rule=_array, derivative="none", cse=False,
                        rule_missing=True,

@@ -106,8 +106,36 @@ def _argmin(xs):
     return (xs if isinstance(xs, (list, tuple)) else list(xs)).index(min(xs))
 ''')
 
+_helper("_like_argument", '''
+def _like_argument(g, x):
+    """The gradient g (a list) of argument x, of x's type: g itself when x is a list or a
+    tuple, a float array of x's shape when x is a NumPy array (x.astype makes it: no
+    NumPy import)."""
+    if type(x).__module__ != "numpy" or not hasattr(x, "astype"):
+        return g
+    out = x.astype(float)  # a new array of x's shape, without importing NumPy here
+    out[...] = g
+    return out
+''')
+
+_helper("_one_array", '''
+def _one_array(x, name, function, where):
+    """x, argument `name` that `function` treats as one array.  A list or tuple of arrays
+    of one shape is that array (np.asarray); of different shapes it is refused: lists of
+    arrays are not supported yet.  O(1) for an array, O(len(x)) for a list."""
+    if not isinstance(x, (list, tuple)):
+        return x
+    if len({np.shape(item) for item in x}) > 1:
+        what = "`" + name + "` is a list of arrays of different shapes, but `" + function
+        what += "` reads its items as the items of one array (" + where + ")."
+        fix = " Lists of arrays are not supported yet: pass the arrays as separate"
+        fix += " parameters of `" + function + "`, or stack them into one array (np.stack)"
+        raise TypeError(what + fix + " if they can have one shape.")
+    return np.asarray(x)
+''')
+
 # helpers that need no NumPy: a module that calls only these does not import it
-NUMPY_FREE = frozenset({"_argmax", "_argmin"})
+NUMPY_FREE = frozenset({"_argmax", "_argmin", "_like_argument"})
 
 _helper("_scalar_seed", '''
 def _scalar_seed(*xs):

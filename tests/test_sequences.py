@@ -172,7 +172,9 @@ def test_max_and_min_of_a_list(xs):
     g = s2sad.grad(max_min_spread)
     assert_close(g(xs), want, rtol=1e-7, atol=1e-9)
     assert_close(g(tuple(xs)), want, rtol=1e-7, atol=1e-9)
-    assert_close(g(np.array(xs)), want, rtol=1e-7, atol=1e-9)
+    got = g(np.array(xs))  # the gradient has the argument's type: an array for an array
+    assert isinstance(got, np.ndarray) and got.dtype == np.float64 and got.shape == (len(xs),)
+    assert_close(got.tolist(), want, rtol=1e-7, atol=1e-9)
     _, ydot = s2sad.jvp(max_min_spread)(xs, [1.0] * len(xs))
     assert ydot == pytest.approx(sum(want), rel=1e-7)
 

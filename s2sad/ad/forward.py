@@ -26,7 +26,13 @@ from ..errors import InternalError
 from ..ir.builder import Builder
 from ..ir.clone import clone_ops
 from ..ir.core import Block, Function, Kind, Op, Value
-from ..primitives_numpy import MAX_BROADCAST, TANGENT_MAY_BROADCAST, ShapeFacts, elementwise
+from ..primitives_numpy import (
+    MAX_BROADCAST,
+    TANGENT_MAY_BROADCAST,
+    ShapeFacts,
+    elementwise,
+    one_array_arguments,
+)
 from .activity import active_values, loop_slots
 from .rules import add_all, cancels, scaled_partials, suffixed
 
@@ -428,6 +434,7 @@ def forward_sweeps(
     """:func:`forward_sweep` in several directions at once: the primal, loops and
     branches included, is computed once, and each loop carries the tangents of every
     direction.  Returns the results and, per direction, their tangents."""
+    args = one_array_arguments(b, fn, args)
     env: dict[Value, Value] = dict(zip(fn.params, args, strict=True))
     seeded = {fn.params[i] for seeds in directions for i in seeds}
     fwd = _Forward(b, active_values(fn, seeded, HANDLED), len(directions))

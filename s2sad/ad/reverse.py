@@ -32,7 +32,13 @@ from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Block, Function, Kind, Op, Value, values_read, walk_ops
-from ..primitives_numpy import MAX_BROADCAST, SCALAR_COTANGENT_OK, ShapeFacts, fit
+from ..primitives_numpy import (
+    MAX_BROADCAST,
+    SCALAR_COTANGENT_OK,
+    ShapeFacts,
+    fit,
+    one_array_arguments,
+)
 from .activity import active_values, free_values, loop_slots
 from .rules import cancels, scaled_partials, suffixed
 
@@ -66,6 +72,9 @@ class _Reverse:
         self.shapes = ShapeFacts.of(b)
         # the differentiated function's values -> their ops
         self.defs = {r: o for o in walk_ops(fn.body) for r in o.results}
+        # adjoints known to be arrays of their value's full shape though no op says so (a
+        # reverse loop's or branch's slot threaded from one): items are added into them
+        self.whole: set[Value] = set()
 
     def zero(self) -> Value:
         return self.b.const(0.0)
@@ -319,15 +328,52 @@ class _Reverse:
                 elif whole.hint is None:  # it becomes the adjoint: name it so
                     self.b.rename(whole, suffixed(v, "bar"))
             if spread is not None:  # x_bar[index] += g, not a zeros array added
-                g, _, *dynamic = spread.operands
-                adjoint[v] = self.b.emit("index_add", (whole, g, *dynamic),
-                                         attrs=spread.attrs, loc=loc, hint=suffixed(v, "bar"))
+                for g, attrs, dynamic in self._items_of_item(spread):
+                    whole = self.b.emit("index_add", (whole, g, *dynamic), attrs=attrs,
+                                        loc=loc, hint=suffixed(v, "bar"))
+                adjoint[v] = whole
                 return
             prim = "list_add" if v.kind is Kind.LIST else "add"
-            adjoint[v] = self.b.emit(prim, (adjoint[v], contribution), loc=loc,
-                                     hint=suffixed(v, "bar"))
+            summed = self.b.emit(prim, (adjoint[v], contribution), loc=loc,
+                                 hint=suffixed(v, "bar"))
+            if v.kind is Kind.ARRAY and (self._whole(adjoint[v]) or self._whole(contribution)):
+                self.whole.add(summed)  # a full-shaped array plus one that broadcasts to it
+            adjoint[v] = summed
         else:
             adjoint[v] = contribution
+
+    def _items_of_item(self, spread: Op) -> list[tuple[Value, dict, list[Value]]]:
+        """The updates ``x_bar[index] += g``, as (g, attrs, dynamic), that add item adjoint
+        ``spread`` (``index_bar``) into ``x``'s adjoint.  The adjoint of ``x[i]`` that
+        reads ``x[i][j]`` (and ``x[i][k:]`` …) is itself spread over a zero row: when
+        ``x[i]`` takes whole axes (its index is ints), each of the row's updates is one of
+        ``x_bar``'s, ``x_bar[i, j] += g``: O(1) per item, not a zero row per item."""
+        g, _, *dynamic = spread.operands
+        outer = spread.attr("index")
+        chain = []  # the row's adjoint: its updates, last first, down to its zeros
+        link = self.b.defs.get(g)
+        while link is not None and link.prim == "index_add":
+            chain.append(link)
+            link = self.b.defs.get(link.operands[0])
+        if link is None or link.prim != "index_bar" or not all(
+                item[0] == "int" for item in outer):
+            return [(g, dict(spread.attrs), dynamic)]
+        chain.append(link)
+        n = len(dynamic)
+
+        def shifted(item):  # operand positions of the inner index, after the outer's
+            return (item[0], *(k if k is None else k + n for k in item[1:]))
+
+        out = []
+        for op in reversed(chain):  # index_bar(g, row, *ints), index_add(row_bar, g, *ints)
+            if op.prim == "index_bar":
+                item_g, _, *inner_dynamic = op.operands
+            else:
+                _, item_g, *inner_dynamic = op.operands
+            index = outer + tuple(shifted(item) for item in op.attr("index"))
+            out.append((item_g, {**dict(spread.attrs), "index": index},
+                        dynamic + inner_dynamic))
+        return out
 
     def _full(self, contribution: Value, x: Value) -> bool:
         """Is ``contribution`` surely an array of the shape of array ``x``?"""
@@ -337,8 +383,23 @@ class _Reverse:
     def _whole(self, adj: Value) -> bool:
         """Is adjoint ``adj`` surely an array of its value's full shape (not a scalar that
         stands for one)?  The results of assignments into arrays and of item adjoints."""
+        if adj in self.whole:
+            return True
         op = self.b.defs.get(adj)
         return op is not None and op.prim in ("index_set", "index_add", "index_bar")
+
+    def _threaded(self, op: Op, f: Value, adjoint) -> bool:
+        """Is free array ``f``'s adjoint threaded through ``op``'s reverse (a loop's or a
+        branch's), as a list's is, so that the items ``op`` reads add into it in place
+        (``x_bar[i, 0] += g``: O(1) per item, not a full-shaped zero array per item)?
+        When its adjoint so far is a full-shaped array already, or when ``op`` reads
+        items of ``f`` (then the adjoint starts as zeros)."""
+        if f.kind is not Kind.ARRAY:
+            return False
+        if f in adjoint and self._whole(adjoint[f]):
+            return True
+        return any(o.prim == "np_index" and o.operands[0] is f
+                   for r in op.regions for o in walk_ops(r))
 
     def list_adjoint(self, adjoint: dict[Value, Value], v: Value, env) -> Value:
         """The adjoint of list ``v`` so far: threaded through in-place updates."""
@@ -488,16 +549,34 @@ class _Reverse:
         return [v for v in free_values(op) if v in self.active and v in read
                 and v.kind.differentiable]
 
-    def _free_inits(self, free: list[Value], env, adjoint) -> list[Value]:
-        """Where the adjoints of free values start: 0.0, or a list's adjoint so far."""
-        return [self.list_adjoint(adjoint, f, env) if f.kind is Kind.LIST else self.zero()
-                for f in free]
+    def _free_inits(self, free: list[Value], env, adjoint, threaded: set[Value], loc
+                    ) -> list[Value]:
+        """Where the adjoints of free values start: 0.0, a list's adjoint so far, or a
+        threaded array's (see :meth:`_threaded`): its adjoint so far if full-shaped, else
+        new zeros (the adjoint so far is added to the result)."""
+        inits = []
+        for f in free:
+            if f.kind is Kind.LIST:
+                inits.append(self.list_adjoint(adjoint, f, env))
+            elif f in threaded and f in adjoint and self._whole(adjoint[f]):
+                inits.append(adjoint.pop(f))
+            elif f in threaded:
+                zeros = self.b.emit("np_zeros_like", (env[f],), attrs={"dtype": "float"},
+                                    loc=loc, hint=suffixed(f, "bar"))
+                self.whole.add(zeros)
+                inits.append(zeros)
+            else:
+                inits.append(self.zero())
+        return inits
 
-    def _free_results(self, free: list[Value], results, adjoint, loc) -> None:
+    def _free_results(self, free: list[Value], results, adjoint, loc,
+                      threaded: set[Value] = frozenset()) -> None:
         for f, r in zip(free, results, strict=True):
             if f.kind is Kind.LIST:
                 adjoint[f] = r  # the same list, updated in place
             else:
+                if f in threaded:
+                    self.whole.add(r)
                 self.accumulate(adjoint, f, r, loc)
 
     def _reverse_cond(self, op: Op, env, adjoint) -> None:
@@ -506,14 +585,19 @@ class _Reverse:
         free = self._free_active(op)
         if not seeds or not free:
             return
+        threaded = {f for f in free if self._threaded(op, f, adjoint)}
+        arrays = [f for f in free if f in threaded]
+        inits = dict(zip(arrays, self._free_inits(arrays, env, adjoint, threaded, op.loc),
+                         strict=True))
+        inits.update((f, adjoint[f]) for f in free if f.kind is Kind.LIST and f in adjoint)
         regions = []
         for region in op.regions:
             self.b.push_block()
             inner_env = dict(env)
             self.primal(region, inner_env)
-            # a list's adjoint so far is threaded through the branch (not added to)
-            local: dict[Value, Value] = {f: adjoint[f] for f in free
-                                         if f.kind is Kind.LIST and f in adjoint}
+            # a list's adjoint so far is threaded through the branch (not added to), and
+            # so is an array's whose items are added into it
+            local: dict[Value, Value] = dict(inits)
             for j, seed in seeds:
                 self.accumulate(local, region.yields[j], seed, op.loc)
             self.adjoints(region, inner_env, local)
@@ -522,7 +606,7 @@ class _Reverse:
         results = self.b.emit_multi("cond", (env[op.operands[0]],), [f.kind for f in free],
                                     hints=[suffixed(f, "bar") for f in free], loc=op.loc,
                                     regions=tuple(regions))
-        self._free_results(free, results, adjoint, op.loc)
+        self._free_results(free, results, adjoint, op.loc, threaded)
 
     def _carried_adjoint(self, adj: Value | None, value: Value, loc) -> Value:
         """The adjoint a reverse loop starts from: of the value's kind (a scalar adjoint
@@ -556,7 +640,8 @@ class _Reverse:
             return
         init_adj = [self._carried_adjoint(adjoint.get(op.results[j]), env[op.results[j]],
                                           op.loc) for j in act]
-        init_free = self._free_inits(free, env, adjoint)
+        threaded = {f for f in free if self._threaded(op, f, adjoint)}
+        init_free = self._free_inits(free, env, adjoint, threaded, op.loc)
         i_arg = b.fresh(Kind.INT, body.args[0].hint if op.prim == "for_range" else "k")
         tape_arg = b.fresh(Kind.TAPE, "tape")
         adj_args = [b.fresh(args[j].kind, suffixed(args[j], "bar")) for j in act]
@@ -585,31 +670,24 @@ class _Reverse:
                 inner_env[v] = env[op.results[j]]
         self.primal(body, inner_env, frozenset(read_ops + kept + writes), frozenset(kept))
         local: dict[Value, Value] = {f: a for f, a in zip(free, free_args, strict=True)
-                                     if f.kind is Kind.LIST}
+                                     if f.kind is Kind.LIST or f in threaded}
+        self.whole.update(a for f, a in zip(free, free_args, strict=True) if f in threaded)
+        # a carried array's adjoint is full-shaped (see _carried_adjoint)
+        self.whole.update(a for a in adj_args if a.kind is Kind.ARRAY)
         for j, a in zip(act, adj_args, strict=True):
             self.accumulate(local, yields[j], a, op.loc)
         self.adjoints(body, inner_env, local)
         ys = [new_tape]
         ys += [self._carried_adjoint(local.get(args[j]), inner_env[args[j]], op.loc)
                for j in act]
-        spread_into: list[int] = []  # array adjoints that start from zeros: x_bar[i] += g
-        for k, (f, acc) in enumerate(zip(free, free_args, strict=True)):
+        for f, acc in zip(free, free_args, strict=True):
             contribution = local.get(f)
-            spread = b.defs.get(contribution) if contribution is not None else None
-            if f.kind is Kind.LIST or contribution is None:
+            if f.kind is Kind.LIST or f in threaded or contribution is None:
                 ys.append(contribution if contribution is not None else acc)
-            elif f.kind is Kind.ARRAY and spread is not None and spread.prim == "index_bar":
-                g, _, *dynamic = spread.operands
-                ys.append(b.emit("index_add", (acc, g, *dynamic), attrs=spread.attrs,
-                                 loc=op.loc, hint=suffixed(f, "bar")))
-                spread_into.append(k)
             else:
                 ys.append(b.emit("add", (acc, contribution), loc=op.loc,
                                  hint=suffixed(f, "bar")))
         block = b.pop_block(tuple(ys))
-        for k in spread_into:
-            init_free[k] = b.emit("np_zeros_like", (env[free[k]],), attrs={"dtype": "float"},
-                                  loc=op.loc, hint=suffixed(free[k], "bar"))
         if op.prim == "for_range":
             bounds = [env[v] for v in op.operands[:3]]
         else:
@@ -622,7 +700,7 @@ class _Reverse:
                                attrs={"reverse": True}, loc=op.loc, regions=(block,))
         for j, r in zip(act, results[1:1 + len(act)], strict=True):
             self.accumulate(adjoint, inits[j], r, op.loc)
-        self._free_results(free, results[1 + len(act):], adjoint, op.loc)
+        self._free_results(free, results[1 + len(act):], adjoint, op.loc, threaded)
 
 
 def reverse_sweep(
@@ -638,7 +716,8 @@ def reverse_sweep(
     the primal result, ``(builder, result) -> cotangent``).  Returns the
     results and the adjoints in ``wrt`` order (``None`` for a zero adjoint).
     """
-    env: dict[Value, Value] = dict(zip(fn.params, args, strict=True))
+    env: dict[Value, Value] = dict(zip(fn.params, one_array_arguments(b, fn, args),
+                                       strict=True))
     rev = _Reverse(b, fn, active_values(fn, {fn.params[i] for i in wrt}))
     rev.primal(fn.body, env)
     adjoint: dict[Value, Value] = {}

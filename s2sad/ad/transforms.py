@@ -51,6 +51,16 @@ def _zero_if_none(b: Builder, v: Value | None, like: Value | None = None,
     return b.const(0.0)
 
 
+def as_argument(b: Builder, g: Value, param: Value) -> Value:
+    """The gradient ``g`` of ``param`` as it is returned: of the argument's type.  A list
+    parameter's gradient is built as a list (the code indexes items, which a 1-D NumPy
+    array passed for it does too); for an array argument it is returned as an array
+    (``_like_argument``: O(1) for a list, one conversion for an array)."""
+    if param.kind is Kind.LIST:
+        return b.emit("like_argument", (g, param))
+    return g
+
+
 def _array_code(fn: Function) -> bool:
     """Does ``fn`` compute with arrays?  Then a number parameter may be an array that
     NumPy broadcasts, and its zero gradient is decided at run time, like an unread one's."""
@@ -133,7 +143,7 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
     if mode == "reverse":
         seed: Any = output_seed if fn.results[0].kind is Kind.ARRAY else b.const(1.0)
         (value,), adjoints = reverse_sweep(b, fn, params, wrt, (seed,))
-        grads = [_zero_if_none(b, a, params[i], i in unread)
+        grads = [as_argument(b, _zero_if_none(b, a, params[i], i in unread), params[i])
                  for a, i in zip(adjoints, wrt, strict=True)]
     elif mode == "forward":  # one direction per input, all in one sweep
         directions = []
@@ -232,7 +242,7 @@ def vjp_function(fn: Function, wrt: tuple[int, ...], single: bool) -> Function:
                        for r, name in zip(fn.results, cotangent_names(fn), strict=True))
     results, adjoints = reverse_sweep(b, fn, params, wrt, cotangents)
     unread = _zero_kind_unknown(fn)
-    adjoints = tuple(_zero_if_none(b, a, params[i], i in unread)
+    adjoints = tuple(as_argument(b, _zero_if_none(b, a, params[i], i in unread), params[i])
                      for a, i in zip(adjoints, wrt, strict=True))
     value_s, n = _structure_like(fn.structure, 0)
     names = ", ".join(fn.param_names[i] for i in wrt)

@@ -15,7 +15,8 @@ from .. import primitives as P
 from .. import runtime
 from ..ir.core import Op
 
-HELPER_OF = {"zero_like": "_zero_like",
+HELPER_OF = {"zero_like": "_zero_like", "like_argument": "_like_argument",
+             "one_array": "_one_array",
              "unbroadcast": "_unbroadcast", "broadcast_like": "_broadcast_like",
              "sum_to": "_sum_to", "scalar_seed": "_scalar_seed",
              "scalar_input": "_scalar_input",
@@ -95,6 +96,8 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
         if name == "index_bar":
             g, x, *dynamic = args
             args = [g, x, _index(op.attr("index"), dynamic, as_value=True)]
+        elif name == "one_array":
+            args = [*args, *(ast.Constant(op.attr(a)) for a in ("name", "function", "where"))]
         return ast.Call(func=_name(helper), args=args, keywords=_keywords(op))
     if name == "size" and len(args) > 1:  # the size of several arrays broadcast together
         use_helper("_broadcast_size")

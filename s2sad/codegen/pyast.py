@@ -109,7 +109,8 @@ class _Namer:
 _LOOPS = ("for_range", "while_loop")
 # array ops whose result may be (a view of) their first operand, or of any operand
 _VIEWS = ("np_index", "transpose", "reshape", "ravel", "reshape_like", "swapaxes",
-          "expand_dims", "squeeze", "unbroadcast", "sum_to", "stop_gradient")
+          "expand_dims", "squeeze", "unbroadcast", "sum_to", "broadcast_like",
+          "stop_gradient", "one_array")
 # ops whose array result is not a new array (or is not known to be one)
 _NOT_NEW = frozenset(_VIEWS) | {"select", "tape_read", "list_pop", "getitem", "const",
                                 "env_array"}
@@ -158,6 +159,8 @@ class _FunctionWriter:
         self.aliases: dict[Value, list[Value]] = {}
         self.carried: dict[Value, list[tuple[Op, list[Value]]]] = {}
         self.taped: set[Value] = set()
+        # (a yield, the if's result) -> the span of the branch that yields it
+        self.alias_span: dict[tuple[Value, Value], tuple[float, float]] = {}
 
     # -- analysis ----------------------------------------------------------------------------
     def _analyse(self) -> None:
@@ -226,8 +229,11 @@ class _FunctionWriter:
     def _analyse_arrays(self, block: Block) -> None:
         """Which arrays are new, and which values may share an array's memory."""
         for op in block.ops:
-            for region in op.regions:
-                self._analyse_arrays(region)
+            if op.prim in _LOOPS:
+                self._analyse_loop_body(op)
+            else:
+                for region in op.regions:
+                    self._analyse_arrays(region)
             if op.prim == "tape_push":
                 self.taped.update(op.operands[1:])
             elif op.prim in _VIEWS:
@@ -239,6 +245,16 @@ class _FunctionWriter:
                 for region in op.regions:
                     for y, r in zip(region.yields, op.results, strict=True):
                         self.aliases.setdefault(y, []).append(r)
+                        self.alias_span[(y, r)] = self.region_span[region]
+                # a result is a new array when every branch yields a new array that
+                # nothing reads after the branch: what it came from is its upstream
+                for j, r in enumerate(op.results):
+                    ys = [region.yields[j] for region in op.regions]
+                    if r.kind is Kind.ARRAY and all(
+                            y in self.new_arrays and y not in self.fn.results
+                            and self._last_use(y) <= self.end[op] for y in ys):
+                        self.new_arrays.add(r)
+                        self.upstream[r] = (op, ys)
             elif op.prim in _LOOPS:
                 inits, arg_lists, yields, results = _loop_slots(op)
                 for j, (init, y, r) in enumerate(zip(inits, yields, results, strict=True)):
@@ -256,11 +272,43 @@ class _FunctionWriter:
                   and op.results[0].kind is Kind.ARRAY):
                 self.new_arrays.add(op.results[0])
 
-    def _sharing(self, v: Value, skip: set[Op]) -> list[Value]:
+    def _analyse_loop_body(self, op: Op) -> None:
+        """Analyse a loop's body, its carried slots taken as new arrays where they may be
+        (a new array that only the loop reads comes in): an array threaded through nested
+        loops (an adjoint that items are added into) is then updated in place at every
+        level.  A slot whose yield turns out not to be new is given up, and the body
+        analysed again without it."""
+        inits, arg_lists, _, _ = _loop_slots(op)
+        _, _, yields, _ = _loop_slots(op)
+        hope = [j for j, init in enumerate(inits)
+                if init in self.new_arrays and init not in self.fn.results
+                and self._last_use(init) == self.pos[op]]
+        before = set(self.new_arrays)
+        while True:
+            for j in hope:
+                self.new_arrays.update(args[j] for args in arg_lists)
+            for region in op.regions:
+                self._analyse_arrays(region)
+            kept = [j for j in hope if yields[j] in self.new_arrays]
+            if kept == hope:
+                return
+            hope = kept
+            self.new_arrays = set(before)
+
+    def _sharing(self, v: Value, skip: set[Op], at: float | None = None) -> list[Value]:
         """Values that may hold ``v``'s array (or a view of it), except through loops
-        in ``skip``."""
-        return self.aliases.get(v, []) + [u for loop, same in self.carried.get(v, ())
-                                          if loop not in skip for u in same]
+        in ``skip`` and, when an op at position ``at`` runs, through the branches that
+        do not contain it (an ``if``'s result is the yield of the branch that ran)."""
+        def holds(u: Value) -> bool:
+            span = self.alias_span.get((v, u))
+            if span is None or at is None:
+                return True
+            cond_span = next((s for s in self.branches if span in s), None)
+            inside = cond_span is not None and any(lo <= at <= hi for lo, hi in cond_span)
+            return not inside or span[0] <= at <= span[1]
+
+        return [u for u in self.aliases.get(v, []) if holds(u)] + [
+            u for loop, same in self.carried.get(v, ()) if loop not in skip for u in same]
 
     def _in_place(self, op: Op) -> bool:
         """May ``index_set`` change its array operand in place?  Only if that is a new
@@ -278,7 +326,8 @@ class _FunctionWriter:
                     loop, sources = self.upstream[v]
                     loops.add(loop)
                     todo.extend(sources)
-        todo = [u for c in chain for u in self._sharing(c, loops) if u not in chain]
+        at = self.pos[op]
+        todo = [u for c in chain for u in self._sharing(c, loops, at) if u not in chain]
         seen: set[Value] = set()
         while todo:  # the views of those, and where the views flow
             v = todo.pop()
@@ -386,6 +435,11 @@ class _FunctionWriter:
         spelled = arrays.spell(op, args, self._call, self._use_helper)
         if spelled is not None:
             expr: ast.expr = spelled
+            if name == "like_argument" and all(isinstance(a, ast.Name) for a in args):
+                # `g if type(x) is list else _like_argument(g, x)`: a list costs no call
+                test = ast.Compare(self._call(P.BUILTIN, "type", [args[1]]), [ast.Is()],
+                                   [_name("list")])
+                expr = ast.IfExp(test=test, body=args[0], orelse=spelled)
         elif array and name == "select":
             expr = self._call(P.NUMPY, "where", args)
         elif name == "stop_gradient":  # the identity at run time: the value itself

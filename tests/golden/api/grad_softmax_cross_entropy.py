@@ -8,6 +8,17 @@ def _argmax(xs):
     return (xs if isinstance(xs, (list, tuple)) else list(xs)).index(max(xs))
 
 
+def _like_argument(g, x):
+    """The gradient g (a list) of argument x, of x's type: g itself when x is a list or a
+    tuple, a float array of x's shape when x is a NumPy array (x.astype makes it: no
+    NumPy import)."""
+    if type(x).__module__ != 'numpy' or not hasattr(x, 'astype'):
+        return g
+    out = x.astype(float)
+    out[...] = g
+    return out
+
+
 def grad_softmax_cross_entropy(z, k):
     """Gradient of softmax_cross_entropy (reverse mode).
 
@@ -34,4 +45,4 @@ def grad_softmax_cross_entropy(z, k):
         m_bar -= _t3
     m_bar += 1.0
     z_bar[argmax] += m_bar
-    return z_bar
+    return z_bar if type(z) is list else _like_argument(z_bar, z)
