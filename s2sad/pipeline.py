@@ -74,7 +74,8 @@ def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
 def _derive(fn: Function, kind: str, wrt, mode: str, n: int) -> Function | Driver:
     indices, single = normalize_wrt(fn, wrt)
     if kind == "hvp":
-        return optimize(_keyword_extras(fn, hvp_function(fn, indices, single, mode)))
+        return _starred(fn, optimize(_keyword_extras(fn, hvp_function(fn, indices, single,
+                                                                      mode))))
     if kind == "derivative":
         if not single:
             raise S2SADError("derivative takes one parameter in wrt, not a tuple")
@@ -99,7 +100,13 @@ def _derive(fn: Function, kind: str, wrt, mode: str, n: int) -> Function | Drive
         derived = vjp_function(fn, indices, single)
     else:
         raise ValueError(f"unknown derivative kind {kind!r}; expected one of {KINDS}")
-    return optimize(_keyword_extras(fn, derived) if kind in ("jvp", "vjp") else derived)
+    return _starred(fn, optimize(_keyword_extras(fn, derived) if kind in ("jvp", "vjp")
+                                 else derived))
+
+
+def _starred(fn: Function, derived: Function) -> Function:
+    """``derived`` accepting (and ignoring) the ``*args``/``**kwargs`` that ``fn`` does."""
+    return dataclasses.replace(derived, star=fn.star) if fn.star != (None, None) else derived
 
 
 def _keyword_extras(fn: Function, derived: Function) -> Function:
@@ -107,8 +114,9 @@ def _keyword_extras(fn: Function, derived: Function) -> Function:
 
     When ``fn`` has defaults, positional tangents after its arguments would be ambiguous
     (``jvp_f(1.25, 1.0)``: a tangent, or the second argument?), so they are keyword-only
-    there: ``jvp_f(1.25, x_dot=1.0)``.  Without defaults they stay positional."""
-    if all(d is NO_DEFAULT for d in fn.defaults):
+    there: ``jvp_f(1.25, x_dot=1.0)``; after ``*args`` Python makes them so.  Without
+    either they stay positional."""
+    if all(d is NO_DEFAULT for d in fn.defaults) and fn.star[0] is None:
         return derived
     extra = len(derived.params) - len(fn.params)
     marks = fn.defaults + (NO_DEFAULT,) * (len(fn.params) - len(fn.defaults))

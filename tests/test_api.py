@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 import s2sad
@@ -111,3 +112,47 @@ def test_without_defaults_the_extras_stay_positional():
         return x * y
 
     assert s2sad.jvp(f, wrt=(0, 1))(2.0, 3.0, 1.0, 0.0) == (6.0, 3.0)
+
+
+class Ackley:
+    """SciPy's benchmark classes define their objective as ``fun(self, x, *args)``."""
+
+    def fun(self, x, *args):
+        return (-20.0 * np.exp(-0.2 * np.sqrt(np.mean(x ** 2)))
+                - np.exp(np.mean(np.cos(2.0 * np.pi * x))) + 20.0 + np.exp(1.0))
+
+
+def fd_array(f, x, h=1e-6):
+    out = np.zeros_like(x)
+    for i in range(len(x)):
+        e = np.zeros_like(x)
+        e[i] = h
+        out[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return out
+
+
+@pytest.mark.parametrize("x", [np.array([0.3, -0.4]), np.array([-1.2, 2.5, 0.7])])
+def test_unread_star_args_are_accepted_and_ignored(x):
+    obj = Ackley()
+    g = s2sad.grad(obj.fun)
+    np.testing.assert_allclose(g(x), fd_array(obj.fun, x), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(g(x, "any", 3), g(x))  # scipy.optimize passes args=() on
+    assert "def grad_fun(self, x, *args):" in g.source
+
+
+def test_star_args_make_the_extras_keyword_only():
+    def f(x, y, *args, **kw):
+        return x * y * y
+
+    assert s2sad.grad(f)(2.0, 3.0, 7, z=1) == 9.0
+    assert s2sad.jvp(f)(2.0, 3.0, 5, x_dot=1.0) == (18.0, 9.0)
+    assert s2sad.vjp(f)(2.0, 3.0, out_bar=2.0) == (18.0, 18.0)
+
+
+def test_star_args_that_are_read_are_refused_where_they_are_read():
+    def f(x, *args):
+        return x * args[0]
+
+    with pytest.raises(s2sad.S2SADError, match="when the function reads them") as info:
+        s2sad.grad(f)
+    assert info.value.lineno == f.__code__.co_firstlineno + 1

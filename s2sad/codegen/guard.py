@@ -27,8 +27,13 @@ def add_guard(tree: ast.Module, name: str) -> ast.Module:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == name:
             a = node.args
-            args = [ast.Name(p.arg, ast.Load()) for p in a.posonlyargs + a.args]
+            args: list[ast.expr] = [ast.Name(p.arg, ast.Load())
+                                    for p in a.posonlyargs + a.args]
+            if a.vararg:
+                args.append(ast.Starred(ast.Name(a.vararg.arg, ast.Load()), ast.Load()))
             keywords = [ast.keyword(p.arg, ast.Name(p.arg, ast.Load())) for p in a.kwonlyargs]
+            if a.kwarg:
+                keywords.append(ast.keyword(None, ast.Name(a.kwarg.arg, ast.Load())))
             again = ast.Return(ast.Call(ast.Name(AGAIN, ast.Load()), args, keywords))
             test = ast.UnaryOp(ast.Not(), ast.Call(ast.Name(FRESH, ast.Load()), [], []))
             docstring = (node.body and isinstance(node.body[0], ast.Expr)

@@ -925,11 +925,12 @@ class _FunctionWriter:
         doc = [ast.Expr(ast.Constant(fn.docstring))] if fn.docstring else []
         defaults = [self._const_expr(d) for d in fn.defaults
                     if d is not NO_DEFAULT and d is not KEYWORD_ONLY]
+        star = [ast.arg(arg=self.namer.fresh(n)) if n else None for n in fn.star]
         return ast.FunctionDef(
             name=fn.name,
-            args=ast.arguments(posonlyargs=[], args=args, vararg=None, kwonlyargs=kwonly,
-                               kw_defaults=[None] * len(kwonly), kwarg=None,
-                               defaults=defaults),
+            args=ast.arguments(posonlyargs=[], args=args, vararg=star[0],
+                               kwonlyargs=kwonly, kw_defaults=[None] * len(kwonly),
+                               kwarg=star[1], defaults=defaults),
             body=doc + self.body + [ret],
             decorator_list=[],
             returns=None,

@@ -135,6 +135,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             flat, structure = [result], 0
         fn = self.b.finish(
             node.name, tuple(params), tuple(flat), structure=structure, defaults=defaults,
+            star=tuple(s.arg if s else None for s in (node.args.vararg, node.args.kwarg)),
             source=SourceInfo(pf.filename, node.name, node.lineno + pf.line_offset),
             names_used=frozenset(self.names_used), docstring=ast.get_docstring(node),
         )
@@ -188,12 +189,20 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
     # -- signatures --------------------------------------------------------------------------
     def _check_signature(self, pf: ParsedFunction) -> None:
         a = pf.node.args
-        if a.vararg or a.kwarg:
-            star = a.vararg or a.kwarg
+        for star, mark in ((a.vararg, "*"), (a.kwarg, "**")):
+            if star is None:
+                continue
+            read = next((n for n in ast.walk(pf.node) if isinstance(n, ast.Name)
+                         and n.id == star.arg), None)
+            if pf is self.top and read is None:
+                continue  # accepted and ignored, as the function itself ignores them
             raise self.unsupported(
-                pf, star, f"`{'*' if a.vararg else '**'}{star.arg}` parameters are not supported",
+                pf, read or star, f"`{mark}{star.arg}` parameters are not supported "
+                + ("when the function reads them" if pf is self.top else "in a function "
+                   "s2sad inlines"),
                 why="s2sad needs to know every differentiable input by name",
-                hint="list the parameters explicitly")
+                hint="list the parameters explicitly" if read is not None or pf is self.top
+                else f"list the parameters of `{pf.name}` explicitly")
         if a.kwonlyargs:
             raise self.unsupported(
                 pf, a.kwonlyargs[0], "keyword-only parameters are not supported",

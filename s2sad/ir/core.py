@@ -138,6 +138,9 @@ class Function:
     body: Block
     structure: Any = 0
     defaults: tuple[Any, ...] = ()
+    # names of ``*args`` / ``**kwargs`` the signature accepts and the body never reads
+    # (SciPy's ``fun(self, x, *args)``): the generated signature keeps them
+    star: tuple[str | None, str | None] = (None, None)
     source: SourceInfo | None = None
     names_used: frozenset[str] = frozenset()
     docstring: str | None = None

@@ -155,5 +155,5 @@ def optimize(fn: Function) -> Function:
 
 
 def _meta(fn: Function) -> dict:
-    return dict(structure=fn.structure, defaults=fn.defaults, source=fn.source,
+    return dict(structure=fn.structure, defaults=fn.defaults, star=fn.star, source=fn.source,
                 names_used=fn.names_used, docstring=fn.docstring)

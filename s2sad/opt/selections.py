@@ -58,7 +58,8 @@ def rewrite_selections(fn: Function) -> Function:
     env: dict[Value, Value] = dict(zip(fn.params, params, strict=True))
     clone_ops(b, fn.body, env, custom=_rewrite)
     return b.finish(fn.name, params, tuple(env[r] for r in fn.results),
-                    structure=fn.structure, defaults=fn.defaults, source=fn.source,
+                    structure=fn.structure, defaults=fn.defaults, star=fn.star,
+                    source=fn.source,
                     names_used=fn.names_used, docstring=fn.docstring)
 
 
