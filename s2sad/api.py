@@ -20,6 +20,7 @@ import gc
 import inspect
 import linecache
 import threading
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -47,16 +48,33 @@ def _lift(f: Callable[..., Any]) -> tuple[Function, environment.Snapshot]:
     with _lock:
         got = _ir_cache.get(f)
         if got is None:
-            with environment.recording(f) as reads:
-                fn = lower(from_function(f))
+            func, bound = (f.func, f.obj) if isinstance(f, _Bound) else (f, None)
+            with environment.recording(func) as reads:
+                fn = lower(from_function(func, bound))
             got = _ir_cache[f] = (fn, reads.snapshot())
         return got
+
+
+class _Bound:
+    """A method's function with its first parameter bound to one object: how a bound
+    method is compiled (``self.N``, ``self.W`` are read from that object)."""
+
+    __slots__ = ("func", "obj", "__qualname__")
+
+    def __init__(self, func: Callable[..., Any], obj: Any) -> None:
+        self.func, self.obj, self.__qualname__ = func, obj, func.__qualname__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Bound) and other.func is self.func and other.obj is self.obj
+
+    def __hash__(self) -> int:
+        return hash((self.func, id(self.obj)))
 
 
 def _forget(f: Callable[..., Any]) -> None:
     """Drop everything compiled from ``f``: its environment changed."""
     _ir_cache.pop(f, None)
-    for key in [k for k in _cache if k[0] is f]:
+    for key in [k for k in _cache if k[0] == f]:
         del _cache[key]
 
 
@@ -66,8 +84,9 @@ def _key_wrt(wrt: Any) -> Any:
 
 def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
              n: int = 1) -> Callable[..., Any]:
-    if inspect.ismethod(f):  # a bound method: its function's derivative, self bound
-        return _bind(_compile(f.__func__, kind, _after_self(wrt), mode, n), f.__self__)
+    if inspect.ismethod(f):  # a bound method: compiled for its object, self bound
+        return _bind(_compile(_Bound(f.__func__, f.__self__), kind, _after_self(wrt), mode, n),
+                     f.__self__)
     if isinstance(f, _DifferentiableMethod):
         f = f.func
     key = (f, kind, _key_wrt(wrt), mode, n)
@@ -280,20 +299,21 @@ def differentiable(f: Callable[..., Any] | None = None, *, wrt: Any = 0,
 
     On a method (a function of a class body whose first parameter is ``self``), an
     index in ``wrt`` counts the parameters after ``self``, and the derivatives bind
-    like the method: ``Model().loss.grad(w)`` and ``Model.loss.grad(model, w)``.
+    like the method: ``Model().loss.grad(w)`` and ``Model.loss.grad(model, w)``.  They
+    are compiled for each object when first used (they read its attributes).
     """
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        method = _is_method(func)
-        w = _after_self(wrt) if method else wrt
+        if _is_method(func):  # compiled per object, when first used through one
+            return _DifferentiableMethod(func, wrt, mode)
         for kind in ("grad", "value_and_grad"):
             try:
-                setattr(func, kind, _compile(func, kind, w, mode))
+                setattr(func, kind, _compile(func, kind, wrt, mode))
             except DifferentiationError as exc:
                 setattr(func, kind, _raiser(exc))
-        func.jvp = _compile(func, "jvp", w, "forward")
-        func.vjp = _compile(func, "vjp", w, "reverse")
-        return _DifferentiableMethod(func) if method else func
+        func.jvp = _compile(func, "jvp", wrt, "forward")
+        func.vjp = _compile(func, "vjp", wrt, "reverse")
+        return func
 
     return decorate if f is None else decorate(f)
 
@@ -328,36 +348,47 @@ def _bind(compiled: Callable[..., Any], obj: Any) -> Callable[..., Any]:
 
 
 class _DifferentiableMethod:
-    """A method decorated with :func:`differentiable`: through the class it is the plain
-    function (``Model.loss.grad(model, w)``); through an instance, a bound method whose
-    derivatives are bound too (``model.loss.grad(w)``)."""
+    """A method decorated with :func:`differentiable`.  Through an instance it is a bound
+    method whose derivatives are bound too (``model.loss.grad(w)``); through the class,
+    the derivatives take the object first (``Model.loss.grad(model, w)``).  Either way
+    the derivative is the one :func:`grad` & co. compile for the bound method."""
 
-    def __init__(self, func: Callable[..., Any]) -> None:
-        self.func = func
+    def __init__(self, func: Callable[..., Any], wrt: Any, mode: str) -> None:
+        self.func, self.wrt, self.mode = func, wrt, mode
         functools.update_wrapper(self, func)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self.func
-        return _BoundMethod(self.func, obj)
+        return self if obj is None else _BoundMethod(self, obj)
+
+    def derivative(self, kind: str, obj: Any) -> Callable[..., Any]:
+        mode = self.mode if kind in ("grad", "value_and_grad") else (
+            "forward" if kind == "jvp" else "reverse")
+        return _compile(types.MethodType(self.func, obj), kind, self.wrt, mode)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _DERIVATIVES:
+            return lambda obj, *args, **kwargs: self.derivative(name, obj)(*args, **kwargs)
+        raise AttributeError(name)
 
 
 class _BoundMethod:
     """``model.loss`` of a differentiable method: call it, or take ``.grad`` & co."""
 
-    def __init__(self, func: Callable[..., Any], obj: Any) -> None:
-        self.__func__ = func
+    def __init__(self, method: _DifferentiableMethod, obj: Any) -> None:
+        self.__func__ = method.func
         self.__self__ = obj
+        self._method = method
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.__func__(self.__self__, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
-        got = getattr(self.__func__, name)
-        return _bind(got, self.__self__) if name in _DERIVATIVES else got
+        if name in _DERIVATIVES:
+            return self._method.derivative(name, self.__self__)
+        return getattr(self.__func__, name)
 
     def __repr__(self) -> str:
         return f"<differentiable method {self.__func__.__qualname__} of {self.__self__!r}>"

@@ -33,6 +33,15 @@ class Model:
         return math.exp(w) * v
 
 
+def fd_array(f, x, h=1e-6):
+    out = np.zeros_like(x)
+    for i in range(len(x)):
+        e = np.zeros_like(x)
+        e[i] = h
+        out[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return out
+
+
 def d_loss(w):
     return derivative(lambda t: math.sin(t) * t + t ** 2, w)
 
@@ -67,15 +76,64 @@ def test_bound_methods_are_differentiated_after_self(w):
     assert_close(s2sad.grad(Model.plain, wrt=1)(m, w, 3.0), 3.0 * math.exp(w))
 
 
-def test_a_method_reading_self_attributes_is_refused_with_a_location():
-    class Scaled:
-        scale = 2.0
+class Shekel:
+    """Written as SciPy's benchmark classes are: constants in __init__, read as self.*."""
 
+    def __init__(self):
+        self.N = 2
+        self.scale = 0.5
+        self.A = np.array([[4.0, 4.0], [1.0, 1.0], [8.0, 8.0]])
+        self.c = np.array([0.1, 0.2, 0.2])
+
+    def fun(self, x, *args):
+        total = 0.0
+        for i in range(self.c.shape[0]):
+            d = 0.0
+            for j in range(self.N):
+                d += (x[j] - self.A[i, j]) ** 2
+            total += -1.0 / (d + self.c[i])
+        return self.scale * total
+
+
+@pytest.mark.parametrize("x", [np.array([4.2, 3.9]), np.array([-1.0, 2.5])])
+def test_a_bound_method_reads_its_objects_attributes(x):
+    obj = Shekel()
+    g = s2sad.grad(obj.fun)
+    np.testing.assert_allclose(g(x), fd_array(obj.fun, x), rtol=1e-6, atol=1e-9)
+    obj.scale = -2.0  # a number rebound: compiled again
+    np.testing.assert_allclose(g(x), fd_array(obj.fun, x), rtol=1e-6, atol=1e-9)
+    obj.A[0, 0] = 3.0  # an array changed in place: read when the gradient runs
+    np.testing.assert_allclose(g(x), fd_array(obj.fun, x), rtol=1e-6, atol=1e-9)
+    other = Shekel()
+    other.c = np.array([0.5, 0.5, 0.5])  # another object: its own derivative
+    np.testing.assert_allclose(s2sad.grad(other.fun)(x), fd_array(other.fun, x),
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_a_differentiable_method_reads_the_attributes_of_its_object():
+    class Scaled:
+        def __init__(self, scale):
+            self.scale = scale
+
+        @s2sad.differentiable
         def loss(self, w):
             return self.scale * w * w
 
-    with pytest.raises(s2sad.S2SADError) as info:
-        s2sad.grad(Scaled().loss)(1.0)
+    a, b = Scaled(2.0), Scaled(-3.0)
+    assert a.loss.grad(1.5) == 6.0 and b.loss.grad(1.5) == -9.0
+    assert Scaled.loss.grad(a, 1.5) == 6.0
+    assert a.loss.value_and_grad(1.0) == (2.0, 4.0)
+
+
+def test_an_attribute_s2sad_cannot_read_is_refused_with_a_location():
+    class Listy:
+        weights = [1.0, 2.0]
+
+        def loss(self, w):
+            return self.weights[0] * w
+
+    with pytest.raises(s2sad.S2SADError, match="self.weights") as info:
+        s2sad.grad(Listy().loss)
     assert info.value.lineno is not None
 
 
@@ -120,15 +178,6 @@ class Ackley:
     def fun(self, x, *args):
         return (-20.0 * np.exp(-0.2 * np.sqrt(np.mean(x ** 2)))
                 - np.exp(np.mean(np.cos(2.0 * np.pi * x))) + 20.0 + np.exp(1.0))
-
-
-def fd_array(f, x, h=1e-6):
-    out = np.zeros_like(x)
-    for i in range(len(x)):
-        e = np.zeros_like(x)
-        e[i] = h
-        out[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return out
 
 
 @pytest.mark.parametrize("x", [np.array([0.3, -0.4]), np.array([-1.2, 2.5, 0.7])])

@@ -38,7 +38,9 @@ import numpy as np
 ABSENT = object()  # a name that was looked up and not found
 _local = threading.local()
 
-Step = tuple[str, str]  # ("g", name): a global of the function; ("c", name): a closure cell
+# ("g", name): a global of the function; ("c", name): a closure cell; ("a", name): an
+# attribute of the object a method is bound to (no path: checked in memory only)
+Step = tuple[str, str]
 
 
 # -- values as text ---------------------------------------------------------------------------
@@ -124,6 +126,11 @@ class Reads:
             self.paths.setdefault(id(value), (*path, step))
             self.keep.append(value)
 
+    def attribute(self, obj: Any, name: str, value: Any) -> None:
+        """Attribute ``name`` of ``obj`` (the object a method is bound to) was read."""
+        self.items.setdefault((id(obj), ("a", name)), _Read(obj, None, ("a", name), value))
+        self.keep.append(obj)
+
     def snapshot(self) -> Snapshot:
         return Snapshot(self.root, tuple(self.items.values()))
 
@@ -157,6 +164,8 @@ def look_up(fn: types.FunctionType, step: Step) -> Any:
     """The value of a global (as Python's name lookup finds it: globals, then builtins)
     or of a closure cell of ``fn``."""
     kind, name = step
+    if kind == "a":
+        return getattr(fn, name, ABSENT)
     if kind == "c":
         try:
             return _cell(fn, name).cell_contents
@@ -221,6 +230,8 @@ class Snapshot:
         (``None``: a read that cannot be written down; then the entry is not stored)."""
         rows = []
         for read, text in zip(self.reads, self.expected, strict=True):
+            if read.step is not None and read.step[0] == "a":
+                return None  # an object's attributes: no path leads there from a file
             if read.path is None:
                 continue  # checked in memory; on disk its module file is in the key
             if text is None:
@@ -267,7 +278,11 @@ class Snapshot:
                 continue
             env[e] = read.seen
             kind, name = read.step
-            if kind == "c":
+            if kind == "a":
+                env[o] = owner
+                other.append(f"getattr({o}, {name!r}, {e}) is {e}" if read.seen is ABSENT
+                             else f"{o}.{name} is {e}")
+            elif kind == "c":
                 env[o] = _cell(owner, name)
                 other.append(f"{o}.cell_contents is {e}")
             elif read.seen is ABSENT:

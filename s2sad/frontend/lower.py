@@ -21,6 +21,7 @@ from .. import primitives as P
 from ..errors import InternalError, NameResolutionError, S2SADError, UnsupportedError
 from ..ir.builder import Builder
 from ..ir.core import NO_DEFAULT, Function, Kind, SourceInfo, Value
+from . import environment
 from .arrays import ArrayMixin, RetryWithArray, Shape, annotation_kind
 from .control import ControlFlowMixin, LoopEnd, Undefined
 from .resolve import (
@@ -37,6 +38,7 @@ from .resolve import (
     PrimRef,
     Unsupported,
     _ConstEval,
+    classify,
     library_hint,
     library_member,
     numpy_member,
@@ -125,6 +127,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         for a in node.args.posonlyargs + node.args.args:
             params.append(self.b.fresh(kinds.get(a.arg, Kind.FLOAT), a.arg))
         self.params = set(params)
+        self.top_params = params
         defaults = self._defaults(pf)
         env: dict[str, Any] = {p.hint: p for p in params}
         result = self._body(pf, env, stack=(pf.identity,))
@@ -417,6 +420,38 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                                            "or a module-level constant")
         raise self._not_a_value(ctx, node, node.id, got)
 
+    def _bound_self(self, node: ast.expr, ctx: _Ctx) -> bool:
+        """Is ``node`` the first parameter (``self``) of a method bound to an object,
+        still holding it?"""
+        pf = ctx.pf
+        if pf.bound is None or not isinstance(node, ast.Name):
+            return False
+        first = (pf.node.args.posonlyargs + pf.node.args.args)[:1]
+        return bool(first) and node.id == first[0].arg and ctx.env.get(node.id) is (
+            self.top_params[0] if self.top_params else None)
+
+    def _bound_attribute(self, node: ast.Attribute, ctx: _Ctx) -> Any:
+        """``self.N``, ``self.W``: an attribute of the bound object, read when the
+        derivative is compiled (a number) or by reference (an array), and guarded."""
+        obj, name = ctx.pf.bound, node.attr
+        value = getattr(obj, name, environment.ABSENT)
+        reads = environment.current()
+        if reads is not None:
+            reads.attribute(obj, name, value)
+        if value is environment.ABSENT:
+            raise self.unsupported(ctx.pf, node, f"`{type(obj).__name__}` object has no "
+                                   f"attribute `{name}`", hint="set it before taking the "
+                                   "derivative (in __init__)")
+        got = classify(value)
+        if isinstance(got, ConstRef):
+            return self.b.const(got.value, ctx.pf.loc(node))
+        if isinstance(got, ArrayRef):
+            return self.environment_array(got, f"self_{name}", ctx.pf.loc(node))
+        raise self.unsupported(
+            ctx.pf, node, f"`self.{name}` is {_describe(value)}, which s2sad cannot use here",
+            why="a method's attributes are read as numbers and NumPy arrays (constants of "
+                "the derivative)", hint=f"pass `{name}` as a parameter of the method")
+
     def environment_array(self, ref: ArrayRef, name: str, loc) -> Value:
         """An array the function reads from its environment: one name in the generated
         module per array object (``X``, or ``X_1`` for another array also called ``X``)."""
@@ -443,6 +478,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                                 "function or module", hint="call it, or pass a number")
 
     def expr_Attribute(self, node: ast.Attribute, ctx: _Ctx, hint: str | None) -> Any:
+        if self._bound_self(node.value, ctx):
+            return self._bound_attribute(node, ctx)
         if not self._names_module(node.value, ctx):  # x.T, x.shape of a value
             return self.array_attribute(self.value(node.value, ctx), node, ctx, hint)
         got = self._resolve_callee(node, ctx)
@@ -830,3 +867,9 @@ def _op_symbol(op: ast.operator) -> str:
 def lower(pf: ParsedFunction) -> Function:
     """Lift a parsed function into IR."""
     return Lowerer(pf).lower()
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (list, tuple, dict)):
+        return f"a {type(value).__name__}"
+    return f"a {type(value).__name__} object"

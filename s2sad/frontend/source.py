@@ -35,6 +35,8 @@ class ParsedFunction:
     col_offset: int = 0  # add to node columns (the source was dedented)
     identity: object = field(default=None)  # what recursion detection compares
     live: object = field(default=None)  # the live function, when there is one
+    # the object a method is bound to (``s2sad.grad(obj.method)``): its first parameter
+    bound: object = field(default=None)
 
     @property
     def name(self) -> str:
@@ -55,8 +57,9 @@ class ParsedFunction:
         return Loc(self.filename, lineno, col, end, text)
 
 
-def from_function(fn: object) -> ParsedFunction:
-    """Parse a live Python function (``inspect.getsource``)."""
+def from_function(fn: object, bound: object = None) -> ParsedFunction:
+    """Parse a live Python function (``inspect.getsource``); ``bound``: the object its
+    first parameter is bound to, for a method."""
     from . import environment
     from .resolve import LiveResolver
 
@@ -107,6 +110,7 @@ def from_function(fn: object) -> ParsedFunction:
         col_offset=indent,
         identity=fn.__code__,
         live=fn,
+        bound=bound,
     )
 
 
