@@ -133,6 +133,9 @@ class Primitive:
     # the adjoint helpers that the AD passes themselves emit.  Activity analysis refuses
     # to differentiate through one (derivative="none" would silently give a zero).
     rule_missing: bool = False
+    # a side effect (``self.nfev += 1``): run where it stands, never shared or removed;
+    # its one result (an int nobody reads) only gives it a place in the IR
+    effect: bool = False
 
     def result_kind(self, kinds: tuple[Kind, ...], attrs: dict) -> Kind:
         return self.kind_rule(kinds, attrs)
@@ -209,6 +212,16 @@ def _setitem(lib: str | None, xs: Any, i: int, v: Any, **attrs: Any) -> Any:
     out = list(xs)
     out[i] = v
     return out
+
+
+ATTR_UPDATE_OPS = {"set": None, "add": operator.add, "sub": operator.sub,
+                   "mul": operator.mul, "div": operator.truediv}
+
+
+def _attr_update(lib: str | None, obj: Any, value: Any, *, attr: str, op: str) -> int:
+    fn = ATTR_UPDATE_OPS[op]
+    setattr(obj, attr, value if fn is None else fn(getattr(obj, attr), value))
+    return 0
 
 
 def _runtime(name: str) -> Callable[..., Any]:
@@ -352,6 +365,10 @@ def _define_table() -> None:
                        evaluator=lambda lib, a, b, **_: bool(a or b)))
 
     # -- sequences (a list, tuple or 1-D array of floats) -------------------------------------
+    # `self.<attr> <op>= value` on the method's object (attrs: attr, op: "set" or an
+    # operator name): a side effect of the primal, run once per call of the derivative
+    register(Primitive("attr_update", 2, kind_rule=lambda k, a: Kind.INT, derivative="none",
+                       cse=False, fold=False, effect=True, evaluator=_attr_update))
     register(Primitive("len", 1, names={BUILTIN: "len"}, kind_rule=lambda k, a: Kind.INT,
                        derivative="none", evaluator=lambda lib, xs, **_: len(xs)))
     # the index of the first largest (smallest) item: max(xs) is xs[list_argmax(xs)]

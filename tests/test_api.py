@@ -205,3 +205,54 @@ def test_star_args_that_are_read_are_refused_where_they_are_read():
     with pytest.raises(s2sad.S2SADError, match="when the function reads them") as info:
         s2sad.grad(f)
     assert info.value.lineno == f.__code__.co_firstlineno + 1
+
+
+class Counted:
+    """SciPy's benchmark classes count evaluations: `self.nfev += 1` opens `fun`."""
+
+    def __init__(self):
+        self.nfev = 0
+        self.N = 3
+
+    def fun(self, x, *args):
+        self.nfev += 1
+        u = sum(x ** 2)  # the builtin sum of an array, as the benchmarks write it
+        return np.exp(-0.2 * np.sqrt(u / self.N)) + np.sum(np.cos(x))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_side_effect_on_self_runs_once_per_call(mode):
+    obj = Counted()
+    x = np.array([0.3, -1.2, 0.8])
+    if mode == "reverse":
+        g = s2sad.grad(obj.fun)
+        np.testing.assert_allclose(g(x), fd_array(lambda v: Counted().fun(v), x),
+                                   rtol=1e-6, atol=1e-9)
+        assert obj.nfev == 1
+        s2sad.value_and_grad(obj.fun)(x)
+        assert obj.nfev == 2
+        assert "self.nfev += 1" in g.source
+    else:
+        _, tangent = s2sad.jvp(obj.fun)(x, x_dot=np.array([1.0, 0.0, 0.0]))
+        assert obj.nfev == 1
+        assert tangent == pytest.approx(fd_array(lambda v: Counted().fun(v), x)[0])
+
+
+def test_a_side_effect_in_a_loop_or_on_a_read_attribute_is_refused():
+    class InLoop:
+        def fun(self, x):
+            for _ in range(3):
+                self.nfev += 1
+            return x * x
+
+    class ReadBack:
+        nfev = 0
+
+        def fun(self, x):
+            self.nfev += 1
+            return x * self.nfev
+
+    with pytest.raises(s2sad.S2SADError, match="inside a loop"):
+        s2sad.grad(InLoop().fun)
+    with pytest.raises(s2sad.S2SADError, match="also reads it"):
+        s2sad.grad(ReadBack().fun)

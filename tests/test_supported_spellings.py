@@ -102,3 +102,20 @@ def test_other_norms_say_what_is_supported(call):
         s2sad.grad(f)
     assert "np.linalg.norm(x, axis=k)" in info.value.what
     assert "np.sum(np.abs(x), axis=k)" in info.value.hint
+
+
+def indexes_computed(u0):
+    u = u0 * 2.0  # unannotated: arithmetic, then indexing, makes u0 an array
+    return u[0] * u[1]
+
+
+def builtin_sum_of_arithmetic(x):
+    return sum(x ** 2) + max(np.cos(x)) * min(x * 3.0)
+
+
+@pytest.mark.parametrize("f", [indexes_computed, builtin_sum_of_arithmetic])
+def test_arithmetic_then_indexing_or_a_builtin_reduction_makes_an_array(f):
+    for seed in range(3):
+        x = np.random.default_rng(seed).uniform(-2.0, 2.0, 4)
+        np.testing.assert_allclose(s2sad.grad(f)(x), fd_grad(f, (x,), 0), rtol=1e-6,
+                                   atol=1e-9)

@@ -107,6 +107,7 @@ class _Namer:
 
 
 _LOOPS = ("for_range", "while_loop")
+_AUG = {"add": ast.Add(), "sub": ast.Sub(), "mul": ast.Mult(), "div": ast.Div()}
 # array ops whose result may be (a view of) their first operand, or of any operand
 _VIEWS = ("np_index", "transpose", "reshape", "ravel", "reshape_like", "swapaxes",
           "expand_dims", "squeeze", "unbroadcast", "sum_to", "broadcast_like",
@@ -614,6 +615,12 @@ class _FunctionWriter:
     def _op(self, op: Op, block: Block) -> None:
         if op.prim == "const":
             self.consts[op.result] = op.attr("value")
+        elif op.prim == "attr_update":  # self.nfev += 1: a statement, where it stands
+            kind = op.attr("op")
+            target = ast.Attribute(self._expr(op.operands[0]), op.attr("attr"), ast.Store())
+            value = self._expr(op.operands[1])
+            self.body.append(ast.Assign(targets=[target], value=value) if kind == "set" else
+                             ast.AugAssign(target=target, op=_AUG[kind], value=value))
         elif op.prim == "env_array":  # a name of the module (see module())
             self._name_of(op.result, op.attr("name"))
             self.modules.add(("env", op.attr("name"), op.attr("ref")))

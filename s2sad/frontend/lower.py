@@ -317,6 +317,12 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         self._bind(node.target, self.expr(node.value, ctx, hint=hint), ctx)
 
     def visit_AugAssign(self, node: ast.AugAssign, ctx: _Ctx) -> None:
+        if isinstance(node.target, ast.Attribute):
+            op = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}.get(
+                type(node.op))
+            if op is not None:
+                self._attribute_update(node.target, self.value(node.value, ctx), op, ctx)
+                return
         if isinstance(node.target, ast.Subscript):
             self.item_assignment(node.target, self.value(node.value, ctx), ctx, node.op, node)
             return
@@ -327,9 +333,43 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                             hint=self.hint_of(node.target.id))
         ctx.env[node.target.id] = value
 
+    def _attribute_update(self, target: ast.Attribute, value: Any, op: str, ctx: _Ctx) -> None:
+        """``self.nfev += 1``, ``self.last = v``: a side effect on the method's object, run
+        once per call of the derivative, where it stands.  Only at the top level of the
+        function differentiated (a loop's reverse sweep would run it again), and only on
+        an attribute the function does not read (s2sad reads attributes when it
+        compiles)."""
+        pf = ctx.pf
+        first = (pf.node.args.posonlyargs + pf.node.args.args)[:1]
+        on_self = (pf is self.top and first and first[0].arg == "self"
+                   and isinstance(target.value, ast.Name) and target.value.id == "self"
+                   and ctx.env.get(target.value.id) is self.top_params[0])
+        if not on_self or not isinstance(value, Value) or value.kind is Kind.TAPE:
+            raise self._mutation(ctx, target)
+        if len(self.b.open_blocks) > 1 or ctx.in_loop:
+            raise self.unsupported(
+                pf, target, f"updating `{target.value.id}.{target.attr}` inside a loop or a "
+                "branch is not supported", why="the derivative runs a side effect once, "
+                "where it stands; a reverse sweep would run the loop's copy again",
+                hint="move the update to the top level of the function (counting calls, "
+                     "`self.nfev += 1`, usually is)")
+        if any(isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load)
+               and isinstance(n.value, ast.Name) and n.value.id == first[0].arg
+               and n.attr == target.attr for n in ast.walk(pf.node)):
+            raise self.unsupported(
+                pf, target, f"the function updates `{first[0].arg}.{target.attr}` and also "
+                "reads it", why="s2sad reads an object's attributes when it compiles, so a "
+                "value the function itself changes would be stale",
+                hint=f"keep `{target.attr}` in a local variable and pass it as a parameter")
+        self.b.emit("attr_update", (self.top_params[0], value),
+                    attrs=(("attr", target.attr), ("op", op)), loc=pf.loc(target))
+
     def _bind(self, target: ast.AST, value: Any, ctx: _Ctx) -> None:
         if isinstance(target, ast.Name):
             ctx.env[target.id] = value
+            return
+        if isinstance(target, ast.Attribute):
+            self._attribute_update(target, value, "set", ctx)
             return
         if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, Shape):
             value = self.unpack_shape(value, len(target.elts), target, ctx)

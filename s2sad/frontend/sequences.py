@@ -61,6 +61,13 @@ class SequenceMixin:
                                         "indices: `for i in range(len(x)): ... x[i] ...`")
         if isinstance(value, Value) and value in self.params and value.hint:
             raise RetryWithList(value.hint)
+        if isinstance(value, Value) and value.kind is Kind.FLOAT:
+            # `sum(x ** 2)`: arithmetic on a parameter, then used as a sequence: only an
+            # array does both, so the parameter is one (lower again)
+            names = {p.hint for p in self.params_behind(value)
+                     if p.kind is Kind.FLOAT and p.hint not in self.pinned}
+            if names:
+                raise RetryWithArray(names)
         raise self.not_a_list(value, node, ctx)
 
     def not_a_list(self, value: Any, node: ast.AST, ctx):

@@ -14,6 +14,7 @@ Every pass returns a new function; its input is not modified.
 
 from __future__ import annotations
 
+from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_ops
 from ..ir.core import Block, Function, Op, Value, values_read, walk_ops
@@ -31,7 +32,7 @@ def _dce_block(block: Block) -> Block:
     live: set[Value] = set(block.yields)
     kept = []
     for op in reversed(block.ops):
-        if not any(r in live for r in op.results):
+        if not any(r in live for r in op.results) and not P.PRIMITIVES[op.prim].effect:
             continue
         if op.regions:
             op = _prune_slots(op, live)
