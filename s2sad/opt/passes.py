@@ -7,7 +7,8 @@
 * :func:`dce` drops ops whose results nothing uses, and loop slots and cond
   results nothing needs.
 * :func:`prune_tapes` stops recording values that reverse mode never reads.
-* :func:`optimize` runs both.
+* :func:`optimize` runs them all, pruning and removing dead code until
+  nothing changes.
 
 Every pass returns a new function; its input is not modified.
 """
@@ -106,6 +107,7 @@ def prune_tapes(fn: Function) -> Function:
 
     A tape slot whose value read back is never used is removed from the pushes
     and the reads of its tape; a push or read left with nothing to move goes too.
+    Returns ``fn`` itself when there is nothing to prune.
     """
     used = values_read(fn.body) | set(fn.results)
     wanted: dict[int, set[int]] = {}
@@ -113,8 +115,9 @@ def prune_tapes(fn: Function) -> Function:
         if op.prim == "tape_read":
             slots = wanted.setdefault(op.attr("tape"), set())
             slots.update(k for k, r in enumerate(op.results[1:]) if r in used)
-    if not wanted:
-        return fn
+    if all(0 < len(wanted[op.attr("tape")]) == len(op.results) - 1
+           for op in walk_ops(fn.body) if op.prim == "tape_read"):
+        return fn  # every slot is read back, and every tape moves something
     alias: dict[Value, Value] = {}
 
     def rename(v: Value) -> Value:
@@ -151,7 +154,21 @@ def dce(fn: Function) -> Function:
 
 
 def optimize(fn: Function) -> Function:
-    return dce(prune_tapes(dce(cse_fold(fn))))
+    """CSE and folding, then dead code and unread tape slots, to a fixed point.
+
+    Pruning a tape can make another tape's slot unread: an inner loop's tape
+    recorded the value an outer tape restores, and once the inner tape goes,
+    so may the outer slot and, by dead-code elimination, the primal sweep that
+    computed it (the primal sweep of ``s`` in ``for i: for j: s += ...``,
+    whose gradient never reads ``s``).  Each round removes at least one slot,
+    so the loop ends.
+    """
+    fn = dce(cse_fold(fn))
+    while True:
+        pruned = prune_tapes(fn)
+        if pruned is fn:
+            return fn
+        fn = dce(pruned)
 
 
 def _meta(fn: Function) -> dict:
