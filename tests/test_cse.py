@@ -222,6 +222,39 @@ def test_optimize_runs_both():
     _same_function(fn, out)
 
 
+NESTED = load_source("""
+def nested(x, n):
+    s = 0.0
+    for i in range(n):
+        for j in range(i):
+            s += x ** j / (i + 1)
+    return s
+""", "nested").nested
+
+
+def test_optimize_removes_a_dead_primal_sweep_of_nested_loops():
+    """The gradient of ``s += x ** j / (i + 1)`` never reads ``s``: once the inner tape
+    is pruned, the outer tape's slot is unread, and so the primal sweep is dead.  One
+    round of pruning left it (and an unused ``s_1 = tape[i_1]``); optimize runs to a
+    fixed point."""
+    from s2sad.ad.transforms import grad_function
+    from s2sad.opt import prune_tapes
+
+    raw = grad_function(s2sad.lift(NESTED), (0,), True)
+    once = dce(prune_tapes(dce(cse_fold(raw))))
+    out = verify(optimize(raw))
+    prims = _prims(out)
+    assert "tape_new" in _prims(once)  # what one round left
+    assert not {"tape_new", "tape_push", "tape_read"} & set(prims)
+    loops = [op for op in walk_ops(out.body) if op.prim == "for_range"]
+    assert len(loops) == 2 and all(op.attr("reverse") for op in loops)  # no primal sweep
+    assert count_ops(out) < count_ops(once)
+    for x, n in ((0.7, 4), (-1.3, 5), (2.0, 0)):
+        want = oracles.derivative(lambda t, n=n: NESTED(t, n), x)
+        oracles.assert_close(interpret(out, x, n), want, 1e-7, 1e-9)
+        oracles.assert_close(s2sad.grad(NESTED)(x, n), want, 1e-7, 1e-9)
+
+
 def test_folding_of_exact_identities():
     ir = _IR()
     (x,) = ir.params
