@@ -254,3 +254,16 @@ def test_cli_output_keeps_int_bounds(tmp_path):
             assert_close(namespace["grad_plus_one"](0.7, 3),
                          (_partial(M.plus_one, (0.7, 3), 0), 0.0))
             assert_close(namespace["grad_through_helper"](-1.2, 2), (1.5 ** 3, 0.0))
+
+
+def test_derivative_with_respect_to_an_int_says_why_and_what_works():
+    """``n`` is an int (a range bound): its n-th derivative is refused with a reason, and
+    the hint's spelling (``wrt='a'``) works."""
+    from s2sad.errors import DifferentiationError
+
+    with pytest.raises(DifferentiationError) as info:
+        s2sad.derivative(M.plus_one, wrt=1)
+    message = str(info.value)
+    assert "the int `n`" in message and "range bound" in message and "wrt='a'" in message
+    assert "sweep per item" not in message
+    assert_close(s2sad.derivative(M.plus_one, wrt="a")(0.5, 2), 1.5 ** 3)

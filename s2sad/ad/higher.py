@@ -118,7 +118,17 @@ def hvp_function(fn: Function, wrt: tuple[int, ...], single: bool,
 
 def _check_scalars(fn: Function, wrt: tuple[int, ...], what: str) -> None:
     for i in wrt:
-        if fn.params[i].kind is not Kind.FLOAT:
+        kind = fn.params[i].kind
+        if kind in (Kind.INT, Kind.BOOL):
+            floats = [n for p, n in zip(fn.params, fn.param_names, strict=True)
+                      if p.kind is Kind.FLOAT]
+            raise DifferentiationError(
+                f"`{what}` with respect to the {kind.value} `{fn.param_names[i]}`",
+                why=f"`{fn.param_names[i]}` is used as an int (a range bound, an index or a "
+                    "size, or annotated `int`): the function is piecewise constant in it",
+                hint=f"take the derivative with respect to a float: wrt={floats[0]!r}" if floats
+                else "differentiate a function of a float parameter")
+        if kind is not Kind.FLOAT:
             raise DifferentiationError(
                 f"`{what}` with respect to the {fn.params[i].kind.value} "
                 f"`{fn.param_names[i]}` would need one sweep per item",
