@@ -49,8 +49,10 @@ def _dce_block(block: Block) -> Block:
 def _prune_slots(op: Op, live: set[Value]) -> Op:
     """Drop the results of a cond, or the carried slots of a loop, that nothing needs.
 
-    A loop slot goes when its result is dead and its block argument is read
-    by nothing but its own yield (a tape nobody reads, a counter nobody reads).
+    A loop slot goes when its result is dead and the rest of the loop does not
+    read its block argument, except to update the slot itself (a tape nobody
+    reads, a counter nobody reads, the primal values of a sweep whose results
+    the derivative never uses).  The caller removes the ops left dead.
     """
     if op.prim == "cond":
         keep = [j for j, r in enumerate(op.results) if r in live]
@@ -66,40 +68,36 @@ def _prune_slots(op: Op, live: set[Value]) -> Op:
     body = op.regions[-1]
     body_lead = 1 if op.prim == "for_range" else 0
     n = len(op.results)
+
+    def arg(r: Block, j: int) -> Value:
+        return r.args[j + (body_lead if r is body else 0)]
+
+    # A slot is needed if its result is, or if what the loop needs (the test of a
+    # while loop, the updates of needed slots) reads its block argument: a fixed point.
+    # A slot read only by its own update (`a *= 1.5` in a loop whose `a` nothing
+    # reads afterwards, a tape nobody reads) is not needed.
+    keep = {j for j in range(n) if op.results[j] in live}
     while True:
-        dead = None
-        for j in range(n):
-            if op.results[j] in live:
-                continue
-            readers = [_count_reads(r, r.args[j + (body_lead if r is body else 0)],
-                                    skip_yield=j if r is body else None)
-                       for r in op.regions]
-            if not any(readers):
-                dead = j
-                break
-        if dead is None:
-            return op
-        j = dead
-        regions = []
+        wanted: set[Value] = set()
         for r in op.regions:
-            k = j + (body_lead if r is body else 0)
-            args = r.args[:k] + r.args[k + 1:]
-            yields = r.yields[:j] + r.yields[j + 1:] if r is body else r.yields
-            regions.append(Block(args, r.ops, yields))
-        body = regions[-1]
-        operands = op.operands[:lead + j] + op.operands[lead + j + 1:]
-        op = Op(op.prim, operands, op.results[:j] + op.results[j + 1:], op.attrs, op.loc,
-                tuple(regions))
-        n -= 1
-
-
-def _count_reads(block: Block, v: Value, skip_yield: int | None) -> int:
-    count = sum(1 for i, y in enumerate(block.yields) if y is v and i != skip_yield)
-    for op in block.ops:
-        count += sum(1 for u in op.operands if u is v)
-        for region in op.regions:
-            count += _count_reads(region, v, None)
-    return count
+            roots = tuple(r.yields[j] for j in sorted(keep)) if r is body else r.yields
+            wanted |= values_read(_dce_block(Block(r.args, r.ops, roots)))
+        more = {j for j in range(n) if j not in keep
+                and any(arg(r, j) in wanted for r in op.regions)}
+        if not more:
+            break
+        keep |= more
+    if len(keep) == n:
+        return op
+    slots = sorted(keep)
+    regions = []
+    for r in op.regions:
+        skip = {arg(r, j) for j in range(n) if j not in keep}
+        yields = tuple(r.yields[j] for j in slots) if r is body else r.yields
+        regions.append(Block(tuple(a for a in r.args if a not in skip), r.ops, yields))
+    operands = op.operands[:lead] + tuple(op.operands[lead + j] for j in slots)
+    return Op(op.prim, operands, tuple(op.results[j] for j in slots), op.attrs, op.loc,
+              tuple(regions))
 
 
 def prune_tapes(fn: Function) -> Function:
