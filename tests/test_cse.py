@@ -235,7 +235,8 @@ def nested(x, n):
 def test_optimize_removes_a_dead_primal_sweep_of_nested_loops():
     """The gradient of ``s += x ** j / (i + 1)`` never reads ``s``: once the inner tape
     is pruned, the outer tape's slot is unread, and so the primal sweep is dead.  It
-    used to be left in the code (with an unused ``s_1 = tape[i_1]``)."""
+    used to be left in the code (with an unused ``s_1 = tape[i_1]``), and so was
+    ``s_bar_1 = s_bar``, carried through both loops unchanged."""
     from s2sad.ad.transforms import grad_function
 
     raw = grad_function(s2sad.lift(NESTED), (0,), True)
@@ -244,6 +245,9 @@ def test_optimize_removes_a_dead_primal_sweep_of_nested_loops():
     assert not {"tape_new", "tape_push", "tape_read"} & set(prims)
     loops = [op for op in walk_ops(out.body) if op.prim == "for_range"]
     assert len(loops) == 2 and all(op.attr("reverse") for op in loops)  # no primal sweep
+    # s_bar never changes: neither loop carries it (only x_bar), and 1.0 * ... is folded
+    assert [len(op.results) for op in loops] == [1, 1]
+    assert "s_bar" not in s2sad.grad(NESTED).source
     assert count_ops(out) <= count_ops(raw) - 6  # the primal loops, the tapes
     for x, n in ((0.7, 4), (-1.3, 5), (2.0, 0)):
         want = oracles.derivative(lambda t, n=n: NESTED(t, n), x)

@@ -7,6 +7,7 @@
 * :func:`dce` drops ops whose results nothing uses, and loop slots and cond
   results nothing needs.
 * :func:`prune_tapes` stops recording values that reverse mode never reads.
+* :func:`drop_invariant_slots` stops carrying loop slots that never change.
 * :func:`optimize` runs them all, pruning and removing dead code until
   nothing changes.
 
@@ -147,26 +148,104 @@ def prune_tapes(fn: Function) -> Function:
     return Function(fn.name, fn.params, body, **_meta(fn))
 
 
+def drop_invariant_slots(fn: Function) -> Function:
+    """Stop carrying loop slots that never change.
+
+    A slot whose body yields its initial value (a value from outside the loop) or
+    its own block argument holds that initial value on every pass and after the
+    loop: its block argument and its result are replaced by the initial value.
+    Reverse mode makes such slots (the adjoint of a value an inner loop only
+    reads, ``s_bar_1 = s_bar`` on every pass).  Returns ``fn`` itself when there
+    is none.
+    """
+    alias: dict[Value, Value] = {}
+    changed = False
+
+    def rename(v: Value) -> Value:
+        while v in alias:
+            v = alias[v]
+        return v
+
+    def rebuild(block: Block) -> Block:
+        nonlocal changed
+        ops = []
+        for op in block.ops:
+            op = Op(op.prim, tuple(rename(v) for v in op.operands), op.results, op.attrs,
+                    op.loc, op.regions)
+            if op.prim in ("for_range", "while_loop"):
+                op = _drop_invariant(op, alias)
+                changed = changed or any(r in alias for r in op.results)
+            regions = tuple(rebuild(r) for r in op.regions)
+            ops.append(Op(op.prim, op.operands, tuple(r for r in op.results if r not in alias),
+                          op.attrs, op.loc, regions))
+        return Block(block.args, ops, tuple(rename(v) for v in block.yields))
+
+    body = rebuild(fn.body)
+    if not changed:
+        return fn
+    return Function(fn.name, fn.params, body, **_meta(fn))
+
+
+def _drop_invariant(op: Op, alias: dict[Value, Value]) -> Op:
+    """``op`` without its invariant slots; their arguments and results go into
+    ``alias`` (as the initial values).  The results stay on the op for the caller to
+    see which went; the caller drops those in ``alias``."""
+    lead = 3 if op.prim == "for_range" else 0
+    body = op.regions[-1]
+    body_lead = 1 if op.prim == "for_range" else 0
+    inits = list(op.operands[lead:])
+    n = len(inits)
+
+    def resolved(v: Value) -> Value:
+        while v in alias:
+            v = alias[v]
+        return v
+
+    gone: set[int] = set()
+    while True:
+        found = [j for j in range(n) if j not in gone and (
+            resolved(body.yields[j]) is resolved(inits[j])
+            or resolved(body.yields[j]) is body.args[body_lead + j])]
+        if not found:
+            break
+        for j in found:
+            gone.add(j)
+            for r in op.regions:
+                alias[r.args[j + (body_lead if r is body else 0)]] = inits[j]
+            alias[op.results[j]] = inits[j]
+    if not gone:
+        return op
+    keep = [j for j in range(n) if j not in gone]
+    regions = []
+    for r in op.regions:
+        k = body_lead if r is body else 0
+        args = r.args[:k] + tuple(r.args[k + j] for j in keep)
+        yields = tuple(r.yields[j] for j in keep) if r is body else r.yields
+        regions.append(Block(args, r.ops, yields))
+    return Op(op.prim, op.operands[:lead] + tuple(inits[j] for j in keep), op.results,
+              op.attrs, op.loc, tuple(regions))
+
+
 def dce(fn: Function) -> Function:
     return Function(fn.name, fn.params, _dce_block(fn.body), **_meta(fn))
 
 
 def optimize(fn: Function) -> Function:
-    """CSE and folding, then dead code and unread tape slots, to a fixed point.
+    """CSE and folding, then dead code, unread tape slots and invariant loop slots, to a
+    fixed point.
 
-    Pruning a tape can make another tape's slot unread: an inner loop's tape
-    recorded the value an outer tape restores, and once the inner tape goes,
-    so may the outer slot and, by dead-code elimination, the primal sweep that
-    computed it (the primal sweep of ``s`` in ``for i: for j: s += ...``,
-    whose gradient never reads ``s``).  Each round removes at least one slot,
-    so the loop ends.
+    Each removal can enable another: pruning an inner loop's tape can leave an
+    outer tape's slot unread, and then the primal sweep that computed it is dead
+    (the primal sweep of ``s`` in ``for i: for j: s += ...``, whose gradient never
+    reads ``s``); an inner loop's invariant slot makes the enclosing loop's slot
+    invariant.  Each round removes at least one slot, so the loop ends.
     """
     fn = dce(cse_fold(fn))
     while True:
-        pruned = prune_tapes(fn)
-        if pruned is fn:
+        reduced = drop_invariant_slots(prune_tapes(fn))
+        if reduced is fn:
             return fn
-        fn = dce(pruned)
+        fn = dce(cse_fold(reduced))  # a slot replaced by its initial value may fold
 
 
 def _meta(fn: Function) -> dict:
