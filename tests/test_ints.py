@@ -267,3 +267,24 @@ def test_derivative_with_respect_to_an_int_says_why_and_what_works():
     assert "the int `n`" in message and "range bound" in message and "wrt='a'" in message
     assert "sweep per item" not in message
     assert_close(s2sad.derivative(M.plus_one, wrt="a")(0.5, 2), 1.5 ** 3)
+
+
+@pytest.mark.parametrize("name, args", [("mixed", (0.6, 3)), ("mixed", (-2.5, 1)),
+                                        ("stepped", (0.5, 5)), ("minus_one", (-0.9, 3))])
+def test_hessian_and_jacobian_with_respect_to_an_int_have_zero_rows(name, args):
+    """With respect to every parameter (the command line's default), an int parameter's
+    row and column of the Hessian and its Jacobian column are zeros, and the rest is the
+    closed form of the float parameters (no Hessian-vector-product driver, no numpy)."""
+    f = getattr(M, name)
+    second = _partial(lambda *a: s2sad.grad(f)(*a), args, 0)
+    h = s2sad.hessian(f, wrt=(0, 1))
+    assert "np." not in h.source and "hvp_" not in h.source
+    (h00, h01), (h10, h11) = h(*args)
+    assert_close(h00, second, 1e-6, 1e-8)
+    assert (h01, h10, h11) == (0.0, 0.0, 0.0)
+    for mode in ("reverse", "forward"):
+        j = s2sad.jacobian(f, wrt=(0, 1), mode=mode)
+        assert "np." not in j.source
+        j0, j1 = j(*args)
+        assert_close(j0, _partial(f, args, 0), 1e-7, 1e-9)
+        assert j1 == 0.0
