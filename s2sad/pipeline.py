@@ -58,6 +58,11 @@ def _scalars(values) -> bool:
     return all(v.kind is Kind.FLOAT for v in values)
 
 
+def _scalar_params(fn: Function, indices: tuple[int, ...]) -> bool:
+    """Float or int parameters (an int one, a range bound, has zero derivatives)."""
+    return all(fn.params[i].kind in (Kind.FLOAT, Kind.INT) for i in indices)
+
+
 def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
            ) -> Function | Driver:
     """The optimised IR of derivative ``kind`` of ``fn`` (for a Hessian or Jacobian of
@@ -81,13 +86,13 @@ def _derive(fn: Function, kind: str, wrt, mode: str, n: int) -> Function | Drive
             raise S2SADError("derivative takes one parameter in wrt, not a tuple")
         return derivative_function(fn, n, indices[0])
     if kind == "hessian":
-        if _scalars(fn.params[i] for i in indices):
+        if _scalar_params(fn, indices):
             return optimize(hessian_scalar_function(fn, indices, single))
         return hessian_driver(fn, indices, single)
     if kind == "jacobian":
         if mode not in ("forward", "reverse"):
             raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
-        if _scalars(fn.params[i] for i in indices) and _scalars(fn.results):
+        if _scalar_params(fn, indices) and _scalars(fn.results):
             return optimize(jacobian_scalar_function(fn, indices, single, mode))
         return jacobian_driver(fn, indices, single, mode)
     if kind == "grad":

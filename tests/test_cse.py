@@ -222,6 +222,62 @@ def test_optimize_runs_both():
     _same_function(fn, out)
 
 
+NESTED = load_source("""
+def nested(x, n):
+    s = 0.0
+    for i in range(n):
+        for j in range(i):
+            s += x ** j / (i + 1)
+    return s
+""", "nested").nested
+
+
+def test_optimize_removes_a_dead_primal_sweep_of_nested_loops():
+    """The gradient of ``s += x ** j / (i + 1)`` never reads ``s``: once the inner tape
+    is pruned, the outer tape's slot is unread, and so the primal sweep is dead.  It
+    used to be left in the code (with an unused ``s_1 = tape[i_1]``), and so was
+    ``s_bar_1 = s_bar``, carried through both loops unchanged."""
+    from s2sad.ad.transforms import grad_function
+
+    raw = grad_function(s2sad.lift(NESTED), (0,), True)
+    out = verify(optimize(raw))
+    prims = _prims(out)
+    assert not {"tape_new", "tape_push", "tape_read"} & set(prims)
+    loops = [op for op in walk_ops(out.body) if op.prim == "for_range"]
+    assert len(loops) == 2 and all(op.attr("reverse") for op in loops)  # no primal sweep
+    # s_bar never changes: neither loop carries it (only x_bar), and 1.0 * ... is folded
+    assert [len(op.results) for op in loops] == [1, 1]
+    assert "s_bar" not in s2sad.grad(NESTED).source
+    assert count_ops(out) <= count_ops(raw) - 6  # the primal loops, the tapes
+    for x, n in ((0.7, 4), (-1.3, 5), (2.0, 0)):
+        want = oracles.derivative(lambda t, n=n: NESTED(t, n), x)
+        oracles.assert_close(interpret(out, x, n), want, 1e-7, 1e-9)
+        oracles.assert_close(s2sad.grad(NESTED)(x, n), want, 1e-7, 1e-9)
+
+
+WHILE_COUNTED = load_source("""
+def counted(a, n):
+    i = 0
+    while i < n + 1:
+        a = a * 1.5
+        i = i + 1
+    return a
+""", "counted").counted
+
+
+def test_dce_drops_a_loop_slot_read_only_by_its_own_update():
+    """The gradient of ``a = a * 1.5`` in a while loop needs the pass count, not ``a``:
+    the primal loop keeps its counter and test, and drops ``a`` and its product."""
+    out = verify(optimize(derive(s2sad.lift(WHILE_COUNTED), "grad", 0)))
+    (primal,) = [op for op in walk_ops(out.body) if op.prim == "while_loop"]
+    assert [r.kind for r in primal.results] == [Kind.INT, Kind.INT]  # i and the pass count
+    assert "mul" not in [op.prim for op in walk_ops(primal.regions[1])]
+    for a, n in ((0.7, 2), (-1.3, 0), (2.0, 4)):
+        want = oracles.derivative(lambda t, n=n: WHILE_COUNTED(t, n), a)
+        oracles.assert_close(interpret(out, a, n), want, 1e-7, 1e-9)
+        oracles.assert_close(s2sad.grad(WHILE_COUNTED)(a, n), want, 1e-7, 1e-9)
+
+
 def test_folding_of_exact_identities():
     ir = _IR()
     (x,) = ir.params

@@ -116,9 +116,25 @@ def hvp_function(fn: Function, wrt: tuple[int, ...], single: bool,
                        "per argument). The Hessian itself is never formed."))
 
 
+def _not_ints(fn: Function, wrt: tuple[int, ...]) -> tuple[int, ...]:
+    """``wrt`` without its int parameters: a Hessian's or Jacobian's rows and columns
+    of an int (a range bound, an index) are zeros, like its gradient."""
+    return tuple(i for i in wrt if fn.params[i].kind is not Kind.INT)
+
+
 def _check_scalars(fn: Function, wrt: tuple[int, ...], what: str) -> None:
     for i in wrt:
-        if fn.params[i].kind is not Kind.FLOAT:
+        kind = fn.params[i].kind
+        if kind in (Kind.INT, Kind.BOOL):
+            floats = [n for p, n in zip(fn.params, fn.param_names, strict=True)
+                      if p.kind is Kind.FLOAT]
+            raise DifferentiationError(
+                f"`{what}` with respect to the {kind.value} `{fn.param_names[i]}`",
+                why=f"`{fn.param_names[i]}` is used as an int (a range bound, an index or a "
+                    "size, or annotated `int`): the function is piecewise constant in it",
+                hint=f"take the derivative with respect to a float: wrt={floats[0]!r}" if floats
+                else "differentiate a function of a float parameter")
+        if kind is not Kind.FLOAT:
             raise DifferentiationError(
                 f"`{what}` with respect to the {fn.params[i].kind.value} "
                 f"`{fn.param_names[i]}` would need one sweep per item",
@@ -142,7 +158,7 @@ def hessian_scalar_function(fn: Function, wrt: tuple[int, ...], single: bool,
     from ..ir.core import count_ops
 
     _check_scalar_output(fn, "hessian")
-    _check_scalars(fn, wrt, "hessian")
+    _check_scalars(fn, _not_ints(fn, wrt), "hessian")
     if strategy == "smaller":  # (one order may meet an op it cannot differentiate yet)
         built, errors = [], []
         for s in ("rof", "fof"):
@@ -156,23 +172,25 @@ def hessian_scalar_function(fn: Function, wrt: tuple[int, ...], single: bool,
     b = Builder()
     params = _params(b, fn)
     n = len(wrt)
+    floats = _not_ints(fn, wrt)  # the rows and columns of an int are zeros
+    at = [k for k, i in enumerate(wrt) if i in floats]  # their places in wrt
     entries: dict[tuple[int, int], Value] = {}
-    for r, i in enumerate(wrt):
+    for r, i in enumerate(floats):
         if strategy == "rof":
-            row_fn = _tangent_function(fn, wrt, unit=i)
+            row_fn = _tangent_function(fn, floats, unit=i)
             seed = output_seed if row_fn.results[0].kind is Kind.ARRAY else b.const(1.0)
-            _, row = reverse_sweep(b, row_fn, params, wrt[r:], (seed,))
+            _, row = reverse_sweep(b, row_fn, params, floats[r:], (seed,))
         else:
             g = optimize(grad_function(fn, (i,), True, mode="forward"))
-            _, lanes = forward_sweeps(b, g, params, [{j: b.const(1.0)} for j in wrt[r:]])
+            _, lanes = forward_sweeps(b, g, params, [{j: b.const(1.0)} for j in floats[r:]])
             row = [tangents[0] for tangents in lanes]
         for c, a in enumerate(row, start=r):
-            entries[r, c] = entries[c, r] = _zero_if_none(b, a)
+            entries[at[r], at[c]] = entries[at[c], at[r]] = _zero_if_none(b, a)
     names = [fn.param_names[i] for i in wrt]
     for (r, c), v in entries.items():
         if r <= c:
             _name_result(b, v, f"d2{fn.name}", f"d{names[r]}_d{names[c]}")
-    results = tuple(entries[r, c] for r in range(n) for c in range(n))
+    results = tuple(entries.get((r, c)) or b.const(0.0) for r in range(n) for c in range(n))
     structure = 0 if single else tuple(tuple(r * n + c for c in range(n)) for r in range(n))
     how = "reverse over forward" if strategy == "rof" else "forward over forward"
     doc = _doc(f"Hessian of {fn.name} ({how} mode).",
@@ -203,7 +221,7 @@ def jacobian_scalar_function(fn: Function, wrt: tuple[int, ...], single: bool,
                              mode: str) -> Function:
     """``jacobian_f(*args)`` for scalar parameters and a scalar or tuple-of-scalars output:
     ``J[i][j] = ∂y_i/∂x_j`` (no index for a single output or a single input)."""
-    _check_scalars(fn, wrt, "jacobian")
+    _check_scalars(fn, _not_ints(fn, wrt), "jacobian")
     outs = fn.results
     for r in outs:
         if r.kind is not Kind.FLOAT and r.kind is not Kind.INT and r.kind is not Kind.BOOL:
@@ -211,24 +229,26 @@ def jacobian_scalar_function(fn: Function, wrt: tuple[int, ...], single: bool,
     b = Builder()
     params = _params(b, fn)
     m, n = len(outs), len(wrt)
+    floats = _not_ints(fn, wrt)  # the columns of an int are zeros
+    at = [k for k, i in enumerate(wrt) if i in floats]  # their places in wrt
     J: dict[tuple[int, int], Value] = {}
     if mode == "forward":  # one direction per input, in one sweep
-        _, lanes = forward_sweeps(b, fn, params, [{i: b.const(1.0)} for i in wrt])
+        _, lanes = forward_sweeps(b, fn, params, [{i: b.const(1.0)} for i in floats])
         for c, tangents in enumerate(lanes):
             for r, t in enumerate(tangents):
-                J[r, c] = _zero_if_none(b, t)
+                J[r, at[c]] = _zero_if_none(b, t)
     elif mode == "reverse":
         for r in range(m):
             cts = tuple(b.const(1.0) if k == r else None for k in range(m))
-            _, adjoints = reverse_sweep(b, fn, params, wrt, cts)
+            _, adjoints = reverse_sweep(b, fn, params, floats, cts) if floats else ((), ())
             for c, a in enumerate(adjoints):
-                J[r, c] = _zero_if_none(b, a)
+                J[r, at[c]] = _zero_if_none(b, a)
     else:
         raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
     one_out = not fn.returns_tuple
     for (r, c), v in J.items():
         _name_result(b, v, "dy" if one_out else f"dy{r}", f"d{fn.param_names[wrt[c]]}")
-    results = tuple(J[r, c] for r in range(m) for c in range(n))
+    results = tuple(J.get((r, c)) or b.const(0.0) for r in range(m) for c in range(n))
 
     def row(r: int):
         return r * n if single else tuple(r * n + c for c in range(n))

@@ -113,7 +113,9 @@ def annotation_kind(node: ast.expr | None) -> Kind | None:
         return Kind.ARRAY
     if base in ("list", "List", "tuple", "Tuple", "Sequence"):
         return Kind.LIST
-    if base in ("float", "int"):
+    if base == "int":
+        return Kind.INT
+    if base == "float":
         return Kind.FLOAT
     return None
 
@@ -213,7 +215,7 @@ class ArrayMixin:
         def operand(e: ast.expr | None) -> int | None:
             if e is None:
                 return None
-            v = self.value(e, ctx)
+            v = self.need_int(self.value(e, ctx))
             c = self.b.const_value(v)
             integral = v.kind in (Kind.INT, Kind.BOOL) or (
                 v.kind is Kind.FLOAT and v in self.params) or (
@@ -425,6 +427,7 @@ class ArrayMixin:
             if not isinstance(v, Value) or v.kind is Kind.ARRAY or v.kind is Kind.LIST:
                 raise self.unsupported(ctx.pf, node, "a shape must be ints or a tuple of ints",
                                        hint="np.zeros((n, d)), np.zeros(x.shape)")
+            self.need_int(v)
         return list(items)
 
     def array_call(self, name: str, node: ast.Call, ctx, hint) -> Any:

@@ -358,7 +358,7 @@ class ControlFlowMixin:
     def _range_bounds(self, it: ast.Call, ctx):
         if it.keywords or not 1 <= len(it.args) <= 3:
             raise self.unsupported(ctx.pf, it, "`range` takes 1 to 3 positional arguments")
-        args = [self.value(a, ctx) for a in it.args]
+        args = [self.need_int(self.value(a, ctx)) for a in it.args]
         for a, v in zip(it.args, args, strict=True):
             if v.kind is Kind.FLOAT and self.b.is_const(v):
                 raise self.unsupported(ctx.pf, a, "`range` of a float", hint="use an int")

@@ -24,6 +24,7 @@ from ..ir.core import NO_DEFAULT, Function, Kind, SourceInfo, Value
 from . import environment
 from .arrays import ArrayMixin, RetryWithArray, Shape, annotation_kind
 from .control import ControlFlowMixin, LoopEnd, Undefined
+from .ints import RetryWithInt, int_params
 from .resolve import (
     ARRAY_NAMES,
     LIBRARY_WHY,
@@ -109,6 +110,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                 if any(kinds.get(n) is Kind.ARRAY for n in retry.names):
                     raise InternalError(f"parameters {retry} are arrays already") from None
                 kinds.update((n, Kind.ARRAY) for n in retry.names)
+            except RetryWithInt as retry:
+                if any(kinds.get(n) is Kind.INT for n in retry.names):
+                    raise InternalError(f"parameters {retry} are ints already") from None
+                kinds.update((n, Kind.INT) for n in retry.names)
             self.b = Builder()
             self.names_used = set()
 
@@ -152,6 +157,15 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         return len(flat) - 1
 
     # -- errors ------------------------------------------------------------------------------
+    def need_int(self, v: Value) -> Value:
+        """``v`` where Python needs an int (a ``range`` bound, an index, a size): when it
+        is integer arithmetic of float parameters, they are ints (see :mod:`.ints`)."""
+        if v.kind is Kind.FLOAT and not self.b.is_const(v):
+            names = int_params(self.b, self.params, self.pinned, v)
+            if names:
+                raise RetryWithInt(names)
+        return v
+
     def unsupported(self, pf: ParsedFunction, node: ast.AST, what: str, *, why: str | None = None,
                     hint: str | None = None) -> UnsupportedError:
         return UnsupportedError(what, pf.loc(node), why=why, hint=hint)

@@ -127,7 +127,7 @@ class SequenceMixin:
                                        "within the tuple", hint="use a constant index")
             return base[k]
         xs = self.as_list(base, node.value, ctx)
-        index = self.value(node.slice, ctx)
+        index = self.need_int(self.value(node.slice, ctx))
         if index.kind not in (Kind.INT, Kind.BOOL):
             if index not in self.params:
                 raise self.unsupported(ctx.pf, node.slice, "a list index must be an integer",
