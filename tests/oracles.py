@@ -16,6 +16,7 @@ differentiated right next to the edge of their domain (``acos`` near ±1,
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -211,3 +212,14 @@ def assert_close(got: Any, want: Any, rtol: float = 1e-7, atol: float = 1e-9,
             got) == len(want), f"{what}: structure differs: got {got!r}, want {want!r}"
     assert close(got, want, rtol, atol), (
         f"{what}: got {got!r}, want {want!r} (rtol={rtol}, atol={atol})")
+
+
+def call_extras(compiled: Callable[..., Any], args: Sequence[Any], extras: Sequence[Any]) -> Any:
+    """``compiled(*args, *extras)``: the tangents, cotangents or vector of a jvp, vjp or
+    hvp after the arguments, by keyword where they are keyword-only (a function with
+    defaults or ``*args``: see the README)."""
+    params = list(inspect.signature(compiled).parameters.values())
+    named = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+    if not named:
+        return compiled(*args, *extras)
+    return compiled(*args, **dict(zip(named, extras, strict=True)))

@@ -10,7 +10,6 @@ generated code and against Python itself.
 
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass
 from math import cos as mcos
@@ -318,13 +317,7 @@ def _rng(case: Case):
 
 
 def _call(compiled, point, extras):
-    """``compiled(*point, *extras)``: the tangents or cotangents after the arguments, by
-    keyword where they are keyword-only (a function with defaults: see the README)."""
-    params = list(inspect.signature(compiled).parameters.values())
-    named = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
-    if not named:
-        return compiled(*point, *extras)
-    return compiled(*point, **dict(zip(named, extras, strict=True)))
+    return oracles.call_extras(compiled, point, extras)
 
 
 def _structure(v):

@@ -16,7 +16,7 @@ import pytest
 
 import s2sad
 from s2sad.ir import Kind
-from tests.oracles import assert_close, gradient
+from tests.oracles import assert_close, call_extras, gradient
 from tests.srcmod import load_source
 
 SOURCE = '''
@@ -151,8 +151,8 @@ def test_int_bounds_in_every_mode(name, args, k):
         "grad": s2sad.grad(f, wrt=k)(*args),
         "grad forward": s2sad.grad(f, wrt=k, mode="forward")(*args),
         "value_and_grad": s2sad.value_and_grad(f, wrt=k)(*args)[1],
-        "jvp": s2sad.jvp(f, wrt=k)(*full, 1.0)[1],
-        "vjp": s2sad.vjp(f, wrt=k)(*full, 1.0)[1],
+        "jvp": call_extras(s2sad.jvp(f, wrt=k), full, (1.0,))[1],
+        "vjp": call_extras(s2sad.vjp(f, wrt=k), full, (1.0,))[1],
         "derivative": s2sad.derivative(f, wrt=k)(*args),
     }
     for what, value in got.items():
@@ -162,7 +162,7 @@ def test_int_bounds_in_every_mode(name, args, k):
         second = _partial(lambda *a: s2sad.grad(f, wrt=k)(*a), args, k)
         assert_close(s2sad.hessian(f, wrt=k)(*args), second, 1e-6, 1e-8,
                      what=f"hessian of {name}{args}")
-        assert_close(s2sad.hvp(f, wrt=k)(*full, 1.0), second, 1e-6, 1e-8,
+        assert_close(call_extras(s2sad.hvp(f, wrt=k), full, (1.0,)), second, 1e-6, 1e-8,
                      what=f"hvp of {name}{args}")
 
 

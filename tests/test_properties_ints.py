@@ -179,9 +179,9 @@ def _check(program: Program, pts) -> None:
         gf = fwd(*args)
         for j in (0, 1):
             assert abs(gf[j] - fd[j]) <= 1e-6 * scale, f"forward vs FD {where}: {gf} {fd[:2]}"
-        vj, ydot = jvp(*full, 0.3, -0.7)
+        vj, ydot = oracles.call_extras(jvp, full, (0.3, -0.7))
         oracles.assert_close(vj, value, 1e-12, 1e-12, what=f"jvp value {where}")
-        vv, (bx, by, bxs) = vjp(*full, 1.5)
+        vv, (bx, by, bxs) = oracles.call_extras(vjp, full, (1.5,))
         oracles.assert_close(vv, value, 1e-12, 1e-12, what=f"vjp value {where}")
         lhs, rhs = ydot * 1.5, 0.3 * bx - 0.7 * by
         assert abs(lhs - rhs) <= 1e-9 * (1.0 + abs(lhs)), f"<ẏ,ȳ> = <ẋ,x̄> {where}"
