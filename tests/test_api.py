@@ -256,3 +256,27 @@ def test_a_side_effect_in_a_loop_or_on_a_read_attribute_is_refused():
         s2sad.grad(InLoop().fun)
     with pytest.raises(s2sad.S2SADError, match="also reads it"):
         s2sad.grad(ReadBack().fun)
+
+
+def mse(w, X, y):
+    r = X @ w - y
+    return 0.5 * np.mean(r * r)
+
+
+def test_a_lambda_is_differentiated_with_its_closure():
+    """How optimisers are called: s2sad.grad(lambda w: loss(w, X, y))."""
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(8, 3)), rng.normal(size=8)
+    g = s2sad.grad(lambda w: mse(w, X, y))
+    for w in (np.array([0.1, -0.3, 0.5]), np.array([-2.0, 1.0, 0.0])):
+        np.testing.assert_allclose(g(w), fd_array(lambda v: mse(v, X, y), w), rtol=1e-6,
+                                   atol=1e-9)
+    assert "def grad_lambda_(w):" in g.source
+    both = s2sad.grad(lambda a, b: a * b + math.sin(a), wrt=(0, 1))
+    assert_close(both(-0.7, 2.0), (2.0 + math.cos(-0.7), -0.7))
+
+
+def test_lambdas_that_cannot_be_told_apart_are_refused():
+    pair = [lambda t: t * t, lambda t: t * t * t]
+    with pytest.raises(s2sad.S2SADError, match="2 lambdas"):
+        s2sad.grad(pair[1])

@@ -12,7 +12,9 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
+import sys
 import textwrap
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,12 +73,7 @@ def from_function(fn: object, bound: object = None) -> ParsedFunction:
             hint="pass a function defined with `def`",
         )
     if fn.__name__ == "<lambda>":
-        raise UnsupportedError(
-            "lambda functions are not supported",
-            _code_loc(fn),
-            why="s2sad reads the function's source, and a lambda has no source of its own",
-            hint="define the function with `def`",
-        )
+        return _from_lambda(fn, bound)
     try:
         src_lines, first = inspect.getsourcelines(fn)
         filename = inspect.getsourcefile(fn) or fn.__code__.co_filename
@@ -112,6 +109,47 @@ def from_function(fn: object, bound: object = None) -> ParsedFunction:
         live=fn,
         bound=bound,
     )
+
+
+def _from_lambda(fn: types.FunctionType, bound: object) -> ParsedFunction:
+    """A lambda, found in its file (or notebook cell) by its line and parameter names and
+    lifted as ``def lambda_(<params>): return <body>``."""
+    from . import environment
+    from .resolve import LiveResolver
+
+    code = fn.__code__
+    filename = code.co_filename
+    lines = [ln.rstrip("\n") for ln in linecache.getlines(filename)]
+    params = list(code.co_varnames[:code.co_argcount])
+    found: list[ast.Lambda] = []
+    try:
+        tree = ast.parse("\n".join(lines), filename=filename) if lines else None
+    except SyntaxError:
+        tree = None
+    if tree is not None:
+        found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)
+                 and n.lineno == code.co_firstlineno
+                 and [a.arg for a in n.args.posonlyargs + n.args.args] == params]
+    if len(found) != 1:
+        raise UnsupportedError(
+            "the source of this lambda cannot be found" if not found else
+            f"{len(found)} lambdas with the parameters ({', '.join(params)}) on one line",
+            _code_loc(fn),
+            why="s2sad reads a lambda's source from its file (or notebook cell) by its line "
+                "and parameter names" + (": the file cannot be read" if tree is None else ""),
+            hint="define the function with `def`")
+    lam = found[0]
+    node = ast.FunctionDef(name="lambda_", args=lam.args, body=[ast.Return(lam.body)],
+                           decorator_list=[], returns=None, type_comment=None,
+                           **({"type_params": []} if sys.version_info >= (3, 12) else {}))
+    ast.copy_location(node, lam)
+    node.body[0] = ast.copy_location(node.body[0], lam.body)
+    ast.fix_missing_locations(node)
+    reads = environment.current()
+    if reads is not None:
+        reads.function(fn)
+    return ParsedFunction(node=node, filename=filename, lines=lines, resolver=LiveResolver(fn),
+                          identity=code, live=fn, bound=bound)
 
 
 def _code_loc(fn: object) -> Loc | None:
