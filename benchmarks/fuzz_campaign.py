@@ -6,6 +6,7 @@
 The strategies and checks are those of ``tests/test_properties.py`` (straight-line
 code over ``math`` and NumPy scalars: forward = reverse = Richardson finite
 differences, = SymPy's exact gradient, and the jvp/vjp inner-product identity),
+``tests/test_properties_ints.py`` (int arithmetic in ``range`` bounds and indices),
 ``tests/test_properties_control.py`` (branches, loops, ``while``, lists: the same
 oracles away from branch switches, on the derivative IR and on the generated Python)
 and ``tests/test_properties_numpy.py`` (straight-line NumPy code with broadcasting:
@@ -37,6 +38,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
 from tests import test_properties as straight  # noqa: E402
 from tests import test_properties_control as control  # noqa: E402
+from tests import test_properties_ints as ints  # noqa: E402
 from tests import test_properties_numpy as arrays  # noqa: E402
 
 
@@ -57,6 +59,8 @@ FAMILIES: dict[str, tuple[float, dict, Callable[..., None]]] = {
               "xdot": straight.st.tuples(straight.st.floats(-1, 1), straight.st.floats(-1, 1)),
               "ybar": straight.st.floats(-2, 2)},
         straight.test_jvp_vjp_inner_product.hypothesis.inner_test),
+    "int arithmetic in range bounds and indices: both modes, jvp/vjp": (
+        0.1, {"program": ints.programs(), "pts": ints._points}, ints._check),
     "NumPy arrays, broadcasting: reverse = finite differences, jvp, inner product": (
         0.1, {"program": arrays.programs(), "seed": arrays.seeds}, arrays.check_program),
     **{f"control flow, {'lists' if with_list else 'numbers'}: {what}": (
