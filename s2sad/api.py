@@ -26,7 +26,7 @@ from typing import Any
 
 from . import __version__, cache
 from .codegen import load
-from .codegen.guard import AGAIN, FRESH
+from .codegen.guard import AGAIN, LIVE
 from .errors import DifferentiationError
 from .frontend import environment, from_function, lower
 from .ir.core import Function
@@ -141,18 +141,19 @@ class _Guard:
         self.key = key
         self.snapshot = snapshot
         self.compiled: Any = None  # set by _from_source
-        self.names: dict[str, Any] = {FRESH: snapshot.fresh, AGAIN: self.again}
+        self.test = snapshot.test  # the expression the compiled function tests
+        self.names: dict[str, Any] = {**snapshot.names, LIVE: True, AGAIN: self.again}
 
     def valid(self) -> bool:
         """Is the compiled function still right?  If not, retire it: its later calls go
         to the function compiled for what its function reads now."""
         with _lock:
-            if self.snapshot.fresh():
+            if self.names[LIVE] and self.snapshot.fresh():
                 return True
-            if self.snapshot.holds():  # rebound to equal values: still right
-                self.names[FRESH] = self.snapshot.fresh
+            if self.names[LIVE] and self.snapshot.holds() and self.snapshot.test == self.test:
+                self.names.update(self.snapshot.names)  # rebound to equal values: still right
                 return True
-            self.names[FRESH] = _stale
+            self.names[LIVE] = False
             self.names[AGAIN] = self.forward
             if _cache.get(self.key) is self.compiled:
                 _forget(self.key[0])
@@ -187,22 +188,18 @@ def _from_source(name: str, source: str, fn: Any, guard: _Guard) -> Callable[...
     define it."""
     filename = f"<s2sad: {name}>"
     try:
-        compiled = load(source, name, filename, guard.names, guard=True)
+        compiled = load(source, name, filename, guard.names, guard=guard.test)
     except Exception:
         if fn is not None:
             raise
         return None  # a damaged cache entry: compile again
-    guard.names = compiled.__globals__  # the guard's two names live there now
+    guard.names = compiled.__globals__  # the guard's names live there now
     guard.compiled = compiled
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     compiled.source = source
     compiled.ir = fn
     compiled.guard = guard
     return compiled
-
-
-def _stale() -> bool:
-    return False
 
 
 def grad(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "reverse") -> Callable[..., Any]:

@@ -46,13 +46,13 @@ def render(tree: ast.AST) -> str:
 
 
 def load(source: str, name: str, filename: str = "<s2sad>",
-         env: dict[str, Any] | None = None, guard: bool = False) -> Any:
+         env: dict[str, Any] | None = None, guard: str | None = None) -> Any:
     """Execute generated module ``source`` in a fresh namespace (holding ``env``, names
-    the module reads but does not define) and return ``name`` from it; with ``guard``,
-    ``name`` runs with the API's staleness guard (:mod:`.guard`) added to ``source``."""
+    the module reads but does not define) and return ``name`` from it; with ``guard`` (a
+    test expression), ``name`` opens with the API's staleness guard (:mod:`.guard`)."""
     namespace: dict[str, Any] = {"__name__": "s2sad_generated", **(env or {})}
     code: Any = source
     if guard:
-        code = add_guard(ast.parse(source, filename), name)
+        code = add_guard(ast.parse(source, filename), name, guard)
     exec(compile(code, filename, "exec"), namespace)  # noqa: S102 - our own generated code
     return namespace[name]

@@ -263,61 +263,53 @@ class Snapshot:
         return True
 
     def _compile_check(self):
-        """One function of identity tests against what the reads saw: per globals dict, a
-        function whose free names are looked up in that dict (Python caches those loads);
-        closure cells, code and defaults through attributes."""
-        terms_by_space: dict[int, list[str]] = {}
-        spaces: dict[int, dict] = {}
-        env: dict[str, Any] = {}
-        other: list[str] = []
+        """The identity tests against what the reads saw, as one expression (``test``)
+        over the objects it names (``names``: they go into the generated module's
+        namespace, where the API's guard evaluates ``test`` inline), and as a function
+        (``fresh``, for the caches)."""
+        terms: list[str] = []
+        names: dict[str, Any] = {}
+        spaces: dict[int, str] = {}
         for k, read in enumerate(self.reads):
             owner, o, e = read.owner, f"_s2sad_o{k}", f"_s2sad_e{k}"
             if read.step is None:
-                env[o], env[e], env[f"_s2sad_d{k}"] = owner, read.seen[0], read.seen[1]
-                other.append(f"{o}.__code__ is {e} and {o}.__defaults__ is _s2sad_d{k}")
+                names[o], names[e], names[f"_s2sad_d{k}"] = owner, read.seen[0], read.seen[1]
+                terms.append(f"{o}.__code__ is {e} and {o}.__defaults__ is _s2sad_d{k}")
                 continue
-            env[e] = read.seen
             kind, name = read.step
             if kind == "a":
-                env[o] = owner
-                other.append(f"getattr({o}, {name!r}, {e}) is {e}" if read.seen is ABSENT
+                names[o], names[e] = owner, read.seen
+                terms.append(f"getattr({o}, {name!r}, {e}) is {e}" if read.seen is ABSENT
                              else f"{o}.{name} is {e}")
             elif kind == "c":
-                env[o] = _cell(owner, name)
-                other.append(f"{o}.cell_contents is {e}")
-            elif read.seen is ABSENT:
-                env[o] = owner.__globals__
-                other.append(f"{name!r} not in {o}")
+                names[o], names[e] = _cell(owner, name), read.seen
+                terms.append(f"{o}.cell_contents is {e}")
             else:
                 space = owner.__globals__
-                spaces[id(space)] = space
-                terms_by_space.setdefault(id(space), []).append(f"{name} is {e}")
-        # Globals are looked up in the user's module dict, as the function itself does:
-        # the root's inline, each other module's in a function of its own.
-        home = self.root.__globals__
-        for n, (sid, terms) in enumerate(terms_by_space.items()):
-            if spaces[sid] is home:
-                other.extend(terms)
-                continue
-            env[f"_s2sad_s{n}"] = _closure(f"return {' and '.join(terms)}", env, spaces[sid])
-            other.append(f"_s2sad_s{n}()")
+                g = spaces.setdefault(id(space), f"_s2sad_g{len(spaces)}")
+                names[g] = space
+                if read.seen is not ABSENT and space.get(name, ABSENT) is read.seen:
+                    names[e] = read.seen
+                    terms.append(f"{g}[{name!r}] is {e}")
+                else:  # absent, or found among the builtins: no global may shadow it
+                    terms.append(f"{name!r} not in {g}")
+        self.test = " and ".join(terms) or "True"
+        self.names = names
         return _closure(
             "try:\n"
-            f"    return {' and '.join(other) or 'True'}\n"
-            "except Exception:  # a name now unbound, an emptied cell\n"
-            "    return False", env, home)
+            f"    return {self.test}\n"
+            "except (KeyError, ValueError):  # a global deleted, a cell emptied\n"
+            "    return False", names)
 
 
-def _closure(body: str, env: dict[str, Any], space: dict[str, Any]):
-    """A function of no arguments running ``body``: the names of ``env`` are its
-    closure, every other name is a global of ``space``."""
+def _closure(body: str, env: dict[str, Any]):
+    """A function of no arguments running ``body``, whose free names are ``env``'s."""
     free = sorted(env)
     lines = "\n".join("        " + line for line in body.split("\n"))
     source = f"def _make({', '.join(free)}):\n    def fresh():\n{lines}\n    return fresh\n"
     scope: dict[str, Any] = {}
     exec(compile(source, "<s2sad environment check>", "exec"), scope)  # noqa: S102
-    made = scope["_make"](**env)
-    return types.FunctionType(made.__code__, space, "fresh", None, made.__closure__)
+    return scope["_make"](**env)
 
 
 def snapshot_from_texts(root: types.FunctionType, rows: list) -> Snapshot | None:
