@@ -7,10 +7,12 @@ compiled derivative is never stale, lifting records every such read in a
 :class:`Reads` (one per compilation, current while :func:`recording` is active), and
 the result is a :class:`Snapshot`:
 
-* :meth:`Snapshot.fresh` is the per-call test: identity checks only (``SCALE is
-  <the float seen>``, ``f.__code__ is <the code seen>``), compiled into one small
-  function whose global names are looked up in the user's own module dict, so each
-  check is one cached global load and an ``is`` (tens of nanoseconds in all).
+* :attr:`Snapshot.test` is the per-call test: identity checks only (``SCALE is <the
+  float seen>``, ``f.__code__ is <the code seen>``), one expression that the API's
+  guard evaluates inline (tens of nanoseconds in all; :meth:`Snapshot.fresh` is the
+  same test as a function).  A name bound to a module (``np``, ``math``) is checked
+  when the cache is consulted and on any other change, not per call: rebinding
+  ``np`` is not how a number changes, and it costs every call.
 * :meth:`Snapshot.holds` is the slow test, run when an identity differs: the value
   of every read, compared as text (``SCALE = 2.0`` executed again gives a new float
   object with the same value: still valid, and no recompilation).
@@ -284,6 +286,8 @@ class Snapshot:
             elif kind == "c":
                 names[o], names[e] = _cell(owner, name), read.seen
                 terms.append(f"{o}.cell_contents is {e}")
+            elif isinstance(read.seen, types.ModuleType):
+                continue  # `np`, `math`: rebinding a module name is not checked per call
             else:
                 space = owner.__globals__
                 g = spaces.setdefault(id(space), f"_s2sad_g{len(spaces)}")
