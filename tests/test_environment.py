@@ -193,3 +193,12 @@ def test_array_globals_are_never_hashed_per_call():
     assert environment.value_text(np.float64(2.0)) == "float64:" + repr(np.float64(2.0))
     assert environment.value_text(2.0) != environment.value_text(2)
     assert environment.value_text(object()) is None
+
+
+def test_a_rebound_module_name_is_caught_when_the_cache_is_consulted():
+    mod = load_source("import math\n\ndef h(x):\n    return math.sin(x)\n", stem="modname")
+    g = s2sad.grad(mod.h)
+    assert "math" not in g.guard.test  # not per call
+    mod.math = load_source("def sin(t):\n    return t * t\n", stem="fakemath")
+    with pytest.raises(s2sad.S2SADError, match="fakemath"):  # compiled again when asked
+        s2sad.grad(mod.h)

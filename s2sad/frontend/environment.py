@@ -270,6 +270,7 @@ class Snapshot:
         namespace, where the API's guard evaluates ``test`` inline), and as a function
         (``fresh``, for the caches)."""
         terms: list[str] = []
+        modules: list[str] = []
         names: dict[str, Any] = {}
         spaces: dict[int, str] = {}
         for k, read in enumerate(self.reads):
@@ -286,22 +287,26 @@ class Snapshot:
             elif kind == "c":
                 names[o], names[e] = _cell(owner, name), read.seen
                 terms.append(f"{o}.cell_contents is {e}")
-            elif isinstance(read.seen, types.ModuleType):
-                continue  # `np`, `math`: rebinding a module name is not checked per call
             else:
                 space = owner.__globals__
                 g = spaces.setdefault(id(space), f"_s2sad_g{len(spaces)}")
                 names[g] = space
                 if read.seen is not ABSENT and space.get(name, ABSENT) is read.seen:
                     names[e] = read.seen
-                    terms.append(f"{g}[{name!r}] is {e}")
+                    term = f"{g}[{name!r}] is {e}"
+                    if isinstance(read.seen, types.ModuleType):
+                        # `np`, `math`: rebinding a module name is not how a value
+                        # changes; checked when the cache is consulted, not per call
+                        modules.append(term)
+                        continue
+                    terms.append(term)
                 else:  # absent, or found among the builtins: no global may shadow it
                     terms.append(f"{name!r} not in {g}")
         self.test = " and ".join(terms) or "True"
         self.names = names
         return _closure(
             "try:\n"
-            f"    return {self.test}\n"
+            f"    return {' and '.join(terms + modules) or 'True'}\n"
             "except (KeyError, ValueError):  # a global deleted, a cell emptied\n"
             "    return False", names)
 
