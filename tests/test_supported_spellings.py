@@ -119,3 +119,52 @@ def test_arithmetic_then_indexing_or_a_builtin_reduction_makes_an_array(f):
         x = np.random.default_rng(seed).uniform(-2.0, 2.0, 4)
         np.testing.assert_allclose(s2sad.grad(f)(x), fd_grad(f, (x,), 0), rtol=1e-6,
                                    atol=1e-9)
+
+
+def nested(x, a):
+    def sq(t):
+        return t * t * a
+
+    act = lambda t: np.tanh(t) * a  # noqa: E731 - as people write it
+    s = 0.0
+    for i in range(3):
+        s += sq(x + i) + act(x)
+    a = 2.0 * a  # a closure reads the variable when it runs: later calls see this a
+    return s + sq(x)
+
+
+def rnn(w, xs: np.ndarray):
+    def step(h, x):
+        return np.tanh(w * h + x)
+
+    h = 0.0
+    for t in range(len(xs)):
+        h = step(h, xs[t])
+    return h
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_nested_def_and_lambda_are_inlined_with_their_closure(mode):
+    for x, a in ((0.7, 1.5), (-1.2, -0.4), (2.0, 0.3)):
+        got = s2sad.grad(nested, wrt=(0, 1), mode=mode)(x, a)
+        want = [fd_grad(nested, (x, a), 0), fd_grad(nested, (x, a), 1)]
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    xs = np.array([0.1, -0.2, 0.5])
+    np.testing.assert_allclose(s2sad.grad(rnn)(0.3, xs), fd_grad(rnn, (0.3, xs), 0), rtol=1e-6)
+
+
+def apply(g, x):
+    return g(x)
+
+
+def passes_a_nested_function(x):
+    def g(t):
+        return t * x
+
+    return apply(g, x)
+
+
+def test_a_nested_function_called_elsewhere_is_refused_where_it_is_called():
+    with pytest.raises(s2sad.S2SADError, match="outside the function that defines it") as e:
+        s2sad.grad(passes_a_nested_function)
+    assert e.value.lineno == apply.__code__.co_firstlineno + 1

@@ -15,6 +15,7 @@ never a silent wrong derivative.
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from typing import Any
 
 from .. import primitives as P
@@ -596,6 +597,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
     # -- calls -------------------------------------------------------------------------------
     def _resolve_callee(self, func: ast.expr, ctx: _Ctx) -> Any:
         if isinstance(func, ast.Name):
+            if isinstance(ctx.env.get(func.id), LocalFunction):
+                return ctx.env[func.id]
             if func.id in ctx.env:
                 raise self.unsupported(ctx.pf, func, f"`{func.id}` is a local value and "
                                        "cannot be called",
@@ -665,6 +668,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         spelled = ast.unparse(node.func)
         if isinstance(callee, FuncRef):
             return self._inline(callee, node, ctx, hint)
+        if isinstance(callee, LocalFunction):
+            return self._inline_local(callee, node, ctx, hint)
         if isinstance(callee, ArrayFuncRef):
             return self.array_call(callee.name, node, ctx, hint)
         if node.keywords:
@@ -810,7 +815,41 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             return got is None or not isinstance(got, (ConstRef, ArrayRef))
         return False
 
-    def _inline(self, ref: FuncRef, node: ast.Call, ctx: _Ctx, hint: str | None) -> Any:
+    # -- functions defined inside the function ---------------------------------------------
+    def visit_FunctionDef(self, node: ast.FunctionDef, ctx: _Ctx) -> None:
+        """A nested ``def``: a function value of this body, inlined where it is called."""
+        if node.decorator_list:
+            raise self.unsupported(ctx.pf, node.decorator_list[0], "a decorated nested "
+                                   "function is not supported", hint="define it without "
+                                   "decorators, or at module level")
+        ctx.env[node.name] = LocalFunction(node, ctx.pf, ctx.stack)
+
+    def expr_Lambda(self, node: ast.Lambda, ctx: _Ctx, hint: str | None) -> Any:
+        """``act = lambda t: np.tanh(t)``: as a nested ``def`` of one ``return``."""
+        fdef = ast.FunctionDef(name=hint or "lambda_", args=node.args,
+                               body=[ast.copy_location(ast.Return(node.body), node.body)],
+                               decorator_list=[], returns=None, type_comment=None,
+                               **({"type_params": []} if hasattr(ast, "TypeAlias") else {}))
+        return LocalFunction(ast.copy_location(fdef, node), ctx.pf, ctx.stack)
+
+    def _inline_local(self, fn: LocalFunction, node: ast.Call, ctx: _Ctx, hint) -> Any:
+        """Call a nested function: its body sees the caller's variables as they are now
+        (Python's closures read a variable when the function runs), then its
+        parameters."""
+        if ctx.pf is not fn.pf or ctx.stack != fn.stack:
+            raise self.unsupported(
+                ctx.pf, node, f"calling the nested function `{fn.node.name}` outside the "
+                "function that defines it", why="s2sad inlines a nested function where its "
+                "variables are in scope", hint="define it at module level and pass the "
+                "values it uses as parameters")
+        pf = ParsedFunction(fn.node, fn.pf.filename, fn.pf.lines, fn.pf.resolver,
+                            fn.pf.line_offset, fn.pf.col_offset,
+                            identity=(fn.pf.identity, fn.node.lineno, fn.node.col_offset))
+        outer = {k: v for k, v in ctx.env.items() if not isinstance(v, Undefined)}
+        return self._inline(FuncRef(pf.identity, lambda: pf), node, ctx, hint, outer)
+
+    def _inline(self, ref: FuncRef, node: ast.Call, ctx: _Ctx, hint: str | None,
+                outer_env: dict[str, Any] | None = None) -> Any:
         if ref.key in ctx.stack:
             raise self.unsupported(
                 ctx.pf, node, f"recursive call to `{ast.unparse(node.func)}`",
@@ -846,9 +885,19 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         self.borrowed = outer | {v for v in bound.values()
                                  if isinstance(v, Value) and v.kind is Kind.ARRAY}
         try:
-            return self._body(callee, bound, ctx.stack + (ref.key,))
+            return self._body(callee, {**(outer_env or {}), **bound}, ctx.stack + (ref.key,))
         finally:
             self.borrowed = outer
+
+
+@dataclass(frozen=True, eq=False)
+class LocalFunction:
+    """A function defined inside the function being lowered (``def`` or ``lambda``):
+    a compile-time value, inlined where it is called."""
+
+    node: ast.FunctionDef
+    pf: ParsedFunction  # the function whose body defines it
+    stack: tuple
 
 
 class _Ctx:
