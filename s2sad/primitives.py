@@ -224,6 +224,12 @@ def _attr_update(lib: str | None, obj: Any, value: Any, *, attr: str, op: str) -
     return 0
 
 
+def _unpack_check(lib: str | None, xs: Any, *, n: int) -> int:
+    if len(xs) != n:
+        raise ValueError(f"cannot unpack {len(xs)} values into {n} names")
+    return 0
+
+
 def _runtime(name: str) -> Callable[..., Any]:
     """A helper of :mod:`s2sad.runtime`, as a function (the generated code's own text)."""
     from . import runtime
@@ -369,6 +375,10 @@ def _define_table() -> None:
     # operator name): a side effect of the primal, run once per call of the derivative
     register(Primitive("attr_update", 2, kind_rule=lambda k, a: Kind.INT, derivative="none",
                        cse=False, fold=False, effect=True, evaluator=_attr_update))
+    # `x, y = xs` of a list or array: Python checks that it has exactly n items (the
+    # items themselves are getitem / np_index ops)
+    register(Primitive("unpack_check", 1, kind_rule=lambda k, a: Kind.INT, derivative="none",
+                       cse=False, fold=False, effect=True, evaluator=_unpack_check))
     register(Primitive("len", 1, names={BUILTIN: "len"}, kind_rule=lambda k, a: Kind.INT,
                        derivative="none", evaluator=lambda lib, xs, **_: len(xs)))
     # the index of the first largest (smallest) item: max(xs) is xs[list_argmax(xs)]

@@ -168,3 +168,25 @@ def test_a_nested_function_called_elsewhere_is_refused_where_it_is_called():
     with pytest.raises(s2sad.S2SADError, match="outside the function that defines it") as e:
         s2sad.grad(passes_a_nested_function)
     assert e.value.lineno == apply.__code__.co_firstlineno + 1
+
+
+def booth(coords):
+    x, y = coords  # as SciPy's test functions write it
+    return (x + 2.0 * y - 7.0) ** 2 + (2.0 * x + y - 5.0) ** 2
+
+
+def booth_array(coords: np.ndarray):
+    x, y = coords
+    return (x + 2.0 * y - 7.0) ** 2 + (2.0 * x + y - 5.0) ** 2 * np.sin(x)
+
+
+@pytest.mark.parametrize("f", [booth, booth_array])
+def test_unpacking_a_list_or_array_checks_its_length_as_python_does(f):
+    for point in ([1.0, 2.0], [-3.5, 0.25], [0.0, -1.0]):
+        x = np.array(point)
+        np.testing.assert_allclose(s2sad.grad(f)(x), fd_grad(f, (x,), 0), rtol=1e-6,
+                                   atol=1e-9)
+        np.testing.assert_allclose(s2sad.grad(f)(list(point)), fd_grad(f, (x,), 0),
+                                   rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="unpacks 2 values"):
+        s2sad.grad(f)(np.array([1.0, 2.0, 3.0]))

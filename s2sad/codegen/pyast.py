@@ -621,6 +621,14 @@ class _FunctionWriter:
             value = self._expr(op.operands[1])
             self.body.append(ast.Assign(targets=[target], value=value) if kind == "set" else
                              ast.AugAssign(target=target, op=_AUG[kind], value=value))
+        elif op.prim == "unpack_check":  # x, y = xs: Python's check that xs has two items
+            n = op.attr("n")
+            test = ast.Compare(self._call(P.BUILTIN, "len", [self._expr(op.operands[0])]),
+                               [ast.NotEq()], [ast.Constant(n)])
+            message = ast.Constant(f"the function unpacks {n} values from a sequence of "
+                                   "another length")
+            self.body.append(ast.If(test=test, body=[ast.Raise(
+                exc=self._call(P.BUILTIN, "ValueError", [message]), cause=None)], orelse=[]))
         elif op.prim == "env_array":  # a name of the module (see module())
             self._name_of(op.result, op.attr("name"))
             self.modules.add(("env", op.attr("name"), op.attr("ref")))

@@ -379,6 +379,20 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         self.b.emit("attr_update", (self.top_params[0], value),
                     attrs=(("attr", target.attr), ("op", op)), loc=pf.loc(target))
 
+    def _unpack_sequence(self, value: Value, n: int, target: ast.AST, ctx: _Ctx) -> Any:
+        """``x, y = coords`` of a list or array: its items, after a check (in the
+        generated code) that it has exactly ``n``, as Python's unpacking checks."""
+        if value.kind is Kind.FLOAT and value in self.params and value.hint not in self.pinned:
+            raise RetryWithList(value.hint)  # unpacked: a sequence (a list or 1-D array)
+        if value.kind not in (Kind.LIST, Kind.ARRAY):
+            return value
+        self.b.emit("unpack_check", (value,), attrs=(("n", n),), loc=ctx.pf.loc(target))
+        if value.kind is Kind.ARRAY:
+            return tuple(self.emit("np_index", [value, self.b.const(k)], ctx, target, None,
+                                   index=(("int", 0),)) for k in range(n))
+        return tuple(self.emit("getitem", [value, self.b.const(k)], ctx, target, None)
+                     for k in range(n))
+
     def _bind(self, target: ast.AST, value: Any, ctx: _Ctx) -> None:
         if isinstance(target, ast.Name):
             ctx.env[target.id] = value
@@ -392,6 +406,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             if any(isinstance(t, ast.Starred) for t in target.elts):
                 raise self._reject(ctx.pf, next(t for t in target.elts
                                                 if isinstance(t, ast.Starred)))
+            if isinstance(value, Value):
+                value = self._unpack_sequence(value, len(target.elts), target, ctx)
             if not isinstance(value, tuple):
                 raise self.unsupported(ctx.pf, target, "unpacking a value that is not a tuple",
                                        hint="unpack only tuples written or returned in the "
