@@ -190,3 +190,16 @@ def test_unpacking_a_list_or_array_checks_its_length_as_python_does(f):
                                    rtol=1e-6, atol=1e-9)
     with pytest.raises(ValueError, match="unpacks 2 values"):
         s2sad.grad(f)(np.array([1.0, 2.0, 3.0]))
+
+
+def shapes_as_functions(x):
+    n = np.shape(x)[0]
+    return np.sum(x * x) / np.size(x) + n * np.sum(x) / np.size(x) + np.ndim(x) * x[0]
+
+
+def test_np_shape_size_and_ndim_as_functions():
+    for seed in range(3):
+        x = np.random.default_rng(seed).uniform(-2.0, 2.0, 3 + seed)
+        np.testing.assert_allclose(s2sad.grad(shapes_as_functions)(x),
+                                   fd_grad(shapes_as_functions, (x,), 0), rtol=1e-6,
+                                   atol=1e-9)

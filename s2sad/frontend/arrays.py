@@ -54,7 +54,7 @@ ARRAY_FUNCTIONS = {
     "transpose", "reshape", "ravel", "where", "clip", "zeros", "ones", "zeros_like",
     "ones_like", "eye", "identity", "arange", "array", "asarray", "linalg.norm", "prod",
     "expand_dims", "squeeze", "linalg.inv", "linalg.det", "linalg.solve", "stack",
-    "concatenate", "copy",
+    "concatenate", "copy", "shape", "size", "ndim",
 }
 _REDUCTIONS = {"sum": "np_sum", "mean": "np_mean", "max": "np_max", "min": "np_min",
                "amax": "np_max", "amin": "np_min", "prod": "np_prod"}
@@ -438,6 +438,12 @@ class ArrayMixin:
                                    why="s2sad has no derivative rule for it yet",
                                    hint=ARRAY_LATER[name] or "write it with supported operations")
         args = node.args
+        if name in ("shape", "size", "ndim"):  # np.shape(x): x.shape, a run-time tuple
+            if len(args) != 1 or node.keywords:
+                raise self.unsupported(ctx.pf, node, f"`{spelled}` takes one array",
+                                       hint=f"write {spelled}(x)")
+            x = self.as_array(self.value(args[0], ctx), node, ctx)
+            return Shape(x) if name == "shape" else self.emit(name, [x], ctx, node, hint)
         if name in _REDUCTIONS:
             kw = self._keywords(node, ctx, ("axis", "keepdims"), spelled)
             if not 1 <= len(args) <= 2:
