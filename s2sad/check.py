@@ -669,6 +669,9 @@ def int_parameters(fn: Function, annotated: Sequence[str] = ()) -> dict[int, str
         for k in positions or ():
             if k < len(op.operands):
                 mark(op.operands[k], what, op.loc)
+    for k, p in enumerate(fn.params):  # the frontend's verdict (frontend/ints.py) wins
+        if p.kind is Kind.INT:
+            found.setdefault(k, "an int to the compiler (a range bound, an index or a size)")
     return dict(sorted(found.items()))
 
 
