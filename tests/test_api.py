@@ -280,3 +280,8 @@ def test_lambdas_that_cannot_be_told_apart_are_refused():
     pair = [lambda t: t * t, lambda t: t * t * t]
     with pytest.raises(s2sad.S2SADError, match="2 lambdas"):
         s2sad.grad(pair[1])
+
+
+def test_a_method_taken_without_its_object_says_to_bind_it():
+    with pytest.raises(s2sad.S2SADError, match=r"s2sad.grad\(obj.method\)"):
+        s2sad.grad(Shekel.fun, wrt=1)

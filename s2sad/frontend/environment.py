@@ -164,7 +164,7 @@ def _cell(fn: types.FunctionType, name: str) -> Any:
 
 def look_up(fn: types.FunctionType, step: Step) -> Any:
     """The value of a global (as Python's name lookup finds it: globals, then builtins)
-    or of a closure cell of ``fn``."""
+    or of a closure cell of ``fn``, or of an attribute of ``fn`` (an object, for "a")."""
     kind, name = step
     if kind == "a":
         return getattr(fn, name, ABSENT)

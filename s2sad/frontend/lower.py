@@ -551,6 +551,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
     def expr_Attribute(self, node: ast.Attribute, ctx: _Ctx, hint: str | None) -> Any:
         if self._bound_self(node.value, ctx):
             return self._bound_attribute(node, ctx)
+        if (isinstance(node.value, ast.Name) and node.value.id == "self"
+                and ctx.pf.bound is None and ctx.env.get("self") in self.params):
+            raise self.unsupported(
+                ctx.pf, node, f"`self.{node.attr}` of a method taken without its object",
+                why="s2sad reads a method's attributes from the object it is bound to",
+                hint="differentiate the bound method: `s2sad.grad(obj.method)` (or decorate "
+                     "the method with @s2sad.differentiable and call `obj.method.grad`)")
         if not self._names_module(node.value, ctx):  # x.T, x.shape of a value
             return self.array_attribute(self.value(node.value, ctx), node, ctx, hint)
         got = self._resolve_callee(node, ctx)
