@@ -203,3 +203,48 @@ def test_np_shape_size_and_ndim_as_functions():
         np.testing.assert_allclose(s2sad.grad(shapes_as_functions)(x),
                                    fd_grad(shapes_as_functions, (x,), 0), rtol=1e-6,
                                    atol=1e-9)
+
+
+def relu(t):
+    return np.maximum(t, 0.0)
+
+
+def layer(x, W, act):
+    return act(x @ W)
+
+
+def two_layers(W1, W2, x: np.ndarray):
+    """A function passed to a helper: how network code chooses its nonlinearity."""
+    h = layer(x, W1, np.tanh)
+    act = relu
+    return np.sum(layer(h, W2, act) ** 2)
+
+
+def test_functions_passed_as_values_are_compile_time_choices():
+    rng = np.random.default_rng(7)
+    W1, W2, x = rng.normal(size=(3, 4)), rng.normal(size=(4, 2)), rng.normal(size=(5, 3))
+    g1, g2 = s2sad.grad(two_layers, wrt=(0, 1))(W1, W2, x)
+    np.testing.assert_allclose(g1, fd_grad(two_layers, (W1, W2, x), 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(g2, fd_grad(two_layers, (W1, W2, x), 1), rtol=1e-6, atol=1e-9)
+
+
+def chooses_a_function_by_branch(x):
+    f = np.sin
+    if x > 0:
+        f = np.cos
+    return f(x)
+
+
+def uses_a_function_as_a_number(x):
+    f = np.sin
+    return f + x
+
+
+@pytest.mark.parametrize("f, message", [
+    (chooses_a_function_by_branch, "different function"),
+    (uses_a_function_as_a_number, "used here as a number"),
+])
+def test_functions_as_values_that_s2sad_cannot_follow_are_located_errors(f, message):
+    with pytest.raises(s2sad.S2SADError, match=message) as info:
+        s2sad.grad(f)
+    assert info.value.lineno is not None

@@ -222,6 +222,11 @@ class ControlFlowMixin:
                 raise self.unsupported(ctx.pf, node, f"`{name}` holds a tuple that differs "
                                        "between the branches",
                                        hint="assign its elements to separate names")
+            if not all(isinstance(v, Value) for v in values):
+                raise self.unsupported(ctx.pf, node, f"`{name}` is a different function (or "
+                                       "shape) on each branch of the `if`",
+                                       why="s2sad calls functions it knows when it compiles",
+                                       hint="call each function in its own branch")
             names.append(name)
         pairs = [(envs[0][n], envs[1][n]) for n in names] + list(extra or [])
         for block, side in zip(blocks, (0, 1), strict=True):
@@ -288,9 +293,9 @@ class ControlFlowMixin:
             if name in loop_vars:
                 continue
             if name in ctx.env and not isinstance(ctx.env[name], Undefined):
-                if isinstance(ctx.env[name], tuple):
+                if not isinstance(ctx.env[name], Value):
                     raise self.unsupported(ctx.pf, node, f"the loop changes `{name}`, which "
-                                           "holds a tuple",
+                                           "holds a tuple, a shape or a function",
                                            hint="keep loop variables as separate numbers")
                 names.append(name)
         return names
@@ -334,7 +339,7 @@ class ControlFlowMixin:
                                                            extra_args)
             yields = [env[n] for n in carried]
             for n, y, a in zip(carried, yields, args, strict=True):
-                if isinstance(y, (Undefined, tuple)):
+                if not isinstance(y, Value):
                     raise self.unsupported(ctx.pf, node, f"`{n}` is not a number at the end "
                                            "of the loop body")
                 self.arg_sources[a].append(y)

@@ -141,7 +141,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             flat: list[Value] = []
             structure = self._flatten(result, flat, pf, node)
         else:
-            flat, structure = [result], 0
+            flat = []
+            structure = self._flatten(result, flat, pf, node)
         fn = self.b.finish(
             node.name, tuple(params), tuple(flat), structure=structure, defaults=defaults,
             star=tuple(s.arg if s else None for s in (node.args.vararg, node.args.kwarg)),
@@ -154,6 +155,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
     def _flatten(self, value: Any, flat: list[Value], pf: ParsedFunction, node: ast.AST):
         if isinstance(value, tuple):
             return tuple(self._flatten(v, flat, pf, node) for v in value)
+        if not isinstance(value, Value):
+            raise self.unsupported(pf, node, "the function returns a function",
+                                   why="s2sad differentiates the numbers a function returns",
+                                   hint="return the value it computes")
         flat.append(value)
         return len(flat) - 1
 
@@ -451,6 +456,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         if isinstance(got, tuple):
             raise self.unsupported(ctx.pf, node, "a tuple used as a number",
                                    hint="unpack the tuple first: `a, b = ...`")
+        if isinstance(got, _FUNCTIONS):
+            raise self.unsupported(ctx.pf, node, f"`{ast.unparse(node)}` is a function, used "
+                                   "here as a number", hint="call it")
         return got
 
     def emit(self, prim: str, operands, ctx: _Ctx, node: ast.AST, hint: str | None = None,
@@ -485,6 +493,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             return self.b.const(got.value, ctx.pf.loc(node))
         if isinstance(got, ArrayRef):
             return self.environment_array(got, node.id, ctx.pf.loc(node))
+        if isinstance(got, _FUNCTIONS):
+            return got  # a function as a value: passed on, called where it arrives
         if got is None:
             raise NameResolutionError(f"name `{node.id}` is not defined", ctx.pf.loc(node),
                                       hint="define it before use, as a parameter, a local "
@@ -563,6 +573,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         got = self._resolve_callee(node, ctx)
         if isinstance(got, ConstRef):
             return self.b.const(got.value, ctx.pf.loc(node))
+        if isinstance(got, _FUNCTIONS):
+            return got  # np.tanh as a value: `act=np.tanh` passed to a helper
         raise self._not_a_value(ctx, node, ast.unparse(node), got)
 
     def expr_Tuple(self, node: ast.Tuple, ctx: _Ctx, hint: str | None) -> Tup:
@@ -620,8 +632,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
     # -- calls -------------------------------------------------------------------------------
     def _resolve_callee(self, func: ast.expr, ctx: _Ctx) -> Any:
         if isinstance(func, ast.Name):
-            if isinstance(ctx.env.get(func.id), LocalFunction):
-                return ctx.env[func.id]
+            if isinstance(ctx.env.get(func.id), _FUNCTIONS):
+                return ctx.env[func.id]  # a nested function, or a function passed in
             if func.id in ctx.env:
                 raise self.unsupported(ctx.pf, func, f"`{func.id}` is a local value and "
                                        "cannot be called",
@@ -999,3 +1011,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, (list, tuple, dict)):
         return f"a {type(value).__name__}"
     return f"a {type(value).__name__} object"
+
+
+# compile-time function values: what a name may be bound to and called through
+_FUNCTIONS = (FuncRef, PrimRef, ArrayFuncRef, CustomRef, BuiltinRef, LocalFunction)
