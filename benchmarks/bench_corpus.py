@@ -64,7 +64,8 @@ OUTCOMES = ("ok", "refused", "WRONG", "crash", "unavailable", "bad-case")
 
 def corpus_present() -> bool:
     """Are the corpus files there?  They are not committed (benchmarks/corpus/README.md)."""
-    return any(p.name != "cases.py" for p in CORPUS.glob("*_*.py"))
+    return any(p.name != "cases.py" and not p.name.startswith("_")  # _build.py: tools
+               for p in CORPUS.glob("*_*.py"))
 
 
 def _cases_module() -> Any:
