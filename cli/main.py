@@ -142,11 +142,14 @@ def _parse_wrt(text: str | None) -> list[int | str] | None:
 
 def _wrt_for(fn: Any, wrt: list[int | str] | None) -> Any:
     """The ``wrt`` argument of :func:`s2sad.pipeline.derive` for one function."""
-    if wrt is None:
-        n = len(fn.params)
-        if n == 0:
+    if wrt is None:  # every parameter but those whose default is a function (act=np.tanh)
+        from s2sad.ir.core import FunctionDefault
+
+        marks = fn.defaults + (None,) * (len(fn.params) - len(fn.defaults))
+        every = [i for i, d in enumerate(marks) if not isinstance(d, FunctionDefault)]
+        if not every:
             raise S2SADError(f"`{fn.name}` has no parameters to differentiate with respect to")
-        return 0 if n == 1 else tuple(range(n))
+        return every[0] if len(every) == 1 else tuple(every)
     return wrt[0] if len(wrt) == 1 else tuple(wrt)
 
 

@@ -18,9 +18,10 @@ from .ad.higher import (
 )
 from .ad.transforms import grad_function, jvp_function, vjp_function
 from .codegen import module, render
+from .codegen.pyast import function_default_name
 from .drivers import DRIVER_HELPERS, Driver, hessian_driver, jacobian_driver
 from .errors import InternalError, S2SADError
-from .ir.core import KEYWORD_ONLY, NO_DEFAULT, Function, Kind, walk_ops
+from .ir.core import KEYWORD_ONLY, NO_DEFAULT, Function, FunctionDefault, Kind, walk_ops
 from .opt import optimize
 from .opt.selections import rewrite_selections
 
@@ -129,14 +130,18 @@ def _keyword_extras(fn: Function, derived: Function) -> Function:
 
 
 def environment(fns: list[Function | Driver]) -> dict[str, object]:
-    """The arrays the generated module reads from the function's environment, by the
-    names it reads them under (the API puts them in the module's namespace)."""
+    """The arrays the generated module reads from the function's environment, and the
+    function defaults it checks, by the names it reads them under (the API puts them in
+    the module's namespace)."""
     out: dict[str, object] = {}
     for fn in fns:
         for part in fn.parts if isinstance(fn, Driver) else [fn]:
             for op in walk_ops(part.body):
                 if op.prim == "env_array":
                     out[op.attr("name")] = op.attr("ref").value
+            for p, d in zip(part.params, part.defaults, strict=False):
+                if isinstance(d, FunctionDefault) and d.spelled is None:
+                    out[function_default_name(p)] = d.value  # the module cannot spell it
     return out
 
 

@@ -248,3 +248,50 @@ def test_functions_as_values_that_s2sad_cannot_follow_are_located_errors(f, mess
     with pytest.raises(s2sad.S2SADError, match=message) as info:
         s2sad.grad(f)
     assert info.value.lineno is not None
+
+
+def with_function_default(w, x, noise=0.1, nonlinearity=np.tanh):
+    return np.sum(nonlinearity(x * w)) * noise
+
+
+def with_own_function_default(w, x, act=relu):
+    return np.sum(act(x * w) ** 2)
+
+
+def layer_with_default(x, w, act=relu):
+    return np.sum(act(x * w))
+
+
+def calls_a_helper_with_a_default(w, x):
+    return layer_with_default(x, w) + layer_with_default(x, w, np.sin)
+
+
+@pytest.mark.parametrize("f", [with_function_default, with_own_function_default,
+                               calls_a_helper_with_a_default])
+def test_function_defaults_are_compile_time_choices(f):
+    x = np.array([0.3, -0.5, 1.2, -2.0])
+    for w in (0.7, -1.3, 2.1):
+        assert s2sad.grad(f)(w, x) == pytest.approx(fd_grad(f, (w, x), 0), rel=1e-6)
+
+
+def test_a_derivative_refuses_another_function_than_the_default_it_was_compiled_for():
+    g = s2sad.grad(with_function_default)
+    x = np.array([0.3, -0.5])
+    assert g(0.5, x, 0.1, np.tanh) == pytest.approx(fd_grad(with_function_default, (0.5, x), 0))
+    with pytest.raises(TypeError, match="compiled for nonlinearity=np.tanh"):
+        g(0.5, x, 0.1, np.sin)
+
+
+def test_the_command_line_writes_a_library_default_and_refuses_its_own(tmp_path):
+    from click.testing import CliRunner
+    from s2sad_cli.main import cli
+
+    src = tmp_path / "defaults_mod.py"
+    src.write_text("import numpy as np\n\n\ndef relu(t):\n    return np.maximum(t, 0.0)\n\n\n"
+                   "def lib(w, x, act=np.tanh):\n    return np.sum(act(x * w))\n\n\n"
+                   "def own(w, x, act=relu):\n    return np.sum(act(x * w))\n")
+    done = CliRunner().invoke(cli, ["grad", str(src), "-f", "lib"])
+    assert done.exit_code == 0, done.output
+    assert "_default_act = np.tanh" in done.output and "With respect to w, x." in done.output
+    done = CliRunner().invoke(cli, ["grad", str(src), "-f", "own"])
+    assert done.exit_code == 2 and "a function of this file" in done.output

@@ -37,6 +37,7 @@ from ..ir.core import (
     NO_DEFAULT,
     Block,
     Function,
+    FunctionDefault,
     Kind,
     Op,
     Value,
@@ -938,15 +939,28 @@ class _FunctionWriter:
         self.results = [self._expr(v) for v in fn.results]
         ret = ast.Return(value=self._structure(fn.structure))
         doc = [ast.Expr(ast.Constant(fn.docstring))] if fn.docstring else []
-        defaults = [self._const_expr(d) for d in fn.defaults
-                    if d is not NO_DEFAULT and d is not KEYWORD_ONLY]
+        defaults, checks = [], []
+        for p, mark, arg in zip(fn.params, marks, [*args, *kwonly], strict=True):
+            if mark is NO_DEFAULT or mark is KEYWORD_ONLY:
+                continue
+            if isinstance(mark, FunctionDefault):  # act=np.tanh: a compile-time choice
+                default = function_default_name(p)
+                self.modules.add(("default", default, mark))
+                defaults.append(_name(default))
+                what = mark.spelled or getattr(mark.value, "__qualname__", "its default")
+                message = (f"{fn.name} was compiled for {arg.arg}={what}; for another "
+                           "function, differentiate a function that passes it")
+                checks.append(ast.parse(f"if {arg.arg} is not {default}:\n"
+                                        f"    raise TypeError({message!r})").body[0])
+            else:
+                defaults.append(self._const_expr(mark))
         star = [ast.arg(arg=self.namer.fresh(n)) if n else None for n in fn.star]
         return ast.FunctionDef(
             name=fn.name,
             args=ast.arguments(posonlyargs=[], args=args, vararg=star[0],
                                kwonlyargs=kwonly, kw_defaults=[None] * len(kwonly),
                                kwarg=star[1], defaults=defaults),
-            body=doc + self.body + [ret],
+            body=doc + checks + self.body + [ret],
             decorator_list=[],
             returns=None,
             type_comment=None,
@@ -998,6 +1012,11 @@ def module(fns: list[Function | tuple[list[ast.stmt], set[str]]],
         defs = [ast.Assign(targets=[ast.Name(n, ast.Store())],
                            value=ast.parse(_array_literal(v), mode="eval").body)
                 for n, v in sorted(static.items())] + defs
+    for default_name, d in sorted(_function_defaults(modules).items()):
+        if d.spelled is not None:  # np.tanh: the module spells it, and stays standalone
+            modules.add(P.MATH if d.spelled.startswith("math.") else P.NUMPY)
+            defs.insert(0, ast.Assign(targets=[ast.Name(default_name, ast.Store())],
+                                      value=ast.parse(d.spelled, mode="eval").body))
     read = sorted(n for n, ref in environment.items() if not ref.static)
     if read and header:
         header += ("\n\nReads the array" + ("s " if len(read) > 1 else " ") + ", ".join(read)
@@ -1035,6 +1054,16 @@ def environment_arrays(modules: set) -> dict[str, Any]:
             if out.setdefault(m[1], m[2]) is not m[2]:
                 raise InternalError(f"two environment arrays named {m[1]!r} in one module")
     return out
+
+
+def _function_defaults(modules: set) -> dict[str, Any]:
+    """The function defaults a module's functions check (name -> :class:`FunctionDefault`)."""
+    return {m[1]: m[2] for m in modules if isinstance(m, tuple) and m[0] == "default"}
+
+
+def function_default_name(param: Value) -> str:
+    """The module-level name of the function default of ``param`` (``_default_act``)."""
+    return f"_default_{param.hint}"
 
 
 def _array_literal(value: Any) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from .. import primitives as P
 from ..errors import InternalError, NameResolutionError, S2SADError, UnsupportedError
 from ..ir.builder import Builder
-from ..ir.core import NO_DEFAULT, Function, Kind, SourceInfo, Value
+from ..ir.core import NO_DEFAULT, Function, FunctionDefault, Kind, SourceInfo, Value
 from . import environment
 from .arrays import ArrayMixin, RetryWithArray, Shape, annotation_kind
 from .control import ControlFlowMixin, LoopEnd, Undefined
@@ -136,6 +136,16 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         self.top_params = params
         defaults = self._defaults(pf)
         env: dict[str, Any] = {p.hint: p for p in params}
+        for p, d in zip(params[len(params) - len(defaults):] if defaults else (), defaults,
+                        strict=False):
+            if isinstance(d, FunctionDefault):
+                if d.spelled is None and pf.live is None:
+                    raise self.unsupported(
+                        pf, node, f"the default of `{p.hint}` is a function of this file",
+                        why="a module the command line writes cannot refer to it",
+                        hint="use the Python API (s2sad.grad), or a NumPy or math function "
+                             "as the default")
+                env[p.hint] = _default_function(d)  # the body calls the default
         result = self._body(pf, env, stack=(pf.identity,))
         if isinstance(result, tuple):
             flat: list[Value] = []
@@ -242,18 +252,36 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             # a live function's defaults were evaluated when its `def` ran: use those
             # values (a global named in a default may have changed since)
             for node, d in zip(a.defaults, live, strict=True):
+                if isinstance(classify(d), _FUNCTIONS) and not isinstance(d, bool):
+                    values.append(FunctionDefault(d, _library_spelling(classify(d))))
+                    continue
                 if isinstance(d, bool) or not isinstance(d, (int, float)):
                     raise self.unsupported(pf, node, "a parameter default that is not a "
-                                           "number", hint="use a number as the default")
+                                           "number or a function",
+                                           hint="use a number as the default")
                 values.append(d)
             return tuple(values)
         for d in a.defaults:
             try:
                 values.append(_ConstEval(pf.resolver).visit(d))
+                continue
             except (ValueError, ArithmeticError, TypeError):
+                pass
+            ref = self._static_function(pf, d)
+            if ref is None:
                 raise self.unsupported(pf, d, "a parameter default that is not a numeric "
-                                       "constant", hint="use a number as the default") from None
+                                       "constant or a function",
+                                       hint="use a number as the default")
+            values.append(FunctionDefault(ref, _library_spelling(ref)))
         return tuple(values)
+
+    def _static_function(self, pf: ParsedFunction, node: ast.expr) -> Any:
+        """The function a default written in a file names (``np.tanh``, ``relu``), if any."""
+        try:
+            got = self._resolve_callee(node, _Ctx(pf, {}, ()))
+        except S2SADError:
+            return None
+        return got if isinstance(got, _FUNCTIONS) else None
 
     # -- statements --------------------------------------------------------------------------
     def _body(self, pf: ParsedFunction, env: dict[str, Any], stack: tuple) -> Any:
@@ -915,7 +943,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                 if default is NO_DEFAULT:
                     raise self.unsupported(ctx.pf, node, f"missing argument `{name}` for "
                                            f"`{callee.name}`")
-                bound[name] = self.b.const(default, ctx.pf.loc(node))
+                bound[name] = (_default_function(default) if isinstance(default, FunctionDefault)
+                               else self.b.const(default, ctx.pf.loc(node)))
         outer = self.borrowed
         self.borrowed = outer | {v for v in bound.values()
                                  if isinstance(v, Value) and v.kind is Kind.ARRAY}
@@ -1015,3 +1044,16 @@ def _describe(value: Any) -> str:
 
 # compile-time function values: what a name may be bound to and called through
 _FUNCTIONS = (FuncRef, PrimRef, ArrayFuncRef, CustomRef, BuiltinRef, LocalFunction)
+
+
+def _default_function(default: FunctionDefault) -> Any:
+    """What the body calls through a parameter whose default is ``default``."""
+    value = default.value
+    return value if isinstance(value, _FUNCTIONS) else classify(value)
+
+
+def _library_spelling(ref: Any) -> str | None:
+    """``np.tanh`` for a NumPy or math function's reference (``None``: another)."""
+    if isinstance(ref, PrimRef) and ref.lib in (P.MATH, P.NUMPY):
+        return f"{'math' if ref.lib == P.MATH else 'np'}.{ref.spelled.rpartition('.')[2]}"
+    return None
