@@ -369,6 +369,10 @@ def _define_table() -> None:
                        evaluator=lambda lib, a, b, **_: bool(a and b)))
     register(Primitive("or", 2, operator="Or", kind_rule=_bool_kind, derivative="none",
                        evaluator=lambda lib, a, b, **_: bool(a or b)))
+    # elementwise on masks (`np.logical_and(x > 0, x < 1)`, `(x > 0) & (x < 1)`)
+    for name, nin in (("logical_and", 2), ("logical_or", 2), ("logical_not", 1)):
+        register(Primitive(name, nin, names={NUMPY: name}, kind_rule=_bool_kind,
+                           derivative="none"))
 
     # -- sequences (a list, tuple or 1-D array of floats) -------------------------------------
     # `self.<attr> <op>= value` on the method's object (attrs: attr, op: "set" or an

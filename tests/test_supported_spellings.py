@@ -295,3 +295,17 @@ def test_the_command_line_writes_a_library_default_and_refuses_its_own(tmp_path)
     assert "_default_act = np.tanh" in done.output and "With respect to w, x." in done.output
     done = CliRunner().invoke(cli, ["grad", str(src), "-f", "own"])
     assert done.exit_code == 2 and "a function of this file" in done.output
+
+
+def masks(x: np.ndarray):
+    inside = np.logical_and(x > -1.0, x < 1.0)
+    outside = ~((x > -1.5) | (x < -5.0))
+    both = (x > 0.0) & np.logical_not(x > 2.0)
+    return np.sum(np.where(inside, x * x, 0.0) + np.where(outside, 3.0 * x, 0.0)
+                  + np.where(np.logical_or(both, outside), np.sin(x), 0.0))
+
+
+def test_masks_combine_with_logical_functions_and_bitwise_operators():
+    for x in (np.array([0.5, -2.0, 0.3, 2.5, -1.2]), np.array([1.7, -0.4, -3.0, 0.9, 0.1])):
+        np.testing.assert_allclose(s2sad.grad(masks)(x), fd_grad(masks, (x,), 0), rtol=1e-6,
+                                   atol=1e-9)

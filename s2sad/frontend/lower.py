@@ -615,6 +615,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             return self.emit("neg", [self.value(node.operand, ctx)], ctx, node, hint)
         if isinstance(node.op, ast.Not):
             return self.emit("not", [self.condition(node.operand, ctx)], ctx, node, hint)
+        operand = self.value(node.operand, ctx)
+        if operand.kind is Kind.BOOL:  # ~(x > 0): the negation of a mask
+            return self.emit("logical_not", [operand], ctx, node, hint, lib=P.NUMPY)
         raise self.unsupported(ctx.pf, node, "bitwise inversion `~` is not supported",
                                why="it has no derivative", hint="use arithmetic operators")
 
@@ -639,6 +642,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             return self._power(left, right, ctx, node, hint, lib=None)
         if isinstance(op, ast.MatMult):
             return self.matmul(left, right, node, ctx, hint)
+        if isinstance(op, (ast.BitAnd, ast.BitOr)) and left.kind is right.kind is Kind.BOOL:
+            # masks: `(x > 0) & (x < 1)`, as NumPy code combines comparisons of arrays
+            return self.emit("logical_and" if isinstance(op, ast.BitAnd) else "logical_or",
+                             [left, right], ctx, node, hint, lib=P.NUMPY)
         prim = _BINOPS.get(type(op))
         if prim is None:
             raise self.unsupported(ctx.pf, node,

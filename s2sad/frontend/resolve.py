@@ -52,7 +52,8 @@ NUMPY_FUNCTIONS = {
     "sqrt": "sqrt", "hypot": "hypot", "power": "pow", "abs": "abs", "absolute": "abs",
     "fabs": "abs", "floor": "floor", "ceil": "ceil", "trunc": "trunc", "sign": "sign",
     "maximum": "max2", "minimum": "min2", "square": "square", "round": "round",
-    "logaddexp": "logaddexp",
+    "logaddexp": "logaddexp", "logical_and": "logical_and", "logical_or": "logical_or",
+    "logical_not": "logical_not",
 }
 MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf,
                   "nan": math.nan}
