@@ -224,6 +224,12 @@ def _attr_update(lib: str | None, obj: Any, value: Any, *, attr: str, op: str) -
     return 0
 
 
+def _raise_if(lib: str | None, test: Any, *, exc: str, message: str) -> int:
+    if test:
+        raise getattr(builtins, exc)(message)
+    return 0
+
+
 def _unpack_check(lib: str | None, xs: Any, *, n: int) -> int:
     if len(xs) != n:
         raise ValueError(f"cannot unpack {len(xs)} values into {n} names")
@@ -369,10 +375,16 @@ def _define_table() -> None:
                        evaluator=lambda lib, a, b, **_: bool(a and b)))
     register(Primitive("or", 2, operator="Or", kind_rule=_bool_kind, derivative="none",
                        evaluator=lambda lib, a, b, **_: bool(a or b)))
-    # elementwise on masks (`np.logical_and(x > 0, x < 1)`, `(x > 0) & (x < 1)`)
-    for name, nin in (("logical_and", 2), ("logical_or", 2), ("logical_not", 1)):
-        register(Primitive(name, nin, names={NUMPY: name}, kind_rule=_bool_kind,
-                           derivative="none"))
+    # elementwise on masks (`np.logical_and(x > 0, x < 1)`, `(x > 0) & (x < 1)`), and
+    # their reductions (`np.all(m)`, `m.any()`)
+    for name, nin in (("logical_and", 2), ("logical_or", 2), ("logical_not", 1),
+                      ("np_all", 1), ("np_any", 1)):
+        register(Primitive(name, nin, names={NUMPY: name.removeprefix("np_")},
+                           kind_rule=_bool_kind, derivative="none"))
+    # `if <test>: raise ValueError("...")`: the primal's check, run where it stands
+    # (attrs: exc, a builtin exception's name; message)
+    register(Primitive("raise_if", 1, kind_rule=lambda k, a: Kind.INT, derivative="none",
+                       cse=False, fold=False, effect=True, evaluator=_raise_if))
 
     # -- sequences (a list, tuple or 1-D array of floats) -------------------------------------
     # `self.<attr> <op>= value` on the method's object (attrs: attr, op: "set" or an

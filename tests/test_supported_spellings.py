@@ -309,3 +309,25 @@ def test_masks_combine_with_logical_functions_and_bitwise_operators():
     for x in (np.array([0.5, -2.0, 0.3, 2.5, -1.2]), np.array([1.7, -0.4, -3.0, 0.9, 0.1])):
         np.testing.assert_allclose(s2sad.grad(masks)(x), fd_grad(masks, (x,), 0), rtol=1e-6,
                                    atol=1e-9)
+
+
+def checks_its_input(x: np.ndarray):
+    """As PySwarms writes its test functions: input checks that raise."""
+    if not x.shape[0] == 2:
+        raise IndexError("only takes two-dimensional input")
+    if not np.logical_and(x >= -4.5, x <= 4.5).all():
+        raise ValueError("input must be within [-4.5, 4.5]")
+    if np.any(x > 100.0):
+        raise ValueError("too large")
+    return (1.5 - x[0] + x[0] * x[1]) ** 2
+
+
+def test_input_checks_that_raise_run_where_they_stand():
+    for x in (np.array([1.0, 0.5]), np.array([-2.0, 3.0])):
+        np.testing.assert_allclose(s2sad.grad(checks_its_input)(x),
+                                   fd_grad(checks_its_input, (x,), 0), rtol=1e-6, atol=1e-9)
+    with pytest.raises(IndexError, match="two-dimensional"):
+        s2sad.grad(checks_its_input)(np.array([1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match=r"within \[-4.5, 4.5\]"):
+        s2sad.value_and_grad(checks_its_input)(np.array([9.0, 0.0]))
+    assert "raise ValueError('input must be within" in s2sad.grad(checks_its_input).source

@@ -236,8 +236,13 @@ CASES += [
 # -- PySwarms: pyswarms/utils/functions/single_obj.py (one particle: x of shape (1, d)) -----
 
 def _box(lo: Any, hi: Any, d: int = 2) -> Callable[..., tuple]:
+    """Points in the middle 60 % of the function's domain: PySwarms checks the domain and
+    raises, and the finite differences' first steps reach 10 % of |x| around each point."""
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    margin = 0.2 * (hi - lo)
+
     def args(mod: Any, fn: Any, rng: np.random.Generator) -> tuple:
-        return (rng.uniform(lo, hi, size=(1, d)),)
+        return (rng.uniform(lo + margin, hi - margin, size=(1, d)),)
     return args
 
 

@@ -622,6 +622,10 @@ class _FunctionWriter:
             value = self._expr(op.operands[1])
             self.body.append(ast.Assign(targets=[target], value=value) if kind == "set" else
                              ast.AugAssign(target=target, op=_AUG[kind], value=value))
+        elif op.prim == "raise_if":  # if <test>: raise ValueError("..."), where it stands
+            exc = self._call(P.BUILTIN, op.attr("exc"), [ast.Constant(op.attr("message"))])
+            self.body.append(ast.If(test=self._expr(op.operands[0]),
+                                    body=[ast.Raise(exc=exc, cause=None)], orelse=[]))
         elif op.prim == "unpack_check":  # x, y = xs: Python's check that xs has two items
             n = op.attr("n")
             test = ast.Compare(self._call(P.BUILTIN, "len", [self._expr(op.operands[0])]),

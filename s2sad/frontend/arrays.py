@@ -585,6 +585,8 @@ class ArrayMixin:
         """``x.sum(axis=0)``, ``x.mean()``, ``x.max()``, ``x.dot(y)``, ``x.reshape(n, 1)`` …"""
         method = node.func.attr
         spelled = f".{method}()"
+        if method in ("all", "any") and not node.args and not node.keywords:
+            return self.emit(f"np_{method}", [value], ctx, node, hint, lib=P.NUMPY)
         if method not in _METHODS:
             if isinstance(value, Value) and value.kind is Kind.LIST or method in _LIST_METHODS:
                 raise self.unsupported(ctx.pf, node.func, f"the list method `{spelled}` is not "

@@ -168,6 +168,11 @@ class ControlFlowMixin:
     # -- if ----------------------------------------------------------------------------------
     def visit_If(self, node: ast.If, ctx, rest: list[ast.stmt]):
         pred = self.condition(node.test, ctx)
+        if len(node.body) == 1 and isinstance(node.body[0], ast.Raise):
+            # `if <test>: raise ValueError("...")`: the check runs where it stands, and the
+            # function goes on (with the `else` branch, if any)
+            self.raise_if(pred, node.body[0], ctx)
+            return self.stmts(node.orelse, ctx) if node.orelse else None
         if not has_exit([node]):
             envs, blocks = [], []
             for branch in (node.body, node.orelse):
@@ -192,6 +197,25 @@ class ControlFlowMixin:
         if ctx.in_loop:
             return self._join_loop_ends(node, ctx, pred, blocks, envs, outcomes)
         return self._join_returns(node, ctx, pred, blocks, outcomes)
+
+    def raise_if(self, pred: Value, node: ast.Raise, ctx) -> None:
+        """A ``raise`` of a builtin exception under a test: an effect of the primal."""
+        import builtins
+
+        exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        name = exc.id if isinstance(exc, ast.Name) else None
+        cls = getattr(builtins, name, None) if name else None
+        if not (isinstance(cls, type) and issubclass(cls, Exception)) or node.cause is not None:
+            raise self.unsupported(ctx.pf, node, "only `raise` of a builtin exception "
+                                   "(`raise ValueError(\"...\")`) under an `if` is supported",
+                                   hint="raise ValueError, TypeError, IndexError, ... with a "
+                                        "message")
+        args = node.exc.args if isinstance(node.exc, ast.Call) else []
+        message = (args[0].value if len(args) == 1 and isinstance(args[0], ast.Constant)
+                   and isinstance(args[0].value, str) else
+                   f"raised as `{ast.unparse(node)}` at line {ctx.pf.loc(node).lineno}")
+        self.b.emit("raise_if", (pred,), attrs=(("exc", name), ("message", message)),
+                    loc=ctx.pf.loc(node))
 
     def _join_kind(self, ctx, node: ast.AST, a: Kind, b: Kind) -> Kind:
         try:

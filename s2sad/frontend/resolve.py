@@ -53,7 +53,7 @@ NUMPY_FUNCTIONS = {
     "fabs": "abs", "floor": "floor", "ceil": "ceil", "trunc": "trunc", "sign": "sign",
     "maximum": "max2", "minimum": "min2", "square": "square", "round": "round",
     "logaddexp": "logaddexp", "logical_and": "logical_and", "logical_or": "logical_or",
-    "logical_not": "logical_not",
+    "logical_not": "logical_not", "all": "np_all", "any": "np_any",
 }
 MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf,
                   "nan": math.nan}
