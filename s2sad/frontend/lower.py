@@ -212,7 +212,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             "ImportFrom": "import at module level (s2sad knows math and numpy: `from math "
                           "import pi`)",
             "Match": "use `if` / `elif` / `else` with comparisons",
-            "Raise": "check the input outside the differentiated function",
+            "Raise": "raise under an `if` (an input check: `if x < 0: raise ValueError("
+                     "\"...\")`), or check the input outside the differentiated function",
             "Assert": "check the input outside the differentiated function",
         }
         return self.unsupported(pf, node, f"{words} is not supported",
