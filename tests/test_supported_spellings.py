@@ -331,3 +331,17 @@ def test_input_checks_that_raise_run_where_they_stand():
     with pytest.raises(ValueError, match=r"within \[-4.5, 4.5\]"):
         s2sad.value_and_grad(checks_its_input)(np.array([9.0, 0.0]))
     assert "raise ValueError('input must be within" in s2sad.grad(checks_its_input).source
+
+
+def checks_every_item(xs, a):
+    for v in xs:
+        if v < 0.0:
+            raise ValueError("negative item")
+    return a * a
+
+
+def test_a_loop_that_only_checks_is_kept():
+    g = s2sad.grad(checks_every_item, wrt=1)
+    assert g([1.0, 2.0], 3.0) == 6.0
+    with pytest.raises(ValueError, match="negative item"):
+        g([1.0, -2.0], 3.0)

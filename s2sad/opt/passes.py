@@ -34,7 +34,7 @@ def _dce_block(block: Block) -> Block:
     live: set[Value] = set(block.yields)
     kept = []
     for op in reversed(block.ops):
-        if not any(r in live for r in op.results) and not P.PRIMITIVES[op.prim].effect:
+        if not any(r in live for r in op.results) and not _effectful(op):
             continue
         if op.regions:
             op = _prune_slots(op, live)
@@ -46,6 +46,12 @@ def _dce_block(block: Block) -> Block:
         live.update(op.operands)
     kept.reverse()
     return Block(args=block.args, ops=kept, yields=block.yields)
+
+
+def _effectful(op: Op) -> bool:
+    """Is ``op`` a side effect, or a loop or branch that holds one?  It stays."""
+    return P.PRIMITIVES[op.prim].effect or any(
+        P.PRIMITIVES[o.prim].effect for region in op.regions for o in walk_ops(region))
 
 
 def _prune_slots(op: Op, live: set[Value]) -> Op:
