@@ -4,8 +4,12 @@
 methods (as CPython's ``ast.NodeVisitor``) and builds IR through a
 :class:`~s2sad.ir.builder.Builder`.  Variables are renamed into SSA values
 as it goes (``env`` maps a source name to its current value); a tuple is a
-compile-time tuple of values.  Calls to other functions of the user's
-module are inlined; recursion is rejected.
+compile-time tuple of values, and a function (``np.tanh``, a module function, a
+nested ``def`` or ``lambda``) is a compile-time value too.  Calls to the user's own
+functions are inlined (a nested one with the variables it sees at the call);
+recursion is rejected.  Environment data — module constants and arrays, closure
+values, a bound method's ``self.*`` — is read here and recorded for the staleness
+guard (:mod:`.environment`).
 
 Every construct not handled here raises a located
 :class:`~s2sad.errors.UnsupportedError` that says what to write instead —
