@@ -345,3 +345,30 @@ def test_a_loop_that_only_checks_is_kept():
     assert g([1.0, 2.0], 3.0) == 6.0
     with pytest.raises(ValueError, match="negative item"):
         g([1.0, -2.0], 3.0)
+
+
+def horner_reversed(xs, a):
+    s = 0.0
+    for v in reversed(xs):
+        s = s * a + v  # the order matters
+    return s
+
+
+def reversed_range(a, n):
+    s = 1.0
+    for i in reversed(range(1, n)):
+        s = s * a + i
+    return s
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_reversed_loops(mode):
+    for xs, a in (([1.0, -2.0, 0.5, 3.0], 0.7), ([2.0], -1.3), ([], 0.4)):
+        got = s2sad.grad(horner_reversed, wrt=1, mode=mode)(xs, a)
+        assert got == pytest.approx(fd_grad(horner_reversed, (xs, a), 1), abs=1e-9)
+        if mode == "reverse" and xs:
+            assert s2sad.grad(horner_reversed, wrt=0)(xs, a) == pytest.approx(
+                [a ** k for k in range(len(xs))])
+    for n in (0, 1, 5):
+        got = s2sad.grad(reversed_range, mode=mode)(0.7, n)
+        assert got == pytest.approx(fd_grad(reversed_range, (0.7, n), 0), abs=1e-9)

@@ -229,6 +229,8 @@ class SequenceMixin:
                 var = self._target_names(target, 1, ctx)[0]
                 start, stop, step = self._range_bounds(it, ctx)
                 return start, stop, step, lambda i: {var: i}
+            if name == "reversed" and len(it.args) == 1:
+                return self._reversed_loop(it.args[0], target, ctx)
             if name == "enumerate" and len(it.args) == 1:
                 idx, item = self._target_names(target, 2, ctx)
                 xs = self.as_list(self.expr(it.args[0], ctx), it.args[0], ctx)
@@ -262,6 +264,26 @@ class SequenceMixin:
         stop = self.emit("len", [xs], ctx, it)
         return self.b.const(0), stop, self.b.const(1), lambda i: {
             var: self.emit("getitem", [xs, i], ctx, it, var)}
+
+    def _reversed_loop(self, arg: ast.expr, target: ast.expr, ctx):
+        """``for v in reversed(xs)`` over a list, ``for i in reversed(range(a, b))``: the
+        loop over the indices backwards."""
+        (var,) = self._target_names(target, 1, ctx)
+        one, minus_one = self.b.const(1), self.b.const(-1)
+        if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and (
+                arg.func.id == "range" and arg.func.id not in ctx.env):
+            start, stop, step = self._range_bounds(arg, ctx)
+            if self.b.const_value(step) != 1:
+                raise self.unsupported(ctx.pf, arg, "`reversed(range(...))` with a step is not "
+                                       "supported", hint="write the range backwards: "
+                                       "`range(last, first - 1, -step)`")
+            last = self.emit("sub", [stop, one], ctx, arg)
+            before = self.emit("sub", [start, one], ctx, arg)
+            return last, before, minus_one, lambda i: {var: i}
+        xs = self.as_list(self.expr(arg, ctx), arg, ctx)
+        last = self.emit("sub", [self.emit("len", [xs], ctx, arg), one], ctx, arg)
+        return last, minus_one, minus_one, lambda i: {
+            var: self.emit("getitem", [xs, i], ctx, arg, var)}
 
     def _list_slice_loop(self, it: ast.Subscript, target: ast.expr, ctx):
         """``for v in xs[a:b]`` over a list: the loop over ``range`` of the slice's indices,
