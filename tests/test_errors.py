@@ -272,7 +272,7 @@ def test_each_rewrite_follows_its_errors_hint(name):
 
 MISLEADING = [  # (case, text its error used to give, which was wrong for it)
     ("unpacks_list_items", "iterating over an array"),
-    ("repeats_a_list", "pass the values as a list argument"),
+    ("joins_lists", "pass the values as a list argument"),
     ("indexes_nested_list", "pass the values as a list argument"),
     ("indexes_a_dict", "use numeric values only"),
     ("assigns_through_another_name", "item assignment into the argument `x` (an array"),

@@ -372,3 +372,19 @@ def test_reversed_loops(mode):
     for n in (0, 1, 5):
         got = s2sad.grad(reversed_range, mode=mode)(0.7, n)
         assert got == pytest.approx(fd_grad(reversed_range, (0.7, n), 0), abs=1e-9)
+
+
+def repeats(x, n):
+    ys = [x] * n
+    zs = 3 * [0.0]
+    for i in range(n):
+        ys[i] = ys[i] * (i + 1)
+    zs[1] = x
+    return sum(ys) + zs[1] * zs[1]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_repeated_list_is_the_comprehension_it_means(mode):
+    for x, n in ((0.7, 4), (-1.2, 1), (2.0, 0)):
+        got = s2sad.grad(repeats, mode=mode)(x, n)
+        assert got == pytest.approx(fd_grad(repeats, (x, n), 0), abs=1e-8)

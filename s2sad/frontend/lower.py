@@ -627,6 +627,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                                why="it has no derivative", hint="use arithmetic operators")
 
     def expr_BinOp(self, node: ast.BinOp, ctx: _Ctx, hint: str | None) -> Value:
+        repeated = _repeated_list(node)
+        if repeated is not None:  # [x] * n: the list comprehension it means
+            return self.expr(repeated, ctx, hint)
         left = self.value(node.left, ctx)
         right = self.value(node.right, ctx)
         return self._binop(node.op, left, right, node, ctx, hint)
@@ -1068,4 +1071,20 @@ def _library_spelling(ref: Any) -> str | None:
     """``np.tanh`` for a NumPy or math function's reference (``None``: another)."""
     if isinstance(ref, PrimRef) and ref.lib in (P.MATH, P.NUMPY):
         return f"{'math' if ref.lib == P.MATH else 'np'}.{ref.spelled.rpartition('.')[2]}"
+    return None
+
+
+def _repeated_list(node: ast.BinOp) -> ast.ListComp | None:
+    """``[x] * n`` (or ``n * [x]``) as ``[x for _ in range(n)]``, when ``x`` is a
+    name or a constant (evaluating it once or n times is then the same)."""
+    if not isinstance(node.op, ast.Mult):
+        return None
+    for lst, count in ((node.left, node.right), (node.right, node.left)):
+        if (isinstance(lst, ast.List) and len(lst.elts) == 1
+                and isinstance(lst.elts[0], (ast.Name, ast.Constant, ast.UnaryOp))
+                and not isinstance(count, ast.List)):
+            loop = ast.comprehension(target=ast.Name("_", ast.Store()),
+                                     iter=ast.Call(ast.Name("range", ast.Load()), [count], []),
+                                     ifs=[], is_async=0)
+            return ast.copy_location(ast.ListComp(elt=lst.elts[0], generators=[loop]), node)
     return None
