@@ -26,7 +26,7 @@ from typing import Any
 
 from . import __version__, cache
 from .codegen import load
-from .codegen.guard import AGAIN, LIVE
+from .codegen.guard import AGAIN, LIVE, add_guard
 from .errors import DifferentiationError
 from .frontend import environment, from_function, lower
 from .ir.core import Function
@@ -188,13 +188,16 @@ def _from_source(name: str, source: str, fn: Any, guard: _Guard) -> Callable[...
     define it."""
     filename = f"<s2sad: {name}>"
     try:
-        compiled = load(source, name, filename, guard.names, guard=guard.test)
+        guarded = add_guard(source, name, guard.test)
+        compiled = load(guarded, name, filename, guard.names)
     except Exception:
         if fn is not None:
             raise
         return None  # a damaged cache entry: compile again
     guard.names = compiled.__globals__  # the guard's names live there now
     guard.compiled = compiled
+    # the guarded code keeps .source's line numbers (see add_guard): tracebacks and
+    # inspect.getsource read the standalone text
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     compiled.source = source
     compiled.ir = fn

@@ -100,6 +100,7 @@ def test_reason_keys_blank_names_but_keep_constructs():
         "`*args` parameters are not supported")
 
 
+@pytest.mark.slow  # every case, both modes: 3 s
 @needs_corpus
 def test_the_whole_corpus_has_no_wrong_derivative():
     """Every case, both modes (a few seconds): no WRONG, no crash, no defective case."""

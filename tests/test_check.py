@@ -592,6 +592,7 @@ def test_fix_holds_an_int_at_a_value():
     assert good.ok, good.text()
 
 
+@pytest.mark.slow  # two SymPy checks of unrolled loops: 2 s
 def test_an_annotated_int_is_held_at_its_default():
     report = s2sad.check(annotated_count, points=3)
     assert report.ok, report.text()

@@ -697,6 +697,7 @@ INT_AND_ARRAYS = """\
     """
 
 
+@pytest.mark.slow  # four SymPy checks of unrolled loops: 4 s
 def test_check_holds_int_parameters(tmp_path):
     src = write(tmp_path, "ints.py", INT_AND_ARRAYS)
     result = run("check", src, *fargs("loop_count", "annotated"), "--points", "4")

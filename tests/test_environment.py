@@ -187,9 +187,19 @@ def test_disk_entries_are_checked_against_what_the_function_reads(tmp_path, monk
     assert s2sad.grad(mod.h)(2.0) == 12.0
 
 
-def test_array_globals_are_never_hashed_per_call():
-    """A value with a text (a float) is compared by identity per call; the text is only
-    computed when the identity differs."""
+def test_array_globals_are_never_hashed_per_call(monkeypatch):
+    """The per-call test compares identities; a value's text (a hash, for an array) is
+    computed only when an identity differs."""
+    mod = load_source("import numpy as np\nW = np.arange(1.0, 4.0)\n\n"
+                      "def h(x):\n    return np.sum(W * x * x)\n", stem="arrays")
+    g = s2sad.grad(mod.h)
+    assert "['W'] is" in g.guard.test
+    calls = []
+    real = environment.value_text
+    monkeypatch.setattr(environment, "value_text", lambda v: calls.append(v) or real(v))
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(g(x), 2.0 * mod.W * x)
+    assert calls == []
     assert environment.value_text(np.float64(2.0)) == "float64:" + repr(np.float64(2.0))
     assert environment.value_text(2.0) != environment.value_text(2)
     assert environment.value_text(object()) is None
@@ -202,3 +212,20 @@ def test_a_rebound_module_name_is_caught_when_the_cache_is_consulted():
     mod.math = load_source("def sin(t):\n    return t * t\n", stem="fakemath")
     with pytest.raises(s2sad.S2SADError, match="fakemath"):  # compiled again when asked
         s2sad.grad(mod.h)
+
+
+def test_the_guarded_code_keeps_the_lines_and_docstring_of_its_source():
+    """The guard's two lines take the room of the docstring's: tracebacks and
+    inspect.getsource read the standalone .source, line for line."""
+    import inspect
+    import traceback
+
+    mod = load_source("import math\n\ndef h(x):\n    return math.sqrt(x)\n", stem="lines")
+    g = s2sad.grad(mod.h)
+    assert inspect.getsource(g) in g.source and "_s2sad" not in inspect.getsource(g)
+    assert g.__doc__.startswith("Gradient of h")
+    with pytest.raises(ZeroDivisionError) as info:
+        g(0.0)
+    frame = traceback.extract_tb(info.value.__traceback__)[-1]
+    assert frame.line == g.source.splitlines()[frame.lineno - 1].strip()
+    assert "math.sqrt(x)" in frame.line

@@ -13,8 +13,6 @@ import ast
 import sys
 from typing import Any
 
-from .guard import add_guard
-
 
 def _astor():
     if sys.version_info >= (3, 12):
@@ -46,13 +44,9 @@ def render(tree: ast.AST) -> str:
 
 
 def load(source: str, name: str, filename: str = "<s2sad>",
-         env: dict[str, Any] | None = None, guard: str | None = None) -> Any:
+         env: dict[str, Any] | None = None) -> Any:
     """Execute generated module ``source`` in a fresh namespace (holding ``env``, names
-    the module reads but does not define) and return ``name`` from it; with ``guard`` (a
-    test expression), ``name`` opens with the API's staleness guard (:mod:`.guard`)."""
+    the module reads but does not define) and return ``name`` from it."""
     namespace: dict[str, Any] = {"__name__": "s2sad_generated", **(env or {})}
-    code: Any = source
-    if guard:
-        code = add_guard(ast.parse(source, filename), name, guard)
-    exec(compile(code, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
     return namespace[name]
