@@ -22,12 +22,24 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .. import primitives as P
 from ..errors import InternalError, NameResolutionError, S2SADError, UnsupportedError
 from ..ir.builder import Builder
-from ..ir.core import NO_DEFAULT, Function, FunctionDefault, Kind, SourceInfo, Value
+from ..ir.core import (
+    NO_DEFAULT,
+    Function,
+    FunctionDefault,
+    Kind,
+    Pack,
+    SourceInfo,
+    Static,
+    Value,
+)
 from . import environment
 from .arrays import ArrayMixin, RetryWithArray, Shape, annotation_kind
+from .containers import PLAIN, Container, ContainerMixin, NeedsStructure, describe
 from .control import ControlFlowMixin, LoopEnd, Undefined
 from .ints import RetryWithInt, int_params
 from .resolve import (
@@ -84,11 +96,17 @@ _NODE_WORDS = {
 _LATER = {"GeneratorExp"}
 
 
-class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
-    """Lowers one top-level function (and, by inlining, the functions it calls)."""
+class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
+    """Lowers one top-level function (and, by inlining, the functions it calls).
 
-    def __init__(self, pf: ParsedFunction) -> None:
+    ``structures`` (the API's, at a call) maps each parameter to the
+    :func:`~s2sad.frontend.containers.structure_key` of its argument; a parameter the
+    function uses as a container is compiled for that structure."""
+
+    def __init__(self, pf: ParsedFunction, structures: dict[str, Any] | None = None) -> None:
         self.top = pf
+        self.structures = structures
+        self.structured: set[str] = set()
         self.b = Builder()
         self.names_used: set[str] = set()
         self.env_names: dict[int, str] = {}  # id of an environment array -> its name
@@ -119,6 +137,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                 if any(kinds.get(n) is Kind.INT for n in retry.names):
                     raise InternalError(f"parameters {retry} are ints already") from None
                 kinds.update((n, Kind.INT) for n in retry.names)
+            except NeedsStructure as need:
+                key = (self.structures or {}).get(need.name)
+                if self.structures is None:
+                    raise
+                if key is None or key in PLAIN or need.name in self.structured:
+                    raise need.original from None  # not a container after all
+                self.structured.add(need.name)
             self.b = Builder()
             self.names_used = set()
 
@@ -133,13 +158,25 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         self.view_checks = []  # views of arrays assigned into (ArrayMixin.check_views)
         self.arg_sources = {}
         self.behind_seen = set()
-        params = []
+        self.leaves, self.leaf_names = set(), {}
+        params: list[Value] = []
+        arguments: list[Any] = []
+        env: dict[str, Any] = {}
         for a in node.args.posonlyargs + node.args.args:
+            if a.arg in self.structured:
+                env[a.arg], layout = self.container_argument(
+                    a.arg, self.structures[a.arg], kinds, params)
+                arguments.append(layout)
+                continue
             params.append(self.b.fresh(kinds.get(a.arg, Kind.FLOAT), a.arg))
+            env[a.arg] = params[-1]
+            arguments.append(len(params) - 1)
         self.params = set(params)
+        self.plain_params = {params[a] for a in arguments if isinstance(a, int)}
         self.top_params = params
         defaults = self._defaults(pf)
-        env: dict[str, Any] = {p.hint: p for p in params}
+        if self.structured:  # one default per flat parameter
+            defaults = _flat_defaults(arguments, defaults, pf)
         for p, d in zip(params[len(params) - len(defaults):] if defaults else (), defaults,
                         strict=False):
             if isinstance(d, FunctionDefault):
@@ -157,8 +194,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         else:
             flat = []
             structure = self._flatten(result, flat, pf, node)
+        self.rename_leaves()
         fn = self.b.finish(
             node.name, tuple(params), tuple(flat), structure=structure, defaults=defaults,
+            arguments=tuple(arguments) if self.structured else None,
             star=tuple(s.arg if s else None for s in (node.args.vararg, node.args.kwarg)),
             source=SourceInfo(pf.filename, node.name, node.lineno + pf.line_offset),
             names_used=frozenset(self.names_used), docstring=ast.get_docstring(node),
@@ -169,6 +208,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
     def _flatten(self, value: Any, flat: list[Value], pf: ParsedFunction, node: ast.AST):
         if isinstance(value, tuple):
             return tuple(self._flatten(v, flat, pf, node) for v in value)
+        if isinstance(value, (Container, Static)):
+            raise self.unsupported(pf, node, "the function returns "
+                                   + (value.noun() if isinstance(value, Container)
+                                      else describe(("static", value.value))),
+                                   why="s2sad differentiates functions that return numbers, "
+                                       "arrays, lists, or tuples of them",
+                                   hint="return the numbers (a tuple of them)")
         if not isinstance(value, Value):
             raise self.unsupported(pf, node, "the function returns a function",
                                    why="s2sad differentiates the numbers a function returns",
@@ -423,6 +469,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         if value.kind is Kind.FLOAT and value in self.params and value.hint not in self.pinned:
             raise RetryWithList(value.hint)  # unpacked: a sequence (a list or 1-D array)
         if value.kind not in (Kind.LIST, Kind.ARRAY):
+            if self.root_param(value) is not None:  # W, b = params[0]: a list of tuples
+                raise self.container_use(value, self.unsupported(
+                    ctx.pf, target, "unpacking an item of a list",
+                    why="s2sad's lists hold numbers, not tuples"))
             return value
         self.b.emit("unpack_check", (value,), attrs=(("n", n),), loc=ctx.pf.loc(target))
         if value.kind is Kind.ARRAY:
@@ -434,6 +484,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
     def _bind(self, target: ast.AST, value: Any, ctx: _Ctx) -> None:
         if isinstance(target, ast.Name):
             ctx.env[target.id] = value
+            self.note_binding(target.id, value)
             return
         if isinstance(target, ast.Attribute):
             self._attribute_update(target, value, "set", ctx)
@@ -446,6 +497,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                                                 if isinstance(t, ast.Starred)))
             if isinstance(value, Value):
                 value = self._unpack_sequence(value, len(target.elts), target, ctx)
+            if isinstance(value, Container) and value.kind == "namedtuple":
+                value = value.items
             if not isinstance(value, tuple):
                 raise self.unsupported(ctx.pf, target, "unpacking a value that is not a tuple",
                                        hint="unpack only tuples written or returned in the "
@@ -492,6 +545,12 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         if isinstance(got, _FUNCTIONS):
             raise self.unsupported(ctx.pf, node, f"`{ast.unparse(node)}` is a function, used "
                                    "here as a number", hint="call it")
+        if isinstance(got, (Container, Static)):
+            noun = got.noun() if isinstance(got, Container) else describe(("static",
+                                                                           got.value))
+            raise self.unsupported(ctx.pf, node, f"`{ast.unparse(node)}` is {noun}, used here "
+                                   "as a number", hint="read the number or array it holds: "
+                                   "`d[\"key\"]`, `obj.field`")
         return got
 
     def emit(self, prim: str, operands, ctx: _Ctx, node: ast.AST, hint: str | None = None,
@@ -595,14 +654,24 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         if self._bound_self(node.value, ctx):
             return self._bound_attribute(node, ctx)
         if (isinstance(node.value, ast.Name) and node.value.id == "self"
-                and ctx.pf.bound is None and ctx.env.get("self") in self.params):
-            raise self.unsupported(
+                and ctx.pf.bound is None and ctx.env.get("self") in self.plain_params):
+            raise NeedsStructure("self", self.unsupported(
                 ctx.pf, node, f"`self.{node.attr}` of a method taken without its object",
                 why="s2sad reads a method's attributes from the object it is bound to",
                 hint="differentiate the bound method: `s2sad.grad(obj.method)` (or decorate "
-                     "the method with @s2sad.differentiable and call `obj.method.grad`)")
+                     "the method with @s2sad.differentiable and call `obj.method.grad`)"))
         if not self._names_module(node.value, ctx):  # x.T, x.shape of a value
-            return self.array_attribute(self.value(node.value, ctx), node, ctx, hint)
+            base = self.expr(node.value, ctx)
+            if isinstance(base, Container):
+                return self.container_attribute(base, node, ctx)
+            if not hasattr(np.ndarray, node.attr) and (
+                    self.root_param(base) is not None):  # params.W: a container
+                raise self.container_use(base, self.unsupported(
+                    ctx.pf, node, f"the attribute `.{node.attr}` of a number or array",
+                    hint="use x.T, x.shape, x.ndim, x.size or a NumPy function"))
+            if not isinstance(base, Value):
+                base = self.value(node.value, ctx)  # the error for a tuple or a function
+            return self.array_attribute(base, node, ctx, hint)
         got = self._resolve_callee(node, ctx)
         if isinstance(got, ConstRef):
             return self.b.const(got.value, ctx.pf.loc(node))
@@ -678,10 +747,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             if isinstance(ctx.env.get(func.id), _FUNCTIONS):
                 return ctx.env[func.id]  # a nested function, or a function passed in
             if func.id in ctx.env:
-                raise self.unsupported(ctx.pf, func, f"`{func.id}` is a local value and "
-                                       "cannot be called",
-                                       why="callables passed as arguments cannot be seen into",
-                                       hint="call a module-level function by its name")
+                raise self.container_use(ctx.env[func.id], self.unsupported(
+                    ctx.pf, func, f"`{func.id}` is a local value and cannot be called",
+                    why="s2sad calls the functions it knows when it compiles",
+                    hint="call a module-level function by its name"))
             got = ctx.pf.resolver.lookup(func.id)
             if got is None:
                 raise NameResolutionError(
@@ -741,6 +810,11 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             if isinstance(a, ast.Starred):
                 raise self._reject(ctx.pf, a)
         if isinstance(node.func, ast.Attribute) and not self._names_module(node.func.value, ctx):
+            base = self.expr(node.func.value, ctx)
+            if not hasattr(np.ndarray, node.func.attr) and self.root_param(base) is not None:
+                raise self.container_use(base, self.unsupported(  # params.items()
+                    ctx.pf, node.func, f"the method `.{node.func.attr}()` is not supported",
+                    hint="use a NumPy function on the value"))
             return self.array_method(self.value(node.func.value, ctx), node, ctx, hint)
         callee = self._resolve_callee(node.func, ctx)
         spelled = ast.unparse(node.func)
@@ -1046,9 +1120,22 @@ def _op_symbol(op: ast.operator) -> str:
                 type(op), type(op).__name__)
 
 
-def lower(pf: ParsedFunction) -> Function:
-    """Lift a parsed function into IR."""
-    return Lowerer(pf).lower()
+def _flat_defaults(arguments: list, defaults: tuple, pf: ParsedFunction) -> tuple:
+    """``defaults`` (one per source parameter) as one per flat parameter: a container
+    parameter's leaves have none."""
+    out: list[Any] = []
+    for a, d in zip(arguments, defaults, strict=True):
+        if isinstance(a, int):
+            out.append(d)
+        elif isinstance(a.pack, Pack):
+            out.extend([NO_DEFAULT] * len(list(a.pack.leaves())))
+    return tuple(out)
+
+
+def lower(pf: ParsedFunction, structures: dict[str, Any] | None = None) -> Function:
+    """Lift a parsed function into IR (for the structures of its container arguments, when
+    known: see :mod:`.containers`)."""
+    return Lowerer(pf, structures).lower()
 
 
 def _describe(value: Any) -> str:
