@@ -379,3 +379,19 @@ def test_strings_and_dicts_built_in_the_function():
         np.testing.assert_allclose(got_x, fd_grad(lambda c, x: f(c, x[0]), (cfg, [x]), 1)[(0,)],
                                    rtol=1e-6)
     assert len(g.table) == 2
+
+
+def test_star_arguments_of_containers_and_zip_with_lists():
+    def unpack(p):
+        return p["means"], p["weights"], p["shifts"]
+
+    def f(p, x):
+        total = 0.0
+        for m, w, c in zip(*unpack(p)):  # noqa: B905 (autograd's GMM example)
+            total = total + np.sum(np.tanh(m * x)) * w + c * c
+        return total + np.sum(np.arctan2(*p["pair"]))
+
+    p = {"means": [np.array([0.3, -0.2]), np.array([1.1, 0.4])], "weights": [0.5, -1.5],
+         "shifts": [1.0, -0.3], "pair": (np.array([0.7, -0.1]), np.array([1.2, 0.9]))}
+    x = np.array([1.0, -2.0])
+    assert_grad_like(s2sad.grad(f)(p, x), fd_grad(f, (p, x)), p)

@@ -372,9 +372,34 @@ class ContainerMixin:
             self.stmts(node.body, ctx)
         return True
 
+    def expand_starred(self, call: ast.Call, ctx) -> ast.Call:
+        """``f(*t)`` with ``t`` a compile-time tuple (or NamedTuple), ``zip(*groups)``:
+        ``f(t[0], t[1], ...)``, its length being known when s2sad compiles (``t`` is
+        evaluated once, into a hidden name); other calls unchanged."""
+        if not any(isinstance(a, ast.Starred) for a in call.args):
+            return call
+        args: list[ast.expr] = []
+        for a in call.args:
+            value = self.expr(a.value, ctx) if isinstance(a, ast.Starred) else None
+            if isinstance(value, Container) and value.kind == "namedtuple":
+                value = value.items
+            if not isinstance(value, tuple):
+                args.append(a)  # not starred, or a run-time list: the call's own rules
+                continue
+            held = self.hidden("items")
+            ctx.env[held] = value
+            args.extend(ast.copy_location(ast.Subscript(
+                value=ast.Name(held, ast.Load()), slice=ast.Constant(i), ctx=ast.Load()), a)
+                for i in range(len(value)))
+        return ast.copy_location(ast.Call(func=call.func, args=args, keywords=call.keywords),
+                                 call)
+
     def _container_rows(self, it: ast.expr, target: ast.expr, ctx) -> list | None:
+        if isinstance(it, ast.Call):
+            it = self.expand_starred(it, ctx)
         call = it.func if isinstance(it, ast.Call) else None
-        if isinstance(call, ast.Name) and call.id not in ctx.env and not it.keywords and (
+        if isinstance(call, ast.Name) and call.id not in ctx.env and all(
+                k.arg == "strict" and call.id == "zip" for k in it.keywords) and (
                 call.id in ("enumerate", "zip", "reversed")) and it.args:
             parts = [self._iterable(a, ctx) for a in it.args]
             if all(p is None for p in parts):
@@ -385,11 +410,15 @@ class ContainerMixin:
                         if isinstance(t, ast.Tuple):
                             self._tuple_target_of_list([arg], t, ctx)
                 return None
-            if any(p is None for p in parts) or (call.id != "zip" and len(parts) != 1):
-                raise self.unsupported(
-                    ctx.pf, it, f"`{call.id}` of a container and a run-time list",
-                    why="s2sad unrolls loops over containers and keeps loops over lists",
-                    hint="loop over the indices of the list with `range`")
+            if call.id != "zip" and len(parts) != 1:
+                raise self.unsupported(ctx.pf, it, f"`{call.id}` takes one argument here")
+            if call.id == "zip" and any(p is None for p in parts):
+                # zip(layers, rates): a list beside a container is read item by item, as
+                # far as the container goes (Python's zip stops at the shortest; a shorter
+                # list is an IndexError when the derivative runs)
+                n = min(len(p) for p in parts if p is not None)
+                parts = [p if p is not None else self._items_of_sequence(a, n, ctx)
+                         for p, a in zip(parts, it.args, strict=True)]
             if call.id == "enumerate":
                 return [(self.b.const(i), v) for i, v in enumerate(parts[0])]
             if call.id == "reversed":
@@ -407,6 +436,16 @@ class ContainerMixin:
         if rows is None and isinstance(target, ast.Tuple):
             self._tuple_target_of_list([it], target, ctx)
         return None if rows is None else list(rows)
+
+    def _items_of_sequence(self, node: ast.expr, n: int, ctx) -> tuple:
+        """The first ``n`` items of the list or array ``node``, by constant indices."""
+        value = self.expr(node, ctx)
+        if isinstance(value, Value) and value.kind is Kind.ARRAY:
+            return tuple(self.emit("np_index", [value, self.b.const(k)], ctx, node, None,
+                                   index=(("int", 0),)) for k in range(n))
+        xs = self.as_list(value, node, ctx)
+        return tuple(self.emit("getitem", [xs, self.b.const(k)], ctx, node, None)
+                     for k in range(n))
 
     def _tuple_target_of_list(self, iters: list[ast.expr], target: ast.Tuple, ctx) -> None:
         """``for W, b in params`` over a parameter taken for a list of numbers: it holds

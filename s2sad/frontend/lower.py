@@ -806,6 +806,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
                                hint="call a function by its name")
 
     def expr_Call(self, node: ast.Call, ctx: _Ctx, hint: str | None) -> Any:
+        node = self.expand_starred(node, ctx)
         for a in node.args:
             if isinstance(a, ast.Starred):
                 raise self._reject(ctx.pf, a)
