@@ -395,3 +395,30 @@ def test_star_arguments_of_containers_and_zip_with_lists():
          "shifts": [1.0, -0.3], "pair": (np.array([0.7, -0.1]), np.array([1.2, 0.9]))}
     x = np.array([1.0, -2.0])
     assert_grad_like(s2sad.grad(f)(p, x), fd_grad(f, (p, x)), p)
+
+
+@pytest.mark.parametrize("annotated", [True, False])
+def test_for_row_in_an_array(annotated):
+    """``for row in X`` iterates rows, as NumPy does: a loop over ``X[i]`` (an unannotated
+    parameter may also be a list of arrays: compiled for the argument)."""
+    def rows(w, X: np.ndarray):
+        total = 0.0
+        for i, row in enumerate(X[1:]):
+            total = total + (i + 1.0) * np.sum(np.tanh(row * w))
+        for row, v in zip(X, w, strict=True):
+            total = total + np.sum(row) * v
+        return total
+
+    def rows_plain(w, X):
+        return rows(w, X)
+
+    f = rows if annotated else rows_plain
+    X = RNG.normal(size=(3, 3))
+    w = np.array([0.3, -0.7, 1.2])
+    got = s2sad.grad(f, wrt=(0, 1))(w, X)
+    want = fd_grad(lambda a, X: f(a[0], X[0]), ([w], [X]), 0)[(0,)], fd_grad(
+        lambda a, X: f(a[0], X[0]), ([w], [X]), 1)[(0,)]
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="different lengths"):  # zip's strict check, kept
+        s2sad.grad(f, wrt=(0, 1))(w[:2], X)

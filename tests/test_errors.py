@@ -199,7 +199,7 @@ def test_internal_error_says_where_the_ir_was_written(monkeypatch):
 
 # -- every "instead" works: the fixtures rewritten as their hints say ------------------------
 
-FIXED_EXTRA = ["for_else_with_break", "iterates_an_array_whole"]  # second spellings
+FIXED_EXTRA = ["for_else_with_break"]  # second spellings
 POSITIVE = {"uses_unknown_math"}  # Γ and ψ of x > 0
 FLOATS = (-1.37, 0.61, 2.43)  # away from the kinks of the branchy cases (integers)
 
@@ -264,9 +264,7 @@ def _quoted_hint(fn) -> list[str]:
 def test_each_rewrite_follows_its_errors_hint(name):
     from tests.fixtures import unsupported_fixed as fixed
 
-    case = name if name not in FIXED_EXTRA else {"for_else_with_break": "for_else",
-                                                 "iterates_an_array_whole":
-                                                     "iterates_an_array"}[name]
+    case = name if name not in FIXED_EXTRA else {"for_else_with_break": "for_else"}[name]
     module = parse_file(FIXTURE)
     with pytest.raises(s2sad.S2SADError) as info:
         s2sad.pipeline.derive(lower(module.functions[case]), "grad")

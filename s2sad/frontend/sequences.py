@@ -221,7 +221,8 @@ class SequenceMixin:
     def iteration(self, it: ast.expr, target: ast.expr, ctx):
         """(start, stop, step, bind) for a ``for`` loop: ``bind(i)`` gives the targets' values."""
         if (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
-                and it.func.id not in ctx.env and not it.keywords):
+                and it.func.id not in ctx.env and all(
+                    k.arg == "strict" and it.func.id == "zip" for k in it.keywords)):
             name = it.func.id
             if name == "range":
                 var = self._target_names(target, 1, ctx)[0]
@@ -231,29 +232,49 @@ class SequenceMixin:
                 return self._reversed_loop(it.args[0], target, ctx)
             if name == "enumerate" and len(it.args) == 1:
                 idx, item = self._target_names(target, 2, ctx)
-                xs = self.as_list(self.expr(it.args[0], ctx), it.args[0], ctx)
-                stop = self.emit("len", [xs], ctx, it)
+                stop, read = self.sequence(self.expr(it.args[0], ctx), it.args[0], ctx)
                 return self.b.const(0), stop, self.b.const(1), lambda i: {
-                    idx: i, item: self.emit("getitem", [xs, i], ctx, it, item)}
+                    idx: i, item: read(i, item)}
             if name == "zip" and it.args:
                 names = self._target_names(target, len(it.args), ctx)
-                lists = [self.as_list(self.expr(a, ctx), a, ctx) for a in it.args]
-                stop = self.emit("len", [lists[0]], ctx, it)
-                for xs in lists[1:]:
-                    stop = self.emit("min2", [stop, self.emit("len", [xs], ctx, it)], ctx, it,
-                                     lib="builtin")
+                seqs = [self.sequence(self.expr(a, ctx), a, ctx) for a in it.args]
+                stop = seqs[0][0]
+                strict = it.keywords and self.b.const_value(self.value(it.keywords[0].value,
+                                                                       ctx))
+                for n, _ in seqs[1:]:
+                    if strict:  # zip(..., strict=True): Python's check, where it stands
+                        self.raise_if(self.emit("ne", [stop, n], ctx, it), ast.copy_location(
+                            ast.Raise(exc=ast.Call(func=ast.Name("ValueError", ast.Load()),
+                                                   args=[ast.Constant(
+                                                       "zip() arguments have different "
+                                                       "lengths")], keywords=[]),
+                                      cause=None), it), ctx)
+                    stop = self.emit("min2", [stop, n], ctx, it, lib="builtin")
                 return self.b.const(0), stop, self.b.const(1), lambda i: {
-                    n: self.emit("getitem", [xs, i], ctx, it, n)
-                    for n, xs in zip(names, lists, strict=True)}
+                    n: read(i, n) for n, (_, read) in zip(names, seqs, strict=True)}
         if isinstance(it, ast.Subscript) and isinstance(it.slice, ast.Slice):
             got = self._list_slice_loop(it, target, ctx)
             if got is not None:
                 return got
-        xs = self.as_list(self.expr(it, ctx), it, ctx)  # (tuples: unrolled, see containers)
+        # (tuples and containers are unrolled: see containers.py)
+        stop, read = self.sequence(self.expr(it, ctx), it, ctx)
         (var,) = self._target_names(target, 1, ctx)
-        stop = self.emit("len", [xs], ctx, it)
-        return self.b.const(0), stop, self.b.const(1), lambda i: {
-            var: self.emit("getitem", [xs, i], ctx, it, var)}
+        return self.b.const(0), stop, self.b.const(1), lambda i: {var: read(i, var)}
+
+    def sequence(self, value: Any, node: ast.expr, ctx):
+        """``(length, read)`` of what a ``for`` loop iterates: a list's items, or an
+        array's rows (``for row in X``: ``X[i]``, as NumPy iterates an array).  An
+        unannotated parameter iterated as an array may be a list of arrays: that is
+        for the structure of the argument to tell (see containers.py)."""
+        if isinstance(value, Value) and value.kind is Kind.ARRAY and not (
+                self.structures is None and self.root_param(value) is not None
+                and self.root_param(value).hint not in self.pinned):
+            stop = self.emit("dim", [value], ctx, node, axis=0)
+            return stop, lambda i, hint=None: self.emit(
+                "np_index", [value, i], ctx, node, hint, index=(("int", 0),))
+        xs = self.as_list(value, node, ctx)
+        return self.emit("len", [xs], ctx, node), lambda i, hint=None: self.emit(
+            "getitem", [xs, i], ctx, node, hint)
 
     def _reversed_loop(self, arg: ast.expr, target: ast.expr, ctx):
         """``for v in reversed(xs)`` over a list, ``for i in reversed(range(a, b))``: the
