@@ -422,3 +422,39 @@ def test_for_row_in_an_array(annotated):
     np.testing.assert_allclose(got[1], want[1], rtol=1e-6, atol=1e-8)
     with pytest.raises(ValueError, match="different lengths"):  # zip's strict check, kept
         s2sad.grad(f, wrt=(0, 1))(w[:2], X)
+
+
+SHAPES = [(3, 2), (2, 1)]  # data of the environment: read by value, guarded by value
+
+
+def unpack_flat(w, x):
+    """Autograd's examples keep a list of layer shapes and cut a flat weight vector."""
+    h = x
+    start = 0
+    for m, n in SHAPES:
+        W = w[start:start + m * n].reshape((m, n))
+        h = np.tanh(h @ W)
+        start = start + m * n
+    return np.sum(h ** 2)
+
+
+def test_lists_of_the_environment_are_compile_time_data_guarded_by_value():
+    w = RNG.normal(size=8)
+    g = s2sad.grad(unpack_flat)
+    want = fd_grad(lambda a, x: unpack_flat(a[0], x), ([w], X3), 0)[(0,)]
+    np.testing.assert_allclose(g(w, X3), want, rtol=1e-6, atol=1e-8)
+    try:
+        SHAPES[1] = (2, 2)  # changed in place: the same list object, another value
+        w2 = RNG.normal(size=10)
+        want = fd_grad(lambda a, x: unpack_flat(a[0], x), ([w2], X3), 0)[(0,)]
+        np.testing.assert_allclose(g(w2, X3), want, rtol=1e-6, atol=1e-8)
+    finally:
+        SHAPES[1] = (2, 1)
+
+    def closure_over(shapes):
+        def loss(w):
+            return sum(np.sum(w[:m] * n) for m, n in shapes)
+        return loss
+
+    loss = closure_over([(2, 3.0), (3, -1.0)])
+    np.testing.assert_allclose(s2sad.grad(loss)(np.array([1.0, 2.0, 3.0])), [2.0, 2.0, -1.0])

@@ -206,6 +206,18 @@ class ContainerMixin:
             why="s2sad calls functions it can see into (Python functions, lambdas) or knows "
                 "a rule for (math, NumPy)", hint="pass a Python function or a NumPy function")
 
+    def constant_data(self, value: Any, loc) -> Any:
+        """A list, tuple or dict of numbers and strings of the environment, as the
+        compile-time values it holds (tuples, dicts, constants, statics)."""
+        if isinstance(value, (list, tuple)):
+            return tuple(self.constant_data(v, loc) for v in value)
+        if isinstance(value, dict):
+            return Container("dict", None, tuple(value),
+                             tuple(self.constant_data(v, loc) for v in value.values()))
+        if value is None or isinstance(value, str):
+            return Static(value)
+        return self.b.const(value, loc)
+
     def rename_leaves(self) -> None:
         """Name each leaf parameter after the first name the source gives it (``W`` of
         ``for W, b in params``), so that the generated code reads like the source."""
@@ -480,7 +492,12 @@ class ContainerMixin:
         """``node``'s value when reading it cannot fail or emit work twice: a name, an
         attribute or item of a container; else None."""
         if isinstance(node, ast.Name):
-            return ctx.env.get(node.id)
+            if node.id in ctx.env:
+                return ctx.env[node.id]
+            from .resolve import DataRef
+
+            got = ctx.pf.resolver.lookup(node.id)  # data of the environment (`SHAPES`)
+            return self.constant_data(got.value, None) if isinstance(got, DataRef) else None
         if isinstance(node, (ast.Attribute, ast.Subscript)):
             base = self._maybe_container(node.value, ctx)
             if isinstance(base, (Container, tuple)):

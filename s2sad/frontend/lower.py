@@ -50,6 +50,7 @@ from .resolve import (
     BuiltinRef,
     ConstRef,
     CustomRef,
+    DataRef,
     FuncRef,
     ModuleRef,
     OtherModuleRef,
@@ -585,6 +586,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
             return self.b.const(got.value, ctx.pf.loc(node))
         if isinstance(got, ArrayRef):
             return self.environment_array(got, node.id, ctx.pf.loc(node))
+        if isinstance(got, DataRef):
+            return self.constant_data(got.value, ctx.pf.loc(node))
         if isinstance(got, _FUNCTIONS):
             return got  # a function as a value: passed on, called where it arrives
         if got is None:
@@ -620,6 +623,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
             return self.b.const(got.value, ctx.pf.loc(node))
         if isinstance(got, ArrayRef):
             return self.environment_array(got, f"self_{name}", ctx.pf.loc(node))
+        if isinstance(got, DataRef):
+            return self.constant_data(got.value, ctx.pf.loc(node))
         raise self.unsupported(
             ctx.pf, node, f"`self.{name}` is {_describe(value)}, which s2sad cannot use here",
             why="a method's attributes are read as numbers and NumPy arrays (constants of "

@@ -105,6 +105,15 @@ class ArrayRef:
         return f"<array {self.value.dtype} {self.value.shape}>"
 
 
+@dataclass(frozen=True, eq=False)
+class DataRef:
+    """A list, tuple or dict of numbers, strings and ``None`` from the environment
+    (``shapes = [(2, 3), (3, 1)]``): read when s2sad compiles, as compile-time values,
+    and compared by value on every call (see :func:`.environment.plain_data`)."""
+
+    value: Any
+
+
 @dataclass(frozen=True)
 class BuiltinRef:
     name: str
@@ -124,7 +133,7 @@ class Unsupported:
 
 
 Resolved = (ModuleRef | OtherModuleRef | PrimRef | ConstRef | ArrayRef | BuiltinRef | FuncRef
-            | CustomRef | ArrayFuncRef | Unsupported)
+            | CustomRef | ArrayFuncRef | DataRef | Unsupported)
 
 STOP_GRADIENT = PrimRef("stop_gradient", P.BUILTIN, "stop_gradient")
 
@@ -222,6 +231,8 @@ def classify(obj: Any) -> Resolved:
         return ConstRef(float(obj))
     if isinstance(obj, np.ndarray) and obj.dtype.kind in "biuf":
         return ArrayRef(obj)
+    if environment.plain_data(obj):
+        return DataRef(obj)
     found = _LIVE_PRIMS.get(id(obj))
     if found is not None:
         return found
