@@ -126,15 +126,30 @@ def test_a_differentiable_method_reads_the_attributes_of_its_object():
 
 
 def test_an_attribute_s2sad_cannot_read_is_refused_with_a_location():
-    class Listy:
-        weights = [1.0, 2.0]
+    class Setty:
+        weights = {1.0, 2.0}
 
         def loss(self, w):
-            return self.weights[0] * w
+            return min(self.weights) * w
 
     with pytest.raises(s2sad.S2SADError, match="self.weights") as info:
-        s2sad.grad(Listy().loss)
+        s2sad.grad(Setty().loss)
     assert info.value.lineno is not None
+
+
+def test_a_list_attribute_is_data_compared_by_value():
+    class Listy:
+        def __init__(self):
+            self.weights = [1.0, 2.0]
+
+        def loss(self, w):
+            return self.weights[0] * w * w + self.weights[1] * w
+
+    obj = Listy()
+    g = s2sad.grad(obj.loss)
+    assert_close(g(1.5), 2.0 * 1.5 + 2.0)
+    obj.weights[0] = -3.0  # changed in place: compiled again
+    assert_close(g(1.5), -6.0 * 1.5 + 2.0)
 
 
 def with_default(x, scale=2.0):

@@ -541,8 +541,12 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
         """An expression that must be one number (not a tuple)."""
         got = self.expr(node, ctx, hint)
         if isinstance(got, tuple):
-            raise self.unsupported(ctx.pf, node, "a tuple used as a number",
-                                   hint="unpack the tuple first: `a, b = ...`")
+            spelled = ast.unparse(node)
+            raise self.unsupported(ctx.pf, node, f"`{spelled}` is a tuple (or a list known when "
+                                   "s2sad compiles), used here as a number",
+                                   hint=f"unpack it first (`a, b = {spelled}`), index it "
+                                        f"(`{spelled}[0]`), or make it an array "
+                                        f"(`np.array({spelled})`)")
         if isinstance(got, _FUNCTIONS):
             raise self.unsupported(ctx.pf, node, f"`{ast.unparse(node)}` is a function, used "
                                    "here as a number", hint="call it")

@@ -545,11 +545,18 @@ class StaticResolver(Resolver):
         array = self._array_literal(node)
         if array is not None:
             return ArrayRef(array, static=True)
-        if isinstance(node, (ast.List, ast.Tuple)):
+        if isinstance(node, (ast.List, ast.Tuple, ast.Dict)):
+            try:  # SHAPES = [(3, 2), (2, 1)]: data written as a literal
+                value = ast.literal_eval(node)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                value = None
+            if environment.plain_data(value):
+                return DataRef(value)
             return Unsupported(
-                "a module-level list or tuple", why="s2sad reads numbers and NumPy arrays "
-                "from the module, not lists yet", hint="pass the value as a parameter, or "
-                "write it as an array: `VALUES = np.array([...])`")
+                "a module-level list, tuple or dict that is not a literal of numbers and "
+                "strings", why="the command line reads the file without running it",
+                hint="pass the value as a parameter, or write it as an array: `VALUES = "
+                     "np.array([...])`")
         return Unsupported(
             "a module-level value that is not a numeric constant",
             why="the command line reads the file without running it: it knows numbers and "
