@@ -624,6 +624,14 @@ class _FunctionWriter:
             value = self._expr(op.operands[1])
             self.body.append(ast.Assign(targets=[target], value=value) if kind == "set" else
                              ast.AugAssign(target=target, op=_AUG[kind], value=value))
+        elif op.prim == "print":  # print(...) of the primal, where it stands
+            args = [self._expr(op.operands[p]) if isinstance(p, int) else ast.Constant(p[0])
+                    for p in op.attr("parts")]
+            keywords = [ast.keyword(arg=k, value=ast.Constant(op.attr(k)))
+                        for k, default in (("sep", " "), ("end", "\n"))
+                        if op.attr(k) != default]
+            self.body.append(ast.Expr(ast.Call(func=_name("print"), args=args,
+                                               keywords=keywords)))
         elif op.prim == "raise_if":  # if <test>: raise ValueError("..."), where it stands
             exc = self._call(P.BUILTIN, op.attr("exc"), [ast.Constant(op.attr("message"))])
             self.body.append(ast.If(test=self._expr(op.operands[0]),

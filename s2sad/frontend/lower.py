@@ -393,11 +393,46 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
             raise self._reject(ctx.pf, node.value)
         if isinstance(node.value, ast.Call) and self.append_statement(node.value, ctx):
             return None
+        if isinstance(node.value, ast.Call) and self._print_statement(node.value, ctx):
+            return None
         self.expr(node.value, ctx)  # an unsupported callee is the better message
         raise self.unsupported(ctx.pf, node, "an expression statement (its value is unused)",
                                why="s2sad differentiates pure functions: a call whose result "
                                    "is dropped can only matter for its side effects",
                                hint="assign the value to a name, or remove the statement")
+
+    def _print_statement(self, call: ast.Call, ctx: _Ctx) -> bool:
+        """``print(...)`` of the builtin: output of the primal, run once per call of the
+        derivative where it stands (not again in a reverse sweep; a Hessian or Jacobian
+        prints once per sweep).  Strings and f-strings without formatted values are
+        constants; the rest must be numbers or arrays."""
+        if not (isinstance(call.func, ast.Name) and call.func.id == "print"
+                and call.func.id not in ctx.env
+                and isinstance(ctx.pf.resolver.lookup("print"), Unsupported)):
+            return False
+        parts: list[Any] = []
+        operands: list[Value] = []
+        for arg in call.args:
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                parts.append((arg.value,))
+                continue
+            value = self.value(arg, ctx)
+            parts.append(len(operands))
+            operands.append(value)
+        options = {"sep": " ", "end": "\n"}
+        for kw in call.keywords:
+            if kw.arg not in options or not (isinstance(kw.value, ast.Constant)
+                                              and isinstance(kw.value.value, str)):
+                raise self.unsupported(ctx.pf, kw.value if kw.arg else call, "only `sep=` and "
+                                       "`end=` strings are supported in `print`",
+                                       hint="print to the terminal (no `file=`), with "
+                                            "constant `sep` and `end`")
+            options[kw.arg] = kw.value.value
+        self.b.emit("print", tuple(operands), attrs=(("parts", tuple(parts)),
+                                                     ("sep", options["sep"]),
+                                                     ("end", options["end"])),
+                    loc=ctx.pf.loc(call))
+        return True
 
     def visit_Assign(self, node: ast.Assign, ctx: _Ctx) -> None:
         hint = self.hint_of(node.targets[0].id) if (
