@@ -175,6 +175,8 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
                      f.__self__)
     if isinstance(f, _DifferentiableMethod):
         f = f.func
+    if isinstance(f, functools.partial):  # partial(loss, X=X, y=y): the function, called so
+        return _partial(f, kind, wrt, mode, n)
     key = (f, kind, _key_wrt(wrt), mode, n)
     with _lock:
         got = _cache.get(key)
@@ -211,6 +213,34 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
                 cache.store(disk_key, fn.name, source, rows)
         _cache[key] = compiled
         return compiled
+
+
+def _partial(f: functools.partial, kind: str, wrt: Any, mode: str, n: int
+             ) -> Callable[..., Any]:
+    """The derivative of ``partial(func, *args, **keywords)``: ``func``'s, with those
+    arguments passed as ``partial`` passes them (an index in ``wrt`` counts the
+    parameters ``partial`` leaves)."""
+    if f.keywords and kind in ("jvp", "vjp", "hvp"):
+        raise DifferentiationError(
+            f"{kind} of a functools.partial with keyword arguments is not supported",
+            why=f"the extra arguments of {kind} follow the function's own, where the "
+                "keywords of partial would collide with them",
+            hint=f"use a lambda (`s2sad.{kind}(lambda w: loss(w, X, y))`) or bind the "
+                 "arguments by position")
+
+    def shift(w: Any) -> Any:
+        if isinstance(w, (tuple, list)):
+            return tuple(shift(v) for v in w)
+        if isinstance(w, int) and not isinstance(w, bool):
+            return w + len(f.args) if w >= 0 else w
+        return w
+
+    inner = _compile(f.func, kind, shift(wrt), mode, n)
+    bound = functools.partial(inner, *f.args, **f.keywords)
+    for attr in ("source", "ir", "guard"):
+        if hasattr(inner, attr):
+            setattr(bound, attr, getattr(inner, attr))
+    return bound
 
 
 def _derive(f: Callable[..., Any], kind: str, wrt: Any, mode: str, n: int) -> Any:

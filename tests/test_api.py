@@ -323,3 +323,45 @@ def _with(obj, **fields):
     new.__dict__.update(vars(obj))
     new.__dict__.update(fields)
     return new
+
+
+def _mse(w, X, y):
+    return np.mean((X @ w - y) ** 2)
+
+
+@pytest.mark.parametrize("w", [np.array([0.2, -0.3]), np.array([-1.5, 0.7])])
+def test_a_functools_partial_is_differentiated_as_it_calls(w):
+    import functools
+
+    X = np.array([[0.0, 1.0], [2.0, -3.0], [4.0, 0.5]])
+    y = np.array([1.0, -1.0, 0.5])
+    want = fd_array(lambda v: _mse(v, X, y), w)
+    by_keyword = s2sad.grad(functools.partial(_mse, X=X, y=y))
+    np.testing.assert_allclose(by_keyword(w), want, rtol=1e-6, atol=1e-9)
+    assert "def grad__mse(w, X, y)" in by_keyword.source
+
+    def swapped(X, w, y):
+        return _mse(w, X, y)
+
+    np.testing.assert_allclose(s2sad.grad(functools.partial(swapped, X), wrt=0)(w, y), want,
+                               rtol=1e-6, atol=1e-9)
+    value, got = s2sad.value_and_grad(functools.partial(_mse, X=X, y=y))(w)
+    assert value == pytest.approx(_mse(w, X, y))
+    with pytest.raises(s2sad.S2SADError, match="partial with keyword"):
+        s2sad.jvp(functools.partial(_mse, X=X, y=y))
+
+
+@pytest.mark.parametrize("xs", [[0.1, -0.5, 2.0], [1.5, 0.25, -3.0]])
+def test_map_is_the_comprehension_it_means(xs):
+    def square(t):
+        return t * t
+
+    def f(xs, ys):
+        return (sum(map(math.sin, xs)) + sum(map(square, xs))
+                + sum(list(map(lambda a, b: a * b, xs, ys))))
+
+    ys = [2.0, -1.0, 0.5]
+    gx, gy = s2sad.grad(f, wrt=(0, 1))(xs, ys)
+    for i in range(3):
+        assert_close(gx[i], derivative(lambda t, i=i: f(xs[:i] + [t] + xs[i + 1:], ys), xs[i]))
+        assert_close(gy[i], derivative(lambda t, i=i: f(xs, ys[:i] + [t] + ys[i + 1:]), ys[i]))

@@ -401,14 +401,17 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
                                    "is dropped can only matter for its side effects",
                                hint="assign the value to a name, or remove the statement")
 
+    def _is_builtin(self, func: ast.expr, name: str, ctx: _Ctx) -> bool:
+        """Is ``func`` the builtin ``name`` (not shadowed by a local or a global)?"""
+        return (isinstance(func, ast.Name) and func.id == name and name not in ctx.env
+                and isinstance(ctx.pf.resolver.lookup(name), Unsupported))
+
     def _print_statement(self, call: ast.Call, ctx: _Ctx) -> bool:
         """``print(...)`` of the builtin: output of the primal, run once per call of the
         derivative where it stands (not again in a reverse sweep; a Hessian or Jacobian
         prints once per sweep).  Strings and f-strings without formatted values are
         constants; the rest must be numbers or arrays."""
-        if not (isinstance(call.func, ast.Name) and call.func.id == "print"
-                and call.func.id not in ctx.env
-                and isinstance(ctx.pf.resolver.lookup("print"), Unsupported)):
+        if not self._is_builtin(call.func, "print", ctx):
             return False
         parts: list[Any] = []
         operands: list[Value] = []
@@ -851,6 +854,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
 
     def expr_Call(self, node: ast.Call, ctx: _Ctx, hint: str | None) -> Any:
         node = self.expand_starred(node, ctx)
+        if self._is_builtin(node.func, "map", ctx) and len(node.args) >= 2 and (
+                not node.keywords):  # map(f, xs, ys): [f(a, b) for a, b in zip(xs, ys)]
+            fn = self.hidden("map_f")  # the function, once (a lambda, np.sin, a helper)
+            ctx.env[fn] = self.expr(node.args[0], ctx)
+            names = [self.hidden("v") for _ in node.args[1:]]
+            return self.expr(ast.copy_location(_map_as_comprehension(node, fn, names), node),
+                             ctx, hint)
         for a in node.args:
             if isinstance(a, ast.Starred):
                 raise self._reject(ctx.pf, a)
@@ -1147,6 +1157,18 @@ _BUILTIN_HINTS = {
 def _builtin_hint(spelled: str) -> str:
     return _BUILTIN_HINTS.get(spelled, "use math or NumPy functions s2sad supports, or "
                                        "functions of your own code")
+
+
+def _map_as_comprehension(call: ast.Call, fn: str, names: list[str]) -> ast.ListComp:
+    """``map(f, xs, ys)`` as ``[f(a0, a1) for a0, a1 in zip(xs, ys)]`` (hidden ``names``;
+    the function is held by name ``fn``)."""
+    iters = call.args[1:]
+    target: ast.expr = (ast.Name(names[0], ast.Store()) if len(names) == 1 else
+                        ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store()))
+    source = iters[0] if len(iters) == 1 else ast.Call(ast.Name("zip", ast.Load()),
+                                                       list(iters), [])
+    elt = ast.Call(ast.Name(fn, ast.Load()), [ast.Name(n, ast.Load()) for n in names], [])
+    return ast.ListComp(elt=elt, generators=[ast.comprehension(target, source, [], 0)])
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
