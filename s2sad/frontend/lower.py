@@ -40,7 +40,7 @@ from ..ir.core import (
 from . import environment
 from .arrays import ArrayMixin, RetryWithArray, Shape, annotation_kind
 from .containers import PLAIN, Container, ContainerMixin, NeedsStructure, describe
-from .control import ControlFlowMixin, LoopEnd, Undefined
+from .control import ControlFlowMixin, LoopEnd, Undefined, _walk_no_nested_scopes
 from .ints import RetryWithInt, int_params
 from .resolve import (
     ARRAY_NAMES,
@@ -356,6 +356,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
     def stmts(self, stmts: list[ast.stmt], ctx: _Ctx) -> Returned | LoopEnd | None:
         """Lower a statement list; the outcome says how its paths end (None: fall through)."""
         for i, stmt in enumerate(stmts):
+            if isinstance(stmt, (ast.For, ast.While)) and not stmt.orelse and any(
+                    isinstance(n, ast.Return) for n in _walk_no_nested_scopes(stmt.body)):
+                # `return` inside a loop: a flag and a break, then the return after it
+                return self.stmts(self._returns_lifted(stmt) + stmts[i + 1:], ctx)
             if isinstance(stmt, ast.If):
                 done = self.visit_If(stmt, ctx, stmts[i + 1:])
                 if done is not None:
@@ -371,16 +375,68 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
                 return done
         return None
 
+    def _returns_lifted(self, loop: ast.For | ast.While) -> list[ast.stmt]:
+        """``loop`` with each ``return v`` inside it (at any depth of loops) replaced by
+        ``result = v; returned = True; break`` (and a ``break`` out of each enclosing loop
+        when ``returned``), followed by ``if returned: return result`` (hidden names).
+        A tuple written in the ``return`` is kept as one name per item."""
+        flag, value = self.hidden("returned"), self.hidden("result")
+        widths = {len(n.value.elts) if isinstance(n.value, ast.Tuple) else 1
+                  for n in _walk_no_nested_scopes(loop.body) if isinstance(n, ast.Return)}
+        width = widths.pop() if len(widths) == 1 else 1
+        names = [f"{value}_{k}" for k in range(width)] if width > 1 else [value]
+        for n in names:
+            self.hidden_hints[n] = "result"
+
+        def load(n: str) -> ast.Name:
+            return ast.Name(n, ast.Load())
+
+        def store(n: str) -> ast.Name:
+            return ast.Name(n, ast.Store())
+
+        def lift(stmts: list[ast.stmt]) -> list[ast.stmt]:
+            out: list[ast.stmt] = []
+            for s in stmts:
+                if isinstance(s, ast.Return):
+                    if s.value is None:
+                        out.append(s)  # the located error of `return` without a value
+                        continue
+                    items = s.value.elts if width > 1 and isinstance(s.value, ast.Tuple) \
+                        else [s.value]
+                    out.extend(ast.copy_location(ast.Assign([store(n)], v), s)
+                               for n, v in zip(names, items, strict=False))
+                    out += [ast.copy_location(ast.Assign([store(flag)], ast.Constant(True)),
+                                              s), ast.copy_location(ast.Break(), s)]
+                elif isinstance(s, (ast.For, ast.While)) and any(
+                        isinstance(n, ast.Return) for n in _walk_no_nested_scopes(s.body)):
+                    inner = type(s)(**{**{f: getattr(s, f) for f in s._fields},
+                                      "body": lift(s.body)})
+                    out += [ast.copy_location(inner, s), ast.copy_location(
+                        ast.If(load(flag), [ast.Break()], []), s)]
+                elif isinstance(s, ast.If):
+                    out.append(ast.copy_location(ast.If(s.test, lift(s.body),
+                                                        lift(s.orelse)), s))
+                else:
+                    out.append(s)
+            return out
+
+        lifted = type(loop)(**{**{f: getattr(loop, f) for f in loop._fields},
+                               "body": lift(loop.body)})
+        result = ast.Tuple([load(n) for n in names], ast.Load()) if width > 1 else load(value)
+        stmts = [ast.Assign([store(flag)], ast.Constant(False)),
+                 *(ast.Assign([store(n)], ast.Constant(0.0)) for n in names),
+                 lifted, ast.If(load(flag), [ast.Return(result)], [])]
+        for stmt in stmts:
+            for sub in ast.walk(stmt):
+                if not hasattr(sub, "lineno"):
+                    ast.copy_location(sub, loop)
+        return stmts
+
     def visit_Return(self, node: ast.Return, ctx: _Ctx):
         if node.value is None:
             raise self.unsupported(ctx.pf, node, "`return` without a value",
                                    why="s2sad differentiates the value a function returns",
                                    hint="return the value to differentiate")
-        if ctx.in_loop:
-            raise self.unsupported(ctx.pf, node, "`return` inside a loop is not supported",
-                                   why="a loop's exits are structured: the loop ends with its "
-                                       "condition or `break`",
-                                   hint="`break` out of the loop and return after it")
         return Returned(self.expr(node.value, ctx))
 
     def visit_Pass(self, node: ast.Pass, ctx: _Ctx) -> None:
