@@ -458,3 +458,22 @@ def test_lists_of_the_environment_are_compile_time_data_guarded_by_value():
 
     loss = closure_over([(2, 3.0), (3, -1.0)])
     np.testing.assert_allclose(s2sad.grad(loss)(np.array([1.0, 2.0, 3.0])), [2.0, 2.0, -1.0])
+
+
+@pytest.mark.parametrize("xs", [[0.5, -1.0], [2.0, 0.25, 3.0]])
+def test_extend_appends_each_item(xs):
+    def f(xs, a):
+        ys = list(xs)
+        ys.extend([a, a * a])
+        ys.extend(xs)
+        total = 0.0
+        for v in ys:
+            total = total + math.sin(v) * v
+        return total
+
+    ga = s2sad.grad(f, wrt=1)(xs, 0.7)
+    assert ga == pytest.approx(derivative(lambda t: f(xs, t), 0.7), rel=1e-7)
+    gx = s2sad.grad(f)(xs, 0.7)
+    for i in range(len(xs)):
+        assert gx[i] == pytest.approx(derivative(
+            lambda t, i=i: f(xs[:i] + [t] + xs[i + 1:], 0.7), xs[i]), rel=1e-7)

@@ -281,7 +281,6 @@ MISLEADING = [  # (case, text its error used to give, which was wrong for it)
     ("indexes_a_dict", "use numeric values only"),
     ("assigns_through_another_name", "item assignment into the argument `x` (an array"),
     ("pops_a_list", "use a NumPy function on the value"),
-    ("extends_a_list", "use a NumPy function on the value"),
     ("calls_the_standard_library", "use math or numpy functions"),
     ("uses_builtin_sorted", "use math or numpy functions"),
     ("uses_solve_keyword", "pass the arguments by position |"),

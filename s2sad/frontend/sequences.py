@@ -179,11 +179,23 @@ class SequenceMixin:
         return ctx.env[acc]
 
     def append_statement(self, call: ast.Call, ctx) -> bool:
-        """``ys.append(v)`` as a statement; False if the call is something else."""
+        """``ys.append(v)`` (or ``ys.extend(vs)``: a loop of appends) as a statement;
+        False if the call is something else."""
         func = call.func
-        if not (isinstance(func, ast.Attribute) and func.attr == "append"
+        if not (isinstance(func, ast.Attribute) and func.attr in ("append", "extend")
                 and isinstance(func.value, ast.Name) and func.value.id in ctx.env):
             return False
+        if func.attr == "extend":
+            if len(call.args) != 1 or call.keywords:
+                raise self.unsupported(ctx.pf, call, "`extend` takes one argument")
+            self.owned_list(self._name(func.value, ctx), func.value, ctx, "`extend`")
+            item = self.hidden("item")
+            self._run_desugared([ast.For(
+                target=_store(item), iter=call.args[0], orelse=[],
+                body=[ast.Expr(ast.Call(func=ast.Attribute(value=_load(func.value.id),
+                                                           attr="append", ctx=ast.Load()),
+                                        args=[_load(item)], keywords=[]))])], call, ctx)
+            return True
         if len(call.args) != 1 or call.keywords:
             raise self.unsupported(ctx.pf, call, "`append` takes one argument")
         xs = self.owned_list(self._name(func.value, ctx), func.value, ctx, "`append`")
