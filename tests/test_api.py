@@ -365,3 +365,38 @@ def test_map_is_the_comprehension_it_means(xs):
     for i in range(3):
         assert_close(gx[i], derivative(lambda t, i=i: f(xs[:i] + [t] + xs[i + 1:], ys), xs[i]))
         assert_close(gy[i], derivative(lambda t, i=i: f(xs, ys[:i] + [t] + ys[i + 1:]), ys[i]))
+
+
+def _logsumexp(X, axis, keepdims=False):  # autograd's convnet example, as written
+    max_X = np.max(X)
+    return max_X + np.log(np.sum(np.exp(X - max_X), axis=axis, keepdims=keepdims))
+
+
+def _moment(x, mode="sum", bias=None):
+    y = np.sum(x ** 2) if mode == "sum" else np.mean(x ** 2)
+    if bias is None:
+        return y
+    return y + bias
+
+
+@pytest.mark.parametrize("X", [np.array([[1.0, 2.0], [0.5, -1.0]]),
+                               np.array([[-3.0, 0.2], [0.1, 4.0]])])
+def test_bool_string_and_none_defaults_are_compile_time_choices(X):
+    g = s2sad.grad(lambda X: np.sum(_logsumexp(X, 0) ** 2))
+    want = np.zeros_like(X)
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            def along(t, i=i, j=j):
+                Y = X.copy()
+                Y[i, j] = t
+                return np.sum(_logsumexp(Y, 0) ** 2)
+            want[i, j] = derivative(along, X[i, j])
+    np.testing.assert_allclose(g(X), want, rtol=1e-6, atol=1e-9)
+    x = X[0]
+    gm = s2sad.grad(_moment)
+    np.testing.assert_allclose(gm(x), 2.0 * x)
+    np.testing.assert_allclose(gm(x, "sum", None), 2.0 * x)
+    with pytest.raises(TypeError, match="compiled for mode='sum'"):
+        gm(x, "mean")
+    with pytest.raises(TypeError, match="compiled for bias=None"):
+        gm(x, "sum", 1.0)

@@ -1040,7 +1040,16 @@ class _FunctionWriter:
         for p, mark, arg in entries:
             if p is None or mark is NO_DEFAULT or mark is KEYWORD_ONLY:
                 continue
-            if isinstance(mark, FunctionDefault):  # act=np.tanh: a compile-time choice
+            if isinstance(mark, FunctionDefault) and (
+                    mark.value is None or isinstance(mark.value, (bool, str))):
+                # keepdims=False: a compile-time choice the body was lowered for
+                defaults.append(ast.Constant(mark.value))
+                test = "!=" if isinstance(mark.value, str) else "is not"
+                message = (f"{fn.name} was compiled for {arg.arg}={mark.value!r}; for another "
+                           "value, differentiate a function that passes it")
+                checks.append(ast.parse(f"if {arg.arg} {test} {mark.value!r}:\n"
+                                        f"    raise TypeError({message!r})").body[0])
+            elif isinstance(mark, FunctionDefault):  # act=np.tanh: a compile-time choice
                 default = function_default_name(p)
                 self.modules.add(("default", default, mark))
                 defaults.append(_name(default))

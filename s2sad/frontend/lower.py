@@ -187,7 +187,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
                         why="a module the command line writes cannot refer to it",
                         hint="use the Python API (s2sad.grad), or a NumPy or math function "
                              "as the default")
-                env[p.hint] = _default_function(d)  # the body calls the default
+                env[p.hint] = self._default_value(d)  # the body calls (or reads) it
         result = self._body(pf, env, stack=(pf.identity,))
         if isinstance(result, tuple):
             flat: list[Value] = []
@@ -304,6 +304,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
             # a live function's defaults were evaluated when its `def` ran: use those
             # values (a global named in a default may have changed since)
             for node, d in zip(a.defaults, live, strict=True):
+                if isinstance(d, (bool, str)) or d is None:  # keepdims=False: a choice
+                    values.append(FunctionDefault(d, repr(d)))
+                    continue
                 if isinstance(classify(d), _FUNCTIONS) and not isinstance(d, bool):
                     values.append(FunctionDefault(d, _library_spelling(classify(d))))
                     continue
@@ -314,6 +317,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
                 values.append(d)
             return tuple(values)
         for d in a.defaults:
+            if isinstance(d, ast.Constant) and (d.value is None or isinstance(d.value,
+                                                                              (bool, str))):
+                values.append(FunctionDefault(d.value, repr(d.value)))
+                continue
             try:
                 values.append(_ConstEval(pf.resolver).visit(d))
                 continue
@@ -326,6 +333,16 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
                                        hint="use a number as the default")
             values.append(FunctionDefault(ref, _library_spelling(ref)))
         return tuple(values)
+
+    def _default_value(self, default: FunctionDefault) -> Any:
+        """What the body sees through a parameter whose compile-time default is
+        ``default``: a function it calls, a bool constant, a string or ``None``."""
+        value = default.value
+        if isinstance(value, bool):
+            return self.b.const(value)
+        if value is None or isinstance(value, str):
+            return Static(value)
+        return value if isinstance(value, _FUNCTIONS) else classify(value)
 
     def _static_function(self, pf: ParsedFunction, node: ast.expr) -> Any:
         """The function a default written in a file names (``np.tanh``, ``relu``), if any."""
@@ -1143,7 +1160,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
                 if default is NO_DEFAULT:
                     raise self.unsupported(ctx.pf, node, f"missing argument `{name}` for "
                                            f"`{callee.name}`")
-                bound[name] = (_default_function(default) if isinstance(default, FunctionDefault)
+                bound[name] = (self._default_value(default) if isinstance(default, FunctionDefault)
                                else self.b.const(default, ctx.pf.loc(node)))
         outer = self.borrowed
         self.borrowed = outer | {v for v in bound.values()
@@ -1269,12 +1286,6 @@ def _describe(value: Any) -> str:
 
 # compile-time function values: what a name may be bound to and called through
 _FUNCTIONS = (FuncRef, PrimRef, ArrayFuncRef, CustomRef, BuiltinRef, LocalFunction)
-
-
-def _default_function(default: FunctionDefault) -> Any:
-    """What the body calls through a parameter whose default is ``default``."""
-    value = default.value
-    return value if isinstance(value, _FUNCTIONS) else classify(value)
 
 
 def _library_spelling(ref: Any) -> str | None:

@@ -75,9 +75,10 @@ NO_DEFAULT: Any = _Marker("NO_DEFAULT")
 
 @dataclass(frozen=True, eq=False)
 class FunctionDefault:
-    """The default of a parameter that is a function (``act=np.tanh``): a compile-time
-    choice.  ``value`` is the object (the generated code checks it is what it gets),
-    ``spelled`` how the command line writes it (``np.tanh``), if it can."""
+    """The default of a parameter that is a function (``act=np.tanh``), a bool, a string
+    or ``None`` (``keepdims=False``): a compile-time choice.  ``value`` is the object
+    (the generated code checks it is what it gets), ``spelled`` how the command line
+    writes it (``np.tanh``), if it can."""
 
     value: Any
     spelled: str | None = None
