@@ -24,6 +24,7 @@ from .errors import InternalError, S2SADError
 from .ir.core import (
     KEYWORD_ONLY,
     NO_DEFAULT,
+    ArrayDefault,
     Function,
     FunctionDefault,
     Kind,
@@ -251,7 +252,7 @@ def environment(fns: list[Function | Driver]) -> dict[str, object]:
                 if op.prim == "env_array":
                     out[op.attr("name")] = op.attr("ref").value
             for p, d in zip(part.params, part.defaults, strict=False):
-                if isinstance(d, FunctionDefault) and d.spelled is None:
+                if isinstance(d, (FunctionDefault, ArrayDefault)) and d.spelled is None:
                     out[function_default_name(p)] = d.value  # the module cannot spell it
     return out
 

@@ -400,3 +400,21 @@ def test_bool_string_and_none_defaults_are_compile_time_choices(X):
         gm(x, "mean")
     with pytest.raises(TypeError, match="compiled for bias=None"):
         gm(x, "sum", 1.0)
+
+
+def _weighted(x, w=np.array([1.0, -2.0, 0.5]), c=np.array([[0.3], [1.2], [-0.4]])):  # noqa: B008
+    # (skopt's hart6 is written this way)
+    return np.sum(w * np.exp(-np.sum((x - c) ** 2, axis=1)))
+
+
+@pytest.mark.parametrize("x", [np.array([0.2, -0.1]), np.array([1.5, 0.7])])
+def test_array_defaults_are_arrays_held_by_name(x):
+    g = s2sad.grad(_weighted)
+    np.testing.assert_allclose(g(x), fd_array(_weighted, x), rtol=1e-6, atol=1e-9)
+    assert "w=_default_w" in g.source
+    w = np.array([0.5, 0.5, 2.0])
+    np.testing.assert_allclose(s2sad.grad(_weighted, wrt="w")(x, w),
+                               fd_array(lambda v: _weighted(x, v), w), rtol=1e-6, atol=1e-9)
+    inlined = s2sad.grad(lambda x: _weighted(x) ** 2)
+    np.testing.assert_allclose(inlined(x), fd_array(lambda v: _weighted(v) ** 2, x),
+                               rtol=1e-6, atol=1e-9)

@@ -35,6 +35,7 @@ from ..errors import InternalError, S2SADError
 from ..ir.core import (
     KEYWORD_ONLY,
     NO_DEFAULT,
+    ArrayDefault,
     Block,
     Function,
     FunctionDefault,
@@ -1049,6 +1050,10 @@ class _FunctionWriter:
                            "value, differentiate a function that passes it")
                 checks.append(ast.parse(f"if {arg.arg} {test} {mark.value!r}:\n"
                                         f"    raise TypeError({message!r})").body[0])
+            elif isinstance(mark, ArrayDefault):  # alpha=np.asarray([...]), held by name
+                default = function_default_name(p)
+                self.modules.add(("default", default, mark))
+                defaults.append(_name(default))
             elif isinstance(mark, FunctionDefault):  # act=np.tanh: a compile-time choice
                 default = function_default_name(p)
                 self.modules.add(("default", default, mark))

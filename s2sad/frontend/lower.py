@@ -29,6 +29,7 @@ from ..errors import InternalError, NameResolutionError, S2SADError, Unsupported
 from ..ir.builder import Builder
 from ..ir.core import (
     NO_DEFAULT,
+    ArrayDefault,
     Function,
     FunctionDefault,
     Kind,
@@ -122,6 +123,12 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
             declared = annotation_kind(a.annotation)
             if declared is not None:
                 kinds[a.arg] = declared
+                self.pinned.add(a.arg)
+        positional = self.top.node.args.posonlyargs + self.top.node.args.args
+        live = getattr(self.top.live, "__defaults__", None) or ()
+        for a, d in zip(positional[len(positional) - len(live):], live, strict=False):
+            if isinstance(d, np.ndarray):  # alpha=np.asarray([...]): an array parameter
+                kinds[a.arg] = Kind.ARRAY
                 self.pinned.add(a.arg)
         while True:
             try:
@@ -306,6 +313,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
             for node, d in zip(a.defaults, live, strict=True):
                 if isinstance(d, (bool, str)) or d is None:  # keepdims=False: a choice
                     values.append(FunctionDefault(d, repr(d)))
+                    continue
+                if isinstance(d, np.ndarray) and d.dtype.kind in "biuf":
+                    values.append(ArrayDefault(d))
                     continue
                 if isinstance(classify(d), _FUNCTIONS) and not isinstance(d, bool):
                     values.append(FunctionDefault(d, _library_spelling(classify(d))))
@@ -1160,8 +1170,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
                 if default is NO_DEFAULT:
                     raise self.unsupported(ctx.pf, node, f"missing argument `{name}` for "
                                            f"`{callee.name}`")
-                bound[name] = (self._default_value(default) if isinstance(default, FunctionDefault)
-                               else self.b.const(default, ctx.pf.loc(node)))
+                if isinstance(default, ArrayDefault):  # the helper's own array default
+                    bound[name] = self.environment_array(ArrayRef(default.value), name,
+                                                         ctx.pf.loc(node))
+                elif isinstance(default, FunctionDefault):
+                    bound[name] = self._default_value(default)
+                else:
+                    bound[name] = self.b.const(default, ctx.pf.loc(node))
         outer = self.borrowed
         self.borrowed = outer | {v for v in bound.values()
                                  if isinstance(v, Value) and v.kind is Kind.ARRAY}

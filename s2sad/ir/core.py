@@ -82,6 +82,16 @@ class FunctionDefault:
 
     value: Any
     spelled: str | None = None
+@dataclass(frozen=True, eq=False)
+class ArrayDefault:
+    """The default of a parameter that is a NumPy array (``alpha=np.asarray([...])``): an
+    ordinary parameter, whose default the generated module holds by name (the same
+    array object the ``def`` made)."""
+
+    value: Any
+    spelled: None = None  # never written out: the API puts it in the module's namespace
+
+
 KEYWORD_ONLY: Any = _Marker("KEYWORD_ONLY")  # a parameter passed by keyword only
 
 
