@@ -110,6 +110,9 @@ class _Specialising:
         func = f.func if isinstance(f, _Bound) else f
         code = func.__code__
         self.names = code.co_varnames[:code.co_argcount]
+        # *args: the extra positional arguments, one tuple of them
+        self.star = (code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+                     if code.co_flags & inspect.CO_VARARGS else None)
         self.skip = 1 if isinstance(f, _Bound) else 0  # self: bound, not a container
         self.table: dict[Any, Callable[..., Any]] = {}
         self.last: Callable[..., Any] | None = None
@@ -131,7 +134,10 @@ class _Specialising:
         key = self._key(args, kwargs)
         got = self.table.get(key)
         if got is None:
-            given = dict(zip(self.names[self.skip:], key, strict=False))
+            named = self.names[self.skip:]
+            given = dict(zip(named, key, strict=False))
+            if self.star is not None:
+                given[self.star] = ("tuple", *key[len(named):len(args) - self.skip])
             given.update((k, v) for k, v in key[len(args) - self.skip:] if k in self.names)
             got = self.table[key] = _compile(_Structured(self.f, given), self.kind, self.wrt,
                                              self.mode, self.n)

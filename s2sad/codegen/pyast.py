@@ -1011,6 +1011,7 @@ class _FunctionWriter:
         args, kwonly = [], []
         marks = fn.defaults + (NO_DEFAULT,) * (len(fn.params) - len(fn.defaults))
         prologue: list[ast.stmt] = []
+        vararg: ast.arg | None = None
         self.argument_names: dict[str, str] = {}
         entries = []  # (parameter or None for a container, its mark, its ast.arg)
         for a in fn.arguments if fn.arguments is not None else range(len(fn.params)):
@@ -1025,10 +1026,13 @@ class _FunctionWriter:
             leaves = list(a.pack.leaves()) if isinstance(a.pack, Pack) else []
             for i in leaves:
                 self._name_of(fn.params[i], self.namer.fresh(fn.params[i].hint))
-            entries.append((None, marks[leaves[0]] if leaves else NO_DEFAULT,
-                            ast.arg(arg=name)))
             if isinstance(a.pack, Pack):
                 prologue.extend(self._unpack(a.pack, _name(name)))
+            if a.star:  # f(x, *xs): the tuple of the extra positional arguments
+                vararg = ast.arg(arg=name)
+                continue
+            entries.append((None, marks[leaves[0]] if leaves else NO_DEFAULT,
+                            ast.arg(arg=name)))
         for _, mark, arg in entries:
             (kwonly if mark is KEYWORD_ONLY else args).append(arg)
         self.body.extend(prologue)
@@ -1066,6 +1070,8 @@ class _FunctionWriter:
             else:
                 defaults.append(self._const_expr(mark))
         star = [ast.arg(arg=self.namer.fresh(n)) if n else None for n in fn.star]
+        if vararg is not None:
+            star[0] = vararg
         return ast.FunctionDef(
             name=fn.name,
             args=ast.arguments(posonlyargs=[], args=args, vararg=star[0],

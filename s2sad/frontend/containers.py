@@ -221,8 +221,11 @@ class ContainerMixin:
     def rename_leaves(self) -> None:
         """Name each leaf parameter after the first name the source gives it (``W`` of
         ``for W, b in params``), so that the generated code reads like the source."""
+        taken: dict[str, int] = {}
         for leaf, name in self.leaf_names.items():
-            object.__setattr__(leaf, "hint", name)  # fresh Values nothing has read yet
+            k = taken.get(name, 0)
+            taken[name] = k + 1  # W, W_1, W_2 for the layers: their adjoints W_1_bar ...
+            object.__setattr__(leaf, "hint", name if not k else f"{name}_{k}")
 
     def note_binding(self, name: str, value: Any) -> None:
         if isinstance(value, Value) and value in self.leaves and value not in self.leaf_names:
