@@ -176,6 +176,8 @@ def _key_wrt(wrt: Any) -> Any:
 
 def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
              n: int = 1) -> Callable[..., Any]:
+    if isinstance(f, _BoundMethod):  # model.loss of a @differentiable method
+        f = types.MethodType(f.__func__, f.__self__)
     if inspect.ismethod(f):  # a bound method: compiled for its object, self bound
         return _bind(_compile(_Bound(f.__func__, f.__self__), kind, _after_self(wrt), mode, n),
                      f.__self__)

@@ -496,3 +496,25 @@ def test_star_args_the_function_reads(ys):
         moved = lambda t, i=i: star_sum(x, *ys[:i], t, *ys[i + 1:])  # noqa: E731
         assert gys[i] == pytest.approx(derivative(moved, ys[i]), rel=1e-7)
     assert s2sad.grad(star_sum)(x, *ys) == pytest.approx(gx)
+
+
+def test_decorated_functions_and_methods_take_containers():
+    @s2sad.differentiable
+    def loss(params, x):
+        return sum(np.sum(np.tanh(W @ x + b)) for W, b in params)
+
+    class Model:
+        def __init__(self):
+            self.scale = -1.5
+
+        @s2sad.differentiable
+        def loss(self, params, x):
+            return self.scale * loss(params, x)
+
+    params = layers((3, 3, 3))[:1] + [(RNG.normal(size=(3, 3)), RNG.normal(size=3))]
+    want = fd_grad(loss, (params, X3))
+    assert_grad_like(loss.grad(params, X3), want, params)
+    m = Model()
+    scaled = {k: -1.5 * v for k, v in want.items()}
+    assert_grad_like(m.loss.grad(params, X3), scaled, params)
+    assert_grad_like(s2sad.grad(m.loss)(params, X3), scaled, params)
