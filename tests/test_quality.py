@@ -100,3 +100,85 @@ def test_no_repeated_subexpressions_in_generated_modules(command):
         if r := repeated_subexpressions(result.stdout):
             found[path.name] = r
     assert found == {}
+
+
+# -- 3. loop-invariant work out of loops -----------------------------------------------------
+
+
+def _loop_bodies(source: str) -> list[str]:
+    """The text of every loop body of the module's functions."""
+    import ast
+    return [ast.unparse(node) for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.For | ast.While)]
+
+
+def test_rk4_computes_its_step_fractions_once():
+    g = s2sad.grad(quality.rk4, wrt=(0, 1))
+    loops = _loop_bodies(g.source)
+    assert len(loops) == 2  # the primal sweep and the reverse sweep
+    for loop in loops:
+        assert "0.5 * h" not in loop and "h / 6.0" not in loop
+    body = _body(g.source, "grad_rk4")
+    assert body.count("0.5 * h") == 1 and body.count("h / 6.0") == 1  # shared by both sweeps
+    # h·k3, a product of an invariant and a carried value, is not reassociated or moved
+    assert any("h * " in loop for loop in loops)
+
+
+def test_an_invariant_rises_through_nested_loops():
+    f = s2sad.grad(quality.scaled_sum, wrt=(1, 2))
+    for loop in _loop_bodies(f.source):
+        assert "a * b" not in loop and "np.sin(a)" not in loop
+    body = _body(f.source, "grad_scaled_sum")
+    assert body.count("np.sin(a)") == 1  # once: not in either sweep, and not on a tape
+    assert "tape_1.append(s_1)" in body
+    xs = [0.5, -1.2, 2.0]
+    got = f(xs, 0.7, -1.3)
+    for i, (a, b) in enumerate(((0.7 + 1e-6, -1.3), (0.7, -1.3 + 1e-6))):
+        lo = (0.7 - 1e-6, -1.3) if i == 0 else (0.7, -1.3 - 1e-6)
+        fd = (quality.scaled_sum(xs, a, b) - quality.scaled_sum(xs, *lo)) / 2e-6
+        assert got[i] == pytest.approx(fd, rel=1e-6)
+
+
+def _bits(x):
+    if isinstance(x, tuple | list):
+        return tuple(_bits(v) for v in x)
+    return float(x).hex()
+
+
+def _control_cases():
+    from tests.test_control_flow import CASES as control_cases
+    from tests.test_sequences import CASES as sequence_cases
+    out = [(f, wrt, points) for f, wrt, points in control_cases]
+    out += [(f, 0, points) for f, points in sequence_cases]
+    out.append((quality.rk4, (0, 1), [(0.7, 0.1, 5), (-1.3, 0.25, 3), (2.0, 0.05, 0)]))
+    out.append((quality.scaled_sum, (1, 2), [([0.5, -1.2, 2.0], 0.7, -1.3), ([], 0.3, 0.2)]))
+    return out
+
+
+@pytest.mark.parametrize("f, wrt, points", _control_cases(),
+                         ids=lambda c: getattr(c, "__name__", ""))
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_hoisting_keeps_every_result_bit_for_bit(f, wrt, points, mode, monkeypatch):
+    """The same operation on the same operands, moved: not one bit changes."""
+    from s2sad import api
+    from s2sad.opt import passes
+
+    def compiled():
+        api._cache.clear()
+        api._ir_cache.clear()
+        try:
+            return s2sad.grad(f, wrt=wrt, mode=mode)
+        except s2sad.S2SADError:
+            return None  # forward mode refuses list inputs
+
+    hoisted = compiled()
+    if hoisted is None:
+        pytest.skip("no gradient in this mode")
+    monkeypatch.setattr(passes, "hoist_invariants", lambda fn: fn)
+    plain = compiled()
+    api._cache.clear()
+    api._ir_cache.clear()
+    if f in (quality.rk4, quality.scaled_sum):  # the comparison compares two modules
+        assert hoisted.source != plain.source
+    for point in points:
+        assert _bits(hoisted(*point)) == _bits(plain(*point))
