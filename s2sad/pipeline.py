@@ -23,6 +23,7 @@ from .drivers import DRIVER_HELPERS, Driver, hessian_driver, jacobian_driver
 from .errors import InternalError, S2SADError
 from .ir.core import KEYWORD_ONLY, NO_DEFAULT, Function, FunctionDefault, Kind, walk_ops
 from .opt import optimize
+from .opt.identities import fuse_identities
 from .opt.selections import rewrite_selections
 
 KINDS = ("grad", "value_and_grad", "jvp", "vjp", "hvp", "hessian", "jacobian", "derivative")
@@ -70,7 +71,7 @@ def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
     arrays or lists: a :class:`Driver` around such IR).  A broken invariant on the way
     is an :class:`InternalError` that says where ``fn``'s IR was written."""
     try:
-        return _derive(rewrite_selections(fn), kind, wrt, mode, n)
+        return _derive(fuse_identities(rewrite_selections(fn)), kind, wrt, mode, n)
     except InternalError as exc:
         if exc.dump_path is not None:
             raise

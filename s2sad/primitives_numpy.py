@@ -130,6 +130,22 @@ def _linear_jvp(b, op, operands, out, tangents):
     return b.emit(op.prim, (tangents[0], *operands[1:]), attrs=op.attrs, loc=op.loc)
 
 
+def _lse_vjp(b, op, operands, out, ybar):
+    """z̄ = e · (ȳ / s): one division, one pass over the array."""
+    _, z, m, e, s = operands
+    return [None, b.emit("mul", (e, b.emit("div", (ybar, s), loc=op.loc)), loc=op.loc),
+            None, None, None]
+
+
+def _lse_jvp(b, op, operands, out, tangents):
+    """ẏ = sum(e · ż) / s; m, e and s carry no derivative of their own."""
+    _, z, m, e, s = operands
+    if tangents[1] is None:
+        return None
+    return b.emit("div", (b.emit("np_sum", (b.emit("mul", (e, tangents[1]), loc=op.loc),),
+                                 loc=op.loc), s), loc=op.loc)
+
+
 def _full(op) -> bool:
     """A reduction over every element, to a scalar."""
     return op.attr("axis") is None and not op.attr("keepdims")
@@ -661,6 +677,11 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
                            vjp_rule=vjp, evaluator=lambda lib, x, **a: fn(x, **a)))
 
     reduction("np_sum", np.sum, _sum_vjp)
+    # log(sum(exp(z - m))) + m as the user computed it (args z, m, e = exp(z - m), s =
+    # sum(e); opt/identities.py): its derivative is softmax(z) = e / s, none through m
+    register(Primitive("logsumexp_shift", 5, kind_rule=lambda k, a: _F, derivative="rule",
+                       jvp_rule=_lse_jvp, vjp_rule=_lse_vjp, fold=False,
+                       evaluator=lambda lib, v, *args, **_: v))
     reduction("np_mean", np.mean, _mean_vjp)
     reduction("np_max", np.max, _extreme_vjp, _extreme_jvp)
     reduction("np_min", np.min, _extreme_vjp, _extreme_jvp)

@@ -4,7 +4,8 @@
 each pure expression that is evaluated again while every name it reads still holds
 the value it held the first time: work a careful person would have shared.
 
-What counts as pure: arithmetic (``a * b``, ``-a``), calls of ``math.``/``np.``
+What counts as pure: arithmetic (``a * b``, ``-(a * b)``; not ``-a`` of a name alone,
+which costs what a name for it would), calls of ``math.``/``np.``
 functions and of the module's own ``_helpers``, ``x.T``, ``x.shape``, and subscripts
 of names.  A name is *changed* by an assignment, an augmented assignment, a ``for``
 target, or a store into one of its items (``g[i] += t``).  Loops: an expression
@@ -33,7 +34,9 @@ def _is_constant_like(node: ast.AST) -> bool:
 
 
 def _pure(node: ast.AST, helpers: frozenset[str]) -> bool:
-    if isinstance(node, ast.BinOp | ast.UnaryOp):
+    if isinstance(node, ast.UnaryOp):  # `-z` of a name: as cheap as a new name for it
+        return not isinstance(node.operand, ast.Name | ast.Constant)
+    if isinstance(node, ast.BinOp):
         return True
     if isinstance(node, ast.Attribute):
         return node.attr in ("T", "shape") and isinstance(node.value, ast.Name) \

@@ -8,6 +8,8 @@ differences, and rewrites that change floating-point results are checked bit for
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -78,9 +80,12 @@ def test_the_counter_finds_repeats_and_respects_changes_and_branches():
 
 def test_an_int_and_a_float_constant_are_one_value():
     """`1 - p` (the sigmoid's partial) and the user's `1.0 - p` are computed once."""
-    g = s2sad.grad(quality.logistic_loss)
+    g = s2sad.grad(quality.bernoulli_variance)
     assert repeated_subexpressions(g.source) == {}
-    assert _body(g.source, "grad_logistic_loss").count("1.0 - _t") == 1
+    assert _body(g.source, "grad_bernoulli_variance").count("1.0 - ") == 1
+    for z in (np.array([-2.0, 0.3, 1.5]), np.array([0.7])):
+        fd = _fd(quality.bernoulli_variance, z)
+        np.testing.assert_allclose(g(z), fd, rtol=1e-6, atol=1e-9)
 
 
 def test_no_repeated_subexpressions_in_golden_files():
@@ -182,3 +187,148 @@ def test_hoisting_keeps_every_result_bit_for_bit(f, wrt, points, mode, monkeypat
         assert hoisted.source != plain.source
     for point in points:
         assert _bits(hoisted(*point)) == _bits(plain(*point))
+
+
+# -- 4. the algebra a person does ------------------------------------------------------------
+
+
+def test_each_identity_is_proved_by_sympy():
+    """The derivative each marked expression takes (s2sad/opt/identities.py) is the
+    derivative of the expression as written, in exact arithmetic."""
+    sp = pytest.importorskip("sympy")
+    z, y, m = sp.symbols("z y m", real=True)
+    s = 1 / (1 + sp.exp(-z))
+    assert sp.simplify(sp.diff(sp.log(s), z) - (1 - s)) == 0
+    assert sp.simplify(sp.diff(sp.log(1 - s), z) - (-s)) == 0
+    loss = y * sp.log(s) + (1 - y) * sp.log(1 - s)
+    assert sp.simplify(sp.diff(loss, z) - (y - s)) == 0
+    assert sp.simplify(sp.diff(loss, y) - z) == 0
+    zs = sp.symbols("z0:4", real=True)
+    e = [sp.exp(zi - m) for zi in zs]
+    lse = sp.log(sum(e)) + m
+    assert sp.simplify(sp.diff(lse, m)) == 0  # for any m: the max's adjoint is zero
+    for zi, ei in zip(zs, e, strict=True):
+        assert sp.simplify(sp.diff(lse, zi) - ei / sum(e)) == 0
+
+
+def _without_identities(monkeypatch, f, **kw):
+    from s2sad import api, pipeline
+
+    api._cache.clear()
+    api._ir_cache.clear()
+    monkeypatch.setattr(pipeline, "fuse_identities", lambda fn: fn)
+    try:
+        return getattr(s2sad, kw.pop("kind", "grad"))(f, **kw)
+    finally:
+        monkeypatch.undo()
+        api._cache.clear()
+        api._ir_cache.clear()
+
+
+def _exact_sigmoid(z):
+    import mpmath
+    return 1 / (1 + mpmath.exp(-mpmath.mpf(float(z))))
+
+
+def _rel_errors(got, exact):
+    import mpmath
+    out = []
+    for g, e in zip(np.ravel(got), exact, strict=True):
+        if not np.isfinite(g):
+            out.append(math.inf)
+        else:
+            out.append(float(abs(mpmath.mpf(float(g)) - e) / max(abs(e), mpmath.mpf(1e-300))))
+    return np.array(out)
+
+
+EXTREME = np.array([-800.0, -40.0, -20.0, -3.0, -1e-8, 0.0, 0.5, 3.0, 20.0, 40.0, 800.0])
+
+
+@pytest.mark.parametrize("f, exact", [
+    (quality.log_sigmoid_sum, lambda z: 1 - _exact_sigmoid(z)),
+    (quality.log1m_sigmoid_sum, lambda z: -_exact_sigmoid(z)),
+], ids=["log_sigmoid", "log1m_sigmoid"])
+def test_log_sigmoid_gradients_are_at_least_as_accurate(f, exact, monkeypatch):
+    pytest.importorskip("mpmath")
+    new, old = s2sad.grad(f), _without_identities(monkeypatch, f)
+    want = [exact(z) for z in EXTREME]
+    with np.errstate(all="ignore"):
+        err_new, err_old = _rel_errors(new(EXTREME), want), _rel_errors(old(EXTREME), want)
+    assert np.all(err_new <= err_old + 4e-16), (err_new, err_old)
+    assert np.all(np.isfinite(err_new))  # where the chain divided 0 by 0, or inf by inf
+    assert not np.all(np.isfinite(err_old))  # (the comparison can fail)
+    assert "np.log" not in _body(new.source, f"grad_{f.__name__}")
+
+
+def test_cross_entropy_gradient_is_y_minus_p(monkeypatch):
+    pytest.importorskip("mpmath")
+    f = quality.cross_entropy_of_logits
+    new = s2sad.grad(f, wrt=(0, 1))
+    old = _without_identities(monkeypatch, f, wrt=(0, 1))
+    body = _body(new.source, "grad_cross_entropy_of_logits")
+    assert "np.log" not in body and body.count("np.exp") == 1 and "/ (1.0 -" not in body
+    for y in (np.zeros_like(EXTREME), np.ones_like(EXTREME), np.full_like(EXTREME, 0.3)):
+        want_z = [y[i] - _exact_sigmoid(z) for i, z in enumerate(EXTREME)]
+        with np.errstate(all="ignore"):
+            (gz_new, gy_new), (gz_old, _) = new(EXTREME, y), old(EXTREME, y)
+            err_new, err_old = _rel_errors(gz_new, want_z), _rel_errors(gz_old, want_z)
+        assert np.all(err_new <= err_old + 4e-16), (err_new, err_old)
+        assert np.all(np.isfinite(err_new))
+        # d/dy = log σ(z) - log(1 - σ(z)) = z, exactly
+        assert np.array_equal(gy_new, EXTREME)
+    # the value is computed as the user wrote it: bit for bit the same
+    y = np.full(3, 0.25)
+    z = np.array([-1.5, 0.2, 2.5])
+    vg_new = s2sad.value_and_grad(f, wrt=(0, 1))(z, y)
+    vg_old = _without_identities(monkeypatch, f, wrt=(0, 1), kind="value_and_grad")(z, y)
+    assert vg_new[0] == vg_old[0]
+
+
+def test_logistic_regression_gradient_is_what_a_person_writes():
+    g = s2sad.grad(quality.logistic_loss)
+    body = _body(g.source, "grad_logistic_loss")
+    assert "np.log" not in body and body.count("np.exp") == 1
+    assert "(y - " in body  # σ(z) - y, up to the sign taken into the 1/N
+    h = s2sad.hessian(quality.logistic_loss)
+    for seed in (3, 4):
+        w, X, y = _logistic_point(seed)
+        np.testing.assert_allclose(g(w, X, y), _fd(quality.logistic_loss, w, X, y),
+                                   rtol=1e-6, atol=1e-8)
+        p = 1.0 / (1.0 + np.exp(-(X @ w)))
+        want = X.T @ ((p * (1.0 - p))[:, None] * X) / len(y)  # Xᵀ diag(σ') X / N
+        np.testing.assert_allclose(h(w, X, y), want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_scalar_cross_entropy_in_both_modes(mode):
+    f = quality.scalar_cross_entropy
+    g = s2sad.grad(f, wrt=(0, 1), mode=mode)
+    body = _body(g.source, "grad_scalar_cross_entropy")
+    assert "math.log" not in body  # neither log is needed: p - y, and z
+    for z, y in ((0.3, 1.0), (-2.5, 0.0), (4.0, 0.7), (-0.1, 0.2)):
+        p = 1.0 / (1.0 + math.exp(-z))
+        gz, gy = g(z, y)
+        assert gz == pytest.approx(p - y, rel=1e-12, abs=1e-15)
+        assert gy == pytest.approx(-z, rel=1e-12)
+
+
+def test_softmax_gradient_skips_the_max(monkeypatch):
+    pytest.importorskip("mpmath")
+    import mpmath
+    f = quality.softmax_cross_entropy
+    g = s2sad.grad(f)
+    old = _without_identities(monkeypatch, f)
+    assert "_extreme_mask" not in g.source and "_extreme_mask" in old.source
+    for z, k in ((np.array([0.5, -1.0, 2.0, 2.0]), 1), (np.array([700.0, 0.0, -700.0]), 0),
+                 (np.array([1e-3, 2e-3, -5.0]), 2)):
+        zs = [mpmath.mpf(float(v)) for v in z]
+        total = sum(mpmath.exp(v) for v in zs)
+        want = [mpmath.exp(v) / total - (1 if i == k else 0) for i, v in enumerate(zs)]
+        got, before = g(z, k), old(z, k)
+        err_new = np.array([float(abs(mpmath.mpf(float(a)) - b)) for a, b in zip(got, want,
+                                                                                   strict=True)])
+        err_old = np.array([float(abs(mpmath.mpf(float(a)) - b)) for a, b in zip(before, want,
+                                                                                   strict=True)])
+        assert np.all(err_new <= err_old + 4e-16), (err_new, err_old)
+        if k == 1:  # a tie at the max: the adjoint through np.max was split between them
+            assert np.all(err_new < 1e-15)
