@@ -481,7 +481,8 @@ def _one_array_vjp(b, op, operands, out, ybar):
 # Results that are scalars whatever their operands: full reductions, sizes, the trace.
 # Not det: the determinants of a stack of matrices are an array.
 _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "trace", "dim",
-                             "ndim", "size", "const", "scalar_seed", "scalar_input"})
+                             "ndim", "size", "const", "scalar_seed", "scalar_input",
+                             "logsumexp_shift"})
 
 
 # ops whose result has the shape of their first operand, whatever the others
