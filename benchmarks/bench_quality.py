@@ -176,7 +176,7 @@ def run(against: Path | None, quick: bool) -> str:
     rows = []
     here = Path(tempfile.mkdtemp(prefix="s2sad-quality-"))
     generate(here)
-    for name, f, hand, wrt, point in all_cases():
+    for name, f, hand, _wrt, point in all_cases():
         src_new = (here / f"{_slug(name)}.py").read_text(encoding="utf-8")
         new = _load(here / f"{_slug(name)}.py", f"grad_{f.__name__}")
         funcs = {"plain": f, "hand": hand, "new": new}

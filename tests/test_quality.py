@@ -333,3 +333,31 @@ def test_softmax_gradient_skips_the_max(monkeypatch):
         assert np.all(err_new <= err_old + 4e-16), (err_new, err_old)
         if k == 1:  # a tie at the max: the adjoint through np.max was split between them
             assert np.all(err_new < 1e-15)
+
+
+# -- 5. the cheaper mode ---------------------------------------------------------------------
+
+
+def test_one_number_through_a_loop_is_differentiated_in_forward_mode():
+    from tests.fixtures import control
+    g = s2sad.grad(control.loop_with_branch)
+    assert "(forward mode)" in g.source and "Forward mode was chosen" in g.source
+    assert "tape" not in _body(g.source, "grad_loop_with_branch").split('"""')[2]
+    for x, n in ((0.3, 6), (-0.4, 5), (1.7, 9)):
+        fd = (control.loop_with_branch(x + 1e-6, n) - control.loop_with_branch(x - 1e-6, n)) / 2e-6
+        assert g(x, n) == pytest.approx(fd, rel=1e-6)
+        assert g(x, n) == pytest.approx(s2sad.grad(control.loop_with_branch, mode="reverse")(x, n),
+                                        rel=1e-14)
+    vg = s2sad.value_and_grad(control.loop_with_branch)
+    assert "Forward mode was chosen" in vg.source
+    assert vg(0.3, 6)[0] == control.loop_with_branch(0.3, 6)
+
+
+@pytest.mark.parametrize("f, wrt, mode", [
+    (quality.rk4, (0, 1), "reverse"),  # two inputs: reverse
+    (quality.logistic_loss, 0, "reverse"),  # arrays: an array input needs a sweep per item
+    (quality.scalar_cross_entropy, 0, "reverse"),  # no loop: the two cost the same
+])
+def test_the_mode_stays_reverse_where_forward_is_not_provably_cheaper(f, wrt, mode):
+    src = s2sad.grad(f, wrt=wrt).source
+    assert f"({mode} mode)" in src and "was chosen" not in src

@@ -18,7 +18,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from ..errors import DifferentiationError
+from ..errors import DifferentiationError, S2SADError
 from ..ir.builder import Builder
 from ..ir.core import Function, Kind, Value, values_read, walk_ops
 from ..primitives_numpy import MAX_BROADCAST, ShapeFacts
@@ -133,8 +133,19 @@ def _check_scalar_output(fn: Function, what: str) -> None:
 
 
 def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str = "reverse",
-                  with_value: bool = False) -> Function:
-    """``grad`` (or ``value_and_grad``) of a scalar function, in reverse or forward mode."""
+                  with_value: bool = False, chosen: str = "") -> Function:
+    """``grad`` (or ``value_and_grad``) of a scalar function, in reverse or forward mode;
+    ``mode="auto"``: the cheaper of the two where that is provable (:func:`cheaper_mode`),
+    whose docstring says why it was chosen."""
+    if mode == "auto":
+        cheaper, why = cheaper_mode(fn, wrt)
+        if cheaper == "forward":
+            try:
+                return grad_function(fn, wrt, single, mode="forward", with_value=with_value,
+                                     chosen=why)
+            except S2SADError:  # a construct forward mode does not take: reverse does
+                pass
+        return grad_function(fn, wrt, single, mode="reverse", with_value=with_value)
     what = "value_and_grad" if with_value else "grad"
     unread = _zero_kind_unknown(fn)
     _check_scalar_output(fn, what)
@@ -173,14 +184,31 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
         results = (value, *grads)
         structure = (0, _shape_of_wrt(wrt, single, 1))
         doc = _doc(f"Value of {fn.name} and its gradient ({mode} mode).",
-                   f"The gradient is with respect to {names}.")
+                   f"The gradient is with respect to {names}.{chosen}")
     else:
         results = tuple(grads)
         structure = _shape_of_wrt(wrt, single, 0)
         doc = _doc(f"Gradient of {fn.name} ({mode} mode).",
-                   f"With respect to {names}.")
+                   f"With respect to {names}.{chosen}")
     return _derived(fn, f"{what}_{fn.name}", params, results, structure, keep_defaults=True,
                     b=b, doc=doc)
+
+
+def cheaper_mode(fn: Function, wrt: tuple[int, ...]) -> tuple[str, str]:
+    """``("forward", why)`` when forward mode provably costs less than reverse: one float
+    parameter (an int one has no derivative) in, no arrays anywhere (an array argument
+    would need one sweep per element), and a loop, whose reverse sweep would keep a tape
+    of every pass that forward mode does not need.  ``("reverse", "")`` otherwise (one
+    input and no loop: the two cost the same; several inputs: reverse is cheaper)."""
+    if len(wrt) != 1 or fn.params[wrt[0]].kind is not Kind.FLOAT:
+        return "reverse", ""
+    if any(p.kind is Kind.ARRAY for p in fn.params) or any(
+            r.kind is Kind.ARRAY for op in walk_ops(fn.body) for r in op.results):
+        return "reverse", ""
+    if not any(op.prim in ("for_range", "while_loop") for op in walk_ops(fn.body)):
+        return "reverse", ""
+    return "forward", (" Forward mode was chosen: one number in, through a loop, so there"
+                       " is no record of the passes to keep for a reverse sweep.")
 
 
 def output_seed(b: Builder, y: Value) -> Value:
