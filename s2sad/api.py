@@ -289,7 +289,7 @@ def derivative(f: Callable[..., Any], n: int = 1, wrt: Any = 0) -> Callable[...,
 
 
 def differentiable(f: Callable[..., Any] | None = None, *, wrt: Any = 0,
-                   mode: str = "reverse") -> Any:
+                   mode: str = "auto") -> Any:
     """Decorator: compile ``f``'s derivatives now and attach them to ``f``.
 
     ``f.grad``, ``f.value_and_grad``, ``f.jvp`` and ``f.vjp`` are the
