@@ -4,6 +4,7 @@
     python benchmarks/bench_quality.py --quick             # a smoke run
     python benchmarks/bench_quality.py --generate DIR      # write the generated modules
     python benchmarks/bench_quality.py --against DIR       # also time modules from DIR
+    python benchmarks/bench_quality.py --repeat 31         # more interleaved repeats
 
 ``--generate`` writes each case's gradient module, as the s2sad that runs it generates
 it, into DIR; running it under an older checkout (``PYTHONPATH=old/ python
@@ -167,7 +168,7 @@ def _close(a, b) -> float:
     return max(abs(u - v) / max(1.0, abs(v)) for u, v in zip(fa, fb, strict=True))
 
 
-def run(against: Path | None, quick: bool) -> str:
+def run(against: Path | None, quick: bool, repeat: int = 11) -> str:
     """The table.  Both generated gradients are loaded from their modules' text, as
     ``s2sad grad`` writes them: without the API's staleness guard (README), whose cost
     per call is not the generated code's."""
@@ -185,7 +186,7 @@ def run(against: Path | None, quick: bool) -> str:
         for k in ("new", "old"):
             if k in funcs:
                 assert _close(funcs[k](*point), hand(*point)) < 1e-9, (name, k)
-        t = benchtools.time_interleaved(funcs, point, repeat=3 if quick else 11,
+        t = benchtools.time_interleaved(funcs, point, repeat=3 if quick else repeat,
                                         target=0.005 if quick else 0.04)
         fname = f"grad_{f.__name__}"
         ops = {"plain": op_count(inspect.getsource(f), f.__name__),
@@ -225,11 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generate", type=Path)
     parser.add_argument("--against", type=Path)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeat", type=int, default=11, help="interleaved repeats")
     args = parser.parse_args(argv)
     if args.generate is not None:
         generate(args.generate)
         return 0
-    print(run(args.against, args.quick))
+    print(run(args.against, args.quick, args.repeat))
     return 0
 
 

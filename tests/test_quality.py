@@ -361,3 +361,19 @@ def test_one_number_through_a_loop_is_differentiated_in_forward_mode():
 def test_the_mode_stays_reverse_where_forward_is_not_provably_cheaper(f, wrt, mode):
     src = s2sad.grad(f, wrt=wrt).source
     assert f"({mode} mode)" in src and "was chosen" not in src
+
+
+def test_identities_apply_only_where_they_hold():
+    """Two different sigmoids, or a max per column: the chain rule, still correct."""
+    rng = np.random.default_rng(7)
+    z, y = rng.standard_normal(5), rng.uniform(size=5)
+    g = s2sad.grad(quality.two_sigmoids, wrt=(0, 1))
+    assert "np.log" in _body(g.source, "grad_two_sigmoids")  # its y-derivative needs them
+    gz, gy = g(z, y)
+    np.testing.assert_allclose(gz, _fd(lambda t: quality.two_sigmoids(t, y), z), rtol=1e-6)
+    np.testing.assert_allclose(gy, _fd(lambda t: quality.two_sigmoids(z, t), y), rtol=1e-6)
+    Z = rng.standard_normal((4, 3))
+    h = s2sad.grad(quality.lse_by_rows)
+    assert "_extreme_mask" in h.source
+    fd = _fd(lambda t: quality.lse_by_rows(t.reshape(4, 3)), Z.ravel()).reshape(4, 3)
+    np.testing.assert_allclose(h(Z), fd, rtol=1e-6, atol=1e-9)
