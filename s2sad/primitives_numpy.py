@@ -482,7 +482,7 @@ def _one_array_vjp(b, op, operands, out, ybar):
 # Not det: the determinants of a stack of matrices are an array.
 _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "trace", "dim",
                              "ndim", "size", "const", "scalar_seed", "scalar_input",
-                             "logsumexp_shift"})
+                             "logsumexp_shift", "matmul_seed"})
 
 
 # ops whose result has the shape of their first operand, whatever the others
@@ -549,8 +549,11 @@ class ShapeFacts:
 
         def passes(u) -> bool:  # a scalar if its operands are
             op = self._op(u)
-            return (u.kind is not _A and op is not None and op.prim not in _SCALAR_RESULTS
-                    and PRIMITIVES[op.prim].derivative in ("partials", "zero", "none"))
+            if op is None or op.prim in _SCALAR_RESULTS:
+                return False
+            if u.kind is _A:  # an array op of numbers known to be scalars (`r @ r / n`)
+                return elementwise(op) and op.prim != "np_where"
+            return PRIMITIVES[op.prim].derivative in ("partials", "zero", "none")
 
         def value(u) -> bool:
             if passes(u):
@@ -628,6 +631,17 @@ class ShapeFacts:
                 return v
         key = (id(self.b.blocks.get(v)), self.root(op.operands[0]), tuple(trims))
         return self.trims.setdefault(key, v)
+
+    def known_scalar(self, v) -> None:
+        """Record that ``v`` is a scalar from here on (a check that raises otherwise has
+        been built: the gradient's seed).  What was inferred from not knowing it is
+        forgotten, to be inferred again."""
+        for k in [k for k, leaves in self.leaf_sets.items() if v in leaves]:
+            del self.leaf_sets[k]
+        for k in [k for k, sure in self.scalars.items() if not sure]:
+            del self.scalars[k]
+        self.scalars[v] = True
+        self.leaf_sets[v] = ()
 
     def same_as(self, v, like) -> None:
         """Record that ``v`` has the shape of ``like`` (an adjoint has its value's shape)."""
@@ -769,6 +783,7 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     # constants (the seed 1.0) and a piecewise-constant mask: no derivative is right
     helper("scalar_seed", VARIADIC, lambda k, a: _F, "_scalar_seed", cse=False,
            rule_missing=False)
+    helper("matmul_seed", 2, lambda k, a: _F, "_matmul_seed", cse=False, rule_missing=False)
     helper("scalar_input", 1, lambda k, a: _F, "_scalar_input", cse=False, rule_missing=False)
     helper("sum_bar", 2, _array, "_sum_bar")
     helper("mean_bar", 2, _array, "_mean_bar")

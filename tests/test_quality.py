@@ -377,3 +377,22 @@ def test_identities_apply_only_where_they_hold():
     assert "_extreme_mask" in h.source
     fd = _fd(lambda t: quality.lse_by_rows(t.reshape(4, 3)), Z.ravel()).reshape(4, 3)
     np.testing.assert_allclose(h(Z), fd, rtol=1e-6, atol=1e-9)
+
+
+def test_a_product_is_not_computed_only_to_check_that_it_is_a_number():
+    g = s2sad.grad(quality.squared_norm, wrt=(0, 1, 2))
+    body = _body(g.source, "grad_squared_norm")
+    assert "r @ r" not in body and "_matmul_seed(r, r)" in body
+    for seed in (0, 1):
+        w, X, y = _logistic_point(seed)
+        gw, gX, gy = g(w, X, y)
+        np.testing.assert_allclose(gw, _fd(quality.squared_norm, w, X, y), rtol=1e-6)
+        np.testing.assert_allclose(gy, _fd(lambda t, w=w, X=X: quality.squared_norm(w, X, t), y),
+                                   rtol=1e-6, atol=1e-9)
+        fX = _fd(lambda t, w=w, X=X, y=y: quality.squared_norm(w, t.reshape(X.shape), y),
+                 X.ravel())
+        np.testing.assert_allclose(gX, fX.reshape(X.shape), rtol=1e-6, atol=1e-9)
+    # a matrix output has no gradient: the check reads the operands' ranks
+    W, Y = np.ones((3, 2)), np.ones((40, 2))
+    with pytest.raises(ValueError, match="scalar output"):
+        g(W, _logistic_point(0)[1], Y)

@@ -425,7 +425,7 @@ class _Reverse:
         if prim.derivative == "rule":  # array primitives: hand-written, shape-aware
             out = env[op.result]
             if ybar.kind is not Kind.ARRAY and out.kind is Kind.ARRAY and (
-                    op.prim not in SCALAR_COTANGENT_OK):
+                    op.prim not in SCALAR_COTANGENT_OK) and not self.shapes.surely_scalar(out):
                 ybar = self.b.emit("unbroadcast", (ybar, out), loc=op.loc)
             parts = prim.vjp_rule(self.b, op, operands, out, ybar)
             parts = [p if f is not None else None for p, f in zip(parts, factors, strict=True)]
@@ -458,6 +458,8 @@ class _Reverse:
         if ybar.kind is Kind.ARRAY:
             facts.same_as(ybar, out)
         result = set(facts.leaves(out))
+        if not result and facts.surely_scalar(out):  # known after the seed's check
+            return scaled_partials(b, op, operands, out, factors, hints)
         if not result or len(result) > MAX_BROADCAST:
             if ybar.kind is not Kind.ARRAY:  # broadcast the scalar to the result's shape
                 ybar = b.emit("unbroadcast", (ybar, out), loc=op.loc)

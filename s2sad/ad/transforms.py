@@ -215,9 +215,18 @@ def output_seed(b: Builder, y: Value) -> Value:
     """The seed 1.0 of the gradient of output ``y``, which may be an array: checked at run
     time to be a scalar, from the values whose shapes make ``y``'s (its shape leaves), so
     that ``y`` itself is not computed when only its gradient is asked for."""
-    leaves = ShapeFacts.of(b).leaves(y)
+    facts = ShapeFacts.of(b)
+    leaves = facts.leaves(y)
     if not leaves:
         return b.const(1.0)
+    op = b.defs.get(leaves[0])
+    if len(leaves) == 1 and op is not None and op.prim == "matmul" and op.attr(
+            "spelling", "@") == "@":
+        # `r @ r / n`: a scalar exactly when both operands are vectors, which their shapes
+        # say: the product itself is not computed only for its shape (linear regression)
+        seed = b.emit("matmul_seed", op.operands)
+        facts.known_scalar(leaves[0])
+        return seed
     return b.emit("scalar_seed", leaves if len(leaves) <= MAX_BROADCAST else (y,))
 
 
