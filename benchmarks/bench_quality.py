@@ -12,7 +12,8 @@ benchmarks/bench_quality.py --generate old-gen``) and then ``--against old-gen``
 times the old and the new generated code side by side in one run, with the plain
 function and the hand-written gradient, as medians of interleaved repeats.
 
-Cases: logistic regression written with log σ (N = 1000, D = 20) and with
+Cases: linear regression (mean squared residual ``r @ r / N``); logistic regression
+written with log σ (N = 1000, D = 20) and with
 ``logaddexp``; softmax cross-entropy in NumPy and as loops (n = 100); the 2-layer tanh
 MLP; Rosenbrock in NumPy and as loops (n = 100); 20 steps of RK4; the chain
 x ← sin(x)·x + cos(x), k = 20.  Per case it reports time ratios to the hand-written
@@ -58,6 +59,16 @@ def logreg_sigmoid_hand(w, X, y):
     """Xᵀ(σ(Xw) − y)/N."""
     p = 1.0 / (1.0 + np.exp(-(X @ w)))
     return ((p - y) * (1.0 / y.shape[0])) @ X
+
+
+def linreg(w, X, y):
+    r = X @ w - y
+    return r @ r / X.shape[0]
+
+
+def linreg_hand(w, X, y):
+    """2 Xᵀ(Xw − y)/N."""
+    return (X @ w - y) @ X * (2.0 / X.shape[0])
 
 
 def rk4(x, h, n):
@@ -114,6 +125,7 @@ def all_cases() -> list[tuple[str, object, object, object, tuple]]:
     x100 = list(rng.uniform(-2.0, 2.0, 100))
     chain = cases.load_chain(20)
     return [
+        ("linear regression", linreg, linreg_hand, 0, (w, X, y)),
         ("logistic regression, log σ", logreg_sigmoid, logreg_sigmoid_hand, 0, (w, X, y)),
         ("logistic regression, logaddexp", bench_numpy.logreg_loss, bench_numpy.logreg_hand,
          (0, 1), bench_numpy.logreg_point(1)),
