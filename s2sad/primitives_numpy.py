@@ -198,6 +198,9 @@ def _bilinear_jvp(b, op, operands, out, tangents):
 
 def _matmul_vjp(b, op, operands, out, ybar):
     a, c = operands
+    facts = ShapeFacts.of(b)
+    if facts.ranks.get(a) == 1 and facts.ranks.get(c) == 1:  # a dot product: as a person
+        return [b.emit("mul", (ybar, c), loc=op.loc), b.emit("mul", (ybar, a), loc=op.loc)]
     return [b.emit("matmul_bar_a", (ybar, a, c), loc=op.loc),
             b.emit("matmul_bar_b", (ybar, a, c), loc=op.loc)]
 
@@ -529,6 +532,7 @@ class ShapeFacts:
         self.scalars: dict = {}
         self.leaf_sets: dict = {}
         self.trims: dict = {}  # (block, base's shape, trims) -> the first such slice
+        self.ranks: dict = {}  # value -> its number of axes, where a run-time check proved it
 
     @classmethod
     def of(cls, b) -> ShapeFacts:

@@ -226,6 +226,8 @@ def output_seed(b: Builder, y: Value) -> Value:
         # say: the product itself is not computed only for its shape (linear regression)
         seed = b.emit("matmul_seed", op.operands)
         facts.known_scalar(leaves[0])
+        for v in op.operands:  # and the adjoint of a dot product is the direct form
+            facts.ranks[v] = 1
         return seed
     return b.emit("scalar_seed", leaves if len(leaves) <= MAX_BROADCAST else (y,))
 
