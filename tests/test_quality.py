@@ -399,3 +399,35 @@ def test_a_product_is_not_computed_only_to_check_that_it_is_a_number():
     W, Y = np.ones((3, 2)), np.ones((40, 2))
     with pytest.raises(ValueError, match="scalar output"):
         g(W, _logistic_point(0)[1], Y)
+
+
+def test_softmax_as_loops_skips_the_max(monkeypatch):
+    pytest.importorskip("mpmath")
+    import mpmath
+    f = quality.softmax_loops
+    g = s2sad.grad(f)
+    old = _without_identities(monkeypatch, f)
+    assert "m_bar" in old.source and "m_bar" not in g.source
+    for z, k in (([0.5, -1.0, 2.0, 2.0], 1), ([700.0, 0.0, -700.0, 3.0], 0),
+                 ([1e-3, 2e-3, -5.0], 2)):
+        zs = [mpmath.mpf(v) for v in z]
+        total = sum(mpmath.exp(v) for v in zs)
+        want = [mpmath.exp(v) / total - (1 if i == k else 0) for i, v in enumerate(zs)]
+        err_new = [float(abs(mpmath.mpf(a) - b)) for a, b in zip(g(z, k), want, strict=True)]
+        err_old = [float(abs(mpmath.mpf(a) - b)) for a, b in zip(old(z, k), want, strict=True)]
+        assert all(n <= o + 4e-16 for n, o in zip(err_new, err_old, strict=True))
+        assert max(err_new) < 1e-15
+
+
+def test_the_loop_identity_needs_the_sum_alone():
+    f = quality.shift_used_twice
+    g = s2sad.grad(f, wrt=(0, 1))
+    z, c = [0.3, -0.2, 1.1], 0.7
+    gz, gc = g(z, c)
+    fc = (f(z, c + 1e-6) - f(z, c - 1e-6)) / 2e-6
+    assert gc == pytest.approx(fc, rel=1e-6)  # m = c² still carries the second sum's
+    for i in range(3):
+        up, down = list(z), list(z)
+        up[i] += 1e-6
+        down[i] -= 1e-6
+        assert gz[i] == pytest.approx((f(up, c) - f(down, c)) / 2e-6, rel=1e-6)

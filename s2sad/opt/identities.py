@@ -23,7 +23,8 @@ real analysis, proved by SymPy in ``tests/test_quality.py``, and each derivative
 checked there to be at least as accurate as the one it replaces, against mpmath.  The
 last row is why a softmax cross-entropy's gradient does not depend on the max it
 subtracts: its derivative by ``m`` is exactly zero, so ``np.max``'s adjoint is never
-computed.
+computed.  Written as loops (``total += exp(v - m)``, then ``log(total) + m``), the same
+identity stops the derivative at the two uses of ``m`` (:func:`_loop_shifts`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def fuse_identities(fn: Function) -> Function:
     """``fn`` with each expression of the table marked (``fn`` itself if there is none)."""
     defs = {r: op for op in walk_ops(fn.body) for r in op.results}
     matches = {op: m for op in walk_ops(fn.body) if (m := _match(op, defs)) is not None}
-    if not matches:
+    shifts = _loop_shifts(fn, defs)
+    if not matches and not shifts:
         return fn
     # A log that a binary cross-entropy holds is marked by the cross-entropy alone.
     inner = {v for prim, _, args in matches.values() if prim == "binary_cross_entropy"
@@ -45,6 +47,13 @@ def fuse_identities(fn: Function) -> Function:
     matches = {op: m for op, m in matches.items() if op.results[0] not in inner}
 
     def custom(b: Builder, op: Op, env: dict[Value, Value]) -> bool:
+        if op in shifts:  # m's use here carries no derivative: its total is exactly zero
+            k = shifts[op]
+            operands = [env[v] for v in op.operands]
+            operands[k] = b.emit("stop_gradient", (operands[k],), loc=op.loc)
+            env[op.results[0]] = b.emit(op.prim, tuple(operands), attrs=op.attrs, loc=op.loc,
+                                        hint=op.results[0].hint)
+            return True
         found = matches.get(op)
         if found is None:
             return False
@@ -146,3 +155,54 @@ def _logsumexp(op: Op, defs: dict):
             return ("logsumexp_shift", "logsumexp_shift",
                     (z, m, exp.results[0], total.results[0]))
     return None
+
+
+def _loop_shifts(fn: Function, defs: dict) -> dict[Op, int]:
+    """``log(total) + m`` where a loop sums ``total = 0 + Σ exp(x_i − m)``: the two ops
+    that read ``m`` (the subtraction in the loop, the final addition), each with the
+    position of ``m`` among its operands.  The derivative of the whole by ``m`` is
+    exactly zero (−Σ e_i / total + 1), so those two uses of ``m`` carry none: a softmax
+    cross-entropy written as loops does not accumulate the max's adjoint.  Each value on
+    the way (the difference, its exp, the running and the final total, its log) must have
+    no other use, so that no other derivative passes through what is stopped."""
+    uses: dict[Value, int] = {}
+    for op in walk_ops(fn.body):
+        for v in op.operands:
+            uses[v] = uses.get(v, 0) + 1
+        for r in op.regions:
+            for v in r.yields:
+                uses[v] = uses.get(v, 0) + 1
+    for v in fn.results:
+        uses[v] = uses.get(v, 0) + 1
+
+    def only(v: Value) -> bool:
+        return uses.get(v, 0) == 1
+
+    out: dict[Op, int] = {}
+    for op in walk_ops(fn.body):
+        if op.prim != "add" or op.results[0].kind is not Kind.FLOAT:
+            continue
+        for k in (0, 1):
+            m, log = op.operands[k], op.operands[1 - k]
+            log_op = _is(defs, log, "log")
+            loop = defs.get(log_op.operands[0]) if log_op is not None and only(log) else None
+            if loop is None or loop.prim != "for_range" or not only(log_op.operands[0]):
+                continue
+            j = loop.results.index(log_op.operands[0])
+            body = loop.regions[0]
+            init = _is(defs, loop.operands[3 + j], "const")
+            step = _is(defs, body.yields[j], "add")
+            if init is None or init.attr("value") != 0 or step is None:
+                continue
+            running = body.args[1 + j]
+            term = step.operands[1] if step.operands[0] is running else step.operands[0]
+            exp = _is(defs, term, "exp")
+            shift = _is(defs, exp.operands[0], "sub") if exp is not None else None
+            if (shift is None or shift.operands[1] is not m or not only(running)
+                    or not only(term) or not only(exp.operands[0])
+                    or running not in step.operands):
+                continue
+            out[shift] = 1
+            out[op] = k
+            break
+    return out
