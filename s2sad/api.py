@@ -335,18 +335,20 @@ def _from_source(name: str, source: str, fn: Any, guard: _Guard) -> Callable[...
     return compiled
 
 
-def grad(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "reverse") -> Callable[..., Any]:
+def grad(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "auto") -> Callable[..., Any]:
     """The gradient of scalar-valued ``f`` with respect to ``wrt``.
 
     ``wrt`` is a parameter index, a parameter name, or a tuple of them (then
     the gradient is a tuple in the same order).  ``mode`` is ``"reverse"``
-    (one sweep for all inputs) or ``"forward"`` (one tangent sweep per input).
+    (one sweep for all inputs), ``"forward"`` (one tangent sweep per input) or
+    ``"auto"``: reverse, except forward for one float input through a loop, where
+    forward mode needs no tape (the generated docstring says which).
     """
     return _compile(f, "grad", wrt, mode)
 
 
 def value_and_grad(f: Callable[..., Any], wrt: Any = 0, *,
-                   mode: str = "reverse") -> Callable[..., Any]:
+                   mode: str = "auto") -> Callable[..., Any]:
     """Like :func:`grad`, returning ``(f(*args), gradient)``."""
     return _compile(f, "value_and_grad", wrt, mode)
 
@@ -417,7 +419,7 @@ def derivative(f: Callable[..., Any], n: int = 1, wrt: Any = 0) -> Callable[...,
 
 
 def differentiable(f: Callable[..., Any] | None = None, *, wrt: Any = 0,
-                   mode: str = "reverse") -> Any:
+                   mode: str = "auto") -> Any:
     """Decorator: compile ``f``'s derivatives now and attach them to ``f``.
 
     ``f.grad``, ``f.value_and_grad``, ``f.jvp`` and ``f.vjp`` are the

@@ -34,6 +34,7 @@ from .ir.core import (
     walk_ops,
 )
 from .opt import optimize
+from .opt.identities import fuse_identities
 from .opt.selections import rewrite_selections
 
 KINDS = ("grad", "value_and_grad", "jvp", "vjp", "hvp", "hessian", "jacobian", "derivative")
@@ -81,9 +82,11 @@ def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
     arrays or lists: a :class:`Driver` around such IR).  A broken invariant on the way
     is an :class:`InternalError` that says where ``fn``'s IR was written."""
     try:
-        if fn.arguments is not None:
-            return _derive_packed(rewrite_selections(fn), kind, wrt, mode, n)
-        return _derive(rewrite_selections(fn), kind, wrt, mode, n)
+        prepared = fuse_identities(rewrite_selections(fn))
+        if fn.arguments is not None:  # (the rewrites keep the parameters, in order)
+            prepared = dataclasses.replace(prepared, arguments=fn.arguments)
+            return _derive_packed(prepared, kind, wrt, mode, n)
+        return _derive(prepared, kind, wrt, mode, n)
     except InternalError as exc:
         if exc.dump_path is not None:
             raise

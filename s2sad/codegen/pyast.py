@@ -115,7 +115,7 @@ _AUG = {"add": ast.Add(), "sub": ast.Sub(), "mul": ast.Mult(), "div": ast.Div()}
 # array ops whose result may be (a view of) their first operand, or of any operand
 _VIEWS = ("np_index", "transpose", "reshape", "ravel", "reshape_like", "swapaxes",
           "expand_dims", "squeeze", "unbroadcast", "sum_to", "broadcast_like",
-          "stop_gradient", "one_array")
+          "stop_gradient", "one_array", "same_value", "logsumexp_shift")
 # ops whose array result is not a new array (or is not known to be one)
 _NOT_NEW = frozenset(_VIEWS) | {"select", "tape_read", "list_pop", "getitem", "const",
                                 "env_array"}
@@ -447,7 +447,8 @@ class _FunctionWriter:
                 expr = ast.IfExp(test=test, body=args[0], orelse=spelled)
         elif array and name == "select":
             expr = self._call(P.NUMPY, "where", args)
-        elif name == "stop_gradient":  # the identity at run time: the value itself
+        elif name in ("stop_gradient", "same_value", "logsumexp_shift"):
+            # the identity at run time: the value itself
             expr, size = args[0], size - 1
         elif prim.imported is not None:  # a custom primitive: `from module import name`
             module_name, fname = prim.imported
