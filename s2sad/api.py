@@ -145,7 +145,10 @@ class _Specialising:
         return got
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        got = self.table.get(self._key(args, kwargs))
+        # (the key inlined: this runs on every call)
+        key = tuple([structure_key(a) for a in args[self.skip:]]) if not kwargs else (
+            self._key(args, kwargs))
+        got = self.table.get(key)
         if got is None:
             got = self.specialize(*args, **kwargs)
         return got(*args, **kwargs)

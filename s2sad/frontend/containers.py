@@ -46,17 +46,21 @@ def structure_key(x: Any) -> Any:
     (a list or tuple of numbers), or a tuple ``(kind, ...)`` for a container and its
     items' keys.  Hashable, and O(number of leaves) (a list of numbers is one leaf)."""
     t = type(x)
+    if t is _ARRAY:  # (the commonest first: this runs on every call)
+        return "a"
     if t is float or t is int:
         return "n"
-    if t is np.ndarray:
-        return "a"
     if t is list or t is tuple:
         if x and type(x[0]) in _NUMBER_TYPES:
             return "l"
-        return (t.__name__, *map(structure_key, x))
+        return (_SEQUENCE_NAMES[t], *[structure_key(v) for v in x])
     if t is dict:
-        return ("dict", tuple(x), *map(structure_key, x.values()))
+        return ("dict", tuple(x), *[structure_key(v) for v in x.values()])
     return _other_key(x, t)
+
+
+_ARRAY = np.ndarray
+_SEQUENCE_NAMES = {list: "list", tuple: "tuple"}
 
 
 _NUMBER_TYPES = {float, int, np.float64, np.float32, np.int64, np.int32}
