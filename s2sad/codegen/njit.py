@@ -9,7 +9,7 @@ The differences, all decided here or where ``pyast`` asks :data:`TARGETS`:
 * a loop's tape is a 2-D float64 array, one row per iteration and one column per value
   recorded (an int or bool is stored as a float: exact below 2**53), preallocated when
   the loop's trip count is known before it starts (a ``for`` loop) and doubled when it
-  fills up otherwise (a ``while`` loop, :func:`_tape_grow`) — never a list of tuples;
+  fills up otherwise (a ``while`` loop: ``np.concatenate``) — never a list of tuples;
 * a list is a 1-D float64 array: ``[0.0] * len(x)`` is ``np.zeros(len(x))``, a copy is
   ``x.copy()``, the sum of two adjoints ``a + b``.  A list that grows or shrinks
   (``append``, ``pop``) has no such array, and is refused;
@@ -96,13 +96,6 @@ def _argmin(xs):
         if xs[i] < xs[k]:
             k = i
     return k
-''',
-    "_tape_grow": '''
-def _tape_grow(tape):
-    """The tape with twice the rows, the recorded ones copied: a while loop's tape."""
-    out = np.empty((2 * tape.shape[0], tape.shape[1]))
-    out[:tape.shape[0]] = tape
-    return out
 ''',
 }
 

@@ -1,0 +1,288 @@
+"""The Numba target (``target="numba"``, ``--target numba``): generated code that
+``numba.njit`` compiles in nopython mode, with the Python target's numbers.
+
+Numba compiles each function on its first call (about a second each), so the compiled
+functions are built once per module (fixtures) and shared.  The first tests read only
+generated text and run without Numba; the others are skipped when it is absent.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+
+import numpy as np
+import pytest
+
+import s2sad
+from s2sad.api import lift
+from s2sad.errors import S2SADError
+from s2sad.pipeline import derive, generate
+from tests.oracles import assert_close, gradient
+
+# -- functions (the cases of benchmarks/bench_numba.py, small) ---------------------------------
+
+
+def rosenbrock(x):
+    s = 0.0
+    for i in range(len(x) - 1):
+        s += 100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2
+    return s
+
+
+def chain(x, k):
+    for _ in range(k):
+        x = math.sin(x) * x + math.cos(x)
+    return x
+
+
+def kepler(M, e):
+    E = M
+    dE = 1.0
+    while abs(dE) > 1e-13:
+        dE = (E - e * math.sin(E) - M) / (1 - e * math.cos(E))
+        E = E - dE
+    return E
+
+
+def lotka(a, b, c, d, n):
+    x = 1.0
+    y = 1.0
+    h = 0.01
+    for _ in range(n):
+        k1x = a * x - b * x * y
+        k1y = d * x * y - c * y
+        x2 = x + 0.5 * h * k1x
+        y2 = y + 0.5 * h * k1y
+        k2x = a * x2 - b * x2 * y2
+        k2y = d * x2 * y2 - c * y2
+        x = x + h * k2x
+        y = y + h * k2y
+    return x * y
+
+
+def lennard_jones(X):
+    n = X.shape[0]
+    e = 0.0
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx = X[i, 0] - X[j, 0]
+            dy = X[i, 1] - X[j, 1]
+            r2 = dx * dx + dy * dy
+            s6 = 1.0 / (r2 * r2 * r2)
+            e += 4.0 * (s6 * s6 - s6)
+    return e
+
+
+def piecewise(x):
+    s = 0.0
+    for i in range(len(x)):
+        v = x[i]
+        if v < -1.0:
+            s += -2.0 * v - 1.0
+        elif v < 1.0:
+            s += v * v
+        else:
+            s += math.log(v) + 1.0
+    return s
+
+
+def grows(x):
+    ys = []
+    for i in range(3):
+        ys.append(x * i)
+    return ys[2]
+
+
+def _numba_source(f, kind="grad", wrt=0):
+    return generate([derive(lift(f), kind, wrt)], header="t", target="numba")
+
+
+def _imports(source: str) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            out.add(node.module)
+    return out
+
+
+# -- the generated text (no Numba needed) -------------------------------------------------------
+
+
+def test_module_is_njit_and_imports_only_math_numpy_numba():
+    src = _numba_source(kepler, wrt=(0, 1))
+    assert _imports(src) <= {"math", "numpy", "numba"} and "numba" in _imports(src)
+    tree = ast.parse(src)
+    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert defs and all(ast.unparse(d.decorator_list[0]) == "numba.njit(cache=True)"
+                        for d in defs)
+
+
+def test_tapes_are_float64_arrays_not_lists():
+    # a for loop's tape: allocated with the trip count; a while loop's: grown by doubling
+    src = _numba_source(chain)
+    assert "np.empty((max(k, 0), 1))" in src and ".append(" not in src
+    assert "reversed(" not in src and "tape[_, 0]" in src
+    src = _numba_source(kepler, wrt=(0, 1))
+    assert "np.empty((16, 3))" in src and ".append(" not in src
+    assert "tape = np.concatenate((tape, np.empty_like(tape)))" in src
+
+
+def test_lists_are_arrays():
+    src = _numba_source(rosenbrock)
+    assert "np.zeros(len(x))" in src and "type(x) is list" not in src
+
+
+def test_append_is_a_located_error():
+    with pytest.raises(S2SADError) as info:
+        _numba_source(grows)
+    err = info.value
+    assert "cannot be compiled for the Numba target" in err.what and "append" in err.what
+    assert err.lineno == grows.__code__.co_firstlineno + 3 and "fixed" in err.why
+
+
+def test_hessian_of_several_arrays_is_a_located_error():
+    def two(x, y):
+        return np.sum(x * y)
+
+    with pytest.raises(S2SADError, match="cannot be compiled for the Numba target"):
+        _numba_source(two, "hessian", (0, 1))
+
+
+def test_cli_target_numba(tmp_path):
+    from click.testing import CliRunner
+    from s2sad_cli.main import cli
+
+    src = tmp_path / "m.py"
+    src.write_text("import math\n\n\ndef chain(x, k):\n    for _ in range(k):\n"
+                   "        x = math.sin(x) * x + math.cos(x)\n    return x\n")
+    result = CliRunner().invoke(cli, ["grad", str(src), "--target", "numba"])
+    assert result.exit_code == 0, result.output
+    assert "@numba.njit(cache=True)" in result.output and "--target numba" in result.output
+    assert _imports(result.output) == {"math", "numpy", "numba"}
+
+
+# -- compiled and run (Numba needed) -----------------------------------------------------------
+
+numba = pytest.importorskip("numba", reason="the Numba target needs numba "
+                                            "(pip install 's2sad[numba]')")
+
+RNG = np.random.default_rng(7)
+X = np.array([-1.3, 0.4, 1.7, -0.2, 2.5, 0.9])
+P = RNG.normal(size=(6, 2)) * 2.0 + np.arange(12).reshape(6, 2)
+
+CASES = {  # name -> (function, args, wrt)
+    "rosenbrock": (rosenbrock, (X,), 0),
+    "chain": (chain, (0.7, 25), 0),
+    "kepler": (kepler, (0.8, 0.4), (0, 1)),
+    "lotka": (lotka, (1.1, 0.4, 0.4, 0.1, 50), (0, 1, 2, 3)),
+    "lennard_jones": (lennard_jones, (P,), 0),
+    "piecewise": (piecewise, (X * 1.5,), 0),
+}
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    """name -> (Python-target gradient, Numba-target gradient), compiled once."""
+    return {name: (s2sad.grad(f, wrt=wrt), s2sad.grad(f, wrt=wrt, target="numba"))
+            for name, (f, _, wrt) in CASES.items()}
+
+
+def _fd(f, args, wrt):
+    """Central differences of f at args with respect to wrt (ints, or one array)."""
+    from tests.oracles import derivative
+
+    if isinstance(wrt, int) and isinstance(args[wrt], np.ndarray):
+        a = args[wrt]
+        out = np.zeros(a.shape)
+        for i in np.ndindex(a.shape):
+            def along(t, i=i):
+                b = a.copy()
+                b[i] = t
+                return f(*args[:wrt], b, *args[wrt + 1:])
+            out[i] = derivative(along, float(a[i]))
+        return out
+    def partial(i):
+        return derivative(lambda t: f(*args[:i], t, *args[i + 1:]), args[i])
+
+    return partial(wrt) if isinstance(wrt, int) else tuple(partial(i) for i in wrt)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_numba_gradient_equals_python_and_finite_differences(compiled, name):
+    f, args, wrt = CASES[name]
+    python, nb = compiled[name]
+    got, want = nb(*args), python(*args)
+    assert type(nb).__name__ == "CPUDispatcher"
+    assert np.allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float),
+                       rtol=1e-12, atol=1e-12)
+    assert_close(np.asarray(got).ravel().tolist(), np.asarray(_fd(f, args, wrt)).ravel().tolist(),
+                 rtol=1e-5, atol=1e-6, what=name)
+
+
+def test_numba_gradient_at_other_points(compiled):
+    python, nb = compiled["kepler"]
+    for M, e in [(-2.0, 0.1), (3.0, 0.7), (-0.3, 0.9)]:  # negative values, long loops
+        assert_close(nb(M, e), python(M, e), rtol=1e-12, atol=1e-12)
+        assert_close(nb(M, e), gradient(kepler, [M, e]), rtol=1e-5, atol=1e-7)
+
+
+def f2(a, b):
+    return a * math.exp(b) + b ** 3 - math.sin(a * b)
+
+
+@pytest.mark.parametrize("kind,args,extra", [
+    ("value_and_grad", (0.5, -0.3), {"wrt": (0, 1)}),
+    ("jvp", (0.5, -0.3, 1.0), {}),
+    ("vjp", (-0.5, 1.3, 1.0), {"wrt": (0, 1)}),
+    ("hvp", (0.5, -0.3, 1.0, -2.0), {"wrt": (0, 1)}),
+    ("hessian", (-0.5, 0.3), {"wrt": (0, 1)}),
+    ("jacobian", (0.5, -0.3), {"wrt": (0, 1)}),
+    ("derivative", (0.5, -0.3), {"n": 2}),
+])
+def test_every_kind_on_numba_matches_python(kind, args, extra):
+    python = getattr(s2sad, kind)(f2, **extra)(*args)
+    nb = getattr(s2sad, kind)(f2, target="numba", **extra)(*args)
+    assert_close(nb, python, rtol=1e-12, atol=1e-12, what=kind)
+    if kind == "jvp":  # and the oracle: d/da f2 at (0.5, -0.3)
+        assert_close(nb[1], gradient(f2, list(args[:2]), [0])[0], rtol=1e-6)
+
+
+@pytest.mark.slow  # an hvp and its driver: about 5 s of Numba compilation
+def test_hessian_of_array_on_numba():
+    h = s2sad.hessian(rosenbrock, target="numba")
+    x = X[:4]
+    assert_close(h(x).ravel().tolist(), s2sad.hessian(rosenbrock)(x).ravel().tolist(),
+                 rtol=1e-12, atol=1e-12)
+    assert h(x).shape == (4, 4)
+
+
+@numba.njit
+def _sq(v):
+    return v * v
+
+
+@numba.njit
+def _energy(x):
+    s = 0.0
+    for i in range(len(x)):
+        s += _sq(x[i]) * math.sin(x[i])
+    return s
+
+
+def test_grad_of_an_njit_function_is_njit_and_inlines_njit_calls():
+    g = s2sad.grad(_energy)
+    assert type(g).__name__ == "CPUDispatcher" and "_sq" not in g.source
+    want = [2 * v * math.sin(v) + v * v * math.cos(v) for v in X]
+    assert_close(g(X).tolist(), want, rtol=1e-12)
+    assert_close(s2sad.grad(_energy, target="python")(X).tolist(), want, rtol=1e-12)
+
+    @numba.njit
+    def descend(x):  # the gradient is callable from other njit code
+        for _ in range(3):
+            x = x - 0.01 * g(x)
+        return x
+
+    assert descend(X.copy()).shape == X.shape
