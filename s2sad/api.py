@@ -262,12 +262,12 @@ def _load_numba(name: str, source: str) -> Any:
     folder = (where / "numba") if where is not None else (
         Path(tempfile.gettempdir()) / f"s2sad-numba-{os.getuid()}")
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"s2sad_{digest}.py"
+    path = folder / f"s2sad_numba_{digest}.py"  # its module name: Numba's cache imports it
     if not path.is_file() or path.read_text() != source:
         partial = folder / f".{path.name}.{os.getpid()}.tmp"
         partial.write_text(source)
         os.replace(partial, path)  # atomic: another process may be importing it
-    spec = importlib.util.spec_from_file_location(f"s2sad_numba_{digest}", path)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # Numba's cache finds the module by name on reload
