@@ -18,7 +18,7 @@ import s2sad
 from s2sad.api import lift
 from s2sad.errors import S2SADError
 from s2sad.pipeline import derive, generate
-from tests.oracles import assert_close, gradient
+from tests.oracles import assert_close, call_extras, gradient
 
 # -- functions (the cases of benchmarks/bench_numba.py, small) ---------------------------------
 
@@ -286,3 +286,28 @@ def test_grad_of_an_njit_function_is_njit_and_inlines_njit_calls():
         return x
 
     assert descend(X.copy()).shape == X.shape
+
+
+@pytest.mark.slow  # compiles the corpus for Numba: about 20 s
+def test_corpus_on_the_numba_target():
+    """Every function of the straight-line corpus (tests/test_corpus.py): its gradient
+    (scalar functions) and its vjp (all) on the Numba target equal the Python target's
+    to 1e-12, and the gradient agrees with finite differences."""
+    from tests import test_corpus as tc
+
+    for case in tc.CORPUS:
+        wrt = tc._all(case)
+        nb_vjp = s2sad.vjp(case.fn, wrt=wrt, target="numba")
+        py_vjp = s2sad.vjp(case.fn, wrt=wrt)
+        scalar = tc._is_scalar(case)
+        if scalar:
+            nb_grad = s2sad.grad(case.fn, wrt=wrt, target="numba")
+        for point in case.points:
+            bars = tuple(0.5 + k for k in range(len(tc._outputs(case, point))))
+            extras = bars if len(bars) > 1 else bars[:1]
+            assert_close(call_extras(nb_vjp, point, extras),
+                         call_extras(py_vjp, point, extras), rtol=1e-12,
+                         atol=1e-12, what=f"vjp {case.name} at {point}")
+            if scalar:
+                assert_close(nb_grad(*point), tc._fd_grad(case, point), rtol=tc.RTOL,
+                             atol=tc.ATOL, what=f"grad {case.name} at {point}")
