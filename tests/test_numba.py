@@ -311,3 +311,65 @@ def test_corpus_on_the_numba_target():
             if scalar:
                 assert_close(nb_grad(*point), tc._fd_grad(case, point), rtol=tc.RTOL,
                              atol=tc.ATOL, what=f"grad {case.name} at {point}")
+
+
+# -- the existing test cases, on the Numba target (slow: one Numba compilation each) ----------
+
+
+def _sweep_jobs(group: str) -> list:
+    """(name, function, wrt, points) of one group of the suite's existing cases."""
+    from tests import test_control_flow as TC
+    from tests import test_item_adjoints as TA
+    from tests import test_numpy as TN
+    from tests import test_sequences as TS
+
+    if group == "control_flow":
+        return [(f.__name__, f, wrt if len(wrt) > 1 else wrt[0], pts) for f, wrt, pts in TC.CASES]
+    if group == "sequences":
+        return [(f.__name__, f, 0, pts) for f, pts in TS.CASES]
+    if group == "item_adjoints":
+        return [(f.__name__, f, tuple(range(len(shapes))) if len(shapes) > 1 else 0,
+                 [tuple(TA._point(s, 3) for s in shapes)]) for f, shapes in TA.CASES]
+    return [(p.id, p.values[0].f, p.values[0].wrt if len(p.values[0].wrt) > 1
+             else p.values[0].wrt[0], [p.values[0].args]) for p in getattr(TN, group)]
+
+
+# what each group may leave out: refused by s2sad, or failing loudly in Numba (broadcasting
+# arrays of different shapes, stacks of matrices, np.ndim)
+# (how many of each group run on Numba today, of: control_flow 22, sequences 18 (two
+# append), item_adjoints 13, ELEMENTWISE 13, BROADCAST 23, PRODUCTS 17, REDUCTIONS 29 (axis,
+# keepdims), SELECT 14)
+_SWEEP = {"control_flow": 22, "sequences": 16, "item_adjoints": 13, "ELEMENTWISE": 13,
+          "BROADCAST": 11, "PRODUCTS": 10, "REDUCTIONS": 11, "SELECT": 12}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("group", list(_SWEEP))
+def test_existing_cases_on_the_numba_target(group):
+    """Every case of the group that Numba compiles gives the Python target's gradient to
+    1e-12 (which its own tests check against finite differences); the rest are located
+    refusals or loud Numba errors, never a different number."""
+    import numba.core.errors
+
+    ok = []
+    for name, f, wrt, points in _sweep_jobs(group):
+        try:
+            nb = s2sad.grad(f, wrt=wrt, target="numba")
+        except S2SADError as err:
+            assert "cannot be compiled for the Numba target" in err.what and err.loc, name
+            continue
+        py = s2sad.grad(f, wrt=wrt)
+        try:
+            got = [nb(*[np.asarray(a, dtype=float) if isinstance(a, (list, tuple)) else a
+                        for a in p]) for p in points]
+        except (numba.core.errors.TypingError, ValueError, ImportError):
+            continue
+        for p, g in zip(points, got, strict=True):
+            want = py(*p)
+            for u, v in zip(*(x if isinstance(x, tuple) else (x,) for x in (g, want)),
+                            strict=True):
+                np.testing.assert_allclose(np.asarray(u, dtype=float),
+                                           np.asarray(v, dtype=float), rtol=1e-12,
+                                           atol=1e-12, err_msg=f"{group}: {name} at {p}")
+        ok.append(name)
+    assert len(ok) >= _SWEEP[group], (group, ok)

@@ -74,10 +74,111 @@ def _one_array(x, name, function, where):
 ''',
     "_zero_like": '''
 def _zero_like(x):
-    """The gradient of a parameter the function never reads: a zero of x's kind."""
+    """A zero of x's kind (np.zeros_like on the Numba target): 0.0 for a number, which
+    np.zeros_like would make a 0-d array; float64 zeros of x's shape for an array."""
     if isinstance(x, (float, int)):
         return 0.0
     return np.zeros(x.shape)
+''',
+    "_same_shape": '''
+def _same_shape(a, b):
+    """Numba broadcasts nothing in differentiated code: the arrays must have one shape."""
+    if isinstance(b, (float, int)):  # (Numba prunes isinstance tests, not `b is None`)
+        return
+    if a.shape != b.shape:
+        raise ValueError("on the Numba target, arrays of different shapes are not "
+                         "broadcast together in differentiated code")
+''',
+    "_pick": '''
+def _pick(a, b):
+    """The one of a, b that is an array (a if both are, checked to have b's shape)."""
+    if isinstance(b, (float, int)):
+        return a
+    if isinstance(a, (float, int)):
+        return b
+    _same_shape(a, b)
+    return a
+''',
+    "_broadcast_size": '''
+def _broadcast_size(a, b=0.0, c=0.0, d=0.0, e=0.0, f=0.0):
+    """np.broadcast(a, b, ...).size: the arrays among the operands have one shape
+    (numbers broadcast; the defaults are numbers), else a ValueError."""
+    r = _pick(_pick(_pick(_pick(_pick(a, b), c), d), e), f)
+    if isinstance(r, (float, int)):
+        return 1
+    return r.size
+''',
+    "_sum_to": '''
+def _sum_to(g, x, a, b=0.0, c=0.0, d=0.0, e=0.0, f=0.0):
+    """g, the adjoint of a result of the shape a, b, ... have together, summed back to
+    the shape of x (on the Numba target those arrays have one shape; numbers broadcast)."""
+    n = _broadcast_size(a, b, c, d, e, f)
+    if isinstance(x, (float, int)):
+        if isinstance(g, (float, int)):
+            return g * n
+        return g.sum()
+    if isinstance(g, (float, int)):
+        return np.full(x.shape, g)
+    _same_shape(g, x)
+    return g
+''',
+    "_sum_bar": '''
+def _sum_bar(g, x):
+    """The adjoint of np.sum(x) (no axis on the Numba target): g in every element."""
+    if isinstance(x, (float, int)):
+        return g
+    return np.full(x.shape, g)
+''',
+    "_mean_bar": '''
+def _mean_bar(g, x):
+    """The adjoint of np.mean(x) (no axis on the Numba target): g shared out."""
+    if isinstance(x, (float, int)):
+        return g
+    return np.full(x.shape, g / x.size)
+''',
+    "_index_bar": '''
+def _index_bar(g, x, index):
+    """The adjoint of x[index] (basic indexing: no element is read twice)."""
+    x_bar = np.zeros(x.shape)
+    x_bar[index] = g
+    return x_bar
+''',
+    "_extreme_mask": '''
+def _extreme_mask(x, y):
+    """Where x attains its max or min y (no axis on the Numba target); ties share the
+    derivative equally."""
+    mask = (x == y) * 1.0
+    return mask / mask.sum()
+''',
+    "_matmul_bar_a": '''
+def _matmul_bar_a(g, a, b):
+    """The adjoint of a in a @ b (vectors and matrices; Numba's np.dot needs SciPy's
+    BLAS, as the primal's @ does)."""
+    if b.ndim == 1:
+        if a.ndim == 1:
+            return g * b
+        return np.outer(g, b)
+    if a.ndim == 1:
+        return np.dot(b, g)
+    return np.dot(g, b.T)
+''',
+    "_matmul_bar_b": '''
+def _matmul_bar_b(g, a, b):
+    """The adjoint of b in a @ b (vectors and matrices)."""
+    if a.ndim == 1:
+        if b.ndim == 1:
+            return g * a
+        return np.outer(a, g)
+    if b.ndim == 1:
+        return np.dot(g, a)
+    return np.dot(a.T, g)
+''',
+    "_copy": '''
+def _copy(x):
+    """x.copy() of an array; a number (an item of an array) is its own copy."""
+    if isinstance(x, (float, int)):
+        return x
+    return x.copy()
 ''',
     "_argmax": '''
 def _argmax(xs):
@@ -111,13 +212,34 @@ def refuse(what: str, loc: Loc | None, why: str, hint: str = _HINT) -> S2SADErro
                       hint=hint)
 
 
-def helper_refused(helper: str, loc: Loc | None) -> S2SADError:
-    return refuse(f"this construct (its derivative calls s2sad's helper `{helper}`)", loc,
-                  why=f"`{helper}` has no Numba version: {_NO_HELPER}")
+def helper_refused(helper: str, loc: Loc | None, case: str = "") -> S2SADError:
+    """The error for a construct whose derivative calls a helper with no Numba version
+    (``case``: for these operands)."""
+    if case:
+        why = (f"its derivative calls s2sad's helper `{helper}` {case}, which has no Numba "
+               f"version: {_NO_HELPER}")
+    else:
+        why = f"its derivative calls s2sad's helper `{helper}`, which has no Numba version: " + (
+            _NO_HELPER)
+    return refuse("this array expression", loc, why=why)
+
+
+def needs(helper: str) -> set[str]:
+    """The helpers ``helper`` calls."""
+    return _NEEDS.get(helper, set())
+
+
+# what each helper calls
+_NEEDS = {"_pick": {"_same_shape"}, "_broadcast_size": {"_pick", "_same_shape"},
+          "_sum_to": {"_broadcast_size", "_pick", "_same_shape"}}
+# helpers called with a fixed number of operands at most (their `like` arrays)
+MAX_OPERANDS = {"_sum_to": 8, "_broadcast_size": 6}
 
 
 def helper_definitions(names: set[str]) -> list[ast.stmt]:
-    """The ``def`` statements of the Numba helpers a module uses (in a fixed order)."""
+    """The ``def`` statements of the Numba helpers a module uses, and of those they call
+    (in a fixed order)."""
+    names = set(names).union(*(needs(n) for n in names))
     return [stmt for name in HELPERS if name in names
             for stmt in ast.parse(HELPERS[name]).body]
 

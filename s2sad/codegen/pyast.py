@@ -466,6 +466,8 @@ class _FunctionWriter:
     def _use_helper(self, name: str) -> None:
         if self.numba and name not in njit.HELPERS:
             raise njit.helper_refused(name, self.loc)
+        if self.numba and name in njit.HELPERS:
+            self.helpers.update(njit.needs(name))
         self.helpers.add(name)
         if name not in runtime.NUMPY_FREE:
             self.modules.add(P.NUMPY)
@@ -487,10 +489,21 @@ class _FunctionWriter:
         array = op.results[0].kind is Kind.ARRAY
         if array and lib in (P.MATH, None) and P.NUMPY in prim.names:
             lib = P.NUMPY  # an elementwise function of an array
+        if self.numba and name in ("sum_bar", "mean_bar", "extreme_mask") and (
+                op.attr("axis") is not None or op.attr("keepdims")):
+            raise njit.helper_refused(arrays.HELPER_OF[name], self.loc,
+                                      "with an axis or keepdims")
+        if self.numba and len(args) > njit.MAX_OPERANDS.get(
+                arrays.HELPER_OF.get(name, "_broadcast_size" if name == "size" else ""), 99):
+            raise njit.helper_refused(arrays.HELPER_OF.get(name, "_broadcast_size"), self.loc,
+                                      f"of {len(args)} operands")
         spelled = None if self.numba and name == "like_argument" else arrays.spell(
             op, args, self._call, self._use_helper)
         if self.numba and name == "like_argument":  # a list is a 1-D array already
             expr, size = args[0], size - 1
+        elif self.numba and name in ("np_copy", "np_zeros_like"):  # of an item: a number
+            expr = ast.Call(_name("_copy" if name == "np_copy" else "_zero_like"), args[:1], [])
+            self._use_helper(expr.func.id)
         elif self.numba and name == "scalar_seed" and len(args) > 1:  # no *args in Numba
             expr = ast.Call(_name("_scalar_seed"), [args[0]], [])
             for a in args[1:]:
