@@ -397,7 +397,7 @@ def _markdown(rows, reload_s, quick) -> str:
              "Microseconds per call (median of interleaved repeats); ratios of the s2sad "
              "Numba gradient.", "",
              "| case | " + " | ".join(cols) + " | numba/hand | numba/njit primal | "
-             "python/numba | s2sad ms | Numba compile ms | tape peak bytes python | numba |",
+             "python/numba | s2sad ms | Numba compile ms | peak bytes of a call: python | numba |",
              "|" + "---|" * (len(cols) + 8)]
     ratios = []
     for r in rows:

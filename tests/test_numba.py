@@ -164,6 +164,28 @@ def test_cli_target_numba(tmp_path):
     assert _imports(result.output) == {"math", "numpy", "numba"}
 
 
+@pytest.mark.slow  # runs the command line a few dozen times, then ruff
+def test_emitted_numba_modules_are_ruff_clean(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from s2sad_cli.main import cli
+
+    from tests.test_generated_lint import ROOT, SOURCES, ruff
+
+    monkeypatch.chdir(ROOT)
+    written = []
+    for src in SOURCES:
+        for command in (["grad"], ["value-and-grad"], ["jvp"], ["vjp"], ["hessian"]):
+            result = CliRunner().invoke(cli, [*command, str(src.relative_to(ROOT)),
+                                              "--target", "numba"])
+            assert result.exit_code in (0, 2), result.output  # 2: nothing to emit
+            if result.exit_code == 0:
+                out = tmp_path / f"{src.stem}_{command[0]}.py"
+                out.write_text(result.stdout, encoding="utf-8")
+                written.append(out)
+    assert len(written) >= len(SOURCES) * 3
+    assert ruff(written) == ""
+
+
 # -- compiled and run (Numba needed) -----------------------------------------------------------
 
 numba = pytest.importorskip("numba", reason="the Numba target needs numba "

@@ -251,8 +251,12 @@ def decorate(mod: ast.Module) -> ast.Module:
     at = max((k + 1 for k, s in enumerate(body) if isinstance(s, (ast.Import, ast.ImportFrom))),
              default=1 if body and isinstance(body[0], ast.Expr) else 0)
     body.insert(at, ast.Import(names=[ast.alias(name="numba")]))
-    if not any(isinstance(s, ast.Import) and s.names[0].name == "numpy" for s in body):
+    uses_np = any(isinstance(n, ast.Name) and n.id == "np" for n in ast.walk(mod))
+    imports_np = [s for s in body if isinstance(s, ast.Import) and s.names[0].name == "numpy"]
+    if uses_np and not imports_np:
         body.insert(at, ast.Import(names=[ast.alias(name="numpy", asname="np")]))
+    elif imports_np and not uses_np:  # the Numba helpers need no NumPy
+        body.remove(imports_np[0])
     decorator = ast.parse(DECORATOR, mode="eval").body
     for stmt in body:
         if isinstance(stmt, ast.FunctionDef):
