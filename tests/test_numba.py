@@ -225,3 +225,26 @@ def test_existing_cases_on_the_numba_target(group):
                                            atol=1e-12, err_msg=f"{group}: {name} at {p}")
         ok.append(name)
     assert len(ok) >= _SWEEP[group], (group, ok)
+
+
+SCALE = 2.0
+
+
+def _scaled(x):
+    return SCALE * x * x
+
+
+def test_asking_again_after_a_change_compiles_again():
+    """The dispatcher checks nothing per call (as Numba freezes globals); asking s2sad
+    again after the function's environment changed gives the new derivative."""
+    global SCALE
+    first = s2sad.grad(_scaled, target="numba")
+    assert first(-1.5) == pytest.approx(-6.0, rel=1e-14)
+    assert s2sad.grad(_scaled, target="numba") is first
+    try:
+        SCALE = 3.0
+        again = s2sad.grad(_scaled, target="numba")
+        assert again is not first and again(-1.5) == pytest.approx(-9.0, rel=1e-14)
+        assert again(-1.5) == pytest.approx(gradient(_scaled, [-1.5])[0], rel=1e-8)
+    finally:
+        SCALE = 2.0
