@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+import s2sad
 from s2sad.api import lift
 from s2sad.errors import S2SADError
 from s2sad.pipeline import derive, generate
@@ -178,3 +179,29 @@ def test_emitted_numba_modules_are_ruff_clean(tmp_path, monkeypatch):
                 written.append(out)
     assert len(written) >= len(SOURCES) * 3
     assert ruff(written) == ""
+
+
+def _with_function_default(x, act=np.tanh):
+    return act(x) * x
+
+
+def _containers(params, x):
+    s = 0.0
+    for W, b in params:
+        s += np.sum(W * x + b)
+    return s
+
+
+def test_function_default_and_containers_are_located_errors():
+    with pytest.raises(S2SADError, match="cannot be compiled for the Numba target") as info:
+        s2sad.grad(_with_function_default, target="numba")
+    assert "act" in info.value.what and info.value.why
+    with pytest.raises(S2SADError, match="cannot be compiled for the Numba target") as info:
+        s2sad.grad(_containers, wrt=0, target="numba")(
+            [(np.ones(2), np.zeros(2))], np.ones(2))
+    assert "container" in info.value.what and "separate parameters" in info.value.hint
+
+
+def test_unknown_target_is_refused():
+    with pytest.raises(ValueError, match="target must be one of"):
+        s2sad.grad(rosenbrock, target="cuda")
