@@ -256,3 +256,23 @@ def test_asking_again_after_a_change_compiles_again():
         assert again(-1.5) == pytest.approx(gradient(_scaled, [-1.5])[0], rel=1e-8)
     finally:
         SCALE = 2.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["grad_forward", "jvp", "vjp"])
+def test_control_flow_cases_in_every_mode_on_the_numba_target(kind):
+    """Forward mode, jvp and vjp of the control-flow cases (loops, branches, while,
+    break, early returns) on the Numba target equal the Python target's to 1e-12."""
+    from tests import test_control_flow as TC
+
+    for f, wrt, points in TC.CASES:
+        w = wrt if len(wrt) > 1 else wrt[0]
+        if kind == "grad_forward":
+            nb, py = (s2sad.grad(f, wrt=w, mode="forward", target=t) for t in ("numba", None))
+            extras: tuple = ()
+        else:
+            nb, py = (getattr(s2sad, kind)(f, wrt=w, target=t) for t in ("numba", None))
+            extras = (0.7,) * len(wrt) if kind == "jvp" else (1.3,)
+        for p in points:
+            assert_close(call_extras(nb, p, extras), call_extras(py, p, extras), rtol=1e-12,
+                         atol=1e-12, what=f"{kind} {f.__name__} at {p}")
