@@ -390,7 +390,7 @@ def _load_numba(name: str, source: str) -> Any:
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
     where = cache.directory()
     folder = (where / "numba") if where is not None else (
-        Path(tempfile.gettempdir()) / f"s2sad-numba-{os.getuid()}")
+        Path(tempfile.gettempdir()) / f"s2sad-numba-{getattr(os, 'getuid', lambda: 0)()}")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"s2sad_numba_{digest}.py"  # its module name: Numba's cache imports it
     if not path.is_file() or path.read_text() != source:
