@@ -83,8 +83,10 @@ def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
     is an :class:`InternalError` that says where ``fn``'s IR was written."""
     try:
         prepared = fuse_identities(rewrite_selections(fn))
-        if fn.arguments is not None:  # (the rewrites keep the parameters, in order)
-            prepared = dataclasses.replace(prepared, arguments=fn.arguments)
+        if fn.arguments is not None or _has_pack(fn.structure):
+            # (the rewrites keep the parameters, in order, and the results)
+            prepared = dataclasses.replace(prepared, arguments=fn.arguments,
+                                           structure=fn.structure)
             return _derive_packed(prepared, kind, wrt, mode, n)
         return _derive(prepared, kind, wrt, mode, n)
     except InternalError as exc:
@@ -127,10 +129,86 @@ def _derive(fn: Function, kind: str, wrt, mode: str, n: int) -> Function | Drive
 
 
 def _derive_packed(fn: Function, kind: str, wrt, mode: str, n: int) -> Function:
-    """:func:`derive` for a function with container parameters (``fn.arguments``): the
-    derivative with respect to their leaves, taking and returning containers of the
-    same structure (a gradient ``params_bar`` is a list of tuples where ``params`` is
-    one; a dataclass is rebuilt with ``dataclasses.replace``)."""
+    """:func:`derive` for a function with container parameters (``fn.arguments``) or a
+    dict among its results: the derivative with respect to their leaves, taking and
+    returning containers of the same structure (a gradient ``params_bar`` is a list of
+    tuples where ``params`` is one; a dataclass is rebuilt with ``dataclasses.replace``;
+    a jvp's output tangent is a dict where the function returns one, and a vjp takes a
+    cotangent dict for it)."""
+    outputs = fn.structure
+    if _has_pack(outputs):
+        if kind not in ("jvp", "vjp"):
+            raise S2SADError(
+                f"{kind} of `{fn.name}`, which returns a dict, is not supported",
+                why="a gradient, Hessian or Jacobian needs a number (or array) output",
+                hint="use s2sad.jvp or s2sad.vjp (they take and return dicts of the "
+                     "outputs), or return one number")
+        fn = dataclasses.replace(fn, structure=_tupled(outputs))
+    if fn.arguments is None:
+        fn = dataclasses.replace(fn, arguments=tuple(range(len(fn.params))))
+    derived = _derive_arguments(fn, kind, wrt, mode, n)
+    if not _has_pack(outputs) or isinstance(derived, Driver):
+        return derived
+    value_s, rest = derived.structure
+    structure = (_untupled(outputs, value_s),
+                 _untupled(outputs, rest) if kind == "jvp" else rest)
+    arguments = derived.arguments
+    if kind == "vjp":  # one cotangent per output, as the outputs are laid out
+        numbered = iter(range(len(fn.params), len(fn.params) + len(fn.results)))
+        cotangents = _packs(_untupled(outputs, _renumber(fn.structure, numbered)))
+        first = len(fn.params)
+        arguments = tuple(a for a in arguments if not (isinstance(a, int) and a >= first))
+        arguments += (Packed("out_bar", cotangents),)
+        spelled = ", ".join(p.hint.replace(".", "_") for p in derived.params[first:])
+        weigh = "weights the outputs" if len(fn.results) == 1 else "weight the outputs"
+        doc = (derived.docstring or "").replace(
+            f"{spelled} {weigh}", "out_bar, shaped like the output, weighs it")
+        derived = dataclasses.replace(derived, docstring=doc)
+    return dataclasses.replace(derived, structure=structure, arguments=arguments)
+
+
+def _has_pack(structure) -> bool:
+    if isinstance(structure, Pack):
+        return True
+    return isinstance(structure, tuple) and any(_has_pack(s) for s in structure)
+
+
+def _tupled(structure):
+    """A result structure with each Pack as the tuple of its items (what AD reads)."""
+    if isinstance(structure, (Pack, tuple)):
+        items = structure.items if isinstance(structure, Pack) else structure
+        return tuple(_tupled(s) for s in items)
+    return structure
+
+
+def _renumber(structure, numbers):
+    """``structure`` (ints in tuples) with its ints replaced, in order, by ``numbers``."""
+    if isinstance(structure, tuple):
+        return tuple(_renumber(s, numbers) for s in structure)
+    return next(numbers)
+
+
+def _packs(layout):
+    """A result layout as an argument's: its tuples as Packs too."""
+    if isinstance(layout, tuple):
+        return Pack("tuple", None, (), tuple(_packs(i) for i in layout))
+    if isinstance(layout, Pack):
+        return dataclasses.replace(layout, items=tuple(_packs(i) for i in layout.items))
+    return layout
+
+
+def _untupled(template, numbered):
+    """``numbered`` (``template`` tupled, then renumbered) with ``template``'s Packs."""
+    if isinstance(template, Pack):
+        return dataclasses.replace(template, items=tuple(
+            _untupled(t, v) for t, v in zip(template.items, numbered, strict=True)))
+    if isinstance(template, tuple):
+        return tuple(_untupled(t, v) for t, v in zip(template, numbered, strict=True))
+    return numbered
+
+
+def _derive_arguments(fn: Function, kind: str, wrt, mode: str, n: int) -> Function:
+    """:func:`_derive_packed` for ``fn``'s container parameters."""
     args = fn.arguments
     names = [a.name if isinstance(a, Packed) else fn.params[a].hint for a in args]
     chosen, single = normalize_wrt(_Signature(fn.name, names), wrt)

@@ -332,7 +332,8 @@ def test_containers_of_other_shapes_and_errors():
         return {"y": p["a"]}
 
     with pytest.raises(s2sad.S2SADError, match="returns a dict"):
-        s2sad.jvp(returns_dict)({"a": 1.0}, {"a": 1.0})
+        s2sad.grad(returns_dict)({"a": 1.0})
+    assert s2sad.jvp(returns_dict)({"a": 1.0}, {"a": 3.0}) == ({"y": 1.0}, {"y": 3.0})
 
 
 def test_the_command_line_says_why_it_cannot_compile_a_container(tmp_path):
@@ -518,3 +519,34 @@ def test_decorated_functions_and_methods_take_containers():
     scaled = {k: -1.5 * v for k, v in want.items()}
     assert_grad_like(m.loss.grad(params, X3), scaled, params)
     assert_grad_like(s2sad.grad(m.loss)(params, X3), scaled, params)
+
+
+def dict_out(p, x):
+    h = np.tanh(p["W"] @ x)
+    return {"loss": np.sum(h ** 2) * p["c"], "parts": (np.sum(h), math.sin(p["c"]))}
+
+
+def test_a_dict_result_for_jvp_and_vjp():
+    p = {"W": RNG.normal(size=(2, 3)), "c": 0.8}
+    dp = {"W": RNG.normal(size=(2, 3)), "c": -0.5}
+
+    def along(t):
+        return dict_out({"W": p["W"] + t * dp["W"], "c": p["c"] + t * dp["c"]}, X3)
+
+    value, tangent = s2sad.jvp(dict_out)(p, X3, dp)
+    assert set(value) == {"loss", "parts"} and value["loss"] == pytest.approx(
+        dict_out(p, X3)["loss"])
+    assert tangent["loss"] == pytest.approx(derivative(lambda t: along(t)["loss"], 0.0))
+    for k in (0, 1):
+        assert tangent["parts"][k] == pytest.approx(
+            derivative(lambda t, k=k: along(t)["parts"][k], 0.0))
+    weights = {"loss": 1.5, "parts": (-2.0, 0.25)}
+
+    def weighted(p, x):
+        out = dict_out(p, x)
+        return (1.5 * out["loss"] - 2.0 * out["parts"][0] + 0.25 * out["parts"][1])
+
+    value, cot = s2sad.vjp(dict_out)(p, X3, weights)
+    assert_grad_like(cot, fd_grad(weighted, (p, X3)), p)
+    with pytest.raises(s2sad.S2SADError, match="returns a dict"):
+        s2sad.grad(dict_out)(p, X3)

@@ -224,7 +224,7 @@ def output_seed(b: Builder, y: Value) -> Value:
             "spelling", "@") == "@":
         # `r @ r / n`: a scalar exactly when both operands are vectors, which their shapes
         # say: the product itself is not computed only for its shape (linear regression)
-        seed = b.emit("matmul_seed", op.operands)
+        seed = b.emit("matmul_seed", op.operands, loc=op.loc)
         facts.known_scalar(leaves[0])
         for v in op.operands:  # and the adjoint of a dot product is the direct form
             facts.ranks[v] = 1

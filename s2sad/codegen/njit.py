@@ -61,6 +61,15 @@ def _scalar_seed(x):
     raise ValueError("grad needs a scalar output, not an array: use vjp, or reduce "
                      "the output (np.sum, np.mean)")
 ''',
+    "_matmul_seed": '''
+def _matmul_seed(a, b):
+    """1.0, the seed of a gradient whose output is a @ b: a scalar only when a and b
+    are both vectors (Numba: decided per types, when it compiles)."""
+    if a.ndim == 1 and b.ndim == 1:
+        return 1.0
+    raise ValueError("grad needs a scalar output, not the array a @ b: use vjp, or "
+                     "reduce the output (np.sum, np.mean)")
+''',
     "_like_argument": '''
 def _like_argument(g, x):
     """The gradient g (a 1-D float64 array) of argument x: on the Numba target lists are

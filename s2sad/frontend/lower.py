@@ -223,6 +223,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
     def _flatten(self, value: Any, flat: list[Value], pf: ParsedFunction, node: ast.AST):
         if isinstance(value, tuple):
             return tuple(self._flatten(v, flat, pf, node) for v in value)
+        if isinstance(value, Container) and value.kind == "dict":  # {"loss": l, ...}
+            return Pack("dict", None, value.keys,
+                        tuple(self._flatten(v, flat, pf, node) for v in value.items))
         if isinstance(value, (Container, Static)):
             raise self.unsupported(pf, node, "the function returns "
                                    + (value.noun() if isinstance(value, Container)
