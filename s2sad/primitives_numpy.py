@@ -462,6 +462,96 @@ def _one_array_vjp(b, op, operands, out, ybar):
     return [ybar]
 
 
+# -- the library layer's array primitives (s2sad.library): rules O(size), no dense Jacobians
+
+def _same_op_vjp(b, op, operands, out, ybar):
+    """A self-adjoint linear map of the first operand (np.triu, np.tril)."""
+    return [b.emit(op.prim, (ybar, *operands[1:]), attrs=op.attrs, loc=op.loc)] + [
+        None] * (len(operands) - 1)
+
+
+def _flip_vjp(b, op, operands, out, ybar):
+    return [b.emit("np_flip", (ybar,), attrs=op.attrs, loc=op.loc)]
+
+
+def _roll_vjp(b, op, operands, out, ybar):
+    back = b.emit("neg", (operands[1],), loc=op.loc)
+    return [b.emit("np_roll", (ybar, back), attrs=op.attrs, loc=op.loc), None]
+
+
+def _helper_vjp(helper: str, *attrs: str):
+    """The adjoint of the first operand by a runtime helper ``helper(ȳ, *operands)``."""
+    def vjp(b, op, operands, out, ybar):
+        kept = {a: op.attr(a) for a in attrs if op.attr(a) is not None}
+        return [b.emit(helper, (ybar, *operands), attrs=kept, loc=op.loc)] + [None] * (
+            len(operands) - 1)
+    return vjp
+
+
+def _sort_jvp(b, op, operands, out, tangents):
+    if tangents[0] is None:
+        return None
+    return b.emit("sort_tangent", (tangents[0], operands[0]), attrs=op.attrs, loc=op.loc)
+
+
+def _cumprod_jvp(b, op, operands, out, tangents):
+    if tangents[0] is None:
+        return None
+    return b.emit("cumprod_tangent", (operands[0], tangents[0]), attrs=op.attrs, loc=op.loc)
+
+
+def _join_vjp(b, op, operands, out, ybar):
+    how = op.attr("how")
+    return [b.emit("join_bar", (ybar, *operands), attrs={"how": how, "k": k}, loc=op.loc)
+            for k in range(len(operands))]
+
+
+def _einsum_jvp(b, op, operands, out, tangents):
+    terms = []
+    for k, t in enumerate(tangents):
+        if t is not None:
+            ops = list(operands)
+            ops[k] = _shaped(b, t, operands[k], op.loc)
+            terms.append(b.emit("np_einsum", tuple(ops), attrs=op.attrs, loc=op.loc))
+    if not terms:
+        return None
+    acc = terms[0]
+    for t in terms[1:]:
+        acc = b.emit("add", (acc, t), loc=op.loc)
+    return acc
+
+
+def _einsum_vjp(b, op, operands, out, ybar):
+    return [b.emit("einsum_bar", (ybar, *operands), attrs={"subscripts": op.attr("subscripts"),
+                                                          "k": k}, loc=op.loc)
+            for k in range(len(operands))]
+
+
+def _astype_jvp(b, op, operands, out, tangents):
+    if tangents[0] is None or op.attr("dtype") not in _FLOAT_DTYPES:
+        return None
+    return b.emit("astype", (tangents[0],), attrs=op.attrs, loc=op.loc)
+
+
+def _astype_vjp(b, op, operands, out, ybar):
+    return [ybar if op.attr("dtype") in _FLOAT_DTYPES else None]
+
+
+_FLOAT_DTYPES = frozenset({"float", "float64", "float32", "float16"})
+
+
+def _astype_kind(kinds, attrs) -> Kind:
+    if kinds[0] is _A:
+        return _A
+    return _F if attrs.get("dtype") in _FLOAT_DTYPES else _I
+
+
+def _arg_kind(kinds, attrs) -> Kind:
+    """np.argmax(x) is an int; along an axis, an array of ints (no derivative: a
+    constant of the derivative)."""
+    return _I if attrs.get("axis") is None and not attrs.get("keepdims") else _A
+
+
 # Results that are scalars whatever their operands: full reductions, sizes, the trace.
 # Not det: the determinants of a stack of matrices are an array.
 _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "trace", "dim",
@@ -768,6 +858,62 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     register(Primitive("index_add", VARIADIC, kind_rule=_array, derivative="none", cse=False,
                        rule_missing=True,
                        evaluator=_index_add_eval))
+
+    # the library layer's array functions (s2sad.library): linear maps with their
+    # transposes, sorting, running products, and the int-valued index functions
+    def linear(name, vjp, fn, nin=1, cse=True):
+        register(Primitive(name, nin, kind_rule=_array, derivative="rule",
+                           jvp_rule=_linear_jvp, vjp_rule=vjp, cse=cse,
+                           evaluator=lambda lib, *args, **a: fn(*args, **a)))
+
+    linear("np_flip", _flip_vjp, lambda x, axis=None: np.flip(x, axis))
+    linear("np_roll", _roll_vjp, lambda x, shift, axis=None: np.roll(x, shift, axis), nin=2)
+    linear("np_triu", _same_op_vjp, lambda x, k=0: np.triu(x, k))
+    linear("np_tril", _same_op_vjp, lambda x, k=0: np.tril(x, k))
+    linear("atleast", _reshape_vjp, lambda x, n: getattr(np, f"atleast_{n}d")(x))
+    linear("np_cumsum", _helper_vjp("cumsum_bar", "axis"),
+           lambda x, axis=None: np.cumsum(x, axis))
+    linear("np_repeat", _helper_vjp("repeat_bar", "axis"),
+           lambda x, r, axis=None: np.repeat(x, r, axis), nin=2)
+    linear("np_tile", _helper_vjp("tile_bar"), lambda x, *reps: np.tile(x, reps), nin=VARIADIC)
+    linear("np_diag", _helper_vjp("diag_bar", "k"), lambda x, k=0: np.diag(x, k))
+    register(Primitive("np_sort", 1, kind_rule=_array, derivative="rule", jvp_rule=_sort_jvp,
+                       vjp_rule=_helper_vjp("sort_bar", "axis"),
+                       evaluator=lambda lib, x, axis=-1: np.sort(x, axis)))
+    register(Primitive("np_cumprod", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_cumprod_jvp, vjp_rule=_helper_vjp("cumprod_bar", "axis"),
+                       evaluator=lambda lib, x, axis=None: np.cumprod(x, axis)))
+    register(Primitive("np_join", VARIADIC, kind_rule=_array, derivative="rule",
+                       jvp_rule=_pieces_jvp, vjp_rule=_join_vjp, cse=False,
+                       evaluator=lambda lib, *items, how: getattr(np, how)(items)))
+    register(Primitive("np_einsum", VARIADIC, kind_rule=_array, derivative="rule",
+                       jvp_rule=_einsum_jvp, vjp_rule=_einsum_vjp,
+                       evaluator=lambda lib, *ops, subscripts: np.einsum(subscripts, *ops)))
+    register(Primitive("astype", 1, kind_rule=_astype_kind, derivative="rule",
+                       jvp_rule=_astype_jvp, vjp_rule=_astype_vjp,
+                       evaluator=lambda lib, x, dtype: (
+                           np.asarray(x).astype(dtype) if isinstance(x, np.ndarray)
+                           else getattr(np, dtype if dtype != "float" else "float64")(x)
+                           if dtype in _FLOAT_DTYPES else int(x))))
+    helper("cumsum_bar", 2, _array, "_cumsum_bar")
+    helper("repeat_bar", 3, _array, "_repeat_bar")
+    helper("tile_bar", VARIADIC, _array, "_tile_bar")
+    helper("diag_bar", 2, _array, "_diag_bar")
+    helper("sort_tangent", 2, _array, "_sort_tangent")
+    helper("sort_bar", 2, _array, "_sort_bar")
+    helper("cumprod_tangent", 2, _array, "_cumprod_tangent")
+    helper("cumprod_bar", 2, _array, "_cumprod_bar")
+    helper("join_bar", VARIADIC, _array, "_join_bar")
+    helper("einsum_bar", VARIADIC, _array, "_einsum_bar")
+    # ints: which element, how many, where (no derivative flows through an index)
+    for name in ("argmax", "argmin", "argsort", "count_nonzero"):
+        register(Primitive(f"np_{name}", 1, kind_rule=_array if name == "argsort" else _arg_kind,
+                           derivative="none",
+                           evaluator=lambda lib, x, _f=name, **a: getattr(np, _f)(x, **a)))
+    register(Primitive("np_searchsorted", 2,
+                       kind_rule=lambda k, a: _I if k[1] is not _A else _A,
+                       derivative="none",
+                       evaluator=lambda lib, a, v, **kw: np.searchsorted(a, v, **kw)))
 
     # shapes and constructors: no derivative flows through them
     def constant(name, nin, kind_rule, fn):

@@ -1,0 +1,185 @@
+"""NumPy's functions that build and rearrange arrays: constant-filled arrays, joins of
+pieces, repeats and tiles, rolls and flips, triangles and diagonals, dtype changes,
+``einsum``."""
+
+from __future__ import annotations
+
+import ast
+
+from . import Call, entry
+
+_DTYPE_WHY = "s2sad computes in float64|leave `dtype` out"
+
+
+@entry("numpy.full", "shape, fill_value, dtype", refused={"dtype": _DTYPE_WHY}, dtype=None)
+def full(c: Call):
+    """``np.zeros(shape) + fill_value``: the derivative of the fill value is summed."""
+    from ..frontend.arrays import Shape
+
+    shape = c.lw.expr(c.nodes["shape"], c.ctx)
+    if isinstance(shape, Shape):
+        zeros = c.emit("np_zeros_like", [shape.array])
+    else:
+        zeros = c.emit("np_zeros", c.lw._dims(shape, c.nodes["shape"], c.ctx))
+    return c.emit("add", [zeros, c.arg("fill_value")], out=True)
+
+
+@entry("numpy.full_like", "a, fill_value, dtype", refused={"dtype": _DTYPE_WHY}, dtype=None)
+def full_like(c: Call):
+    zeros = c.emit("np_zeros_like", [c.array("a")])
+    return c.emit("add", [zeros, c.arg("fill_value")], out=True)
+
+
+def _atleast(n: int) -> None:
+    @entry(f"numpy.atleast_{n}d", "*arys")
+    def lower(c: Call):
+        if len(c.items()) != 1:
+            raise c.error(f"`{c.spelled}` of {len(c.items())} arrays is not supported",
+                          hint=f"call it on each array: `a = np.atleast_{n}d(a)`")
+        x = c.lw.as_array(c.lw.value(c.items()[0], c.ctx), c.node, c.ctx)
+        return c.emit("atleast", [x], out=True, n=n)
+
+
+for _n in (1, 2, 3):
+    _atleast(_n)
+
+
+def _join(how: str) -> None:
+    @entry(f"numpy.{how}", "tup, dtype, casting", refused={"dtype": _DTYPE_WHY},
+           static="casting", dtype=None, casting="same_kind")
+    def lower(c: Call):
+        seq = c.nodes["tup"]
+        if not isinstance(seq, (ast.List, ast.Tuple)) or not seq.elts or any(
+                isinstance(e, ast.Starred) for e in seq.elts):
+            raise c.error(f"`{c.spelled}` needs a list of arrays written in the call",
+                          at=seq, why="s2sad must know the number of pieces when it compiles",
+                          hint=f"{c.spelled}([a, b, c])")
+        items = [c.lw.as_array(c.lw.value(e, c.ctx), e, c.ctx) for e in seq.elts]
+        return c.emit("np_join", items, out=True, how=how)
+
+
+for _how in ("hstack", "vstack", "column_stack"):
+    _join(_how)
+
+
+@entry("numpy.repeat", "a, repeats, axis", static="axis", method=True, axis=None)
+def repeat(c: Call):
+    r = c.arg("repeats")
+    if r.kind.name != "INT":
+        raise c.error("`repeats` must be one int here", at=c.nodes.get("repeats"),
+                      why="s2sad repeats every element the same number of times",
+                      hint="np.repeat(x, 3); for counts per element, build the array with "
+                           "np.concatenate")
+    return c.emit("np_repeat", [c.array("a"), r], out=True, axis=c.static("axis"))
+
+
+@entry("numpy.tile", "A, reps")
+def tile(c: Call):
+    reps = c.lw.expr(c.nodes["reps"], c.ctx)
+    dims = c.lw._dims(reps, c.nodes["reps"], c.ctx)
+    return c.emit("np_tile", [c.array("A"), *dims], out=True)
+
+
+@entry("numpy.roll", "a, shift, axis", static="axis", axis=None)
+def roll(c: Call):
+    shift = c.lw.need_int(c.arg("shift"))
+    return c.emit("np_roll", [c.array("a"), shift], out=True, axis=c.static("axis"))
+
+
+@entry("numpy.flip", "m, axis", static="axis", axis=None)
+def flip(c: Call):
+    return c.emit("np_flip", [c.array("m")], out=True, axis=c.static("axis"))
+
+
+@entry("numpy.fliplr", "m")
+def fliplr(c: Call):
+    return c.emit("np_flip", [c.array("m")], out=True, axis=1)
+
+
+@entry("numpy.flipud", "m")
+def flipud(c: Call):
+    return c.emit("np_flip", [c.array("m")], out=True, axis=0)
+
+
+def _triangle(name: str) -> None:
+    @entry(f"numpy.{name}", "m, k", static="k", k=0)
+    def lower(c: Call):
+        k = c.static_int("k")
+        return c.emit(f"np_{name}", [c.array("m")], out=True, k=k or None)
+
+
+_triangle("triu")
+_triangle("tril")
+
+
+@entry("numpy.diag", "v, k", static="k", k=0)
+def diag(c: Call):
+    """A vector's diagonal matrix, or a matrix's diagonal (by the run-time ndim)."""
+    k = c.static_int("k")
+    return c.emit("np_diag", [c.array("v")], out=True, k=k or None)
+
+
+@entry("numpy.diagonal", "a, offset, axis1, axis2", static="offset axis1 axis2", method=True,
+       offset=0, axis1=0, axis2=1)
+def diagonal(c: Call):
+    """``np.diagonal`` of a matrix (the default axes): np.diag's, whose rule it shares."""
+    if (c.static("axis1"), c.static("axis2")) != (0, 1):
+        raise c.error("`np.diagonal` with other axes than 0 and 1 is not supported",
+                      hint="move the axes first with np.swapaxes / .T, or use np.einsum")
+    k = c.static_int("offset")
+    return c.emit("np_diag", [c.array("a")], out=True, k=k or None)
+
+
+_FLOATS = {"float": "float", "float64": "float64", "double": "float64", "float32": "float32",
+           "single": "float32", "float16": "float16", "int": "int", "int64": "int",
+           "int32": "int"}
+
+
+def dtype_name(c: Call, node: ast.expr) -> str:
+    """``float``, ``np.float32``, ``"float64"``: the dtype's name, or a located error."""
+    text = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+        else ast.unparse(node).rpartition(".")[2]
+    if text not in _FLOATS:
+        raise c.error(f"the dtype `{ast.unparse(node)}` is not supported", at=node,
+                      why="s2sad differentiates real numbers (complex dtypes are not)",
+                      hint="float, np.float64, np.float32, or int (no derivative)")
+    return _FLOATS[text]
+
+
+@entry("numpy.ndarray.astype", "x, dtype", method=True)
+def astype(c: Call):
+    """``x.astype(float)`` is x itself; ``np.float32`` rounds (the derivative passes);
+    ``int`` truncates (no derivative)."""
+    dtype = dtype_name(c, c.nodes["dtype"])
+    x = c.arg("x")
+    if dtype in ("float", "float64"):
+        return x
+    return c.emit("astype", [x], out=True, dtype=dtype)
+
+
+def _scalar_type(name: str) -> None:
+    @entry(f"numpy.{name}", "x")
+    def lower(c: Call):
+        dtype = _FLOATS[name]
+        x = c.arg("x")
+        return x if dtype == "float64" else c.emit("astype", [x], out=True, dtype=dtype)
+
+
+for _t in ("float64", "float32", "double"):
+    _scalar_type(_t)
+
+
+@entry("numpy.einsum", "subscripts, *operands")
+def einsum(c: Call):
+    """Explicit subscripts (``"ij,jk->ik"``); each operand's adjoint is an einsum of the
+    result's adjoint with the others."""
+    spec = c.static("subscripts")
+    if not isinstance(spec, str) or "->" not in spec or "." in spec:
+        raise c.error("`np.einsum` needs explicit subscripts written in the call",
+                      at=c.nodes.get("subscripts"), why="s2sad reads the output letters "
+                      "from '->' (implicit output and '...' are not supported)",
+                      hint='np.einsum("ij,jk->ik", a, b)')
+    ops = [c.lw.as_array(c.lw.value(e, c.ctx), e, c.ctx) for e in c.items()]
+    if len(ops) != spec.count(",") + 1:
+        raise c.error(f"`np.einsum(\"{spec}\", ...)` needs {spec.count(',') + 1} operands")
+    return c.emit("np_einsum", ops, out=True, subscripts=spec.replace(" ", ""))
