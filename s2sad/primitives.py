@@ -307,10 +307,12 @@ def _define_table() -> None:
                        evaluator=_op_eval(operator.mod)))
 
     # -- elementwise functions -----------------------------------------------------------
-    def unary(name, sympy_name=None, math_name=None, numpy_name=None, **kw):
+    def unary(name, sympy_name=None, math_name=None, numpy_name=None, scipy_name=None, **kw):
         names = {MATH: math_name or name}
         if numpy_name is not False:
             names[NUMPY] = numpy_name or name
+        if scipy_name:  # scipy.special's, on arrays too
+            names[SCIPY] = scipy_name
         register(Primitive(name, 1, kw.pop("form", None) or _fn(sympy_name or name),
                            names=names, **kw))
 
@@ -333,8 +335,9 @@ def _define_table() -> None:
     unary("log2", form=lambda x, **_: _sp().log(x) / _sp().log(2))
     unary("log10", form=lambda x, **_: _sp().log(x) / _sp().log(10))
     unary("sqrt")
-    unary("erf", numpy_name=False)  # NumPy has no erf
-    unary("erfc", numpy_name=False)
+    unary("erf", numpy_name=False, scipy_name="erf",  # NumPy has no erf
+          evaluator=_special_eval("erf", "erf"))
+    unary("erfc", numpy_name=False, scipy_name="erfc", evaluator=_special_eval("erfc", "erfc"))
     register(Primitive("abs", 1, lambda x, **_: _sp().Abs(x),
                        names={MATH: "fabs", NUMPY: "abs", BUILTIN: "abs"},
                        kind_rule=lambda kinds, attrs: (
