@@ -511,6 +511,10 @@ def _define_special() -> None:
                        names={SCIPY: "polygamma", HELPER: "_polygamma"},
                        partials_form=lambda n, x, out: (sp().S.Zero, sp().polygamma(n + 1, x)),
                        evaluator=_special_eval("polygamma", None, "_polygamma")))
+    # erf⁻¹: d/dx = √π/2 · exp(erfinv(x)²)
+    register(Primitive("erfinv", 1, lambda x, **_: sp().erfinv(x), names={SCIPY: "erfinv"},
+                       partials_form=lambda x, out: (sp().sqrt(sp().pi) / 2 * sp().exp(out * out),),
+                       evaluator=_special_eval("erfinv")))
     # Φ(x) and log Φ(x) (norm.cdf / logcdf): the derivative of log Φ is φ / Φ, written
     # exp(-x²/2 - log Φ(x)) / √(2π), finite in both tails (≈ -x as x → -∞)
     root2pi = lambda: sp().sqrt(2 * sp().pi)  # noqa: E731

@@ -552,6 +552,27 @@ def _arg_kind(kinds, attrs) -> Kind:
     return _I if attrs.get("axis") is None and not attrs.get("keepdims") else _A
 
 
+# The adjoint helpers above that are linear in their first operand, the others read for
+# their shapes or their order only (piecewise constant): their tangent is the helper of the
+# tangent, their adjoint the transposed map (so Hessians differentiate through them).
+def _transpose_by(prim: str, keep: int = 1):
+    """The vjp of a linear helper whose transpose is ``prim(ȳ, *operands[keep:])``."""
+    def vjp(b, op, operands, out, ybar):
+        return [b.emit(prim, (ybar, *operands[keep:]), attrs=op.attrs, loc=op.loc)] + [
+            None] * (len(operands) - 1)
+    return vjp
+
+
+def _join_bar_vjp(b, op, operands, out, ybar):
+    """join_bar picks piece k's block: its transpose joins ȳ with zeros for the others."""
+    pieces = operands[1:]
+    k = op.attr("k")
+    parts = tuple(ybar if j == k else b.emit("np_zeros_like", (p,), loc=op.loc)
+                  for j, p in enumerate(pieces))
+    return [b.emit("np_join", parts, attrs={"how": op.attr("how")}, loc=op.loc)] + [
+        None] * len(pieces)
+
+
 # Results that are scalars whatever their operands: full reductions, sizes, the trace.
 # Not det: the determinants of a stack of matrices are an array.
 _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "trace", "dim",
@@ -895,15 +916,22 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
                            np.asarray(x).astype(dtype) if isinstance(x, np.ndarray)
                            else getattr(np, dtype if dtype != "float" else "float64")(x)
                            if dtype in _FLOAT_DTYPES else int(x))))
-    helper("cumsum_bar", 2, _array, "_cumsum_bar")
-    helper("repeat_bar", 3, _array, "_repeat_bar")
-    helper("tile_bar", VARIADIC, _array, "_tile_bar")
-    helper("diag_bar", 2, _array, "_diag_bar")
-    helper("sort_tangent", 2, _array, "_sort_tangent")
-    helper("sort_bar", 2, _array, "_sort_bar")
+    def linear_helper(name, nin, fn_name, vjp):
+        register(Primitive(name, nin, kind_rule=_array, derivative="rule",
+                           jvp_rule=_linear_jvp, vjp_rule=vjp,
+                           evaluator=_helper_eval(fn_name)))
+
+    linear_helper("cumsum_bar", 2, "_cumsum_bar", _transpose_by("np_cumsum", keep=2))
+    linear_helper("repeat_bar", 3, "_repeat_bar", _transpose_by("np_repeat", keep=2))
+    linear_helper("tile_bar", VARIADIC, "_tile_bar", _transpose_by("np_tile", keep=2))
+    linear_helper("diag_bar", 2, "_diag_bar", _transpose_by("np_diag", keep=2))
+    linear_helper("sort_tangent", 2, "_sort_tangent", _transpose_by("sort_bar"))
+    linear_helper("sort_bar", 2, "_sort_bar", _transpose_by("sort_tangent"))
     helper("cumprod_tangent", 2, _array, "_cumprod_tangent")
     helper("cumprod_bar", 2, _array, "_cumprod_bar")
-    helper("join_bar", VARIADIC, _array, "_join_bar")
+    register(Primitive("join_bar", VARIADIC, kind_rule=_array, derivative="rule",
+                       jvp_rule=_linear_jvp, vjp_rule=_join_bar_vjp,
+                       evaluator=_helper_eval("_join_bar")))
     helper("einsum_bar", VARIADIC, _array, "_einsum_bar")
     # ints: which element, how many, where (no derivative flows through an index)
     for name in ("argmax", "argmin", "argsort", "count_nonzero"):

@@ -61,6 +61,11 @@ ARGS = {
     "einsums": lambda r: (r.uniform(-2.0, 2.0, (3, 4)), r.uniform(-2.0, 2.0, 4)),
     "norms": lambda r: (r.uniform(-2.0, 2.0, (3, 4)),),
     "elementwise": lambda r: (np.sign(r.uniform(-1.0, 1.0, 6)) * r.uniform(0.3, 3.0, 6),),
+    "special_more": lambda r: (r.uniform(0.1, 0.9, 4), r.uniform(0.2, 2.0, 4)),
+    "softmaxes": lambda r: (r.uniform(-3.0, 3.0, (3, 4)),),
+    "stats_more": lambda r: (_u(r, 0.5, 3.5), _u(r, 1.2, 4.0), _u(r, 0.7, 3.0)),
+    "counts": lambda r: (_u(r, 0.3, 5.0), _u(r, 0.1, 0.9)),
+    "dirichlet_alpha": lambda r: (r.uniform(0.5, 4.0, 3),),
 }
 # a first finite-difference step smaller than the distance to the nearest jump or kink
 H = {"dtypes": 1e-3, "elementwise": 1e-3, "indices": 1e-4, "norms": 1e-3}
@@ -69,6 +74,15 @@ NAMES = sorted(ARGS)
 
 def _points(name):
     return [ARGS[name](np.random.default_rng(seed)) for seed in range(3)]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_values_are_the_librarys(name):
+    """The derivative's value is the function's own (SciPy's, NumPy's) to rounding."""
+    f = getattr(L, name)
+    for args in _points(name):
+        value, _ = s2sad.value_and_grad(f)(*args)
+        assert value == pytest.approx(f(*args), rel=1e-12, abs=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -250,3 +264,28 @@ def test_unsupported_arguments_are_located_errors_with_a_hint(name):
     assert what in str(err), str(err)
     if hint is not None:
         assert hint in (err.hint or ""), str(err)
+
+
+# -- second derivatives: the adjoint helpers that are linear have rules of their own ----------
+
+def hess_sorted(x):
+    return np.sum(np.sort(x) * np.arange(4.0) * x[0]) + np.var(x) ** 2 + np.sum(np.cumsum(x) ** 3)
+
+
+def hess_built(x):
+    return (np.sum(np.repeat(x, 2) ** 3) + np.sum(np.tile(x, 2) ** 3)
+            + np.sum(np.hstack([x, x ** 2]) ** 2) + np.sum(np.diag(x) @ np.diag(x) * x[1]))
+
+
+def hess_special(x):
+    return np.sum(scipy.special.gammaln(x * x + 0.5) + scipy.stats.norm.logcdf(x * 3.0)
+                  + scipy.special.logsumexp(x * x))
+
+
+@pytest.mark.parametrize("f", [hess_sorted, hess_built, hess_special])
+def test_hessians_match_finite_differences_of_the_gradient(f):
+    g = s2sad.grad(f)
+    for seed in range(2):
+        x = np.random.default_rng(seed).uniform(-2.0, 2.0, 4)
+        want = np.array([fd_grad(lambda v, i=i: g(v)[i], (x,), 0, 1e-3) for i in range(4)])
+        np.testing.assert_allclose(s2sad.hessian(f)(x), want, rtol=1e-6, atol=1e-8)

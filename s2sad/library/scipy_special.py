@@ -60,3 +60,81 @@ def logsumexp(c: Call):
         m = (c.emit("np_max", [m]) if axis is None  # the one number, as a float
              else c.emit("squeeze", [m], axis=axis))
     return c.emit("add", [c.emit("log", [s], lib=P.NUMPY), m], out=True)
+
+
+_special("erfinv")
+
+
+@entry("scipy.special.logit", "x")
+def logit(c: Call):
+    """``log(x) - log1p(-x)``: no cancellation near 1."""
+    x = c.arg("x")
+    return c.emit("sub", [c.emit("log", [x], lib=P.NUMPY),
+                          c.emit("log1p", [c.emit("neg", [x])], lib=P.NUMPY)], out=True)
+
+
+@entry("scipy.special.log_expit", "x")
+def log_expit(c: Call):
+    """``-logaddexp(0, -x)``: finite for x = -1000."""
+    return c.emit("neg", [c.emit("logaddexp", [c.const(0.0), c.emit("neg", [c.arg("x")])],
+                                 lib=P.NUMPY)], out=True)
+
+
+def _lse_keep(c: Call, x, axis):
+    """logsumexp(x, axis, keepdims=True), the maximum subtracted."""
+    m = c.emit("stop_gradient", [c.emit("np_max", [x], axis=axis, keepdims=True)])
+    s = c.emit("np_sum", [c.emit("exp", [c.emit("sub", [x, m])], lib=P.NUMPY)], axis=axis,
+               keepdims=True)
+    return c.emit("add", [c.emit("log", [s], lib=P.NUMPY), m])
+
+
+@entry("scipy.special.log_softmax", "x, axis", static="axis", axis=None)
+def log_softmax(c: Call):
+    """``x - logsumexp(x, axis, keepdims=True)``."""
+    x = c.array("x")
+    return c.emit("sub", [x, _lse_keep(c, x, c.static("axis"))], out=True)
+
+
+@entry("scipy.special.softmax", "x, axis", static="axis", axis=None)
+def softmax(c: Call):
+    """``exp(x - logsumexp(x, axis, keepdims=True))``: no overflow."""
+    x = c.array("x")
+    return c.emit("exp", [c.emit("sub", [x, _lse_keep(c, x, c.static("axis"))])], out=True,
+                  lib=P.NUMPY)
+
+
+def xlog(c: Call, x, y, log: str):
+    """``x · log(y)`` (``log1p``), 0 where x is 0 (SciPy's xlogy/xlog1py, also at y = 0).
+    At x = 0 the derivative with respect to x is taken as 0 (a convention: where y = 0
+    the function itself jumps there)."""
+    zero = c.emit("eq", [x, c.const(0.0)])
+    safe = c.emit("np_where", [zero, c.const(1.0 if log == "log" else 0.0), y])
+    term = c.emit("mul", [x, c.emit(log, [safe], lib=P.NUMPY)])
+    return c.emit("np_where", [zero, c.const(0.0), term])
+
+
+@entry("scipy.special.xlogy", "x, y")
+def xlogy(c: Call):
+    return xlog(c, c.arg("x"), c.arg("y"), "log")
+
+
+@entry("scipy.special.xlog1py", "x, y")
+def xlog1py(c: Call):
+    return xlog(c, c.arg("x"), c.arg("y"), "log1p")
+
+
+@entry("scipy.special.entr", "x")
+def entr(c: Call):
+    """``-x log x`` (0 at 0; SciPy's -inf for x < 0 is not reproduced: the domain is x ≥ 0)."""
+    x = c.arg("x")
+    return c.emit("neg", [xlog(c, x, x, "log")], out=True)
+
+
+def betaln_of(c: Call, a, b):
+    g = [c.emit("gammaln", [v], lib=P.SCIPY) for v in (a, b, c.emit("add", [a, b]))]
+    return c.emit("sub", [c.emit("add", [g[0], g[1]]), g[2]])
+
+
+@entry("scipy.special.betaln", "a, b")
+def betaln(c: Call):
+    return betaln_of(c, c.arg("a"), c.arg("b"))

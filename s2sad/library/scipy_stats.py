@@ -10,6 +10,7 @@ import math
 
 from .. import primitives as P
 from . import Call, entry, is_array
+from .scipy_special import betaln_of, xlog
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -126,3 +127,83 @@ def mvn_logpdf(c: Call):
        cov=1.0, allow_singular=False, refused={"allow_singular": _MVN_WHY})
 def mvn_pdf(c: Call):
     return c.emit("exp", [mvn_logpdf(c)], out=True, lib=P.NUMPY)
+
+
+# -- more distributions: log-densities within their support (SciPy's -inf outside it is
+# not reproduced: a model evaluates them where they are finite) ---------------------------
+
+def _log(c: Call, v):
+    return c.emit("log", [v], lib=P.NUMPY)
+
+
+def _density(name: str, params: str, logpdf, kind: str = "pdf", **defaults) -> None:
+    """Register ``name.log<kind>`` and ``name.<kind>`` (its exp) for one formula."""
+    entry(f"scipy.stats.{name}.log{kind}", params, **defaults)(logpdf)
+
+    def density(c: Call):
+        return c.emit("exp", [logpdf(c)], out=True, lib=P.NUMPY)
+    entry(f"scipy.stats.{name}.{kind}", params, **defaults)(density)
+
+
+def _gamma_logpdf(c: Call):
+    """``(a-1) log z - z - gammaln(a) - log(scale)``, z = (x - loc) / scale > 0."""
+    a, z = c.arg("a"), _z(c)
+    value = c.emit("sub", [c.emit("mul", [c.emit("sub", [a, c.const(1.0)]), _log(c, z)]), z])
+    value = c.emit("sub", [value, c.emit("gammaln", [a], lib=P.SCIPY)])
+    return _minus_log_scale(c, value)
+
+
+def _beta_logpdf(c: Call):
+    """``(a-1) log z + (b-1) log1p(-z) - betaln(a, b) - log(scale)``, 0 < z < 1."""
+    a, b, z = c.arg("a"), c.arg("b"), _z(c)
+    left = c.emit("mul", [c.emit("sub", [a, c.const(1.0)]), _log(c, z)])
+    right = c.emit("mul", [c.emit("sub", [b, c.const(1.0)]),
+                           c.emit("log1p", [c.emit("neg", [z])], lib=P.NUMPY)])
+    value = c.emit("sub", [c.emit("add", [left, right]), betaln_of(c, a, b)])
+    return _minus_log_scale(c, value)
+
+
+def _expon_logpdf(c: Call):
+    return _minus_log_scale(c, c.emit("neg", [_z(c)]))
+
+
+def _laplace_logpdf(c: Call):
+    value = c.emit("sub", [c.emit("neg", [c.emit("abs", [_z(c)], lib=P.NUMPY)]),
+                           c.const(math.log(2.0))])
+    return _minus_log_scale(c, value)
+
+
+def _poisson_logpmf(c: Call):
+    """``xlogy(k, mu) - gammaln(k + 1) - mu``."""
+    k, mu = c.arg("k"), c.arg("mu")
+    value = c.emit("sub", [xlog(c, k, mu, "log"),
+                           c.emit("gammaln", [c.emit("add", [k, c.const(1.0)])], lib=P.SCIPY)])
+    return c.emit("sub", [value, mu])
+
+
+def _bernoulli_logpmf(c: Call):
+    """``xlogy(k, p) + xlog1py(1 - k, -p)``."""
+    k, p = c.arg("k"), c.arg("p")
+    return c.emit("add", [xlog(c, k, p, "log"),
+                          xlog(c, c.emit("sub", [c.const(1.0), k]), c.emit("neg", [p]),
+                               "log1p")])
+
+
+_density("gamma", "x, a, loc, scale", _gamma_logpdf, **_NORM)
+_density("beta", "x, a, b, loc, scale", _beta_logpdf, **_NORM)
+_density("expon", "x, loc, scale", _expon_logpdf, **_NORM)
+_density("laplace", "x, loc, scale", _laplace_logpdf, **_NORM)
+_density("poisson", "k, mu", _poisson_logpmf, kind="pmf")
+_density("bernoulli", "k, p", _bernoulli_logpmf, kind="pmf")
+
+
+@entry("scipy.stats.dirichlet.logpdf", "x, alpha")
+def dirichlet_logpdf(c: Call):
+    """``Σ (α-1) log x + gammaln(Σ α) - Σ gammaln(α)`` over the last axis (x on the
+    simplex; one point)."""
+    x, alpha = c.array("x"), c.array("alpha")
+    terms = c.emit("np_sum", [c.emit("mul", [c.emit("sub", [alpha, c.const(1.0)]),
+                                             _log(c, x)])], axis=-1)
+    norm = c.emit("sub", [c.emit("gammaln", [c.emit("np_sum", [alpha])], lib=P.SCIPY),
+                          c.emit("np_sum", [c.emit("gammaln", [alpha], lib=P.SCIPY)])])
+    return c.emit("add", [terms, norm], out=True)
