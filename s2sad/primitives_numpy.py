@@ -573,6 +573,42 @@ def _join_bar_vjp(b, op, operands, out, ybar):
         None] * len(pieces)
 
 
+def _logabsdet_jvp(b, op, operands, out, tangents):
+    """``d log|det A| = sum(A⁻ᵀ ∘ dA)`` over the last two axes."""
+    if tangents[0] is None:
+        return None
+    inv_t = b.emit("swapaxes", (b.emit("inv", (operands[0],), loc=op.loc),), loc=op.loc)
+    return b.emit("np_sum", (b.emit("mul", (inv_t, _shaped(b, tangents[0], operands[0],
+                                                            op.loc)), loc=op.loc),),
+                  attrs={"axis": (-2, -1)}, loc=op.loc)
+
+
+def _logabsdet_vjp(b, op, operands, out, ybar):
+    """``Ā = ȳ[..., None, None] · A⁻ᵀ``."""
+    inv_t = b.emit("swapaxes", (b.emit("inv", (operands[0],), loc=op.loc),), loc=op.loc)
+    if not ShapeFacts.of(b).surely_scalar(ybar):
+        ybar = b.emit("expand_dims", (ybar,), attrs={"axis": (-2, -1)}, loc=op.loc)
+    return [b.emit("mul", (ybar, inv_t), loc=op.loc)]
+
+
+def _no_derivative_jvp(b, op, operands, out, tangents):
+    return None
+
+
+def _no_derivative_vjp(b, op, operands, out, ybar):
+    return [None] * len(operands)
+
+
+def _cholesky_jvp(b, op, operands, out, tangents):
+    if tangents[0] is None:
+        return None
+    return b.emit("cholesky_tangent", (out, tangents[0]), loc=op.loc)
+
+
+def _cholesky_vjp(b, op, operands, out, ybar):
+    return [b.emit("cholesky_bar", (ybar, out), loc=op.loc)]
+
+
 # Results that are scalars whatever their operands: full reductions, sizes, the trace.
 # Not det: the determinants of a stack of matrices are an array.
 _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "trace", "dim",
@@ -927,6 +963,18 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     linear_helper("diag_bar", 2, "_diag_bar", _transpose_by("np_diag", keep=2))
     linear_helper("sort_tangent", 2, "_sort_tangent", _transpose_by("sort_bar"))
     linear_helper("sort_bar", 2, "_sort_bar", _transpose_by("sort_tangent"))
+    # np.linalg.slogdet(A): log|det A| (differentiable) and its sign (piecewise constant)
+    register(Primitive("logabsdet", 1, kind_rule=lambda k, a: _F, derivative="rule",
+                       jvp_rule=_logabsdet_jvp, vjp_rule=_logabsdet_vjp,
+                       evaluator=lambda lib, a, **_: np.linalg.slogdet(a)[1]))
+    register(Primitive("slogdet_sign", 1, kind_rule=lambda k, a: _F, derivative="rule",
+                       jvp_rule=_no_derivative_jvp, vjp_rule=_no_derivative_vjp,
+                       evaluator=lambda lib, a, **_: np.linalg.slogdet(a)[0]))
+    register(Primitive("cholesky", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_cholesky_jvp, vjp_rule=_cholesky_vjp,
+                       evaluator=lambda lib, a, **_: np.linalg.cholesky(a)))
+    helper("cholesky_tangent", 2, _array, "_cholesky_tangent")
+    helper("cholesky_bar", 2, _array, "_cholesky_bar")
     helper("cumprod_tangent", 2, _array, "_cumprod_tangent")
     helper("cumprod_bar", 2, _array, "_cumprod_bar")
     register(Primitive("join_bar", VARIADIC, kind_rule=_array, derivative="rule",

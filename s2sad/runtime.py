@@ -462,6 +462,32 @@ def _cumprod_bar(g, x, axis=None):
     return _cumprod_grad(x, None, g, axis)
 """)
 
+_helper("_cholesky_tangent", """
+def _cholesky_tangent(L, dA):
+    \"\"\"The tangent of L = np.linalg.cholesky(A) for a tangent dA of A (of its lower
+    triangle, which is all cholesky reads): L Phi(L^-1 S L^-T), S the symmetric matrix of
+    dA's lower triangle, Phi the lower triangle with half the diagonal.\"\"\"
+    dA = np.broadcast_to(dA, np.shape(L))
+    S = np.tril(dA) + np.swapaxes(np.tril(dA, -1), -1, -2)
+    P = np.linalg.solve(L, np.swapaxes(np.linalg.solve(L, S), -1, -2))
+    P = np.tril(P) - 0.5 * P * np.eye(np.shape(L)[-1])
+    return L @ P
+""")
+
+_helper("_cholesky_bar", """
+def _cholesky_bar(g, L):
+    \"\"\"The adjoint of A in L = np.linalg.cholesky(A) (on A's lower triangle, which is all
+    cholesky reads): G = L^-T Phi(L^T g) L^-1, then tril(G + G^T) - diag(G).\"\"\"
+    g = np.broadcast_to(g, np.shape(L))
+    M = np.swapaxes(L, -1, -2) @ g
+    eye = np.eye(np.shape(L)[-1])
+    Y = np.tril(M) - 0.5 * M * eye
+    Lt = np.swapaxes(L, -1, -2)
+    Z = np.linalg.solve(Lt, np.swapaxes(Y, -1, -2))
+    G = np.linalg.solve(Lt, np.swapaxes(Z, -1, -2))
+    return np.tril(G + np.swapaxes(G, -1, -2)) - G * eye
+""")
+
 # helpers that call other helpers
 _NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",),
           "_mean_bar": ("_sum_bar",), "_sum_to": ("_unbroadcast", "_broadcast_like"),

@@ -66,6 +66,7 @@ ARGS = {
     "stats_more": lambda r: (_u(r, 0.5, 3.5), _u(r, 1.2, 4.0), _u(r, 0.7, 3.0)),
     "counts": lambda r: (_u(r, 0.3, 5.0), _u(r, 0.1, 0.9)),
     "dirichlet_alpha": lambda r: (r.uniform(0.5, 4.0, 3),),
+    "log_determinants": lambda r: (r.uniform(-1.0, 1.0, (3, 3)) + 2.0 * np.eye(3),),
 }
 # a first finite-difference step smaller than the distance to the nearest jump or kink
 H = {"dtypes": 1e-3, "elementwise": 1e-3, "indices": 1e-4, "norms": 1e-3}

@@ -188,7 +188,10 @@ SPECS: list[Spec] = [
             ((-30.0,), (-2.5,), (0.0,), (1.2,), (8.0,))),
        Spec("log_ndtr", lambda a: sp.log(sp.erfc(-a / sp.sqrt(2)) / 2),
             ("scipy.special.log_ndtr(x)", "scipy.stats.norm.logcdf(x)"),
-            ((-40.0,), (-5.0,), (0.0,), (3.0,), (9.0,)))] if HAVE_SCIPY else []),
+            ((-40.0,), (-5.0,), (0.0,), (3.0,), (9.0,))),
+       Spec("erfinv", sp.erfinv, ("scipy.special.erfinv(x)",),
+            ((-0.99,), (-0.3,), (0.0,), (0.5,), (0.999,)), bounds=(UNIT,))]
+      if HAVE_SCIPY else []),
     Spec("cbrt", lambda a: sp.sign(a) * sp.Abs(a) ** sp.Rational(1, 3),
          ("np.cbrt(x)", *(("math.cbrt(x)",) if sys.version_info >= (3, 11) else ())),
          ((-8.0,), (-0.3,), (0.5,), (27.0,))),
@@ -214,7 +217,8 @@ SPECS: list[Spec] = [
 # Primitives that cannot be spelled in straight-line Python: `select` is what an `if`
 # expression becomes (control flow is not supported yet); its partials are hand-written.
 # stop_gradient and custom primitives (@s2sad.primitive): tests/test_custom.py
-NOT_SPELLABLE = {"select", "stop_gradient"} | (set() if HAVE_SCIPY else {"ndtr", "log_ndtr"})
+NOT_SPELLABLE = {"select", "stop_gradient"} | (
+    set() if HAVE_SCIPY else {"ndtr", "log_ndtr", "erfinv"})
 
 
 def _arglist(n: int) -> str:

@@ -28,7 +28,8 @@ HELPER_OF = {"zero_like": "_zero_like", "like_argument": "_like_argument",
              "cumsum_bar": "_cumsum_bar", "repeat_bar": "_repeat_bar", "tile_bar": "_tile_bar",
              "diag_bar": "_diag_bar", "sort_tangent": "_sort_tangent", "sort_bar": "_sort_bar",
              "cumprod_tangent": "_cumprod_tangent", "cumprod_bar": "_cumprod_bar",
-             "join_bar": "_join_bar", "einsum_bar": "_einsum_bar"}
+             "join_bar": "_join_bar", "einsum_bar": "_einsum_bar",
+             "cholesky_tangent": "_cholesky_tangent", "cholesky_bar": "_cholesky_bar"}
 # the attributes of the library layer's ops that their calls take as keywords
 _ATTR_KEYWORDS = ("k", "how", "subscripts", "side")
 # np.<name>(x, ...) of the library layer's ops (their attributes as keywords)
@@ -47,7 +48,7 @@ _NUMPY_CALLS = {"np_sum": "sum", "np_mean": "mean", "np_max": "max", "np_min": "
                 "np_zeros_like": "zeros_like", "np_ones_like": "ones_like", "eye": "eye",
                 "arange": "arange", "ndim": "ndim", "size": "size"}
 
-_LINALG_CALLS = frozenset({"inv", "det", "solve"})
+_LINALG_CALLS = frozenset({"inv", "det", "solve", "cholesky"})
 
 
 def _name(n: str) -> ast.Name:
@@ -127,6 +128,12 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
         expr.keywords = _keywords(op) + [ast.keyword(arg=a, value=ast.Constant(op.attr(a)))
                                          for a in _ATTR_KEYWORDS if op.attr(a) is not None]
         return expr
+    if name in ("logabsdet", "slogdet_sign"):  # np.linalg.slogdet(A)[1], [0]
+        expr = call(P.NUMPY, "slogdet", args)
+        expr.func = ast.Attribute(ast.Attribute(expr.func.value, "linalg", ast.Load()),
+                                  "slogdet", ast.Load())
+        return ast.Subscript(value=expr, slice=ast.Constant(1 if name == "logabsdet" else 0),
+                             ctx=ast.Load())
     if name == "np_tile":
         return call(P.NUMPY, "tile", [args[0], ast.Tuple(elts=args[1:], ctx=ast.Load())])
     if name == "atleast":
