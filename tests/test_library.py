@@ -67,9 +67,13 @@ ARGS = {
     "counts": lambda r: (_u(r, 0.3, 5.0), _u(r, 0.1, 0.9)),
     "dirichlet_alpha": lambda r: (r.uniform(0.5, 4.0, 3),),
     "log_determinants": lambda r: (r.uniform(-1.0, 1.0, (3, 3)) + 2.0 * np.eye(3),),
+    "grids": lambda r: (r.uniform(-2.0, 2.0, 4), r.uniform(-2.0, 2.0, 3)),
+    "more_elementwise": lambda r: (np.sign(r.uniform(-1.0, 1.0, 5)) * r.uniform(0.3, 3.0, 5),),
+    "powers": lambda r: (r.uniform(-1.0, 1.0, (3, 3)) + 2.0 * np.eye(3),),
 }
 # a first finite-difference step smaller than the distance to the nearest jump or kink
-H = {"dtypes": 1e-3, "elementwise": 1e-3, "indices": 1e-4, "norms": 1e-3}
+H = {"dtypes": 1e-3, "elementwise": 1e-3, "indices": 1e-4, "norms": 1e-3,
+     "more_elementwise": 1e-3}
 NAMES = sorted(ARGS)
 
 

@@ -47,7 +47,8 @@ class Entry:
     static: frozenset[str] = frozenset()  # must be compile-time constants (axis, ddof)
     # parameters s2sad does not support (yet): name -> what to do instead
     refused: dict[str, str] = field(default_factory=dict)
-    varargs: bool = False  # the last parameter takes the remaining positional arguments
+    varargs: str | None = None  # `*name`: takes the remaining positional arguments (the
+    # parameters after it are keyword-only, as in Python)
 
 
 TABLE: dict[str, Entry] = {}
@@ -62,9 +63,9 @@ def entry(name: str, params: str, *, static: str = "", refused: dict | None = No
     names = tuple(p.strip().lstrip("*") for p in params.split(",") if p.strip())
 
     def register(lower: Callable[[Call], Any]) -> Callable[[Call], Any]:
+        star = [p.strip()[1:] for p in params.split(",") if p.strip().startswith("*")]
         TABLE[name] = Entry(names, lower, defaults, frozenset(static.split()),
-                            refused or {}, varargs=params.strip().split(",")[-1].strip()
-                            .startswith("*"))
+                            refused or {}, varargs=star[0] if star else None)
         if method:
             METHODS[name.rsplit(".", 1)[1]] = name
         return lower
@@ -103,7 +104,7 @@ class Call:
         for p in params[len(self.values):]:
             if not args:
                 break
-            if self.entry.varargs and p == params[-1]:
+            if p == self.entry.varargs:
                 self.rest, args = args, []
                 break
             self.nodes[p] = args.pop(0)
@@ -124,8 +125,8 @@ class Call:
                                  hint=why.split("|")[1] if "|" in why else None)
         for p in params:
             if p not in self.nodes and p not in self.values and (
-                    self.entry.defaults.get(p, REQUIRED) is REQUIRED) and not (
-                    self.entry.varargs and p == params[-1]):
+                    self.entry.defaults.get(p, REQUIRED) is REQUIRED) and (
+                    p != self.entry.varargs):
                 raise self.error(f"`{self.spelled}` needs the argument `{p}`")
 
     # -- arguments ---------------------------------------------------------------------------

@@ -37,3 +37,53 @@ def slogdet(c: Call):
 def cholesky(c: Call):
     """The lower Cholesky factor (of A's lower triangle, as NumPy reads it)."""
     return c.emit("cholesky", [c.array("a")], out=True)
+
+
+@entry("numpy.logaddexp2", "x1, x2")
+def logaddexp2(c: Call):
+    """``logaddexp(x1 ln 2, x2 ln 2) / ln 2``: the stable logaddexp, in base 2."""
+    ln2 = c.const(math.log(2.0))
+    a, b = (c.emit("mul", [c.arg(p), ln2]) for p in ("x1", "x2"))
+    return c.emit("div", [c.emit("logaddexp", [a, b], lib="numpy"), ln2], out=True)
+
+
+@entry("numpy.heaviside", "x1, x2")
+def heaviside(c: Call):
+    """0 below 0, ``x2`` at 0, 1 above: no derivative in x1, x2's where x1 is 0."""
+    x1 = c.arg("x1")
+    at_zero = c.emit("np_where", [c.emit("eq", [x1, c.const(0.0)]), c.arg("x2"), c.const(0.0)])
+    return c.emit("np_where", [c.emit("gt", [x1, c.const(0.0)]), c.const(1.0), at_zero],
+                  out=True)
+
+
+@entry("numpy.nan_to_num", "x, copy, nan, posinf, neginf", static="copy", copy=True, nan=0.0,
+       posinf=None, neginf=None)
+def nan_to_num(c: Call):
+    """x where it is finite (derivative 1), the replacements elsewhere (derivative 0 in x).
+    ``posinf``/``neginf`` default to the largest finite floats, as NumPy's."""
+    x = c.arg("x")
+    big = c.const(1.7976931348623157e308)
+    posinf = c.arg("posinf") if c.given("posinf") else big
+    neginf = c.arg("neginf") if c.given("neginf") else c.emit("neg", [big])
+    inf_value = c.emit("np_where", [c.emit("gt", [x, c.const(0.0)]), posinf, neginf])
+    other = c.emit("np_where", [c.emit("isnan", [x], lib="numpy"), c.arg("nan"), inf_value])
+    return c.emit("np_where", [c.emit("isfinite", [x], lib="numpy"), x, other], out=True)
+
+
+@entry("numpy.linalg.matrix_power", "a, n", static="n")
+def matrix_power(c: Call):
+    """``A @ A @ …`` by squaring, for a constant int n (``inv(A)`` first for n < 0)."""
+    a, n = c.array("a"), c.static_int("n")
+    if n < 0:
+        a, n = c.emit("inv", [a]), -n
+    if n == 0:
+        raise c.error("`np.linalg.matrix_power(A, 0)` is the identity: no derivative",
+                      hint="write np.eye(A.shape[0])")
+    result, power = None, a
+    while n:
+        if n & 1:
+            result = power if result is None else c.emit("matmul", [result, power])
+        n >>= 1
+        if n:
+            power = c.emit("matmul", [power, power])
+    return result

@@ -183,3 +183,30 @@ def einsum(c: Call):
     if len(ops) != spec.count(",") + 1:
         raise c.error(f"`np.einsum(\"{spec}\", ...)` needs {spec.count(',') + 1} operands")
     return c.emit("np_einsum", ops, out=True, subscripts=spec.replace(" ", ""))
+
+
+@entry("numpy.meshgrid", "*xi, indexing", static="indexing", indexing="xy")
+def meshgrid(c: Call):
+    """Each 1-D input broadcast along the others' axes (``indexing="xy"``: the first two
+    axes swapped): ``zeros(shape) + x[:, None, …]``, so each adjoint is a sum."""
+
+    indexing = c.static("indexing")
+    if indexing not in ("xy", "ij"):
+        raise c.error("`indexing` of np.meshgrid must be \"xy\" or \"ij\"",
+                      at=c.nodes.get("indexing"), hint='indexing="ij"')
+    xs = [c.lw.as_array(c.lw.value(e, c.ctx), e, c.ctx) for e in c.items()]
+    if not xs:
+        raise c.error("`np.meshgrid` needs arrays", hint="np.meshgrid(x, y)")
+    order = list(range(len(xs)))
+    if indexing == "xy" and len(xs) > 1:
+        order[0], order[1] = 1, 0  # the grid's axis k runs along input order[k]
+    dims = [c.emit("dim", [xs[k]], axis=0) for k in order]
+    zeros = c.emit("np_zeros", dims)
+    out = []
+    for j, x in enumerate(xs):
+        axis = order.index(j)
+        index = tuple(("none",) if a != axis else ("slice", None, None, None)
+                      for a in range(len(xs)))
+        shaped = c.emit("np_index", [x], index=index)
+        out.append(c.emit("add", [zeros, shaped]))
+    return tuple(out)
