@@ -515,6 +515,19 @@ def _define_special() -> None:
     register(Primitive("erfinv", 1, lambda x, **_: sp().erfinv(x), names={SCIPY: "erfinv"},
                        partials_form=lambda x, out: (sp().sqrt(sp().pi) / 2 * sp().exp(out * out),),
                        evaluator=_special_eval("erfinv")))
+    register(Primitive("erfcinv", 1, lambda x, **_: sp().erfcinv(x), names={SCIPY: "erfcinv"},
+                       partials_form=lambda x, out: (
+                           -sp().sqrt(sp().pi) / 2 * sp().exp(out * out),),
+                       evaluator=_special_eval("erfcinv")))
+    # Bessel functions of real order v (a constant) and real x: J_v, Y_v, I_v; their
+    # derivatives in x are again Bessel functions (SymPy's rules)
+    for name, spname, scipy_name in (("besselj", "besselj", "jv"), ("bessely", "bessely", "yv"),
+                                     ("besseli", "besseli", "iv")):
+        register(Primitive(name, 2, lambda v, x, _f=spname, **_: getattr(sp(), _f)(v, x),
+                           names={SCIPY: scipy_name},
+                           partials_form=lambda v, x, out, _f=spname: (
+                               sp().S.Zero, sp().diff(getattr(sp(), _f)(v, x), x)),
+                           evaluator=_special_eval(scipy_name)))
     # Φ(x) and log Φ(x) (norm.cdf / logcdf): the derivative of log Φ is φ / Φ, written
     # exp(-x²/2 - log Φ(x)) / √(2π), finite in both tails (≈ -x as x → -∞)
     root2pi = lambda: sp().sqrt(2 * sp().pi)  # noqa: E731
@@ -560,6 +573,7 @@ SYMPY_FUNCTION_PRIMS = {
     "acosh": "acosh", "atanh": "atanh", "exp": "exp", "log": "log", "erf": "erf",
     "erfc": "erfc", "sign": "sign", "Abs": "abs", "floor": "floor", "ceiling": "ceil",
     "atan2": "atan2", "polygamma": "polygamma", "loggamma": "gammaln", "gamma": "gamma",
+    "besselj": "besselj", "bessely": "bessely", "besseli": "besseli",
 }
 
 

@@ -609,6 +609,23 @@ def _cholesky_vjp(b, op, operands, out, ybar):
     return [b.emit("cholesky_bar", (ybar, out), loc=op.loc)]
 
 
+def _axes_vjp(b, op, operands, out, ybar):
+    """The inverse rearrangement: swapaxes is its own, moveaxis(a → b) is moveaxis(b → a),
+    transpose(axes) is transpose(argsort(axes))."""
+    how, a, c = op.attr("how"), op.attr("a"), op.attr("b")
+    if how == "moveaxis":
+        a, c = c, a
+    elif how == "transpose":
+        n = len(a)
+        a = tuple(int(k) for k in np.argsort([k % n for k in a]))
+    attrs = {"how": how, "a": a} if c is None else {"how": how, "a": a, "b": c}
+    return [b.emit("np_axes", (ybar,), attrs=attrs, loc=op.loc)]
+
+
+def _axes_eval(lib, x, how, a, b=None):
+    return np.transpose(x, a) if how == "transpose" else getattr(np, how)(x, a, b)
+
+
 # Results that are scalars whatever their operands: full reductions, sizes, the trace.
 # Not det: the determinants of a stack of matrices are an array.
 _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "trace", "dim",
@@ -927,6 +944,10 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     linear("np_roll", _roll_vjp, lambda x, shift, axis=None: np.roll(x, shift, axis), nin=2)
     linear("np_triu", _same_op_vjp, lambda x, k=0: np.triu(x, k))
     linear("np_tril", _same_op_vjp, lambda x, k=0: np.tril(x, k))
+    linear("np_axes", _axes_vjp, lambda x, **a: _axes_eval(None, x, **a))
+    # np.pad(x, widths) with zeros (fill: a constant border, whose derivative is 0)
+    linear("np_pad", _helper_vjp("pad_bar", "widths"),
+           lambda x, widths, fill=0.0: np.pad(x, widths, constant_values=fill))
     linear("atleast", _reshape_vjp, lambda x, n: getattr(np, f"atleast_{n}d")(x))
     linear("np_cumsum", _helper_vjp("cumsum_bar", "axis"),
            lambda x, axis=None: np.cumsum(x, axis))
@@ -975,6 +996,7 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
                        evaluator=lambda lib, a, **_: np.linalg.cholesky(a)))
     helper("cholesky_tangent", 2, _array, "_cholesky_tangent")
     helper("cholesky_bar", 2, _array, "_cholesky_bar")
+    helper("pad_bar", 2, _array, "_pad_bar")
     helper("cumprod_tangent", 2, _array, "_cumprod_tangent")
     helper("cumprod_bar", 2, _array, "_cumprod_bar")
     register(Primitive("join_bar", VARIADIC, kind_rule=_array, derivative="rule",

@@ -488,6 +488,16 @@ def _cholesky_bar(g, L):
     return np.tril(G + np.swapaxes(G, -1, -2)) - G * eye
 """)
 
+_helper("_pad_bar", """
+def _pad_bar(g, x, widths=0):
+    \"\"\"The adjoint of np.pad(x, widths): the middle of g, where x was.\"\"\"
+    shape = np.shape(x)
+    w = np.broadcast_to(np.asarray(widths, dtype=int).reshape(-1, 2)
+                        if np.ndim(widths) else np.full((1, 2), widths), (len(shape), 2))
+    g = np.broadcast_to(g, tuple(n + a + b for n, (a, b) in zip(shape, w)))
+    return np.array(g[tuple(slice(a, a + n) for n, (a, b) in zip(shape, w))], dtype=float)
+""")
+
 # helpers that call other helpers
 _NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",),
           "_mean_bar": ("_sum_bar",), "_sum_to": ("_unbroadcast", "_broadcast_like"),

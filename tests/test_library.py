@@ -70,10 +70,16 @@ ARGS = {
     "grids": lambda r: (r.uniform(-2.0, 2.0, 4), r.uniform(-2.0, 2.0, 3)),
     "more_elementwise": lambda r: (np.sign(r.uniform(-1.0, 1.0, 5)) * r.uniform(0.3, 3.0, 5),),
     "powers": lambda r: (r.uniform(-1.0, 1.0, (3, 3)) + 2.0 * np.eye(3),),
+    "rearranged_axes": lambda r: (r.uniform(-2.0, 2.0, (2, 3, 4)),),
+    "split_and_spread": lambda r: (r.uniform(-2.0, 2.0, 6),),
+    "bessels": lambda r: (r.uniform(0.3, 2.0, 4),),
+    "more_densities": lambda r: (_u(r, 0.5, 3.0), _u(r, 1.5, 4.0), r.uniform(-1.0, 1.0, (3, 3))),
+    "rotated_padded": lambda r: (r.uniform(-2.0, 2.0, (3, 4)), _u(r, -1.0, 1.0)),
+    "nan_ignoring": lambda r: (r.uniform(-2.0, 2.0, 5), r.uniform(-2.0, 2.0, 5)),
 }
 # a first finite-difference step smaller than the distance to the nearest jump or kink
 H = {"dtypes": 1e-3, "elementwise": 1e-3, "indices": 1e-4, "norms": 1e-3,
-     "more_elementwise": 1e-3}
+     "more_elementwise": 1e-3, "nan_ignoring": 1e-3}
 NAMES = sorted(ARGS)
 
 

@@ -190,7 +190,20 @@ SPECS: list[Spec] = [
             ("scipy.special.log_ndtr(x)", "scipy.stats.norm.logcdf(x)"),
             ((-40.0,), (-5.0,), (0.0,), (3.0,), (9.0,))),
        Spec("erfinv", sp.erfinv, ("scipy.special.erfinv(x)",),
-            ((-0.99,), (-0.3,), (0.0,), (0.5,), (0.999,)), bounds=(UNIT,))]
+            ((-0.99,), (-0.3,), (0.0,), (0.5,), (0.999,)), bounds=(UNIT,)),
+       Spec("erfcinv", sp.erfcinv, ("scipy.special.erfcinv(x)",),
+            ((0.01,), (0.5,), (1.0,), (1.7,), (1.99,)), bounds=((0.0, 2.0),),
+            partials=False),  # SymPy evaluates erfcinv to a complex number here
+       # Bessel functions: the order is a constant operand (partials=False: one argument)
+       Spec("besselj", None, ("scipy.special.j0(x)", "scipy.special.j1(x)",
+                              "scipy.special.jn(3, x)", "scipy.special.jv(2, x)"),
+            ((-2.5,), (-0.3,), (0.7,), (6.0,)), partials=False),
+       Spec("bessely", None, ("scipy.special.y0(x)", "scipy.special.y1(x)",
+                              "scipy.special.yv(2.5, x)", "scipy.special.yn(2, x)"),
+            ((0.3,), (1.7,), (6.0,)), bounds=(POS,), partials=False),
+       Spec("besseli", None, ("scipy.special.i0(x)", "scipy.special.i1(x)",
+                              "scipy.special.iv(2, x)"),
+            ((-2.5,), (-0.3,), (0.7,), (6.0,)), partials=False)]
       if HAVE_SCIPY else []),
     Spec("cbrt", lambda a: sp.sign(a) * sp.Abs(a) ** sp.Rational(1, 3),
          ("np.cbrt(x)", *(("math.cbrt(x)",) if sys.version_info >= (3, 11) else ())),
@@ -218,7 +231,8 @@ SPECS: list[Spec] = [
 # expression becomes (control flow is not supported yet); its partials are hand-written.
 # stop_gradient and custom primitives (@s2sad.primitive): tests/test_custom.py
 NOT_SPELLABLE = {"select", "stop_gradient"} | (
-    set() if HAVE_SCIPY else {"ndtr", "log_ndtr", "erfinv"})
+    set() if HAVE_SCIPY else {"ndtr", "log_ndtr", "erfinv", "erfcinv", "besselj", "bessely",
+                              "besseli"})
 
 
 def _arglist(n: int) -> str:

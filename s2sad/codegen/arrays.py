@@ -29,9 +29,10 @@ HELPER_OF = {"zero_like": "_zero_like", "like_argument": "_like_argument",
              "diag_bar": "_diag_bar", "sort_tangent": "_sort_tangent", "sort_bar": "_sort_bar",
              "cumprod_tangent": "_cumprod_tangent", "cumprod_bar": "_cumprod_bar",
              "join_bar": "_join_bar", "einsum_bar": "_einsum_bar",
-             "cholesky_tangent": "_cholesky_tangent", "cholesky_bar": "_cholesky_bar"}
+             "cholesky_tangent": "_cholesky_tangent", "cholesky_bar": "_cholesky_bar",
+             "pad_bar": "_pad_bar"}
 # the attributes of the library layer's ops that their calls take as keywords
-_ATTR_KEYWORDS = ("k", "how", "subscripts", "side")
+_ATTR_KEYWORDS = ("k", "how", "subscripts", "side", "widths")
 # np.<name>(x, ...) of the library layer's ops (their attributes as keywords)
 _LIBRARY_CALLS = {"np_flip": "flip", "np_roll": "roll", "np_triu": "triu", "np_tril": "tril",
                   "np_cumsum": "cumsum", "np_cumprod": "cumprod", "np_repeat": "repeat",
@@ -134,6 +135,15 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
                                   "slogdet", ast.Load())
         return ast.Subscript(value=expr, slice=ast.Constant(1 if name == "logabsdet" else 0),
                              ctx=ast.Load())
+    if name == "np_axes":  # np.swapaxes(x, a, b), np.moveaxis(x, a, b), np.transpose(x, a)
+        extra = [op.attr("a")] + ([] if op.attr("b") is None else [op.attr("b")])
+        return call(P.NUMPY, op.attr("how"), [args[0], *(ast.Constant(v) for v in extra)])
+    if name == "np_pad":
+        expr = call(P.NUMPY, "pad", [args[0], ast.Constant(op.attr("widths"))])
+        if op.attr("fill"):
+            expr.keywords = [ast.keyword(arg="constant_values",
+                                         value=ast.Constant(op.attr("fill")))]
+        return expr
     if name == "np_tile":
         return call(P.NUMPY, "tile", [args[0], ast.Tuple(elts=args[1:], ctx=ast.Load())])
     if name == "atleast":

@@ -89,7 +89,7 @@ _LIST_METHODS = {
 # ops whose result may share memory with their array operand (a NumPy view): the
 # function does not own such a result, so it may not assign into it
 VIEWS = {"np_index", "transpose", "reshape", "ravel", "reshape_like", "select", "swapaxes",
-         "expand_dims", "squeeze", "np_flip", "atleast", "np_diag", "astype"}
+         "expand_dims", "squeeze", "np_flip", "atleast", "np_diag", "astype", "np_axes"}
 # array functions s2sad knows but cannot differentiate yet: say so, and what to use
 ARRAY_LATER = {
     "tensordot": "use `@` or np.einsum with explicit subscripts",
@@ -562,6 +562,13 @@ class ArrayMixin:
                 return self.emit(name, [self.as_array(a, node, ctx),
                                            self.as_array(b, node, ctx)], ctx, node, hint)
             return self.matmul(a, b, node, ctx, hint, spelling=name)
+        if name == "transpose" and len(args) == 2:  # np.transpose(x, axes)
+            axes = self._static(args[1], ctx, "axes")
+            if not isinstance(axes, tuple):
+                raise self.unsupported(ctx.pf, args[1], "the axes of `np.transpose` must be a "
+                                       "tuple of ints", hint="np.transpose(x, (1, 0, 2))")
+            x = self.as_array(self.value(args[0], ctx), node, ctx)
+            return self.emit("np_axes", [x], ctx, node, hint, how="transpose", a=axes)
         if name in ("trace", "transpose", "ravel"):
             self._count(node, ctx, spelled, 1)
             x = self.as_array(self.value(args[0], ctx), node, ctx)
@@ -659,7 +666,13 @@ class ArrayMixin:
             self._count(node, ctx, spelled, 0)
             return self.emit("ravel", [x], ctx, node, hint)
         if method == "transpose":
-            self._count(node, ctx, spelled, 0)
+            if args:  # x.transpose(1, 0, 2) or x.transpose((1, 0, 2))
+                axes = self._static(args[0] if len(args) == 1 else ast.Tuple(
+                    elts=list(args), ctx=ast.Load()), ctx, "axes")
+                if not isinstance(axes, tuple):
+                    raise self.unsupported(ctx.pf, node, "the axes of `.transpose()` must be "
+                                           "ints", hint="x.transpose(1, 0, 2)")
+                return self.emit("np_axes", [x], ctx, node, hint, how="transpose", a=axes)
             return self.emit("transpose", [x], ctx, node, hint)
         # reshape(n, m) or reshape((n, m))
         if len(args) == 1:

@@ -57,6 +57,9 @@ NUMPY_FUNCTIONS = {
     "logaddexp": "logaddexp", "logical_and": "logical_and", "logical_or": "logical_or",
     "logical_not": "logical_not", "all": "np_all", "any": "np_any",
     "mod": "mod", "remainder": "mod", "fmod": "fmod", "floor_divide": "floordiv",
+    "add": "add", "subtract": "sub", "multiply": "mul", "divide": "div", "true_divide": "div",
+    "negative": "neg", "pow": "pow", "acos": "acos", "asin": "asin", "atan": "atan",
+    "atan2": "atan2", "acosh": "acosh", "asinh": "asinh", "atanh": "atanh",  # NumPy 2 names
     "cbrt": "cbrt", "sinc": "sinc", "isnan": "isnan", "isfinite": "isfinite", "isinf": "isinf",
 }
 MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf,

@@ -87,3 +87,36 @@ def matrix_power(c: Call):
         if n:
             power = c.emit("matmul", [power, power])
     return result
+
+
+def _nan_ignoring(name: str, prim: str) -> None:
+    @entry(f"numpy.{name}", "x1, x2")
+    def lower(c: Call):
+        """The larger (smaller) of x1 and x2, the other where one is nan; ties go to x1
+        (the convention of np.maximum here)."""
+        a, b = c.arg("x1"), c.arg("x2")
+        first = c.emit("logical_or", [c.emit("isnan", [b], lib="numpy"),
+                                      c.emit(prim, [a, b])], lib="numpy")
+        return c.emit("np_where", [first, a, b], out=True)
+
+
+_nan_ignoring("fmax", "ge")
+_nan_ignoring("fmin", "le")
+
+
+def _real_part(name: str) -> None:
+    @entry(f"numpy.{name}", "val")
+    def lower(c: Call):
+        """The array itself: s2sad's arrays are real (complex ones are not supported)."""
+        return c.arg("val")
+
+
+for _name in ("real", "conj", "conjugate", "real_if_close"):
+    _real_part(_name)
+
+
+@entry("numpy.imag", "val")
+def imag(c: Call):
+    """Zeros: s2sad's arrays are real."""
+    v = c.arg("val")
+    return c.emit("np_zeros_like", [v]) if v.kind.name == "ARRAY" else c.const(0.0)

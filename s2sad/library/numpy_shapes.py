@@ -210,3 +210,138 @@ def meshgrid(c: Call):
         shaped = c.emit("np_index", [x], index=index)
         out.append(c.emit("add", [zeros, shaped]))
     return tuple(out)
+
+
+def _two_axes(name: str) -> None:
+    @entry(f"numpy.{name}", "a, source, destination" if name == "moveaxis" else
+           "a, axis1, axis2", static="source destination axis1 axis2", method=name == "swapaxes")
+    def lower(c: Call):
+        a, b = (c.static(p) for p in c.entry.params[1:])
+        for p, v in zip(c.entry.params[1:], (a, b), strict=True):
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise c.error(f"`{p}` of `{c.spelled}` must be one int here",
+                              at=c.nodes.get(p), hint=f"{c.spelled}(x, 0, -1)")
+        return c.emit("np_axes", [c.array("a")], out=True, how=name, a=a, b=b)
+
+
+_two_axes("swapaxes")
+_two_axes("moveaxis")
+
+
+@entry("numpy.permute_dims", "a, axes", static="axes")
+def permute_dims(c: Call):
+    axes = c.static("axes")
+    if not isinstance(axes, tuple):
+        raise c.error("`axes` must be a tuple of ints", at=c.nodes.get("axes"),
+                      hint="np.permute_dims(x, (1, 0))")
+    return c.emit("np_axes", [c.array("a")], out=True, how="transpose", a=axes)
+
+
+@entry("numpy.broadcast_to", "array, shape")
+def broadcast_to(c: Call):
+    """``np.zeros(shape) + x`` (a new array, not NumPy's read-only view): the adjoint is
+    summed back over the broadcast axes."""
+    from ..frontend.arrays import Shape
+
+    shape = c.lw.expr(c.nodes["shape"], c.ctx)
+    zeros = (c.emit("np_zeros_like", [shape.array]) if isinstance(shape, Shape) else
+             c.emit("np_zeros", c.lw._dims(shape, c.nodes["shape"], c.ctx)))
+    return c.emit("add", [zeros, c.arg("array")], out=True)
+
+
+@entry("numpy.linspace", "start, stop, num, endpoint", static="endpoint", num=50, endpoint=True)
+def linspace(c: Call):
+    """``start + (stop - start) · arange(num) / (num - 1)`` (``/ num`` without the
+    endpoint): differentiable in start and stop (numbers)."""
+    start, stop, num = c.arg("start"), c.arg("stop"), c.lw.need_int(c.arg("num"))
+    steps = num if not c.static("endpoint") else c.emit("sub", [num, c.const(1)])
+    ramp = c.emit("div", [c.emit("arange", [num]), c.emit("max2", [steps, c.const(1)],
+                                                          lib="builtin")])
+    return c.emit("add", [start, c.emit("mul", [c.emit("sub", [stop, start]), ramp])],
+                  out=True)
+
+
+def _split(name: str, axis: int | None) -> None:
+    @entry(f"numpy.{name}", "ary, indices_or_sections, axis" if axis is None else
+           "ary, indices_or_sections", static="indices_or_sections axis", axis=0)
+    def lower(c: Call):
+        """Pieces as slices: ``n`` equal ones (a constant n) or cut at constant indices."""
+        from ..primitives_numpy import along
+
+        x = c.array("ary")
+        ax = c.static_int("axis") if axis is None else axis
+        cuts = c.static("indices_or_sections")
+        if isinstance(cuts, int) and not isinstance(cuts, bool):
+            size = c.emit("floordiv", [c.emit("dim", [x], axis=ax), c.const(cuts)])
+            bounds = [c.emit("mul", [size, c.const(k)]) for k in range(cuts + 1)]
+            bounds[0] = None
+            bounds[-1] = None
+        elif isinstance(cuts, tuple) and all(isinstance(k, int) for k in cuts):
+            bounds = [None, *(c.const(k) for k in cuts), None]
+        else:
+            raise c.error(f"`{c.spelled}` needs a constant number of pieces or a tuple of "
+                          "indices", at=c.nodes.get("indices_or_sections"),
+                          hint=f"{c.spelled}(x, 3) or {c.spelled}(x, (2, 5))")
+        pieces = []
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            dynamic = [v for v in (lo, hi) if v is not None]
+            item = ("slice", None if lo is None else 0,
+                    None if hi is None else (1 if lo is not None else 0), None)
+            pieces.append(c.emit("np_index", [x, *dynamic], index=along(ax, item)))
+        return tuple(pieces)
+
+
+_split("split", None)
+_split("array_split", None)
+_split("vsplit", 0)
+_split("hsplit", 1)
+_split("dsplit", 2)
+
+
+@entry("numpy.astype", "x, dtype")
+def astype_function(c: Call):
+    """NumPy 2's ``np.astype(x, dtype)``: as ``x.astype(dtype)``."""
+    return astype(c)
+
+
+@entry("numpy.rot90", "m, k, axes", static="k axes", k=1, axes=(0, 1))
+def rot90(c: Call):
+    """NumPy's own construction: flips and a swap of the two axes."""
+    k, axes = c.static_int("k") % 4, c.static("axes")
+    x = c.array("m")
+    a, b = axes
+    if k == 0:
+        return x
+    if k == 2:
+        return c.emit("np_flip", [c.emit("np_flip", [x], axis=a)], out=True, axis=b)
+    if k == 1:
+        return c.emit("np_axes", [c.emit("np_flip", [x], axis=b)], out=True, how="swapaxes",
+                      a=a, b=b)
+    return c.emit("np_flip", [c.emit("np_axes", [x], how="swapaxes", a=a, b=b)], out=True,
+                  axis=b)
+
+
+@entry("numpy.pad", "array, pad_width, mode, constant_values", static="pad_width mode",
+       mode="constant", constant_values=0.0)
+def pad(c: Call):
+    """Constant padding (a constant or differentiated fill value); the adjoint of the
+    array is the adjoint's middle, the fill value's the sum of the rest."""
+    if c.static("mode") != "constant":
+        raise c.error(f"np.pad with mode={c.static('mode')!r} is not supported",
+                      at=c.nodes.get("mode"), why="s2sad pads with a constant",
+                      hint='mode="constant" (the default), or build the border with '
+                           "np.concatenate")
+    widths = c.static("pad_width")
+    ok = isinstance(widths, int) or (isinstance(widths, tuple) and all(
+        isinstance(w, int) or (isinstance(w, tuple) and all(isinstance(v, int) for v in w))
+        for w in widths))
+    if not ok or isinstance(widths, bool):
+        raise c.error("`pad_width` of np.pad must be constant ints", at=c.nodes.get(
+            "pad_width"), hint="np.pad(x, 2) or np.pad(x, ((1, 1), (0, 2)))")
+    x = c.array("array")
+    padded = c.emit("np_pad", [x], widths=widths)
+    fill = c.arg("constant_values")
+    if c.lw.b.const_value(fill) == 0:
+        return padded
+    ones = c.emit("np_pad", [c.emit("np_zeros_like", [x])], widths=widths, fill=1.0)
+    return c.emit("add", [padded, c.emit("mul", [ones, fill])], out=True)

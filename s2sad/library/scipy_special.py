@@ -138,3 +138,70 @@ def betaln_of(c: Call, a, b):
 @entry("scipy.special.betaln", "a, b")
 def betaln(c: Call):
     return betaln_of(c, c.arg("a"), c.arg("b"))
+
+
+_special("erfcinv")
+
+
+def _bessel(name: str, prim: str, order: float | None) -> None:
+    """J0/J1/Jn/Jv, Y0/…, I0/…: one primitive each, the order a constant operand."""
+    params = "x" if order is not None else "v, x"
+
+    @entry(f"scipy.special.{name}", params, static="" if order is not None else "v")
+    def lower(c: Call):
+        v = order if order is not None else c.static("v")
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            raise c.error(f"the order of `{c.spelled}` must be a constant number",
+                          at=c.nodes.get("v"), hint=f"{c.spelled}(1, x)")
+        return c.emit(prim, [c.const(float(v)), c.arg("x")], out=True, lib=P.SCIPY)
+
+
+for _prim, _letter in (("besselj", "j"), ("bessely", "y"), ("besseli", "i")):
+    _bessel(f"{_letter}0", _prim, 0.0)
+    _bessel(f"{_letter}1", _prim, 1.0)
+    _bessel(f"{_letter}v", _prim, None)
+_bessel("jn", "besselj", None)
+_bessel("yn", "bessely", None)
+
+
+@entry("scipy.special.ive", "v, x", static="v")
+def ive(c: Call):
+    """``iv(v, x) · exp(-|x|)``."""
+    v = c.static("v")
+    value = c.emit("besseli", [c.const(float(v)), c.arg("x")], lib=P.SCIPY)
+    scale = c.emit("exp", [c.emit("neg", [c.emit("abs", [c.arg("x")], lib=P.NUMPY)])],
+                   lib=P.NUMPY)
+    return c.emit("mul", [value, scale], out=True)
+
+
+@entry("scipy.special.rgamma", "x")
+def rgamma(c: Call):
+    return c.emit("div", [c.const(1.0), c.emit("gamma", [c.arg("x")], lib=P.SCIPY)], out=True)
+
+
+@entry("scipy.special.gammasgn", "x")
+def gammasgn(c: Call):  # piecewise constant: no derivative
+    return c.emit("sign", [c.emit("gamma", [c.arg("x")], lib=P.SCIPY)], out=True, lib=P.NUMPY)
+
+
+@entry("scipy.special.beta", "a, b")
+def beta(c: Call):
+    """``exp(betaln(a, b))`` (positive a, b)."""
+    return c.emit("exp", [betaln_of(c, c.arg("a"), c.arg("b"))], out=True, lib=P.NUMPY)
+
+
+@entry("scipy.special.multigammaln", "a, d", static="d")
+def multigammaln(c: Call):
+    """``d(d-1)/4 · log π + Σ_{j<d} gammaln(a - j/2)`` for a constant int d."""
+    import math
+
+    d = c.static("d")
+    if not isinstance(d, int) or isinstance(d, bool) or d < 1:
+        raise c.error("`d` of multigammaln must be a constant positive int",
+                      at=c.nodes.get("d"), hint="multigammaln(a, 3)")
+    a = c.arg("a")
+    total = c.const(d * (d - 1) / 4.0 * math.log(math.pi))
+    for j in range(d):
+        total = c.emit("add", [total, c.emit("gammaln", [c.emit("sub", [a, c.const(j / 2.0)])],
+                                             lib=P.SCIPY)])
+    return total

@@ -207,3 +207,35 @@ def dirichlet_logpdf(c: Call):
     norm = c.emit("sub", [c.emit("gammaln", [c.emit("np_sum", [alpha])], lib=P.SCIPY),
                           c.emit("np_sum", [c.emit("gammaln", [alpha], lib=P.SCIPY)])])
     return c.emit("add", [terms, norm], out=True)
+
+
+def _chi2_logpdf(c: Call):
+    """``(k/2 - 1) log z - z/2 - (k/2) log 2 - gammaln(k/2) - log(scale)``."""
+    half = c.emit("mul", [c.const(0.5), c.arg("df")])
+    z = _z(c)
+    value = c.emit("sub", [c.emit("mul", [c.emit("sub", [half, c.const(1.0)]), _log(c, z)]),
+                           c.emit("mul", [c.const(0.5), z])])
+    value = c.emit("sub", [value, c.emit("mul", [half, c.const(math.log(2.0))])])
+    value = c.emit("sub", [value, c.emit("gammaln", [half], lib=P.SCIPY)])
+    return _minus_log_scale(c, value)
+
+
+_density("chi2", "x, df, loc, scale", _chi2_logpdf, **_NORM)
+
+
+@entry("scipy.stats.dirichlet.pdf", "x, alpha")
+def dirichlet_pdf(c: Call):
+    return c.emit("exp", [dirichlet_logpdf(c)], out=True, lib=P.NUMPY)
+
+
+@entry("scipy.stats.multivariate_normal.entropy", "mean, cov", mean=None, cov=1.0)
+def mvn_entropy(c: Call):
+    """``(d (1 + log 2π) + log det Σ) / 2``."""
+    cov = c.arg("cov")
+    if is_array(cov):
+        d = c.emit("dim", [cov], axis=0)
+        logdet = c.emit("logabsdet", [cov])
+    else:
+        d, logdet = c.const(1), _log(c, cov)
+    value = c.emit("add", [c.emit("mul", [d, c.const(1.0 + 2.0 * _HALF_LOG_2PI)]), logdet])
+    return c.emit("mul", [c.const(0.5), value], out=True)
