@@ -626,6 +626,26 @@ def _axes_eval(lib, x, how, a, b=None):
     return np.transpose(x, a) if how == "transpose" else getattr(np, how)(x, a, b)
 
 
+def _eigh_jvp(b, op, operands, out, tangents):
+    if tangents[0] is None:
+        return None
+    return b.emit("eigh_tangent", (operands[0], tangents[0]), attrs=op.attrs, loc=op.loc)
+
+
+def _eigh_vjp(b, op, operands, out, ybar):
+    return [b.emit("eigh_bar", (ybar, operands[0]), attrs=op.attrs, loc=op.loc)]
+
+
+def _svd_values_jvp(b, op, operands, out, tangents):
+    if tangents[0] is None:
+        return None
+    return b.emit("svd_values_tangent", (operands[0], tangents[0]), loc=op.loc)
+
+
+def _svd_values_vjp(b, op, operands, out, ybar):
+    return [b.emit("svd_values_bar", (ybar, operands[0]), loc=op.loc)]
+
+
 # Results that are scalars whatever their operands: full reductions, sizes, the trace.
 # Not det: the determinants of a stack of matrices are an array.
 _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "trace", "dim",
@@ -994,6 +1014,23 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     register(Primitive("cholesky", 1, kind_rule=_array, derivative="rule",
                        jvp_rule=_cholesky_jvp, vjp_rule=_cholesky_vjp,
                        evaluator=lambda lib, a, **_: np.linalg.cholesky(a)))
+    # np.linalg.eigh(A)[part] (0: eigenvalues, 1: eigenvectors), singular values
+    register(Primitive("eigh", 1, kind_rule=_array, derivative="rule", jvp_rule=_eigh_jvp,
+                       vjp_rule=_eigh_vjp,
+                       evaluator=lambda lib, a, part: np.linalg.eigh(a)[part]))
+    register(Primitive("svd_values", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_svd_values_jvp, vjp_rule=_svd_values_vjp,
+                       evaluator=lambda lib, a, **_: np.linalg.svd(a, compute_uv=False)))
+    # the singular vectors: values, with no derivative rule yet (differentiating through
+    # one is refused, never taken as 0)
+    register(Primitive("svd_vectors", 1, kind_rule=_array, derivative="none",
+                       rule_missing=True,
+                       evaluator=lambda lib, a, part: np.linalg.svd(a, full_matrices=False)[
+                           part]))
+    helper("eigh_tangent", 2, _array, "_eigh_tangent")
+    helper("eigh_bar", 2, _array, "_eigh_bar")
+    helper("svd_values_tangent", 2, _array, "_svd_values_tangent")
+    helper("svd_values_bar", 2, _array, "_svd_values_bar")
     helper("cholesky_tangent", 2, _array, "_cholesky_tangent")
     helper("cholesky_bar", 2, _array, "_cholesky_bar")
     helper("pad_bar", 2, _array, "_pad_bar")

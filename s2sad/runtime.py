@@ -498,6 +498,59 @@ def _pad_bar(g, x, widths=0):
     return np.array(g[tuple(slice(a, a + n) for n, (a, b) in zip(shape, w))], dtype=float)
 """)
 
+_helper("_eigh_tangent", """
+def _eigh_tangent(a, da, part):
+    \"\"\"The tangent of np.linalg.eigh(a)[part] (0: eigenvalues, 1: eigenvectors) for a
+    tangent da of a's lower triangle (all eigh reads): with S the symmetric matrix of it,
+    dw = diag(V^T S V) and dV = V (F * (V^T S V)), F_ij = 1 / (w_j - w_i) off the
+    diagonal.  Repeated eigenvalues make F infinite: their eigenvectors are not
+    differentiable (the eigenvalues are).\"\"\"
+    w, v = np.linalg.eigh(a)
+    da = np.broadcast_to(da, np.shape(a))
+    s = np.tril(da) + np.swapaxes(np.tril(da, -1), -1, -2)
+    m = np.swapaxes(v, -1, -2) @ s @ v
+    if part == 0:
+        return np.diagonal(m, axis1=-2, axis2=-1).copy()
+    gap = w[..., None, :] - w[..., :, None]
+    off = ~np.eye(np.shape(a)[-1], dtype=bool)
+    f = np.divide(1.0, gap, out=np.zeros_like(gap), where=off)
+    return v @ (f * m)
+""")
+
+_helper("_eigh_bar", """
+def _eigh_bar(g, a, part):
+    \"\"\"The adjoint of a (its lower triangle, as eigh reads it) for the adjoint g of
+    np.linalg.eigh(a)[part]: G = V (diag(g) or F * (V^T g)) V^T, then
+    tril(G + G^T) - diag(G).\"\"\"
+    w, v = np.linalg.eigh(a)
+    vt = np.swapaxes(v, -1, -2)
+    if part == 0:
+        inner = np.broadcast_to(g, np.shape(w))[..., None, :] * np.eye(np.shape(a)[-1])
+    else:
+        gap = w[..., None, :] - w[..., :, None]
+        off = ~np.eye(np.shape(a)[-1], dtype=bool)
+        f = np.divide(1.0, gap, out=np.zeros_like(gap), where=off)
+        inner = f * (vt @ np.broadcast_to(g, np.shape(v)))
+    big = v @ inner @ vt
+    return np.tril(big + np.swapaxes(big, -1, -2)) - big * np.eye(np.shape(a)[-1])
+""")
+
+_helper("_svd_values_tangent", """
+def _svd_values_tangent(a, da):
+    \"\"\"The tangent of the singular values of a: diag(U^T da V) (distinct, nonzero
+    singular values).\"\"\"
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    da = np.broadcast_to(da, np.shape(a))
+    return np.einsum("...ji,...jk,...ik->...i", u, da, vh)
+""")
+
+_helper("_svd_values_bar", """
+def _svd_values_bar(g, a):
+    \"\"\"The adjoint of a for the adjoint g of its singular values: U diag(g) V^T.\"\"\"
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return (u * np.broadcast_to(g, np.shape(s))[..., None, :]) @ vh
+""")
+
 # helpers that call other helpers
 _NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",),
           "_mean_bar": ("_sum_bar",), "_sum_to": ("_unbroadcast", "_broadcast_like"),

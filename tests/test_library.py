@@ -76,6 +76,7 @@ ARGS = {
     "more_densities": lambda r: (_u(r, 0.5, 3.0), _u(r, 1.5, 4.0), r.uniform(-1.0, 1.0, (3, 3))),
     "rotated_padded": lambda r: (r.uniform(-2.0, 2.0, (3, 4)), _u(r, -1.0, 1.0)),
     "nan_ignoring": lambda r: (r.uniform(-2.0, 2.0, 5), r.uniform(-2.0, 2.0, 5)),
+    "spectra": lambda r: (r.uniform(-1.0, 1.0, (3, 3)),),
 }
 # a first finite-difference step smaller than the distance to the nearest jump or kink
 H = {"dtypes": 1e-3, "elementwise": 1e-3, "indices": 1e-4, "norms": 1e-3,
@@ -258,6 +259,14 @@ _BAD = {
     "stack_of_name": ("np.sum(np.hstack(xs))", "xs", "written in the call", "np.hstack([a, "),
     "mvn_singular": ("scipy.stats.multivariate_normal.logpdf(x, allow_singular=True)", "True",
                      "allow_singular", "leave it out"),
+    "svd_vectors": ("np.sum(np.linalg.svd(x, full_matrices=False)[0])", "np.linalg.svd",
+                    "singular vectors", "compute_uv=False"),
+    "svd_full": ("np.sum(np.linalg.svd(x)[1])", "np.linalg.svd", "full_matrices=True",
+                 "full_matrices=False"),
+    "eigh_upper": ('np.sum(np.linalg.eigh(x, UPLO="U")[0])', '"U"', "`UPLO`",
+                   "leave `UPLO` out"),
+    "pad_wrap": ('np.sum(np.pad(x, 1, mode="wrap"))', '"wrap"', 'mode=\'wrap\'',
+                 'mode="constant"'),
     "norm_unknown": ("scipy.stats.norm.ppf(x)", "scipy.stats.norm.ppf", "scipy.stats.norm.ppf",
                      None),
 }

@@ -30,9 +30,10 @@ HELPER_OF = {"zero_like": "_zero_like", "like_argument": "_like_argument",
              "cumprod_tangent": "_cumprod_tangent", "cumprod_bar": "_cumprod_bar",
              "join_bar": "_join_bar", "einsum_bar": "_einsum_bar",
              "cholesky_tangent": "_cholesky_tangent", "cholesky_bar": "_cholesky_bar",
-             "pad_bar": "_pad_bar"}
+             "pad_bar": "_pad_bar", "eigh_tangent": "_eigh_tangent", "eigh_bar": "_eigh_bar",
+             "svd_values_tangent": "_svd_values_tangent", "svd_values_bar": "_svd_values_bar"}
 # the attributes of the library layer's ops that their calls take as keywords
-_ATTR_KEYWORDS = ("k", "how", "subscripts", "side", "widths")
+_ATTR_KEYWORDS = ("k", "how", "subscripts", "side", "widths", "part")
 # np.<name>(x, ...) of the library layer's ops (their attributes as keywords)
 _LIBRARY_CALLS = {"np_flip": "flip", "np_roll": "roll", "np_triu": "triu", "np_tril": "tril",
                   "np_cumsum": "cumsum", "np_cumprod": "cumprod", "np_repeat": "repeat",
@@ -138,6 +139,16 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
     if name == "np_axes":  # np.swapaxes(x, a, b), np.moveaxis(x, a, b), np.transpose(x, a)
         extra = [op.attr("a")] + ([] if op.attr("b") is None else [op.attr("b")])
         return call(P.NUMPY, op.attr("how"), [args[0], *(ast.Constant(v) for v in extra)])
+    if name in ("eigh", "svd_vectors", "svd_values"):  # np.linalg.eigh(A)[1], svd, …
+        linalg = ast.Attribute(call(P.NUMPY, "linalg", []).func, name.split("_")[0],
+                               ast.Load())
+        if name == "svd_values":
+            return ast.Call(func=linalg, args=args, keywords=[
+                ast.keyword(arg="compute_uv", value=ast.Constant(False))])
+        keywords = [] if name == "eigh" else [ast.keyword(arg="full_matrices",
+                                                          value=ast.Constant(False))]
+        return ast.Subscript(value=ast.Call(func=linalg, args=args, keywords=keywords),
+                             slice=ast.Constant(op.attr("part")), ctx=ast.Load())
     if name == "np_pad":
         expr = call(P.NUMPY, "pad", [args[0], ast.Constant(op.attr("widths"))])
         if op.attr("fill"):

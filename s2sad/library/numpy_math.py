@@ -120,3 +120,38 @@ def imag(c: Call):
     """Zeros: s2sad's arrays are real."""
     v = c.arg("val")
     return c.emit("np_zeros_like", [v]) if v.kind.name == "ARRAY" else c.const(0.0)
+
+
+_EIGH_WHY = "s2sad reads the lower triangle, NumPy's default|leave `UPLO` out"
+
+
+@entry("numpy.linalg.eigh", "a, UPLO", refused={"UPLO": _EIGH_WHY}, UPLO=None)
+def eigh(c: Call):
+    """``(w, V)`` of a symmetric matrix (its lower triangle).  The eigenvectors'
+    derivative needs distinct eigenvalues (it divides by their gaps); the eigenvalues'
+    does not."""
+    a = c.array("a")
+    return (c.emit("eigh", [a], part=0), c.emit("eigh", [a], part=1))
+
+
+@entry("numpy.linalg.eigvalsh", "a, UPLO", refused={"UPLO": _EIGH_WHY}, UPLO=None)
+def eigvalsh(c: Call):
+    return c.emit("eigh", [c.array("a")], out=True, part=0)
+
+
+@entry("numpy.linalg.svd", "a, full_matrices, compute_uv, hermitian",
+       static="full_matrices compute_uv hermitian", full_matrices=True, compute_uv=True,
+       hermitian=False)
+def svd(c: Call):
+    """The singular values are differentiated (``U diag(s̄) Vᵀ``); ``U`` and ``Vh``
+    (``full_matrices=False``) are values whose derivative is not supported yet."""
+    a = c.array("a")
+    s = c.emit("svd_values", [a])
+    if not c.static("compute_uv"):
+        return s
+    if c.static("full_matrices"):
+        raise c.error("`np.linalg.svd` with full_matrices=True is not supported",
+                      at=c.node, why="s2sad computes the reduced decomposition",
+                      hint="np.linalg.svd(A, full_matrices=False), or compute_uv=False "
+                           "for the singular values")
+    return (c.emit("svd_vectors", [a], part=0), s, c.emit("svd_vectors", [a], part=2))
