@@ -14,7 +14,9 @@ for JAX and PyTorch).
 * ``logistic_regression`` — mean log-loss ``mean(logaddexp(0, Xw + b) − y·(Xw + b))``,
   N = 1000 samples, D = 20 features, gradient with respect to (w, b);
 * ``mlp`` — a two-layer tanh network ``tanh(X W1 + b1) W2 + b2`` with mean squared
-  error, batch 64, 32 → 64 → 1, gradient with respect to (W1, b1, W2, b2).
+  error, batch 64, 32 → 64 → 1, gradient with respect to (W1, b1, W2, b2);
+* ``mlp_list``, ``mlp_dict`` — the same network with its parameters in a list of
+  ``(W, b)`` tuples and in a dict (gradient: a container of the same structure).
 
 The hand-written gradients are what one would write for production: one forward
 pass keeping the activations, then the backward pass with matrix products, no
@@ -71,6 +73,32 @@ def mlp_hand(W1, b1, W2, b2, X, y):
     return X.T @ z_bar, np.sum(z_bar, axis=0), h.T @ out_bar, np.sum(out_bar, axis=0)
 
 
+def mlp_list_loss(params, X, y):
+    """The same network with its parameters as a list of (W, b) layers, as neural-network
+    code keeps them (s2sad compiles it for the structure of the list)."""
+    h = X
+    for W, b in params[:-1]:
+        h = np.tanh(h @ W + b)
+    W, b = params[-1]
+    return np.mean((h @ W + b - y) ** 2)
+
+
+def mlp_list_hand(params, X, y):
+    (W1, b1), (W2, b2) = params
+    g = mlp_hand(W1, b1, W2, b2, X, y)
+    return [(g[0], g[1]), (g[2], g[3])]
+
+
+def mlp_dict_loss(p, X, y):
+    h = np.tanh(X @ p["W1"] + p["b1"])
+    return np.mean((h @ p["W2"] + p["b2"] - y) ** 2)
+
+
+def mlp_dict_hand(p, X, y):
+    g = mlp_hand(p["W1"], p["b1"], p["W2"], p["b2"], X, y)
+    return dict(zip(("W1", "b1", "W2", "b2"), g, strict=True))
+
+
 # -- data ---------------------------------------------------------------------------------------
 
 
@@ -96,7 +124,10 @@ def mlp_point(seed: int, batch: int = 64, d_in: int = 32, hidden: int = 64) -> t
 
 
 def _jax_grad(name: str) -> Callable[..., Any] | None:
-    """``jax.jit(jax.grad(loss, argnums))`` in float64, or None if JAX does not import."""
+    """``jax.jit(jax.grad(loss, argnums))`` in float64, or None if JAX does not import
+    (or for the container MLPs: the peers are timed on the MLP of separate arrays)."""
+    if name.startswith("mlp_"):
+        return None
     try:
         import jax
         import jax.numpy as jnp
@@ -129,6 +160,8 @@ def _jax_grad(name: str) -> Callable[..., Any] | None:
 
 def _torch_grad(name: str) -> Callable[..., Any] | None:
     """PyTorch eager: build the loss, ``backward()``, return the ``.grad``s (float64)."""
+    if name.startswith("mlp_"):
+        return None
     try:
         import torch
     except ImportError:
@@ -167,7 +200,7 @@ class Case:
     size: str
     f: Callable[..., Any]
     hand: Callable[..., Any]
-    wrt: tuple[int, ...]
+    wrt: Any  # a parameter index or a tuple of them
     points: list[tuple]  # the first one is timed
 
 
@@ -178,7 +211,21 @@ def cases(quick: bool = False) -> list[Case]:
              [logreg_point(s) for s in (1, 2, 3)]),
         Case("mlp", "batch 64, 32→64→1, tanh", mlp_loss, mlp_hand, (0, 1, 2, 3),
              [mlp_point(s) for s in (4, 5, 6)]),
+        Case("mlp_list", "the MLP, params = [(W1, b1), (W2, b2)]", mlp_list_loss,
+             mlp_list_hand, 0, [_as_list(mlp_point(s)) for s in (4, 5, 6)]),
+        Case("mlp_dict", "the MLP, params = {\"W1\": ..., ...}", mlp_dict_loss, mlp_dict_hand, 0,
+             [_as_dict(mlp_point(s)) for s in (4, 5, 6)]),
     ]
+
+
+def _as_list(point: tuple) -> tuple:
+    W1, b1, W2, b2, X, y = point
+    return [(W1, b1), (W2, b2)], X, y
+
+
+def _as_dict(point: tuple) -> tuple:
+    W1, b1, W2, b2, X, y = point
+    return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}, X, y
 
 
 @dataclass

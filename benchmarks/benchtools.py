@@ -102,7 +102,10 @@ def clear_s2sad_caches() -> None:
 
 
 def _flat(v: Any) -> list[float]:
-    """Numbers, arrays and (nested) tuples or lists of them, as one flat list of floats."""
+    """Numbers, arrays and (nested) tuples, lists or dicts of them, as one flat list of
+    floats."""
+    if isinstance(v, dict):
+        return [a for key in sorted(v) for a in _flat(v[key])]
     if isinstance(v, (tuple, list)):
         return [a for item in v for a in _flat(item)]
     return [float(a) for a in np.ravel(np.asarray(v, dtype=float))]

@@ -29,6 +29,7 @@ from .codegen import load
 from .codegen.guard import AGAIN, LIVE, add_guard
 from .errors import DifferentiationError
 from .frontend import environment, from_function, lower
+from .frontend.containers import NeedsStructure, structure_key
 from .ir.core import Function
 from .pipeline import derive, generate
 from .pipeline import environment as environment_arrays
@@ -48,9 +49,15 @@ def _lift(f: Callable[..., Any]) -> tuple[Function, environment.Snapshot]:
     with _lock:
         got = _ir_cache.get(f)
         if got is None:
-            func, bound = (f.func, f.obj) if isinstance(f, _Bound) else (f, None)
+            structures = None
+            if isinstance(f, _Structured):
+                structures, f_inner = f.structures, f.inner
+            else:
+                f_inner = f
+            func, bound = (f_inner.func, f_inner.obj) if isinstance(f_inner, _Bound) else (
+                f_inner, None)
             with environment.recording(func) as reads:
-                fn = lower(from_function(func, bound))
+                fn = lower(from_function(func, bound), structures)
             got = _ir_cache[f] = (fn, reads.snapshot())
         return got
 
@@ -71,6 +78,85 @@ class _Bound:
         return hash((self.func, id(self.obj)))
 
 
+class _Structured:
+    """A function (or :class:`_Bound` method) with the structures of its container
+    arguments (:func:`~s2sad.frontend.containers.structure_key`, by parameter name):
+    how one specialisation of a :class:`_Specialising` derivative is compiled."""
+
+    __slots__ = ("inner", "structures", "_key", "__qualname__")
+
+    def __init__(self, inner: Any, structures: dict[str, Any]) -> None:
+        self.inner, self.structures = inner, structures
+        self._key = (inner, tuple(structures.items()))
+        self.__qualname__ = inner.__qualname__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Structured) and other._key == self._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+
+class _Specialising:
+    """The derivative of a function that uses a parameter as a container (``for W, b in
+    params``, ``params["W"]``, ``params.W``): compiled at each call for the structure of
+    the arguments (JAX traces pytrees the same way), once per structure.
+
+    ``.source`` is the source of the specialisation compiled last; ``.specialize(*args)``
+    compiles (or finds) the one for ``args`` without calling it."""
+
+    def __init__(self, f: Any, kind: str, wrt: Any, mode: str, n: int) -> None:
+        self.f, self.kind, self.wrt, self.mode, self.n = f, kind, wrt, mode, n
+        func = f.func if isinstance(f, _Bound) else f
+        code = func.__code__
+        self.names = code.co_varnames[:code.co_argcount]
+        self.skip = 1 if isinstance(f, _Bound) else 0  # self: bound, not a container
+        self.table: dict[Any, Callable[..., Any]] = {}
+        self.last: Callable[..., Any] | None = None
+        self.guard = self  # what _compile asks whether a cached derivative is still valid
+        functools.update_wrapper(self, func, updated=())
+        self.__name__ = f"{kind}_{func.__name__}"
+
+    def valid(self) -> bool:
+        return True  # each specialisation has its own guard
+
+    def _key(self, args: tuple, kwargs: dict) -> tuple:
+        key = tuple(map(structure_key, args[self.skip:]))
+        if kwargs:
+            key += tuple(sorted((k, structure_key(v)) for k, v in kwargs.items()))
+        return key
+
+    def specialize(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        """The derivative compiled for the structure of ``args`` (compiled now if new)."""
+        key = self._key(args, kwargs)
+        got = self.table.get(key)
+        if got is None:
+            given = dict(zip(self.names[self.skip:], key, strict=False))
+            given.update((k, v) for k, v in key[len(args) - self.skip:] if k in self.names)
+            got = self.table[key] = _compile(_Structured(self.f, given), self.kind, self.wrt,
+                                             self.mode, self.n)
+        self.last = got
+        return got
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        got = self.table.get(self._key(args, kwargs))
+        if got is None:
+            got = self.specialize(*args, **kwargs)
+        return got(*args, **kwargs)
+
+    @property
+    def source(self) -> str:
+        if self.last is None:
+            raise AttributeError(
+                f"{self.__name__} is compiled for the structure of its container arguments "
+                "at its first call: call it (or .specialize(*args)) before reading .source")
+        return self.last.source
+
+    @property
+    def ir(self) -> Any:
+        return None if self.last is None else self.last.ir
+
+
 def _forget(f: Callable[..., Any]) -> None:
     """Drop everything compiled from ``f``: its environment changed."""
     _ir_cache.pop(f, None)
@@ -89,6 +175,8 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
                      f.__self__)
     if isinstance(f, _DifferentiableMethod):
         f = f.func
+    if isinstance(f, functools.partial):  # partial(loss, X=X, y=y): the function, called so
+        return _partial(f, kind, wrt, mode, n)
     key = (f, kind, _key_wrt(wrt), mode, n)
     with _lock:
         got = _cache.get(key)
@@ -106,6 +194,11 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
         if compiled is None:  # not cached, stale, or a damaged entry: compile
             try:
                 fn, snapshot = _derive(f, kind, wrt, mode, n)
+            except NeedsStructure:  # a container parameter: compiled at each new structure
+                if isinstance(f, _Structured):
+                    raise
+                _cache[key] = specialising = _Specialising(f, kind, wrt, mode, n)
+                return specialising
             except DifferentiationError as exc:
                 if disk_key:
                     cache.store_error(disk_key, exc)
@@ -113,13 +206,42 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
             source = generate(
                 [fn], header=f"{kind} of {f.__qualname__}, generated by s2sad {__version__}.")
             guard = _Guard(key, snapshot)
-            guard.names.update(environment_arrays([fn]))
+            held = environment_arrays([fn])  # objects the module reads by name
+            guard.names.update(held)
             compiled = _from_source(fn.name, source, fn, guard)
             rows = snapshot.texts()
-            if disk_key and rows is not None:
+            if disk_key and rows is not None and not held:
                 cache.store(disk_key, fn.name, source, rows)
         _cache[key] = compiled
         return compiled
+
+
+def _partial(f: functools.partial, kind: str, wrt: Any, mode: str, n: int
+             ) -> Callable[..., Any]:
+    """The derivative of ``partial(func, *args, **keywords)``: ``func``'s, with those
+    arguments passed as ``partial`` passes them (an index in ``wrt`` counts the
+    parameters ``partial`` leaves)."""
+    if f.keywords and kind in ("jvp", "vjp", "hvp"):
+        raise DifferentiationError(
+            f"{kind} of a functools.partial with keyword arguments is not supported",
+            why=f"the extra arguments of {kind} follow the function's own, where the "
+                "keywords of partial would collide with them",
+            hint=f"use a lambda (`s2sad.{kind}(lambda w: loss(w, X, y))`) or bind the "
+                 "arguments by position")
+
+    def shift(w: Any) -> Any:
+        if isinstance(w, (tuple, list)):
+            return tuple(shift(v) for v in w)
+        if isinstance(w, int) and not isinstance(w, bool):
+            return w + len(f.args) if w >= 0 else w
+        return w
+
+    inner = _compile(f.func, kind, shift(wrt), mode, n)
+    bound = functools.partial(inner, *f.args, **f.keywords)
+    for attr in ("source", "ir", "guard"):
+        if hasattr(inner, attr):
+            setattr(bound, attr, getattr(inner, attr))
+    return bound
 
 
 def _derive(f: Callable[..., Any], kind: str, wrt: Any, mode: str, n: int) -> Any:

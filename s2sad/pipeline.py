@@ -21,7 +21,18 @@ from .codegen import module, render
 from .codegen.pyast import function_default_name
 from .drivers import DRIVER_HELPERS, Driver, hessian_driver, jacobian_driver
 from .errors import InternalError, S2SADError
-from .ir.core import KEYWORD_ONLY, NO_DEFAULT, Function, FunctionDefault, Kind, walk_ops
+from .ir.core import (
+    KEYWORD_ONLY,
+    NO_DEFAULT,
+    ArrayDefault,
+    Function,
+    FunctionDefault,
+    Kind,
+    Pack,
+    Packed,
+    Static,
+    walk_ops,
+)
 from .opt import optimize
 from .opt.selections import rewrite_selections
 
@@ -70,6 +81,8 @@ def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
     arrays or lists: a :class:`Driver` around such IR).  A broken invariant on the way
     is an :class:`InternalError` that says where ``fn``'s IR was written."""
     try:
+        if fn.arguments is not None:
+            return _derive_packed(rewrite_selections(fn), kind, wrt, mode, n)
         return _derive(rewrite_selections(fn), kind, wrt, mode, n)
     except InternalError as exc:
         if exc.dump_path is not None:
@@ -110,6 +123,105 @@ def _derive(fn: Function, kind: str, wrt, mode: str, n: int) -> Function | Drive
                                  else derived))
 
 
+def _derive_packed(fn: Function, kind: str, wrt, mode: str, n: int) -> Function:
+    """:func:`derive` for a function with container parameters (``fn.arguments``): the
+    derivative with respect to their leaves, taking and returning containers of the
+    same structure (a gradient ``params_bar`` is a list of tuples where ``params`` is
+    one; a dataclass is rebuilt with ``dataclasses.replace``)."""
+    args = fn.arguments
+    names = [a.name if isinstance(a, Packed) else fn.params[a].hint for a in args]
+    chosen, single = normalize_wrt(_Signature(fn.name, names), wrt)
+    groups = [args[j] for j in chosen]
+    flat: list[int] = []
+    for g in groups:
+        if isinstance(g, int):
+            flat.append(g)
+            continue
+        leaves = list(g.pack.leaves()) if isinstance(g.pack, Pack) else []
+        if not leaves:
+            raise S2SADError(f"`{g.name}` holds no numbers or arrays, so it has no derivative",
+                             hint="differentiate with respect to another parameter (wrt=)")
+        flat.extend(leaves)
+    packed = [g for g in groups if isinstance(g, Packed)]
+    if packed and kind in ("hessian", "jacobian", "derivative"):
+        raise S2SADError(
+            f"{kind} with respect to the container `{packed[0].name}` is not supported",
+            why="its blocks would be a container of containers; s2sad builds those for "
+                "gradients, vjp, jvp and hvp",
+            hint="use s2sad.hvp (Hessian-vector products take and return containers), or "
+                 "differentiate with respect to an array parameter")
+    if not packed:  # plain parameters only: the containers are data
+        derived = _derive(fn, kind, flat[0] if single else tuple(flat), mode, n)
+        return _with_arguments(fn, derived, kind, groups, flat, None)
+    derived = _derive(fn, kind, tuple(flat), mode, n)
+    return _with_arguments(fn, derived, kind, groups, flat, single)
+
+
+class _Signature:
+    """What :func:`normalize_wrt` reads of a function: its name and parameter names."""
+
+    def __init__(self, name: str, names: list[str]) -> None:
+        self.name, self.param_names = name, tuple(names)
+
+
+def _with_arguments(fn: Function, derived, kind: str, groups: list, flat: list[int],
+                    single: bool | None):
+    """``derived`` (of ``fn``'s flat parameters) taking ``fn``'s containers, its extra
+    tangents shaped like the containers they go with, and (unless ``single`` is None:
+    no container among ``groups``) its derivatives packed like them."""
+    if isinstance(derived, Driver):
+        return derived
+    count = len(fn.params)
+    arguments = list(fn.arguments)
+    extra = list(range(count, len(derived.params)))
+    if kind in ("jvp", "hvp"):  # one tangent per flat parameter of wrt, in order
+        position = dict(zip(flat, extra, strict=True))
+        for g in groups:
+            if isinstance(g, int):
+                arguments.append(position[g])
+            else:
+                arguments.append(Packed(f"{g.name}_dot", _remap(g.pack, position, None)))
+    else:
+        arguments.extend(extra)
+    structure, doc = derived.structure, derived.docstring
+    if single is not None:
+        suffix = "hvp" if kind == "hvp" else "bar"
+
+        def regroup(entries: tuple):
+            position = dict(zip(flat, entries, strict=True))
+            out = tuple(position[g] if isinstance(g, int) else
+                        _remap(g.pack, position, g.name, suffix) for g in groups)
+            return out[0] if single else out
+
+        if kind in ("grad", "hvp"):
+            structure = regroup(structure)
+        elif kind in ("value_and_grad", "vjp"):
+            structure = (structure[0], regroup(structure[1]))
+        leaf_names = ", ".join(fn.param_names[i] for i in flat)
+        group_names = ", ".join(g.name if isinstance(g, Packed) else fn.param_names[g]
+                                for g in groups)
+        doc = doc.replace(leaf_names, group_names) if doc else doc
+    return dataclasses.replace(derived, arguments=tuple(arguments), structure=structure,
+                               docstring=doc)
+
+
+def _remap(pack: Pack | Static, position: dict[int, int], like: str | None,
+           suffix: str = "bar"):
+    """``pack`` with each leaf index replaced by ``position[index]``; in a result
+    (``like``: the argument it mirrors), a static leaf is ``None``, and each part is
+    named after its leaf with ``suffix``."""
+    if isinstance(pack, Static):
+        return Static(None) if like is not None else pack
+    items = tuple(
+        position[i] if isinstance(i, int) else
+        _remap(i, position, like, suffix) if isinstance(i, Pack) else
+        (Static(None) if like is not None else i)
+        for i in pack.items)
+    sources = tuple(i if isinstance(i, int) else None for i in pack.items)
+    return Pack(pack.kind, pack.cls, pack.keys, items, like,
+                sources if like is not None else (), suffix)
+
+
 def _starred(fn: Function, derived: Function) -> Function:
     """``derived`` accepting (and ignoring) the ``*args``/``**kwargs`` that ``fn`` does."""
     return dataclasses.replace(derived, star=fn.star) if fn.star != (None, None) else derived
@@ -140,7 +252,7 @@ def environment(fns: list[Function | Driver]) -> dict[str, object]:
                 if op.prim == "env_array":
                     out[op.attr("name")] = op.attr("ref").value
             for p, d in zip(part.params, part.defaults, strict=False):
-                if isinstance(d, FunctionDefault) and d.spelled is None:
+                if isinstance(d, (FunctionDefault, ArrayDefault)) and d.spelled is None:
                     out[function_default_name(p)] = d.value  # the module cannot spell it
     return out
 

@@ -234,6 +234,11 @@ def _raise_if(lib: str | None, test: Any, *, exc: str, message: str) -> int:
     return 0
 
 
+def _print(lib: str | None, *values: Any, parts: tuple, sep: str, end: str) -> int:
+    print(*[values[p] if isinstance(p, int) else p[0] for p in parts], sep=sep, end=end)
+    return 0
+
+
 def _unpack_check(lib: str | None, xs: Any, *, n: int) -> int:
     if len(xs) != n:
         raise ValueError(f"cannot unpack {len(xs)} values into {n} names")
@@ -392,6 +397,11 @@ def _define_table() -> None:
     # (attrs: exc, a builtin exception's name; message)
     register(Primitive("raise_if", 1, kind_rule=lambda k, a: Kind.INT, derivative="none",
                        cse=False, fold=False, effect=True, evaluator=_raise_if))
+    # `print(...)`: output of the primal, run once per call where it stands (attrs:
+    # parts, each an operand's index or a 1-tuple holding a constant; sep; end)
+    register(Primitive("print", VARIADIC, kind_rule=lambda k, a: Kind.INT,
+                       derivative="none", cse=False, fold=False, effect=True,
+                       evaluator=_print))
 
     # -- sequences (a list, tuple or 1-D array of floats) -------------------------------------
     # `self.<attr> <op>= value` on the method's object (attrs: attr, op: "set" or an

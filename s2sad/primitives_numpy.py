@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from . import runtime
-from .ir.core import Kind, walk_ops
+from .ir.core import Kind, Static, walk_ops
 
 _A, _F, _I = Kind.ARRAY, Kind.FLOAT, Kind.INT
 
@@ -441,10 +441,13 @@ def one_array_arguments(b, fn, args: tuple) -> tuple:
     for op in walk_ops(fn.body):
         if op.prim == "np_index" and op.operands[0] in fn.params:
             first.setdefault(op.operands[0], op)
+    # the leaves of a container argument are arrays by the structure compiled for
+    typed = {i for a in fn.arguments or () if not isinstance(a, int)
+             and not isinstance(a.pack, Static) for i in a.pack.leaves()}
     out = []
-    for p, name, a in zip(fn.params, fn.param_names, args, strict=True):
+    for k, (p, name, a) in enumerate(zip(fn.params, fn.param_names, args, strict=True)):
         op = first.get(p)
-        if op is None or p.kind is not _A:
+        if op is None or p.kind is not _A or k in typed:
             out.append(a)
             continue
         where = (f"line {op.loc.lineno} of {os.path.basename(op.loc.filename)}"

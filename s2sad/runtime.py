@@ -135,7 +135,20 @@ def _one_array(x, name, function, where):
 ''')
 
 # helpers that need no NumPy: a module that calls only these does not import it
-NUMPY_FREE = frozenset({"_argmax", "_argmin", "_like_argument"})
+_helper("_replace_fields", '''
+def _replace_fields(obj, **fields):
+    """A copy of obj (a dataclass, or an object with attributes) with these fields
+    replaced, made without calling its __init__, as a container is rebuilt from its
+    leaves; its other fields keep their values."""
+    import copy
+
+    new = copy.copy(obj)
+    for name, value in fields.items():
+        object.__setattr__(new, name, value)
+    return new
+''')
+
+NUMPY_FREE = frozenset({"_argmax", "_argmin", "_like_argument", "_replace_fields"})
 
 _helper("_scalar_seed", '''
 def _scalar_seed(*xs):

@@ -28,6 +28,8 @@ Structured ops:
 
 from __future__ import annotations
 
+import dataclasses
+
 from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
@@ -594,7 +596,7 @@ class _Reverse:
         for region in op.regions:
             self.b.push_block()
             inner_env = dict(env)
-            self.primal(region, inner_env)
+            self.primal(_without_effects(region), inner_env)  # (its effects ran already)
             # a list's adjoint so far is threaded through the branch (not added to), and
             # so is an array's whose items are added into it
             local: dict[Value, Value] = dict(inits)
@@ -668,7 +670,10 @@ class _Reverse:
         for j, (_, writes_j) in plans.items():
             for v in (args[j], *(w.results[0] for w in writes_j)):
                 inner_env[v] = env[op.results[j]]
-        self.primal(body, inner_env, frozenset(read_ops + kept + writes), frozenset(kept))
+        # the pass is recomputed for its values: its side effects (a print, an input
+        # check) ran in the primal sweep and do not run again
+        self.primal(_without_effects(body), inner_env, frozenset(read_ops + kept + writes),
+                    frozenset(kept))
         local: dict[Value, Value] = {f: a for f, a in zip(free, free_args, strict=True)
                                      if f.kind is Kind.LIST or f in threaded}
         self.whole.update(a for f, a in zip(free, free_args, strict=True) if f in threaded)
@@ -729,3 +734,18 @@ def reverse_sweep(
     rev.adjoints(fn.body, env, adjoint)
     results = tuple(env[r] for r in fn.results)
     return results, tuple(adjoint.get(fn.params[i]) for i in wrt)
+
+
+def _without_effects(block: Block) -> Block:
+    """``block`` without its side-effect ops (at any depth); ops that hold none are the
+    same objects, so sets of them still match."""
+    if not any(P.PRIMITIVES[o.prim].effect for o in walk_ops(block)):
+        return block
+    ops = []
+    for op in block.ops:
+        if P.PRIMITIVES[op.prim].effect:
+            continue
+        if op.regions:
+            op = dataclasses.replace(op, regions=tuple(_without_effects(r) for r in op.regions))
+        ops.append(op)
+    return Block(block.args, ops, block.yields)

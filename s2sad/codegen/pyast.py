@@ -35,11 +35,14 @@ from ..errors import InternalError, S2SADError
 from ..ir.core import (
     KEYWORD_ONLY,
     NO_DEFAULT,
+    ArrayDefault,
     Block,
     Function,
     FunctionDefault,
     Kind,
     Op,
+    Pack,
+    Static,
     Value,
     values_read,
     walk_ops,
@@ -625,6 +628,14 @@ class _FunctionWriter:
             value = self._expr(op.operands[1])
             self.body.append(ast.Assign(targets=[target], value=value) if kind == "set" else
                              ast.AugAssign(target=target, op=_AUG[kind], value=value))
+        elif op.prim == "print":  # print(...) of the primal, where it stands
+            args = [self._expr(op.operands[p]) if isinstance(p, int) else ast.Constant(p[0])
+                    for p in op.attr("parts")]
+            keywords = [ast.keyword(arg=k, value=ast.Constant(op.attr(k)))
+                        for k, default in (("sep", " "), ("end", "\n"))
+                        if op.attr(k) != default]
+            self.body.append(ast.Expr(ast.Call(func=_name("print"), args=args,
+                                               keywords=keywords)))
         elif op.prim == "raise_if":  # if <test>: raise ValueError("..."), where it stands
             exc = self._call(P.BUILTIN, op.attr("exc"), [ast.Constant(op.attr("message"))])
             self.body.append(ast.If(test=self._expr(op.operands[0]),
@@ -927,30 +938,126 @@ class _FunctionWriter:
         rng = ast.Call(func=_name("range"), args=args, keywords=[])
         return ast.Call(func=_name("reversed"), args=[rng], keywords=[]) if reverse else rng
 
-    def _structure(self, s) -> ast.expr:
+    def _structure(self, s, like: ast.expr | None = None) -> ast.expr:
         if isinstance(s, tuple):
             return ast.Tuple(elts=[self._structure(x) for x in s], ctx=ast.Load())
+        if isinstance(s, Static):
+            return ast.Constant(s.value)
+        if isinstance(s, Pack):
+            return self._pack(s, like if like is not None else (
+                _name(self.argument_names[s.like]) if s.like else None))
         return self.results[s]
+
+    def _pack(self, pack: Pack, like: ast.expr | None) -> ast.expr:
+        """A container result: ``[(W_bar, b_bar), ...]``, ``{"W": W_bar}``, or the
+        argument it mirrors with its fields replaced (``params._replace(W=W_bar)``)."""
+        items = []
+        for k, (key, item) in enumerate(zip(pack.keys or range(len(pack.items)), pack.items,
+                                             strict=True)):
+            got = self._structure(item, _item_of(like, pack, key) if like is not None else None)
+            source = pack.sources[k] if k < len(pack.sources) else None
+            if source is not None and not isinstance(got, (ast.Name, ast.Constant)):
+                # a part of a container result: named after its leaf (`W_bar`), not inlined
+                name = self.namer.fresh(f"{self.names[self.fn.params[source]]}.{pack.suffix}")
+                self._assign(name, got)
+                got = _name(name)
+            items.append(got)
+        if pack.kind == "list":
+            return ast.List(elts=items, ctx=ast.Load())
+        if pack.kind == "tuple":
+            return ast.Tuple(elts=items, ctx=ast.Load())
+        if pack.kind == "dict":
+            return ast.Dict(keys=[ast.Constant(k) for k in pack.keys], values=items)
+        keywords = [ast.keyword(arg=k, value=v) for k, v in zip(pack.keys, items, strict=True)
+                    if not (isinstance(v, ast.Constant) and v.value is None)]
+        if pack.kind == "namedtuple":
+            return ast.Call(func=ast.Attribute(value=like, attr="_replace", ctx=ast.Load()),
+                            args=[], keywords=keywords)
+        self._use_helper("_replace_fields")
+        return ast.Call(func=_name("_replace_fields"), args=[like], keywords=keywords)
+
+    def _unpack(self, pack: Pack, source: ast.expr) -> list[ast.stmt]:
+        """Statements binding the leaves of container argument ``source`` to their
+        names: ``(W, b), (W_1, b_1) = params``, ``W = params["W"]``, ``W = params.W``."""
+        if pack.kind in ("list", "tuple") and _unpackable(pack):
+            target = self._unpack_target(pack)
+            return [ast.Assign(targets=[target], value=source)] if target is not None else []
+        out: list[ast.stmt] = []
+        for key, item in zip(pack.keys or range(len(pack.items)), pack.items, strict=True):
+            sub = _item_of(source, pack, key)
+            if isinstance(item, Pack):
+                out.extend(self._unpack(item, sub))
+            elif isinstance(item, int) and self.fn.params[item] in self.uses:
+                out.append(ast.Assign(targets=[ast.Name(self.names[self.fn.params[item]],
+                                                        ast.Store())], value=sub))
+        return out
+
+    def _unpack_target(self, pack: Pack) -> ast.expr | None:
+        """The target of ``... = params`` (``_`` for what the function does not read), or
+        None if it reads nothing."""
+        elts = []
+        for item in pack.items:
+            if isinstance(item, Pack):
+                elts.append(self._unpack_target(item))
+            elif isinstance(item, int) and self.fn.params[item] in self.uses:
+                elts.append(ast.Name(self.names[self.fn.params[item]], ast.Store()))
+            else:
+                elts.append(None)
+        if all(e is None for e in elts):
+            return None
+        return ast.Tuple(elts=[e if e is not None else ast.Name("_", ast.Store())
+                               for e in elts], ctx=ast.Store())
 
     def write(self) -> ast.FunctionDef:
         fn = self.fn
         self._analyse()
         args, kwonly = [], []
         marks = fn.defaults + (NO_DEFAULT,) * (len(fn.params) - len(fn.defaults))
-        for p, mark in zip(fn.params, marks, strict=True):
-            name = self.namer.fresh(p.hint if p.hint else "arg")
-            self._name_of(p, name)
-            (kwonly if mark is KEYWORD_ONLY else args).append(ast.arg(arg=name))
+        prologue: list[ast.stmt] = []
+        self.argument_names: dict[str, str] = {}
+        entries = []  # (parameter or None for a container, its mark, its ast.arg)
+        for a in fn.arguments if fn.arguments is not None else range(len(fn.params)):
+            if isinstance(a, int):
+                p = fn.params[a]
+                name = self.namer.fresh(p.hint if p.hint else "arg")
+                self._name_of(p, name)
+                entries.append((p, marks[a], ast.arg(arg=name)))
+                continue
+            # a container: its name, then its leaves' names, bound in the first lines
+            name = self.argument_names[a.name] = self.namer.fresh(a.name)
+            leaves = list(a.pack.leaves()) if isinstance(a.pack, Pack) else []
+            for i in leaves:
+                self._name_of(fn.params[i], self.namer.fresh(fn.params[i].hint))
+            entries.append((None, marks[leaves[0]] if leaves else NO_DEFAULT,
+                            ast.arg(arg=name)))
+            if isinstance(a.pack, Pack):
+                prologue.extend(self._unpack(a.pack, _name(name)))
+        for _, mark, arg in entries:
+            (kwonly if mark is KEYWORD_ONLY else args).append(arg)
+        self.body.extend(prologue)
         for op in fn.body.ops:
             self._op(op, fn.body)
         self.results = [self._expr(v) for v in fn.results]
         ret = ast.Return(value=self._structure(fn.structure))
         doc = [ast.Expr(ast.Constant(fn.docstring))] if fn.docstring else []
         defaults, checks = [], []
-        for p, mark, arg in zip(fn.params, marks, [*args, *kwonly], strict=True):
-            if mark is NO_DEFAULT or mark is KEYWORD_ONLY:
+        for p, mark, arg in entries:
+            if p is None or mark is NO_DEFAULT or mark is KEYWORD_ONLY:
                 continue
-            if isinstance(mark, FunctionDefault):  # act=np.tanh: a compile-time choice
+            if isinstance(mark, FunctionDefault) and (
+                    mark.value is None or isinstance(mark.value, (bool, str))):
+                # keepdims=False: a compile-time choice the body was lowered for
+                defaults.append(ast.Constant(mark.value))
+                test = "!=" if isinstance(mark.value, str) else "is not"
+                message = (f"{fn.name} was compiled for {arg.arg}={mark.value!r}; for another "
+                           "value, differentiate a function that passes it")
+                checks.append(ast.parse(f"if {arg.arg} {test} {mark.value!r}:\n"
+                                        f"    raise TypeError({message!r})").body[0])
+            elif isinstance(mark, ArrayDefault):  # alpha=np.asarray([...]), held by name
+                default = function_default_name(p)
+                self.modules.add(("default", default, mark))
+                defaults.append(_name(default))
+            elif isinstance(mark, FunctionDefault):  # act=np.tanh: a compile-time choice
                 default = function_default_name(p)
                 self.modules.add(("default", default, mark))
                 defaults.append(_name(default))
@@ -973,6 +1080,19 @@ class _FunctionWriter:
             type_comment=None,
             **({"type_params": []} if hasattr(ast, "TypeAlias") else {}),
         )
+
+
+def _item_of(source: ast.expr, pack: Pack, key: Any) -> ast.expr:
+    """``source[key]`` or ``source.key``: item ``key`` of container ``source``."""
+    if pack.kind in ("list", "tuple", "dict"):
+        return ast.Subscript(value=source, slice=ast.Constant(key), ctx=ast.Load())
+    return ast.Attribute(value=source, attr=key, ctx=ast.Load())
+
+
+def _unpackable(pack: Pack) -> bool:
+    """Can ``... = source`` unpack ``pack`` (lists and tuples all the way down)?"""
+    return pack.kind in ("list", "tuple") and all(
+        _unpackable(i) if isinstance(i, Pack) else True for i in pack.items)
 
 
 def _negate(test: ast.expr) -> ast.expr:

@@ -31,7 +31,7 @@ from typing import Any
 
 from .. import library
 from .. import primitives as P
-from ..ir.core import Kind, Value, values_read
+from ..ir.core import Kind, Static, Value, values_read
 
 
 class RetryWithArray(Exception):
@@ -393,6 +393,16 @@ class ArrayMixin:
             return -node.operand.value
         if isinstance(node, ast.Tuple):
             return tuple(self._static(e, ctx, what) for e in node.elts)
+        if isinstance(node, ast.Name) and node.id in ctx.env:  # axis=axis of a helper
+            got = ctx.env[node.id]
+            if isinstance(got, Value) and self.b.is_const(got) and isinstance(
+                    self.b.const_value(got), (bool, int)):
+                return self.b.const_value(got)
+            if isinstance(got, Static) and got.value is None:
+                return None
+            if isinstance(got, tuple) and all(isinstance(v, Value) and self.b.is_const(v)
+                                              for v in got):
+                return tuple(self.b.const_value(v) for v in got)
         raise self.unsupported(ctx.pf, node, f"`{what}` must be a constant here",
                                why="it decides the shape of the result, which s2sad must know "
                                    "when it compiles", hint=f"write {what}=0, {what}=(0, 1) …")

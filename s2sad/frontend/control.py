@@ -111,6 +111,9 @@ class ControlFlowMixin:
                                hint="compare it explicitly, e.g. `len(xs) > 0`")
 
     def expr_Compare(self, node: ast.Compare, ctx, hint: str | None) -> Value:
+        static = self.static_compare(node, ctx)  # `act == "tanh"` of a string in a container
+        if static is not None:
+            return static
         left = self.value(node.left, ctx)
         acc = None
         for op, comparator in zip(node.ops, node.comparators, strict=True):
@@ -173,6 +176,8 @@ class ControlFlowMixin:
             # function goes on (with the `else` branch, if any)
             self.raise_if(pred, node.body[0], ctx)
             return self.stmts(node.orelse, ctx) if node.orelse else None
+        if self.b.is_const(pred):  # known when s2sad compiles (`cfg["act"] == "tanh"`)
+            return self.stmts(node.body if self.b.const_value(pred) else node.orelse, ctx)
         if not has_exit([node]):
             envs, blocks = [], []
             for branch in (node.body, node.orelse):
@@ -376,6 +381,8 @@ class ControlFlowMixin:
         raise self.unsupported(ctx.pf, node, "the kinds of the loop variables do not settle")
 
     def visit_For(self, node: ast.For, ctx):
+        if self.unrolled_for(node, ctx):  # over a container: once per item
+            return None
         if node.orelse:
             raise self.unsupported(ctx.pf, node, "`for ... else` is not supported",
                                    hint=_ELSE_HINT)

@@ -27,6 +27,7 @@ checked in memory, by identity; on disk its module file is part of the cache key
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import threading
 import types
@@ -69,11 +70,33 @@ def code_hash(code: types.CodeType) -> str:
     return h.hexdigest()
 
 
+def plain_data(value: Any, depth: int = 0) -> bool:
+    """Is ``value`` a list, tuple or dict (nested) of numbers, strings and ``None`` only?
+    Such data of the environment is read when s2sad compiles, and compared by value on
+    every call (a list changed in place keeps its identity)."""
+    if depth > 8:
+        return False
+    if isinstance(value, (list, tuple)):
+        return len(value) <= 256 and all(
+            _plain_leaf(v) or plain_data(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return len(value) <= 256 and all(
+            isinstance(k, (str, int)) and (_plain_leaf(v) or plain_data(v, depth + 1))
+            for k, v in value.items())
+    return False
+
+
+def _plain_leaf(v: Any) -> bool:
+    return v is None or type(v) in (bool, int, float, str)
+
+
 def value_text(value: Any) -> str | None:
     """A text that equals another's exactly when the two values mean the same to s2sad
     (``None``: a value compared by identity only)."""
     if value is ABSENT:
         return "absent"
+    if plain_data(value):
+        return f"data:{value!r}"
     if type(value) in (bool, int, float, complex) or isinstance(value, np.generic):
         return f"{type(value).__name__}:{value!r}"
     if isinstance(value, np.ndarray):
@@ -280,20 +303,25 @@ class Snapshot:
                 terms.append(f"{o}.__code__ is {e} and {o}.__defaults__ is _s2sad_d{k}")
                 continue
             kind, name = read.step
+            compare = "is"
+            if plain_data(read.seen):  # a list of shapes: by value (it may change in place)
+                compare, names[e] = "==", copy.deepcopy(read.seen)
             if kind == "a":
-                names[o], names[e] = owner, read.seen
+                names[o] = owner
+                names.setdefault(e, read.seen)
                 terms.append(f"getattr({o}, {name!r}, {e}) is {e}" if read.seen is ABSENT
-                             else f"{o}.{name} is {e}")
+                             else f"{o}.{name} {compare} {e}")
             elif kind == "c":
-                names[o], names[e] = _cell(owner, name), read.seen
-                terms.append(f"{o}.cell_contents is {e}")
+                names[o] = _cell(owner, name)
+                names.setdefault(e, read.seen)
+                terms.append(f"{o}.cell_contents {compare} {e}")
             else:
                 space = owner.__globals__
                 g = spaces.setdefault(id(space), f"_s2sad_g{len(spaces)}")
                 names[g] = space
                 if read.seen is not ABSENT and space.get(name, ABSENT) is read.seen:
-                    names[e] = read.seen
-                    term = f"{g}[{name!r}] is {e}"
+                    names.setdefault(e, read.seen)
+                    term = f"{g}[{name!r}] {compare} {e}"
                     if isinstance(read.seen, types.ModuleType):
                         # `np`, `math`: rebinding a module name is not how a value
                         # changes; checked when the cache is consulted, not per call

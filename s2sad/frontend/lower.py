@@ -22,14 +22,27 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .. import library
 from .. import primitives as P
 from ..errors import InternalError, NameResolutionError, S2SADError, UnsupportedError
 from ..ir.builder import Builder
-from ..ir.core import NO_DEFAULT, Function, FunctionDefault, Kind, SourceInfo, Value
+from ..ir.core import (
+    NO_DEFAULT,
+    ArrayDefault,
+    Function,
+    FunctionDefault,
+    Kind,
+    Pack,
+    SourceInfo,
+    Static,
+    Value,
+)
 from . import environment
 from .arrays import ArrayMixin, RetryWithArray, Shape, annotation_kind
-from .control import ControlFlowMixin, LoopEnd, Undefined
+from .containers import PLAIN, Container, ContainerMixin, NeedsStructure, describe
+from .control import ControlFlowMixin, LoopEnd, Undefined, _walk_no_nested_scopes
 from .ints import RetryWithInt, int_params
 from .resolve import (
     ARRAY_NAMES,
@@ -39,6 +52,7 @@ from .resolve import (
     BuiltinRef,
     ConstRef,
     CustomRef,
+    DataRef,
     FuncRef,
     LibraryRef,
     ModuleRef,
@@ -87,11 +101,17 @@ _NODE_WORDS = {
 _LATER = {"GeneratorExp"}
 
 
-class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
-    """Lowers one top-level function (and, by inlining, the functions it calls)."""
+class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
+    """Lowers one top-level function (and, by inlining, the functions it calls).
 
-    def __init__(self, pf: ParsedFunction) -> None:
+    ``structures`` (the API's, at a call) maps each parameter to the
+    :func:`~s2sad.frontend.containers.structure_key` of its argument; a parameter the
+    function uses as a container is compiled for that structure."""
+
+    def __init__(self, pf: ParsedFunction, structures: dict[str, Any] | None = None) -> None:
         self.top = pf
+        self.structures = structures
+        self.structured: set[str] = set()
         self.b = Builder()
         self.names_used: set[str] = set()
         self.env_names: dict[int, str] = {}  # id of an environment array -> its name
@@ -106,6 +126,12 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             declared = annotation_kind(a.annotation)
             if declared is not None:
                 kinds[a.arg] = declared
+                self.pinned.add(a.arg)
+        positional = self.top.node.args.posonlyargs + self.top.node.args.args
+        live = getattr(self.top.live, "__defaults__", None) or ()
+        for a, d in zip(positional[len(positional) - len(live):], live, strict=False):
+            if isinstance(d, np.ndarray):  # alpha=np.asarray([...]): an array parameter
+                kinds[a.arg] = Kind.ARRAY
                 self.pinned.add(a.arg)
         while True:
             try:
@@ -122,6 +148,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                 if any(kinds.get(n) is Kind.INT for n in retry.names):
                     raise InternalError(f"parameters {retry} are ints already") from None
                 kinds.update((n, Kind.INT) for n in retry.names)
+            except NeedsStructure as need:
+                key = (self.structures or {}).get(need.name)
+                if self.structures is None:
+                    raise
+                if key is None or key in PLAIN or need.name in self.structured:
+                    raise need.original from None  # not a container after all
+                self.structured.add(need.name)
             self.b = Builder()
             self.names_used = set()
 
@@ -136,13 +169,25 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         self.view_checks = []  # views of arrays assigned into (ArrayMixin.check_views)
         self.arg_sources = {}
         self.behind_seen = set()
-        params = []
+        self.leaves, self.leaf_names = set(), {}
+        params: list[Value] = []
+        arguments: list[Any] = []
+        env: dict[str, Any] = {}
         for a in node.args.posonlyargs + node.args.args:
+            if a.arg in self.structured:
+                env[a.arg], layout = self.container_argument(
+                    a.arg, self.structures[a.arg], kinds, params)
+                arguments.append(layout)
+                continue
             params.append(self.b.fresh(kinds.get(a.arg, Kind.FLOAT), a.arg))
+            env[a.arg] = params[-1]
+            arguments.append(len(params) - 1)
         self.params = set(params)
+        self.plain_params = {params[a] for a in arguments if isinstance(a, int)}
         self.top_params = params
         defaults = self._defaults(pf)
-        env: dict[str, Any] = {p.hint: p for p in params}
+        if self.structured:  # one default per flat parameter
+            defaults = _flat_defaults(arguments, defaults, pf)
         for p, d in zip(params[len(params) - len(defaults):] if defaults else (), defaults,
                         strict=False):
             if isinstance(d, FunctionDefault):
@@ -152,7 +197,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                         why="a module the command line writes cannot refer to it",
                         hint="use the Python API (s2sad.grad), or a NumPy or math function "
                              "as the default")
-                env[p.hint] = _default_function(d)  # the body calls the default
+                env[p.hint] = self._default_value(d)  # the body calls (or reads) it
         result = self._body(pf, env, stack=(pf.identity,))
         if isinstance(result, tuple):
             flat: list[Value] = []
@@ -160,8 +205,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         else:
             flat = []
             structure = self._flatten(result, flat, pf, node)
+        self.rename_leaves()
         fn = self.b.finish(
             node.name, tuple(params), tuple(flat), structure=structure, defaults=defaults,
+            arguments=tuple(arguments) if self.structured else None,
             star=tuple(s.arg if s else None for s in (node.args.vararg, node.args.kwarg)),
             source=SourceInfo(pf.filename, node.name, node.lineno + pf.line_offset),
             names_used=frozenset(self.names_used), docstring=ast.get_docstring(node),
@@ -172,6 +219,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
     def _flatten(self, value: Any, flat: list[Value], pf: ParsedFunction, node: ast.AST):
         if isinstance(value, tuple):
             return tuple(self._flatten(v, flat, pf, node) for v in value)
+        if isinstance(value, (Container, Static)):
+            raise self.unsupported(pf, node, "the function returns "
+                                   + (value.noun() if isinstance(value, Container)
+                                      else describe(("static", value.value))),
+                                   why="s2sad differentiates functions that return numbers, "
+                                       "arrays, lists, or tuples of them",
+                                   hint="return the numbers (a tuple of them)")
         if not isinstance(value, Value):
             raise self.unsupported(pf, node, "the function returns a function",
                                    why="s2sad differentiates the numbers a function returns",
@@ -260,6 +314,12 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             # a live function's defaults were evaluated when its `def` ran: use those
             # values (a global named in a default may have changed since)
             for node, d in zip(a.defaults, live, strict=True):
+                if isinstance(d, (bool, str)) or d is None:  # keepdims=False: a choice
+                    values.append(FunctionDefault(d, repr(d)))
+                    continue
+                if isinstance(d, np.ndarray) and d.dtype.kind in "biuf":
+                    values.append(ArrayDefault(d))
+                    continue
                 if isinstance(classify(d), _FUNCTIONS) and not isinstance(d, bool):
                     values.append(FunctionDefault(d, _library_spelling(classify(d))))
                     continue
@@ -270,6 +330,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                 values.append(d)
             return tuple(values)
         for d in a.defaults:
+            if isinstance(d, ast.Constant) and (d.value is None or isinstance(d.value,
+                                                                              (bool, str))):
+                values.append(FunctionDefault(d.value, repr(d.value)))
+                continue
             try:
                 values.append(_ConstEval(pf.resolver).visit(d))
                 continue
@@ -282,6 +346,16 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                                        hint="use a number as the default")
             values.append(FunctionDefault(ref, _library_spelling(ref)))
         return tuple(values)
+
+    def _default_value(self, default: FunctionDefault) -> Any:
+        """What the body sees through a parameter whose compile-time default is
+        ``default``: a function it calls, a bool constant, a string or ``None``."""
+        value = default.value
+        if isinstance(value, bool):
+            return self.b.const(value)
+        if value is None or isinstance(value, str):
+            return Static(value)
+        return value if isinstance(value, _FUNCTIONS) else classify(value)
 
     def _static_function(self, pf: ParsedFunction, node: ast.expr) -> Any:
         """The function a default written in a file names (``np.tanh``, ``relu``), if any."""
@@ -312,6 +386,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
     def stmts(self, stmts: list[ast.stmt], ctx: _Ctx) -> Returned | LoopEnd | None:
         """Lower a statement list; the outcome says how its paths end (None: fall through)."""
         for i, stmt in enumerate(stmts):
+            if isinstance(stmt, (ast.For, ast.While)) and not stmt.orelse and any(
+                    isinstance(n, ast.Return) for n in _walk_no_nested_scopes(stmt.body)):
+                # `return` inside a loop: a flag and a break, then the return after it
+                return self.stmts(self._returns_lifted(stmt) + stmts[i + 1:], ctx)
             if isinstance(stmt, ast.If):
                 done = self.visit_If(stmt, ctx, stmts[i + 1:])
                 if done is not None:
@@ -327,16 +405,68 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                 return done
         return None
 
+    def _returns_lifted(self, loop: ast.For | ast.While) -> list[ast.stmt]:
+        """``loop`` with each ``return v`` inside it (at any depth of loops) replaced by
+        ``result = v; returned = True; break`` (and a ``break`` out of each enclosing loop
+        when ``returned``), followed by ``if returned: return result`` (hidden names).
+        A tuple written in the ``return`` is kept as one name per item."""
+        flag, value = self.hidden("returned"), self.hidden("result")
+        widths = {len(n.value.elts) if isinstance(n.value, ast.Tuple) else 1
+                  for n in _walk_no_nested_scopes(loop.body) if isinstance(n, ast.Return)}
+        width = widths.pop() if len(widths) == 1 else 1
+        names = [f"{value}_{k}" for k in range(width)] if width > 1 else [value]
+        for n in names:
+            self.hidden_hints[n] = "result"
+
+        def load(n: str) -> ast.Name:
+            return ast.Name(n, ast.Load())
+
+        def store(n: str) -> ast.Name:
+            return ast.Name(n, ast.Store())
+
+        def lift(stmts: list[ast.stmt]) -> list[ast.stmt]:
+            out: list[ast.stmt] = []
+            for s in stmts:
+                if isinstance(s, ast.Return):
+                    if s.value is None:
+                        out.append(s)  # the located error of `return` without a value
+                        continue
+                    items = s.value.elts if width > 1 and isinstance(s.value, ast.Tuple) \
+                        else [s.value]
+                    out.extend(ast.copy_location(ast.Assign([store(n)], v), s)
+                               for n, v in zip(names, items, strict=False))
+                    out += [ast.copy_location(ast.Assign([store(flag)], ast.Constant(True)),
+                                              s), ast.copy_location(ast.Break(), s)]
+                elif isinstance(s, (ast.For, ast.While)) and any(
+                        isinstance(n, ast.Return) for n in _walk_no_nested_scopes(s.body)):
+                    inner = type(s)(**{**{f: getattr(s, f) for f in s._fields},
+                                      "body": lift(s.body)})
+                    out += [ast.copy_location(inner, s), ast.copy_location(
+                        ast.If(load(flag), [ast.Break()], []), s)]
+                elif isinstance(s, ast.If):
+                    out.append(ast.copy_location(ast.If(s.test, lift(s.body),
+                                                        lift(s.orelse)), s))
+                else:
+                    out.append(s)
+            return out
+
+        lifted = type(loop)(**{**{f: getattr(loop, f) for f in loop._fields},
+                               "body": lift(loop.body)})
+        result = ast.Tuple([load(n) for n in names], ast.Load()) if width > 1 else load(value)
+        stmts = [ast.Assign([store(flag)], ast.Constant(False)),
+                 *(ast.Assign([store(n)], ast.Constant(0.0)) for n in names),
+                 lifted, ast.If(load(flag), [ast.Return(result)], [])]
+        for stmt in stmts:
+            for sub in ast.walk(stmt):
+                if not hasattr(sub, "lineno"):
+                    ast.copy_location(sub, loop)
+        return stmts
+
     def visit_Return(self, node: ast.Return, ctx: _Ctx):
         if node.value is None:
             raise self.unsupported(ctx.pf, node, "`return` without a value",
                                    why="s2sad differentiates the value a function returns",
                                    hint="return the value to differentiate")
-        if ctx.in_loop:
-            raise self.unsupported(ctx.pf, node, "`return` inside a loop is not supported",
-                                   why="a loop's exits are structured: the loop ends with its "
-                                       "condition or `break`",
-                                   hint="`break` out of the loop and return after it")
         return Returned(self.expr(node.value, ctx))
 
     def visit_Pass(self, node: ast.Pass, ctx: _Ctx) -> None:
@@ -349,11 +479,49 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             raise self._reject(ctx.pf, node.value)
         if isinstance(node.value, ast.Call) and self.append_statement(node.value, ctx):
             return None
+        if isinstance(node.value, ast.Call) and self._print_statement(node.value, ctx):
+            return None
         self.expr(node.value, ctx)  # an unsupported callee is the better message
         raise self.unsupported(ctx.pf, node, "an expression statement (its value is unused)",
                                why="s2sad differentiates pure functions: a call whose result "
                                    "is dropped can only matter for its side effects",
                                hint="assign the value to a name, or remove the statement")
+
+    def _is_builtin(self, func: ast.expr, name: str, ctx: _Ctx) -> bool:
+        """Is ``func`` the builtin ``name`` (not shadowed by a local or a global)?"""
+        return (isinstance(func, ast.Name) and func.id == name and name not in ctx.env
+                and isinstance(ctx.pf.resolver.lookup(name), Unsupported))
+
+    def _print_statement(self, call: ast.Call, ctx: _Ctx) -> bool:
+        """``print(...)`` of the builtin: output of the primal, run once per call of the
+        derivative where it stands (not again in a reverse sweep; a Hessian or Jacobian
+        prints once per sweep).  Strings and f-strings without formatted values are
+        constants; the rest must be numbers or arrays."""
+        if not self._is_builtin(call.func, "print", ctx):
+            return False
+        parts: list[Any] = []
+        operands: list[Value] = []
+        for arg in call.args:
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                parts.append((arg.value,))
+                continue
+            value = self.value(arg, ctx)
+            parts.append(len(operands))
+            operands.append(value)
+        options = {"sep": " ", "end": "\n"}
+        for kw in call.keywords:
+            if kw.arg not in options or not (isinstance(kw.value, ast.Constant)
+                                              and isinstance(kw.value.value, str)):
+                raise self.unsupported(ctx.pf, kw.value if kw.arg else call, "only `sep=` and "
+                                       "`end=` strings are supported in `print`",
+                                       hint="print to the terminal (no `file=`), with "
+                                            "constant `sep` and `end`")
+            options[kw.arg] = kw.value.value
+        self.b.emit("print", tuple(operands), attrs=(("parts", tuple(parts)),
+                                                     ("sep", options["sep"]),
+                                                     ("end", options["end"])),
+                    loc=ctx.pf.loc(call))
+        return True
 
     def visit_Assign(self, node: ast.Assign, ctx: _Ctx) -> None:
         hint = self.hint_of(node.targets[0].id) if (
@@ -426,6 +594,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         if value.kind is Kind.FLOAT and value in self.params and value.hint not in self.pinned:
             raise RetryWithList(value.hint)  # unpacked: a sequence (a list or 1-D array)
         if value.kind not in (Kind.LIST, Kind.ARRAY):
+            if self.root_param(value) is not None:  # W, b = params[0]: a list of tuples
+                raise self.container_use(value, self.unsupported(
+                    ctx.pf, target, "unpacking an item of a list",
+                    why="s2sad's lists hold numbers, not tuples"))
             return value
         self.b.emit("unpack_check", (value,), attrs=(("n", n),), loc=ctx.pf.loc(target))
         if value.kind is Kind.ARRAY:
@@ -437,6 +609,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
     def _bind(self, target: ast.AST, value: Any, ctx: _Ctx) -> None:
         if isinstance(target, ast.Name):
             ctx.env[target.id] = value
+            self.note_binding(target.id, value)
             return
         if isinstance(target, ast.Attribute):
             self._attribute_update(target, value, "set", ctx)
@@ -449,6 +622,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                                                 if isinstance(t, ast.Starred)))
             if isinstance(value, Value):
                 value = self._unpack_sequence(value, len(target.elts), target, ctx)
+            if isinstance(value, Container) and value.kind == "namedtuple":
+                value = value.items
             if not isinstance(value, tuple):
                 raise self.unsupported(ctx.pf, target, "unpacking a value that is not a tuple",
                                        hint="unpack only tuples written or returned in the "
@@ -490,11 +665,21 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         """An expression that must be one number (not a tuple)."""
         got = self.expr(node, ctx, hint)
         if isinstance(got, tuple):
-            raise self.unsupported(ctx.pf, node, "a tuple used as a number",
-                                   hint="unpack the tuple first: `a, b = ...`")
+            spelled = ast.unparse(node)
+            raise self.unsupported(ctx.pf, node, f"`{spelled}` is a tuple (or a list known when "
+                                   "s2sad compiles), used here as a number",
+                                   hint=f"unpack it first (`a, b = {spelled}`), index it "
+                                        f"(`{spelled}[0]`), or make it an array "
+                                        f"(`np.array({spelled})`)")
         if isinstance(got, _FUNCTIONS):
             raise self.unsupported(ctx.pf, node, f"`{ast.unparse(node)}` is a function, used "
                                    "here as a number", hint="call it")
+        if isinstance(got, (Container, Static)):
+            noun = got.noun() if isinstance(got, Container) else describe(("static",
+                                                                           got.value))
+            raise self.unsupported(ctx.pf, node, f"`{ast.unparse(node)}` is {noun}, used here "
+                                   "as a number", hint="read the number or array it holds: "
+                                   "`d[\"key\"]`, `obj.field`")
         return got
 
     def emit(self, prim: str, operands, ctx: _Ctx, node: ast.AST, hint: str | None = None,
@@ -529,6 +714,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             return self.b.const(got.value, ctx.pf.loc(node))
         if isinstance(got, ArrayRef):
             return self.environment_array(got, node.id, ctx.pf.loc(node))
+        if isinstance(got, DataRef):
+            return self.constant_data(got.value, ctx.pf.loc(node))
         if isinstance(got, _FUNCTIONS):
             return got  # a function as a value: passed on, called where it arrives
         if got is None:
@@ -564,6 +751,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             return self.b.const(got.value, ctx.pf.loc(node))
         if isinstance(got, ArrayRef):
             return self.environment_array(got, f"self_{name}", ctx.pf.loc(node))
+        if isinstance(got, DataRef):
+            return self.constant_data(got.value, ctx.pf.loc(node))
         raise self.unsupported(
             ctx.pf, node, f"`self.{name}` is {_describe(value)}, which s2sad cannot use here",
             why="a method's attributes are read as numbers and NumPy arrays (constants of "
@@ -598,14 +787,24 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
         if self._bound_self(node.value, ctx):
             return self._bound_attribute(node, ctx)
         if (isinstance(node.value, ast.Name) and node.value.id == "self"
-                and ctx.pf.bound is None and ctx.env.get("self") in self.params):
-            raise self.unsupported(
+                and ctx.pf.bound is None and ctx.env.get("self") in self.plain_params):
+            raise NeedsStructure("self", self.unsupported(
                 ctx.pf, node, f"`self.{node.attr}` of a method taken without its object",
                 why="s2sad reads a method's attributes from the object it is bound to",
                 hint="differentiate the bound method: `s2sad.grad(obj.method)` (or decorate "
-                     "the method with @s2sad.differentiable and call `obj.method.grad`)")
+                     "the method with @s2sad.differentiable and call `obj.method.grad`)"))
         if not self._names_module(node.value, ctx):  # x.T, x.shape of a value
-            return self.array_attribute(self.value(node.value, ctx), node, ctx, hint)
+            base = self.expr(node.value, ctx)
+            if isinstance(base, Container):
+                return self.container_attribute(base, node, ctx)
+            if not hasattr(np.ndarray, node.attr) and (
+                    self.root_param(base) is not None):  # params.W: a container
+                raise self.container_use(base, self.unsupported(
+                    ctx.pf, node, f"the attribute `.{node.attr}` of a number or array",
+                    hint="use x.T, x.shape, x.ndim, x.size or a NumPy function"))
+            if not isinstance(base, Value):
+                base = self.value(node.value, ctx)  # the error for a tuple or a function
+            return self.array_attribute(base, node, ctx, hint)
         got = self._resolve_callee(node, ctx)
         if isinstance(got, ConstRef):
             return self.b.const(got.value, ctx.pf.loc(node))
@@ -681,10 +880,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
             if isinstance(ctx.env.get(func.id), _FUNCTIONS):
                 return ctx.env[func.id]  # a nested function, or a function passed in
             if func.id in ctx.env:
-                raise self.unsupported(ctx.pf, func, f"`{func.id}` is a local value and "
-                                       "cannot be called",
-                                       why="callables passed as arguments cannot be seen into",
-                                       hint="call a module-level function by its name")
+                raise self.container_use(ctx.env[func.id], self.unsupported(
+                    ctx.pf, func, f"`{func.id}` is a local value and cannot be called",
+                    why="s2sad calls the functions it knows when it compiles",
+                    hint="call a module-level function by its name"))
             got = ctx.pf.resolver.lookup(func.id)
             if got is None:
                 raise NameResolutionError(
@@ -748,10 +947,23 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                                hint="call a function by its name")
 
     def expr_Call(self, node: ast.Call, ctx: _Ctx, hint: str | None) -> Any:
+        node = self.expand_starred(node, ctx)
+        if self._is_builtin(node.func, "map", ctx) and len(node.args) >= 2 and (
+                not node.keywords):  # map(f, xs, ys): [f(a, b) for a, b in zip(xs, ys)]
+            fn = self.hidden("map_f")  # the function, once (a lambda, np.sin, a helper)
+            ctx.env[fn] = self.expr(node.args[0], ctx)
+            names = [self.hidden("v") for _ in node.args[1:]]
+            return self.expr(ast.copy_location(_map_as_comprehension(node, fn, names), node),
+                             ctx, hint)
         for a in node.args:
             if isinstance(a, ast.Starred):
                 raise self._reject(ctx.pf, a)
         if isinstance(node.func, ast.Attribute) and not self._names_module(node.func.value, ctx):
+            base = self.expr(node.func.value, ctx)
+            if not hasattr(np.ndarray, node.func.attr) and self.root_param(base) is not None:
+                raise self.container_use(base, self.unsupported(  # params.items()
+                    ctx.pf, node.func, f"the method `.{node.func.attr}()` is not supported",
+                    hint="use a NumPy function on the value"))
             return self.array_method(self.value(node.func.value, ctx), node, ctx, hint)
         callee = self._resolve_callee(node.func, ctx)
         spelled = ast.unparse(node.func)
@@ -977,8 +1189,13 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin):
                 if default is NO_DEFAULT:
                     raise self.unsupported(ctx.pf, node, f"missing argument `{name}` for "
                                            f"`{callee.name}`")
-                bound[name] = (_default_function(default) if isinstance(default, FunctionDefault)
-                               else self.b.const(default, ctx.pf.loc(node)))
+                if isinstance(default, ArrayDefault):  # the helper's own array default
+                    bound[name] = self.environment_array(ArrayRef(default.value), name,
+                                                         ctx.pf.loc(node))
+                elif isinstance(default, FunctionDefault):
+                    bound[name] = self._default_value(default)
+                else:
+                    bound[name] = self.b.const(default, ctx.pf.loc(node))
         outer = self.borrowed
         self.borrowed = outer | {v for v in bound.values()
                                  if isinstance(v, Value) and v.kind is Kind.ARRAY}
@@ -1049,6 +1266,18 @@ def _builtin_hint(spelled: str) -> str:
                                        "functions of your own code")
 
 
+def _map_as_comprehension(call: ast.Call, fn: str, names: list[str]) -> ast.ListComp:
+    """``map(f, xs, ys)`` as ``[f(a0, a1) for a0, a1 in zip(xs, ys)]`` (hidden ``names``;
+    the function is held by name ``fn``)."""
+    iters = call.args[1:]
+    target: ast.expr = (ast.Name(names[0], ast.Store()) if len(names) == 1 else
+                        ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store()))
+    source = iters[0] if len(iters) == 1 else ast.Call(ast.Name("zip", ast.Load()),
+                                                       list(iters), [])
+    elt = ast.Call(ast.Name(fn, ast.Load()), [ast.Name(n, ast.Load()) for n in names], [])
+    return ast.ListComp(elt=elt, generators=[ast.comprehension(target, source, [], 0)])
+
+
 def _is_docstring(stmt: ast.stmt) -> bool:
     return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
             and isinstance(stmt.value.value, str))
@@ -1065,9 +1294,22 @@ def _op_symbol(op: ast.operator) -> str:
                 type(op), type(op).__name__)
 
 
-def lower(pf: ParsedFunction) -> Function:
-    """Lift a parsed function into IR."""
-    return Lowerer(pf).lower()
+def _flat_defaults(arguments: list, defaults: tuple, pf: ParsedFunction) -> tuple:
+    """``defaults`` (one per source parameter) as one per flat parameter: a container
+    parameter's leaves have none."""
+    out: list[Any] = []
+    for a, d in zip(arguments, defaults, strict=True):
+        if isinstance(a, int):
+            out.append(d)
+        elif isinstance(a.pack, Pack):
+            out.extend([NO_DEFAULT] * len(list(a.pack.leaves())))
+    return tuple(out)
+
+
+def lower(pf: ParsedFunction, structures: dict[str, Any] | None = None) -> Function:
+    """Lift a parsed function into IR (for the structures of its container arguments, when
+    known: see :mod:`.containers`)."""
+    return Lowerer(pf, structures).lower()
 
 
 def _describe(value: Any) -> str:
@@ -1078,12 +1320,6 @@ def _describe(value: Any) -> str:
 
 # compile-time function values: what a name may be bound to and called through
 _FUNCTIONS = (FuncRef, PrimRef, ArrayFuncRef, LibraryRef, CustomRef, BuiltinRef, LocalFunction)
-
-
-def _default_function(default: FunctionDefault) -> Any:
-    """What the body calls through a parameter whose default is ``default``."""
-    value = default.value
-    return value if isinstance(value, _FUNCTIONS) else classify(value)
 
 
 def _library_spelling(ref: Any) -> str | None:

@@ -120,6 +120,15 @@ class ArrayRef:
         return f"<array {self.value.dtype} {self.value.shape}>"
 
 
+@dataclass(frozen=True, eq=False)
+class DataRef:
+    """A list, tuple or dict of numbers, strings and ``None`` from the environment
+    (``shapes = [(2, 3), (3, 1)]``): read when s2sad compiles, as compile-time values,
+    and compared by value on every call (see :func:`.environment.plain_data`)."""
+
+    value: Any
+
+
 @dataclass(frozen=True)
 class BuiltinRef:
     name: str
@@ -139,7 +148,7 @@ class Unsupported:
 
 
 Resolved = (ModuleRef | OtherModuleRef | LibraryRef | PrimRef | ConstRef | ArrayRef
-            | BuiltinRef | FuncRef | CustomRef | ArrayFuncRef | Unsupported)
+            | BuiltinRef | FuncRef | CustomRef | ArrayFuncRef | DataRef | Unsupported)
 
 STOP_GRADIENT = PrimRef("stop_gradient", P.BUILTIN, "stop_gradient")
 
@@ -258,6 +267,8 @@ def classify(obj: Any) -> Resolved:
         return ConstRef(float(obj))
     if isinstance(obj, np.ndarray) and obj.dtype.kind in "biuf":
         return ArrayRef(obj)
+    if environment.plain_data(obj):
+        return DataRef(obj)
     found = _LIVE_PRIMS.get(id(obj))
     if found is not None:
         return found
@@ -576,11 +587,18 @@ class StaticResolver(Resolver):
         array = self._array_literal(node)
         if array is not None:
             return ArrayRef(array, static=True)
-        if isinstance(node, (ast.List, ast.Tuple)):
+        if isinstance(node, (ast.List, ast.Tuple, ast.Dict)):
+            try:  # SHAPES = [(3, 2), (2, 1)]: data written as a literal
+                value = ast.literal_eval(node)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                value = None
+            if environment.plain_data(value):
+                return DataRef(value)
             return Unsupported(
-                "a module-level list or tuple", why="s2sad reads numbers and NumPy arrays "
-                "from the module, not lists yet", hint="pass the value as a parameter, or "
-                "write it as an array: `VALUES = np.array([...])`")
+                "a module-level list, tuple or dict that is not a literal of numbers and "
+                "strings", why="the command line reads the file without running it",
+                hint="pass the value as a parameter, or write it as an array: `VALUES = "
+                     "np.array([...])`")
         return Unsupported(
             "a module-level value that is not a numeric constant",
             why="the command line reads the file without running it: it knows numbers and "

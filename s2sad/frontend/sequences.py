@@ -22,8 +22,9 @@ import ast
 import itertools
 from typing import Any
 
-from ..ir.core import Kind, Value
+from ..ir.core import Kind, Static, Value
 from .arrays import RetryWithArray, Shape
+from .containers import Container
 
 # Hidden variables of desugared reductions: names no Python source can contain
 # (the dot), spelt in generated code with the hint on the right.
@@ -55,10 +56,11 @@ class SequenceMixin:
         if isinstance(value, Value) and value.kind is Kind.LIST:
             return value
         if isinstance(value, Value) and value.kind is Kind.ARRAY:
-            raise self.unsupported(ctx.pf, node, "iterating over an array is not supported",
+            raise self.container_use(value, self.unsupported(
+                                   ctx.pf, node, "iterating over an array is not supported",
                                    why="s2sad iterates over lists; arrays are used whole",
                                    hint="use array operations (np.sum(f(x))), or loop over "
-                                        "indices: `for i in range(len(x)): ... x[i] ...`")
+                                        "indices: `for i in range(len(x)): ... x[i] ...`"))
         if isinstance(value, Value) and value in self.params and value.hint:
             raise RetryWithList(value.hint)
         if isinstance(value, Value) and value.kind is Kind.FLOAT:
@@ -77,11 +79,11 @@ class SequenceMixin:
         op = self.b.defs.get(value) if isinstance(value, Value) else None
         if op is not None and op.prim == "getitem":
             base = ast.unparse(node.value) if isinstance(node, ast.Subscript) else "the list"
-            return self.unsupported(
+            return self.container_use(value, self.unsupported(
                 ctx.pf, node, f"`{spelled}` is a number: an item of the list `{base}`, which "
                 "holds numbers", why="s2sad's lists hold numbers; lists of lists are not "
                 "supported", hint=f"make `{base}` an array (annotate the parameter "
-                "`: np.ndarray`) and index it as `M[i, j]` (or `M[i][j]`)")
+                "`: np.ndarray`) and index it as `M[i, j]` (or `M[i][j]`)"))
         params = sorted(p.hint for p in self.params_behind(value)) if isinstance(
             value, Value) else []
         if params:
@@ -99,14 +101,15 @@ class SequenceMixin:
                  "`append`), or an array")
 
     def expr_Subscript(self, node: ast.Subscript, ctx, hint: str | None) -> Any:
-        if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
-            raise self.unsupported(
-                ctx.pf, node.slice, f"indexing with the string key {node.slice.value!r} is "
-                "not supported", why="dicts (and other containers with string keys) are not "
-                "supported yet: s2sad differentiates numbers, lists of numbers and arrays",
-                hint=f"pass the arrays as separate parameters: `def f({node.slice.value}, "
-                     "...)` instead of a dict of them")
         base = self.expr(node.value, ctx)
+        if isinstance(base, (Container, tuple)):  # items known when s2sad compiles
+            return self.container_item(base, node, ctx)
+        if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            raise self.container_use(base, self.unsupported(
+                ctx.pf, node.slice, f"indexing with the string key {node.slice.value!r} is "
+                "not supported here", why="only a dict has string keys",
+                hint=f"pass the arrays as separate parameters: `def f({node.slice.value}, "
+                     "...)`"))
         if isinstance(base, Shape):
             return self.shape_item(base, self.value(node.slice, ctx), node.slice, ctx, hint)
         if isinstance(base, Value) and base.kind is Kind.ARRAY:
@@ -119,13 +122,6 @@ class SequenceMixin:
                 return self.array_index(self.as_array(base, node.value, ctx), node, ctx, hint)
             raise self.unsupported(ctx.pf, node.slice, "slicing a list is not supported",
                                    hint="index one item at a time: `xs[i]`, or use an array")
-        if isinstance(base, tuple):  # a compile-time tuple with a constant index
-            index = self.value(node.slice, ctx)
-            k = self.b.const_value(index)
-            if not isinstance(k, int) or isinstance(k, bool) or not -len(base) <= k < len(base):
-                raise self.unsupported(ctx.pf, node.slice, "a tuple index must be a constant "
-                                       "within the tuple", hint="use a constant index")
-            return base[k]
         xs = self.as_list(base, node.value, ctx)
         index = self.need_int(self.value(node.slice, ctx))
         if index.kind not in (Kind.INT, Kind.BOOL):
@@ -136,8 +132,10 @@ class SequenceMixin:
 
     def length(self, node: ast.expr, ctx) -> Value:
         value = self.expr(node, ctx)
-        if isinstance(value, tuple):
-            return self.b.const(len(value))
+        if isinstance(value, (tuple, Container)):
+            return self.b.const(len(value.keys if isinstance(value, Container) else value))
+        if isinstance(value, Static) and isinstance(value.value, str):
+            return self.b.const(len(value.value))
         if isinstance(value, Shape):
             return self.emit("ndim", [value.array], ctx, node)
         if value.kind is Kind.ARRAY:
@@ -181,11 +179,23 @@ class SequenceMixin:
         return ctx.env[acc]
 
     def append_statement(self, call: ast.Call, ctx) -> bool:
-        """``ys.append(v)`` as a statement; False if the call is something else."""
+        """``ys.append(v)`` (or ``ys.extend(vs)``: a loop of appends) as a statement;
+        False if the call is something else."""
         func = call.func
-        if not (isinstance(func, ast.Attribute) and func.attr == "append"
+        if not (isinstance(func, ast.Attribute) and func.attr in ("append", "extend")
                 and isinstance(func.value, ast.Name) and func.value.id in ctx.env):
             return False
+        if func.attr == "extend":
+            if len(call.args) != 1 or call.keywords:
+                raise self.unsupported(ctx.pf, call, "`extend` takes one argument")
+            self.owned_list(self._name(func.value, ctx), func.value, ctx, "`extend`")
+            item = self.hidden("item")
+            self._run_desugared([ast.For(
+                target=_store(item), iter=call.args[0], orelse=[],
+                body=[ast.Expr(ast.Call(func=ast.Attribute(value=_load(func.value.id),
+                                                           attr="append", ctx=ast.Load()),
+                                        args=[_load(item)], keywords=[]))])], call, ctx)
+            return True
         if len(call.args) != 1 or call.keywords:
             raise self.unsupported(ctx.pf, call, "`append` takes one argument")
         xs = self.owned_list(self._name(func.value, ctx), func.value, ctx, "`append`")
@@ -223,7 +233,8 @@ class SequenceMixin:
     def iteration(self, it: ast.expr, target: ast.expr, ctx):
         """(start, stop, step, bind) for a ``for`` loop: ``bind(i)`` gives the targets' values."""
         if (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
-                and it.func.id not in ctx.env and not it.keywords):
+                and it.func.id not in ctx.env and all(
+                    k.arg == "strict" and it.func.id == "zip" for k in it.keywords)):
             name = it.func.id
             if name == "range":
                 var = self._target_names(target, 1, ctx)[0]
@@ -233,37 +244,49 @@ class SequenceMixin:
                 return self._reversed_loop(it.args[0], target, ctx)
             if name == "enumerate" and len(it.args) == 1:
                 idx, item = self._target_names(target, 2, ctx)
-                xs = self.as_list(self.expr(it.args[0], ctx), it.args[0], ctx)
-                stop = self.emit("len", [xs], ctx, it)
+                stop, read = self.sequence(self.expr(it.args[0], ctx), it.args[0], ctx)
                 return self.b.const(0), stop, self.b.const(1), lambda i: {
-                    idx: i, item: self.emit("getitem", [xs, i], ctx, it, item)}
+                    idx: i, item: read(i, item)}
             if name == "zip" and it.args:
                 names = self._target_names(target, len(it.args), ctx)
-                lists = [self.as_list(self.expr(a, ctx), a, ctx) for a in it.args]
-                stop = self.emit("len", [lists[0]], ctx, it)
-                for xs in lists[1:]:
-                    stop = self.emit("min2", [stop, self.emit("len", [xs], ctx, it)], ctx, it,
-                                     lib="builtin")
+                seqs = [self.sequence(self.expr(a, ctx), a, ctx) for a in it.args]
+                stop = seqs[0][0]
+                strict = it.keywords and self.b.const_value(self.value(it.keywords[0].value,
+                                                                       ctx))
+                for n, _ in seqs[1:]:
+                    if strict:  # zip(..., strict=True): Python's check, where it stands
+                        self.raise_if(self.emit("ne", [stop, n], ctx, it), ast.copy_location(
+                            ast.Raise(exc=ast.Call(func=ast.Name("ValueError", ast.Load()),
+                                                   args=[ast.Constant(
+                                                       "zip() arguments have different "
+                                                       "lengths")], keywords=[]),
+                                      cause=None), it), ctx)
+                    stop = self.emit("min2", [stop, n], ctx, it, lib="builtin")
                 return self.b.const(0), stop, self.b.const(1), lambda i: {
-                    n: self.emit("getitem", [xs, i], ctx, it, n)
-                    for n, xs in zip(names, lists, strict=True)}
+                    n: read(i, n) for n, (_, read) in zip(names, seqs, strict=True)}
         if isinstance(it, ast.Subscript) and isinstance(it.slice, ast.Slice):
             got = self._list_slice_loop(it, target, ctx)
             if got is not None:
                 return got
-        value = self.expr(it, ctx)
-        if isinstance(value, tuple):
-            listed = (f"[{ast.unparse(it)[1:-1]}]" if isinstance(it, ast.Tuple)
-                      else "[a, b]")
-            raise self.unsupported(ctx.pf, it, "looping over a tuple written in the function "
-                                   "is not supported yet",
-                                   hint=f"loop over a list written in the function, `for v in "
-                                        f"{listed}:`, a list argument, or `range(...)`")
-        xs = self.as_list(value, it, ctx)
+        # (tuples and containers are unrolled: see containers.py)
+        stop, read = self.sequence(self.expr(it, ctx), it, ctx)
         (var,) = self._target_names(target, 1, ctx)
-        stop = self.emit("len", [xs], ctx, it)
-        return self.b.const(0), stop, self.b.const(1), lambda i: {
-            var: self.emit("getitem", [xs, i], ctx, it, var)}
+        return self.b.const(0), stop, self.b.const(1), lambda i: {var: read(i, var)}
+
+    def sequence(self, value: Any, node: ast.expr, ctx):
+        """``(length, read)`` of what a ``for`` loop iterates: a list's items, or an
+        array's rows (``for row in X``: ``X[i]``, as NumPy iterates an array).  An
+        unannotated parameter iterated as an array may be a list of arrays: that is
+        for the structure of the argument to tell (see containers.py)."""
+        if isinstance(value, Value) and value.kind is Kind.ARRAY and not (
+                self.structures is None and self.root_param(value) is not None
+                and self.root_param(value).hint not in self.pinned):
+            stop = self.emit("dim", [value], ctx, node, axis=0)
+            return stop, lambda i, hint=None: self.emit(
+                "np_index", [value, i], ctx, node, hint, index=(("int", 0),))
+        xs = self.as_list(value, node, ctx)
+        return self.emit("len", [xs], ctx, node), lambda i, hint=None: self.emit(
+            "getitem", [xs, i], ctx, node, hint)
 
     def _reversed_loop(self, arg: ast.expr, target: ast.expr, ctx):
         """``for v in reversed(xs)`` over a list, ``for i in reversed(range(a, b))``: the

@@ -75,13 +75,74 @@ NO_DEFAULT: Any = _Marker("NO_DEFAULT")
 
 @dataclass(frozen=True, eq=False)
 class FunctionDefault:
-    """The default of a parameter that is a function (``act=np.tanh``): a compile-time
-    choice.  ``value`` is the object (the generated code checks it is what it gets),
-    ``spelled`` how the command line writes it (``np.tanh``), if it can."""
+    """The default of a parameter that is a function (``act=np.tanh``), a bool, a string
+    or ``None`` (``keepdims=False``): a compile-time choice.  ``value`` is the object
+    (the generated code checks it is what it gets), ``spelled`` how the command line
+    writes it (``np.tanh``), if it can."""
 
     value: Any
     spelled: str | None = None
+@dataclass(frozen=True, eq=False)
+class ArrayDefault:
+    """The default of a parameter that is a NumPy array (``alpha=np.asarray([...])``): an
+    ordinary parameter, whose default the generated module holds by name (the same
+    array object the ``def`` made)."""
+
+    value: Any
+    spelled: None = None  # never written out: the API puts it in the module's namespace
+
+
 KEYWORD_ONLY: Any = _Marker("KEYWORD_ONLY")  # a parameter passed by keyword only
+
+
+@dataclass(frozen=True)
+class Static:
+    """A leaf of a container that is not a number (a string, ``None``, a bool, a
+    function): a compile-time value, part of the structure the function was compiled
+    for.  In a derivative's result it is ``None`` (it has no derivative)."""
+
+    value: Any
+
+
+@dataclass(frozen=True, eq=False)
+class Pack:
+    """A container laid out over flat values (see :mod:`s2sad.frontend.containers`).
+
+    ``kind`` is ``"list"``, ``"tuple"``, ``"dict"``, ``"namedtuple"`` or
+    ``"dataclass"``; ``cls`` the class of the last two; ``keys`` the dict's keys or the
+    fields' names (empty for a list or tuple).  Each of ``items`` is an int (the index
+    of a parameter, in a signature, or of a result, in a result structure), a nested
+    Pack, or a :class:`Static`.  ``like`` (results only) names the argument whose
+    class a namedtuple or dataclass result is rebuilt from (``params._replace(...)``);
+    ``sources`` gives, for each int item, the parameter it is the derivative of, and
+    ``suffix`` how to name it (``W``'s ``W_bar``), so that the generated code names
+    each part.
+    """
+
+    kind: str
+    cls: Any
+    keys: tuple
+    items: tuple
+    like: str | None = None
+    sources: tuple = ()
+    suffix: str = "bar"
+
+    def leaves(self):
+        """The ints of ``items``, depth first."""
+        for item in self.items:
+            if isinstance(item, Pack):
+                yield from item.leaves()
+            elif isinstance(item, int):
+                yield item
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A parameter of the source signature that is a container: its name, and how its
+    leaves are laid out over the function's flat parameters."""
+
+    name: str
+    pack: Pack
 
 
 @dataclass(eq=False, frozen=True)
@@ -136,9 +197,10 @@ class Function:
     ``results`` are the returned values; ``structure`` says how they are
     returned: an int ``i`` returns ``results[i]`` alone, a (nested) tuple of
     ints returns a (nested) tuple, e.g. ``(0, (1, 2))`` for
-    ``(value, (x_bar, y_bar))``.  ``defaults`` holds the default of each
-    parameter (or :data:`NO_DEFAULT`; :data:`KEYWORD_ONLY` for a parameter, without a
-    default, that follows the positional ones and is passed by keyword).
+    ``(value, (x_bar, y_bar))``; a :class:`Pack` returns a container.  ``defaults``
+    holds the default of each parameter (or :data:`NO_DEFAULT`; :data:`KEYWORD_ONLY`
+    for a parameter, without a default, that follows the positional ones and is
+    passed by keyword).
     ``names_used`` is every identifier of the user's source, so that code
     generation can pick names that never clash with them.
     """
@@ -154,6 +216,9 @@ class Function:
     source: SourceInfo | None = None
     names_used: frozenset[str] = frozenset()
     docstring: str | None = None
+    # the source signature when some parameters are containers: for each, the index of
+    # its (one) parameter, or a Packed laying its leaves out over ``params``
+    arguments: tuple[int | Packed, ...] | None = None
 
     @property
     def results(self) -> tuple[Value, ...]:
