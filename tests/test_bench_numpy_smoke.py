@@ -29,7 +29,7 @@ def report(bench):
 
 def test_runtime_rows_are_correct(report):
     rows = report["runtime"]
-    assert {r.case for r in rows} == {"logistic_regression", "mlp"}
+    assert {r.case for r in rows} == {"logistic_regression", "mlp", "mlp_list", "mlp_dict"}
     for r in rows:
         assert r.plain > 0 and r.hand > 0 and r.s2sad > 0 and r.compile_s > 0
         assert r.abs_err < 1e-12, (r.case, r.abs_err)

@@ -28,6 +28,7 @@ from click.testing import CliRunner
 from s2sad_cli.main import cli
 
 import s2sad
+from tests.oracles import derivative
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTBOOK = ROOT / "examples" / "textbook.py"
@@ -950,3 +951,35 @@ def test_console_script_check_exit_codes(in_root, tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "MISMATCH" in done.stdout
+
+
+@pytest.mark.parametrize("spelling", ["from helpers import act, SCALE",
+                                      "import helpers as h"])
+def test_helpers_of_a_sibling_module_are_read_without_running_it(tmp_path, spelling):
+    write(tmp_path, "helpers.py", """\
+        import numpy as np
+        SCALE = 3.0
+        def act(z):
+            return np.tanh(z) * SCALE
+        print("running helpers.py")  # never run: the command line only reads it
+    """)
+    body = ("np.sum(act(w * x)) * SCALE" if spelling.startswith("from")
+            else "np.sum(h.act(w * x)) * h.SCALE")
+    model = write(tmp_path, "model.py", f"""\
+        import numpy as np
+        {spelling}
+        def loss(w, x):
+            return {body}
+    """)
+    result = run("grad", model)
+    assert result.exit_code == 0, result.output
+    assert "running helpers.py" not in result.stdout
+    ns: dict = {}
+    exec(result.stdout, ns)  # noqa: S102 - generated code: standalone, no import of helpers
+    def loss(w, x):
+        return 9.0 * math.tanh(w * x)
+
+    for w, x in ((0.3, -1.2), (-0.8, 0.5)):
+        gw, gx = ns["grad_loss"](w, x)
+        assert math.isclose(gw, derivative(lambda t, x=x: loss(t, x), w), rel_tol=1e-7)
+        assert math.isclose(gx, derivative(lambda t, w=w: loss(w, t), x), rel_tol=1e-7)

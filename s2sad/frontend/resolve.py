@@ -26,6 +26,7 @@ import operator
 import sys
 import types
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -533,12 +534,18 @@ class StaticResolver(Resolver):
         self.functions: dict = {}  # filled in by parse_file
         self.primitive_names: set[str] = set()  # names bound to s2sad.primitive
         self._custom: dict[str, CustomRef] = {}
+        # `from helpers import act` of a file beside this one: read when first looked up
+        self._from_siblings: dict[str, tuple[str | None, int, str]] = {}
+        self._module_names: dict[str, str] = {}  # `import helpers as h`: h -> helpers
+        self._siblings: dict[Path, Any] = {}  # the sibling files read, parsed
         assigned: dict[str, int] = {}
         for node in tree.body:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     bound = alias.asname or alias.name.split(".")[0]
                     self.names[bound] = _imported_module(alias)
+                    if isinstance(self.names[bound], OtherModuleRef):
+                        self._module_names[self.names[bound].name] = alias.name
             elif isinstance(node, ast.ImportFrom):
                 lib = LIBRARIES.get(node.module or "") if not node.level else None
                 for alias in node.names:
@@ -555,6 +562,8 @@ class StaticResolver(Resolver):
                         if alias.name == "primitive":
                             self.primitive_names.add(bound)
                         got = self.member("s2sad", alias.name)
+                    if got is None and self._sibling(node.module, node.level) is not None:
+                        self._from_siblings[bound] = (node.module, node.level, alias.name)
                     self.names[bound] = got or _imported_elsewhere(node, alias)
             elif isinstance(node, (ast.Assign, ast.AnnAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -642,7 +651,41 @@ class StaticResolver(Resolver):
                 and isinstance(node.value, ast.Name)
                 and self.names.get(node.value.id) == OtherModuleRef("s2sad"))
 
+    def member(self, module: str, attr: str) -> Resolved | None:
+        got = super().member(module, attr)
+        if got is None and module in self._module_names:  # import helpers; helpers.act
+            got = self._sibling_name(self._module_names[module], 0, attr)
+        return got
+
+    def _sibling(self, module: str | None, level: int) -> Path | None:
+        """The file of module ``module`` beside this one (``helpers.py``, or a package's
+        ``__init__.py``), if there is one: the command line reads it, as the API imports
+        it.  Installed packages are not siblings."""
+        if not module or level > 1:
+            return None
+        base = Path(self.filename).resolve().parent.joinpath(*module.split("."))
+        for path in (base.with_suffix(".py"), base / "__init__.py"):
+            if path.is_file():
+                return path
+        return None
+
+    def _sibling_name(self, module: str | None, level: int, name: str) -> Resolved | None:
+        from .source import parse_file
+
+        path = self._sibling(module, level)
+        if path is None:
+            return None
+        parsed = self._siblings.get(path)
+        if parsed is None:
+            parsed = self._siblings[path] = parse_file(path)
+        got = parsed.resolver.lookup(name)
+        return None if got is None or isinstance(got, Unsupported) else got
+
     def lookup(self, name: str) -> Resolved | None:
+        if name in self._from_siblings:
+            got = self._sibling_name(*self._from_siblings[name])
+            if got is not None:
+                return got
         if name in self.functions:
             pf = self.functions[name]
             got = self._custom.get(name)

@@ -17,7 +17,7 @@ import textwrap
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Loc, S2SADError, UnsupportedError
 
@@ -167,6 +167,7 @@ class ParsedModule:
     tree: ast.Module
     lines: list[str]
     functions: dict[str, ParsedFunction]
+    resolver: Any = None  # its names (a StaticResolver)
 
 
 def parse_file(path: str | Path) -> ParsedModule:
@@ -196,4 +197,4 @@ def parse_file(path: str | Path) -> ParsedModule:
         if isinstance(node, ast.FunctionDef)
     }
     resolver.functions = functions
-    return ParsedModule(filename, tree, lines, functions)
+    return ParsedModule(filename, tree, lines, functions, resolver)
