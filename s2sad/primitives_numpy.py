@@ -649,10 +649,47 @@ def _svd_values_vjp(b, op, operands, out, ybar):
     return [b.emit("svd_values_bar", (ybar, operands[0]), loc=op.loc)]
 
 
+def _var_parts(b, op, x, ddof):
+    """``x - mean(x)`` (kept dims) and ``2 / (n - ddof)``, n the reduced count."""
+    axis = op.attr("axis")
+    mean = b.emit("np_mean", (x,), attrs={"keepdims": True} if axis is None else
+                  {"axis": axis, "keepdims": True}, loc=op.loc)
+    n = b.emit("floordiv", (b.emit("size", (x,), loc=op.loc),
+                            b.emit("size", (mean,), loc=op.loc)), loc=op.loc)
+    scale = b.emit("div", (b.const(2.0), b.emit("sub", (n, ddof), loc=op.loc)), loc=op.loc)
+    return b.emit("sub", (x, mean), loc=op.loc), scale
+
+
+def _var_jvp(b, op, operands, out, tangents):
+    """``d var = 2 Σ (x - mean)·dx / (n - ddof)`` (the mean's own change cancels)."""
+    if tangents[0] is None:
+        return None
+    dev, scale = _var_parts(b, op, *operands)
+    total = b.emit("np_sum", (b.emit("mul", (dev, tangents[0]), loc=op.loc),),
+                   attrs=_axis_attrs(op), loc=op.loc)
+    return b.emit("mul", (scale, total), loc=op.loc)
+
+
+def _var_vjp(b, op, operands, out, ybar):
+    """``x̄ = ȳ · 2 (x - mean) / (n - ddof)``, ȳ spread over the reduced axes."""
+    dev, scale = _var_parts(b, op, *operands)
+    if not _full(op):
+        ybar = b.emit("sum_bar", (ybar, ShapeFacts.of(b).root(operands[0])),
+                      attrs=_axis_attrs(op), loc=op.loc)
+    return [b.emit("mul", (dev, b.emit("mul", (scale, ybar), loc=op.loc)), loc=op.loc), None]
+
+
+def _einsum_kind(kinds, attrs) -> Kind:
+    """A full contraction (``"ij,ij->"``) is a number."""
+    return _F if attrs["subscripts"].endswith("->") else _A
+
+
 # Results that are scalars whatever their operands: full reductions, sizes, the trace.
 # Not det: the determinants of a stack of matrices are an array.
 _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "trace", "dim",
-                             "ndim", "size", "const", "scalar_seed", "scalar_input"})
+                             "ndim", "size", "const", "scalar_seed", "scalar_input",
+                             # (their float-kind results: full reductions, full contractions)
+                             "np_var", "np_einsum", "logabsdet"})
 
 
 # ops whose result has the shape of their first operand, whatever the others
@@ -824,7 +861,7 @@ MAX_BROADCAST = 32  # np.broadcast takes at most 32 arrays (NumPy 1.x)
 # a region, the sides of np.where); forward mode gives the others their value's exact shape.
 TANGENT_MAY_BROADCAST = {"index_set": frozenset({1}), "np_where": frozenset({0, 1, 2})}
 
-SCALAR_COTANGENT_OK = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod",
+SCALAR_COTANGENT_OK = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "np_var",
                                  "np_index", "np_copy"})
 
 
@@ -978,6 +1015,11 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
            lambda x, r, axis=None: np.repeat(x, r, axis), nin=2)
     linear("np_tile", _helper_vjp("tile_bar"), lambda x, *reps: np.tile(x, reps), nin=VARIADIC)
     linear("np_diag", _helper_vjp("diag_bar", "k"), lambda x, k=0: np.diag(x, k))
+    # np.var(x, axis, ddof, keepdims): ddof an int operand; a rule of its own, as the
+    # composition's derivative through the mean (exactly 0) costs a pass
+    register(Primitive("np_var", 2, kind_rule=_reduce_kind, derivative="rule",
+                       jvp_rule=_var_jvp, vjp_rule=_var_vjp,
+                       evaluator=lambda lib, x, ddof, **a: np.var(x, ddof=ddof, **a)))
     register(Primitive("np_sort", 1, kind_rule=_array, derivative="rule", jvp_rule=_sort_jvp,
                        vjp_rule=_helper_vjp("sort_bar", "axis"),
                        evaluator=lambda lib, x, axis=-1: np.sort(x, axis)))
@@ -987,7 +1029,7 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     register(Primitive("np_join", VARIADIC, kind_rule=_array, derivative="rule",
                        jvp_rule=_pieces_jvp, vjp_rule=_join_vjp, cse=False,
                        evaluator=lambda lib, *items, how: getattr(np, how)(items)))
-    register(Primitive("np_einsum", VARIADIC, kind_rule=_array, derivative="rule",
+    register(Primitive("np_einsum", VARIADIC, kind_rule=_einsum_kind, derivative="rule",
                        jvp_rule=_einsum_jvp, vjp_rule=_einsum_vjp,
                        evaluator=lambda lib, *ops, subscripts: np.einsum(subscripts, *ops)))
     register(Primitive("astype", 1, kind_rule=_astype_kind, derivative="rule",

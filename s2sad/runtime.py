@@ -319,7 +319,7 @@ def _polygamma(n, x):
 _helper("_cumsum_bar", """
 def _cumsum_bar(g, x, axis=None):
     \"\"\"The adjoint of np.cumsum(x, axis): the running sum of g from the end.\"\"\"
-    g = np.broadcast_to(g, np.shape(np.cumsum(x, axis)))
+    g = np.broadcast_to(g, np.shape(x) if axis is not None else (np.size(x),))
     if axis is None:
         return np.reshape(np.cumsum(g[::-1])[::-1], np.shape(x))
     return np.flip(np.cumsum(np.flip(g, axis), axis), axis)

@@ -155,6 +155,12 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
             expr.keywords = [ast.keyword(arg="constant_values",
                                          value=ast.Constant(op.attr("fill")))]
         return expr
+    if name == "np_var":  # np.var(x, axis=..., ddof=..., keepdims=...)
+        expr = call(P.NUMPY, "var", args[:1])
+        expr.keywords = _keywords(op)
+        expr.keywords.insert(len(expr.keywords) - bool(op.attr("keepdims")),
+                             ast.keyword(arg="ddof", value=args[1]))
+        return expr
     if name == "np_tile":
         return call(P.NUMPY, "tile", [args[0], ast.Tuple(elts=args[1:], ctx=ast.Load())])
     if name == "atleast":

@@ -11,18 +11,11 @@ _REFUSE = {"dtype": _DTYPE_WHY, "out": _OUT_WHY}
 
 
 def _var(c: Call):
-    """``mean((x - mean(x))²)`` over ``axis``, times ``n / (n - ddof)``."""
+    """np.var: a primitive (its rules: ``2 (x - mean) / (n - ddof)``)."""
     x = c.array("a")
     axis, keepdims = c.static("axis"), bool(c.static("keepdims"))
-    mean = c.emit("np_mean", [x], axis=axis, keepdims=True)
-    d = c.emit("sub", [x, mean])
-    sq = c.emit("mul", [d, d])
-    ddof = c.arg("ddof")
-    if c.lw.b.const_value(ddof) == 0:
-        return c.emit("np_mean", [sq], axis=axis, keepdims=keepdims or None)
-    n = c.emit("floordiv", [c.emit("size", [x]), c.emit("size", [mean])])
-    total = c.emit("np_sum", [sq], axis=axis, keepdims=keepdims or None)
-    return c.emit("div", [total, c.emit("sub", [n, ddof])])
+    ddof = c.lw.need_int(c.arg("ddof"))
+    return c.emit("np_var", [x, ddof], out=True, axis=axis, keepdims=keepdims or None)
 
 
 _STATS = dict(axis=None, dtype=None, out=None, ddof=0, keepdims=False)
