@@ -411,9 +411,9 @@ def run_memory(*, quick: bool = False) -> list[MemoryRow]:
                               list_bytes(xs), "tape: ys[i] before each pass changes it (O(n))"))
         rows.append(MemoryRow("prefix (ys[i] = …): hand", m, peak_bytes(prefix_hand, xs),
                               list_bytes(xs), "ys and the result"))
-    g_carry = s2sad.grad(carry, wrt=0)
+    g_carry = s2sad.grad(carry, wrt=0, mode="reverse")  # the tape is what is measured
     g_carry2 = s2sad.grad(carry2, wrt=(0, 1))
-    g_while = s2sad.grad(count_while, wrt=0)
+    g_while = s2sad.grad(count_while, wrt=0, mode="reverse")
     rows += [
         MemoryRow("carry (for, 1 scalar): s2sad", n, peak_bytes(g_carry, 0.7, n), 0,
                   "tape: s per pass"),

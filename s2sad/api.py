@@ -110,6 +110,9 @@ class _Specialising:
         func = f.func if isinstance(f, _Bound) else f
         code = func.__code__
         self.names = code.co_varnames[:code.co_argcount]
+        # *args: the extra positional arguments, one tuple of them
+        self.star = (code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+                     if code.co_flags & inspect.CO_VARARGS else None)
         self.skip = 1 if isinstance(f, _Bound) else 0  # self: bound, not a container
         self.table: dict[Any, Callable[..., Any]] = {}
         self.last: Callable[..., Any] | None = None
@@ -131,7 +134,10 @@ class _Specialising:
         key = self._key(args, kwargs)
         got = self.table.get(key)
         if got is None:
-            given = dict(zip(self.names[self.skip:], key, strict=False))
+            named = self.names[self.skip:]
+            given = dict(zip(named, key, strict=False))
+            if self.star is not None:
+                given[self.star] = ("tuple", *key[len(named):len(args) - self.skip])
             given.update((k, v) for k, v in key[len(args) - self.skip:] if k in self.names)
             got = self.table[key] = _compile(_Structured(self.f, given), self.kind, self.wrt,
                                              self.mode, self.n)
@@ -139,7 +145,10 @@ class _Specialising:
         return got
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        got = self.table.get(self._key(args, kwargs))
+        # (the key inlined: this runs on every call)
+        key = tuple([structure_key(a) for a in args[self.skip:]]) if not kwargs else (
+            self._key(args, kwargs))
+        got = self.table.get(key)
         if got is None:
             got = self.specialize(*args, **kwargs)
         return got(*args, **kwargs)
@@ -170,6 +179,8 @@ def _key_wrt(wrt: Any) -> Any:
 
 def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
              n: int = 1) -> Callable[..., Any]:
+    if isinstance(f, _BoundMethod):  # model.loss of a @differentiable method
+        f = types.MethodType(f.__func__, f.__self__)
     if inspect.ismethod(f):  # a bound method: compiled for its object, self bound
         return _bind(_compile(_Bound(f.__func__, f.__self__), kind, _after_self(wrt), mode, n),
                      f.__self__)
@@ -327,18 +338,20 @@ def _from_source(name: str, source: str, fn: Any, guard: _Guard) -> Callable[...
     return compiled
 
 
-def grad(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "reverse") -> Callable[..., Any]:
+def grad(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "auto") -> Callable[..., Any]:
     """The gradient of scalar-valued ``f`` with respect to ``wrt``.
 
     ``wrt`` is a parameter index, a parameter name, or a tuple of them (then
     the gradient is a tuple in the same order).  ``mode`` is ``"reverse"``
-    (one sweep for all inputs) or ``"forward"`` (one tangent sweep per input).
+    (one sweep for all inputs), ``"forward"`` (one tangent sweep per input) or
+    ``"auto"``: reverse, except forward for one float input through a loop, where
+    forward mode needs no tape (the generated docstring says which).
     """
     return _compile(f, "grad", wrt, mode)
 
 
 def value_and_grad(f: Callable[..., Any], wrt: Any = 0, *,
-                   mode: str = "reverse") -> Callable[..., Any]:
+                   mode: str = "auto") -> Callable[..., Any]:
     """Like :func:`grad`, returning ``(f(*args), gradient)``."""
     return _compile(f, "value_and_grad", wrt, mode)
 
@@ -409,7 +422,7 @@ def derivative(f: Callable[..., Any], n: int = 1, wrt: Any = 0) -> Callable[...,
 
 
 def differentiable(f: Callable[..., Any] | None = None, *, wrt: Any = 0,
-                   mode: str = "reverse") -> Any:
+                   mode: str = "auto") -> Any:
     """Decorator: compile ``f``'s derivatives now and attach them to ``f``.
 
     ``f.grad``, ``f.value_and_grad``, ``f.jvp`` and ``f.vjp`` are the

@@ -37,6 +37,7 @@ Environment variables: ``S2SAD_CACHE_DIR`` (where; default
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -63,6 +64,18 @@ def directory() -> Path | None:
         return Path(where)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "s2sad"
+
+
+@functools.cache
+def _compiler_hash() -> str:
+    """A hash of s2sad's own source: an entry written by another s2sad (an edited
+    checkout, an upgrade that kept the version number) is a miss, never its code."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _file_hash(path: str) -> str | None:
@@ -96,7 +109,8 @@ def key(f: Any, kind: str, *options: Any) -> str | None:
     module_hash = _file_hash(code.co_filename)
     if module_hash is None:
         return None
-    parts = [_FORMAT, __version__, "{}.{}".format(*sys.version_info[:2]), kind, repr(options),
+    parts = [_FORMAT, __version__, _compiler_hash(), "{}.{}".format(*sys.version_info[:2]),
+             kind, repr(options),
              getattr(f, "__module__", "") or "", f.__qualname__, module_hash,
              code_hash(code)]
     for name, value in sorted(getattr(f, "__globals__", {}).items()):

@@ -88,7 +88,7 @@ def hessian_{fn.name}({args}):
     """Hessian of {fn.name} with respect to {x}: an array of shape
     np.shape({x}) + np.shape({x}), one Hessian-vector product per element of {x}.
     """
-    {H} = np.zeros(np.shape({x}) + np.shape({x}))
+    {H} = np.zeros(np.shape({x}) * 2)
     for {i}, {v} in _basis({x}):
         {H}[{i}] = hvp_{fn.name}({args}, {v})
     return _block({H})

@@ -34,6 +34,7 @@ from .ir.core import (
     walk_ops,
 )
 from .opt import optimize
+from .opt.identities import fuse_identities
 from .opt.selections import rewrite_selections
 
 KINDS = ("grad", "value_and_grad", "jvp", "vjp", "hvp", "hessian", "jacobian", "derivative")
@@ -81,9 +82,11 @@ def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
     arrays or lists: a :class:`Driver` around such IR).  A broken invariant on the way
     is an :class:`InternalError` that says where ``fn``'s IR was written."""
     try:
-        if fn.arguments is not None:
-            return _derive_packed(rewrite_selections(fn), kind, wrt, mode, n)
-        return _derive(rewrite_selections(fn), kind, wrt, mode, n)
+        prepared = fuse_identities(rewrite_selections(fn))
+        if fn.arguments is not None:  # (the rewrites keep the parameters, in order)
+            prepared = dataclasses.replace(prepared, arguments=fn.arguments)
+            return _derive_packed(prepared, kind, wrt, mode, n)
+        return _derive(prepared, kind, wrt, mode, n)
     except InternalError as exc:
         if exc.dump_path is not None:
             raise
@@ -137,11 +140,13 @@ def _derive_packed(fn: Function, kind: str, wrt, mode: str, n: int) -> Function:
         if isinstance(g, int):
             flat.append(g)
             continue
-        leaves = list(g.pack.leaves()) if isinstance(g.pack, Pack) else []
-        if not leaves:
-            raise S2SADError(f"`{g.name}` holds no numbers or arrays, so it has no derivative",
+        if not isinstance(g.pack, Pack):
+            raise S2SADError(f"`{g.name}` is {g.pack.value!r}, which has no derivative",
                              hint="differentiate with respect to another parameter (wrt=)")
-        flat.extend(leaves)
+        flat.extend(g.pack.leaves())  # (an empty tuple of *args has an empty gradient)
+    if not flat:
+        raise S2SADError("the parameters in wrt hold no numbers or arrays",
+                         hint="differentiate with respect to another parameter (wrt=)")
     packed = [g for g in groups if isinstance(g, Packed)]
     if packed and kind in ("hessian", "jacobian", "derivative"):
         raise S2SADError(
@@ -234,7 +239,8 @@ def _keyword_extras(fn: Function, derived: Function) -> Function:
     (``jvp_f(1.25, 1.0)``: a tangent, or the second argument?), so they are keyword-only
     there: ``jvp_f(1.25, x_dot=1.0)``; after ``*args`` Python makes them so.  Without
     either they stay positional."""
-    if all(d is NO_DEFAULT for d in fn.defaults) and fn.star[0] is None:
+    starred = any(isinstance(a, Packed) and a.star for a in fn.arguments or ())
+    if all(d is NO_DEFAULT for d in fn.defaults) and fn.star[0] is None and not starred:
         return derived
     extra = len(derived.params) - len(fn.params)
     marks = fn.defaults + (NO_DEFAULT,) * (len(fn.params) - len(fn.defaults))

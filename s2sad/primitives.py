@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InternalError
 from .ir.core import Kind
 
 # The libraries a primitive can be spelled with in generated code.  SCIPY is
@@ -281,6 +282,22 @@ def _select_partials(builder, operands, out, attrs, loc):
     ]
 
 
+def _same_value_partials(builder, operands, out, attrs, loc):
+    """The partials of ``same_value(v, *args)`` by its identity (:mod:`s2sad.opt.identities`,
+    where each is proved): none through ``v``, which only carries the value."""
+    identity = attrs["identity"]
+    one = builder.const(1.0, loc)
+    if identity == "log_sigmoid":  # log σ(z), args (z, p = σ(z)): d/dz = 1 - σ(z)
+        return [None, builder.emit("sub", (one, operands[2]), loc=loc), None]
+    if identity == "log1m_sigmoid":  # log(1 - σ(z)), args (z, p): d/dz = -σ(z)
+        return [None, builder.emit("neg", (operands[2],), loc=loc), None]
+    if identity == "binary_cross_entropy":
+        # y·log σ(z) + (1 - y)·log(1 - σ(z)), args (y, z, p): d/dy = z, d/dz = y - σ(z)
+        _, y, z, p = operands
+        return [None, z, builder.emit("sub", (y, p), loc=loc), None]
+    raise InternalError(f"unknown identity {identity!r}")
+
+
 def _define_table() -> None:
     # -- constants and arithmetic --------------------------------------------------------
     register(Primitive("const", 0, kind_rule=_const_kind, derivative="none"))
@@ -479,6 +496,11 @@ def _define_table() -> None:
                        partials_form=lambda x, out: (out * (1 - out),),
                        evaluator=lambda lib, x, **_: 1.0 / (1.0 + (
                            np.exp(-x) if lib == NUMPY else math.exp(-x)))))
+    # same_value(v, *args): v, computed as the user wrote it, whose derivative is that of an
+    # exactly equal expression of args (opt/identities.py): log σ(z) → 1 - σ(z), no p̄ / p
+    register(Primitive("same_value", VARIADIC, lambda v, *args, **_: v,
+                       kind_rule=lambda kinds, attrs: kinds[0], partials_rule=_same_value_partials,
+                       evaluator=lambda lib, v, *args, **_: v, fold=False))
     _define_special()
     from . import primitives_numpy
 

@@ -130,6 +130,22 @@ def _linear_jvp(b, op, operands, out, tangents):
     return b.emit(op.prim, (tangents[0], *operands[1:]), attrs=op.attrs, loc=op.loc)
 
 
+def _lse_vjp(b, op, operands, out, ybar):
+    """z̄ = e · (ȳ / s): one division, one pass over the array."""
+    _, z, m, e, s = operands
+    return [None, b.emit("mul", (e, b.emit("div", (ybar, s), loc=op.loc)), loc=op.loc),
+            None, None, None]
+
+
+def _lse_jvp(b, op, operands, out, tangents):
+    """ẏ = sum(e · ż) / s; m, e and s carry no derivative of their own."""
+    _, z, m, e, s = operands
+    if tangents[1] is None:
+        return None
+    return b.emit("div", (b.emit("np_sum", (b.emit("mul", (e, tangents[1]), loc=op.loc),),
+                                 loc=op.loc), s), loc=op.loc)
+
+
 def _full(op) -> bool:
     """A reduction over every element, to a scalar."""
     return op.attr("axis") is None and not op.attr("keepdims")
@@ -182,6 +198,9 @@ def _bilinear_jvp(b, op, operands, out, tangents):
 
 def _matmul_vjp(b, op, operands, out, ybar):
     a, c = operands
+    facts = ShapeFacts.of(b)
+    if facts.ranks.get(a) == 1 and facts.ranks.get(c) == 1:  # a dot product: as a person
+        return [b.emit("mul", (ybar, c), loc=op.loc), b.emit("mul", (ybar, a), loc=op.loc)]
     return [b.emit("matmul_bar_a", (ybar, a, c), loc=op.loc),
             b.emit("matmul_bar_b", (ybar, a, c), loc=op.loc)]
 
@@ -688,6 +707,7 @@ def _einsum_kind(kinds, attrs) -> Kind:
 # Not det: the determinants of a stack of matrices are an array.
 _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "trace", "dim",
                              "ndim", "size", "const", "scalar_seed", "scalar_input",
+                             "logsumexp_shift", "matmul_seed",
                              # (their float-kind results: full reductions, full contractions)
                              "np_var", "np_einsum", "logabsdet"})
 
@@ -736,6 +756,7 @@ class ShapeFacts:
         self.scalars: dict = {}
         self.leaf_sets: dict = {}
         self.trims: dict = {}  # (block, base's shape, trims) -> the first such slice
+        self.ranks: dict = {}  # value -> its number of axes, where a run-time check proved it
 
     @classmethod
     def of(cls, b) -> ShapeFacts:
@@ -756,8 +777,11 @@ class ShapeFacts:
 
         def passes(u) -> bool:  # a scalar if its operands are
             op = self._op(u)
-            return (u.kind is not _A and op is not None and op.prim not in _SCALAR_RESULTS
-                    and PRIMITIVES[op.prim].derivative in ("partials", "zero", "none"))
+            if op is None or op.prim in _SCALAR_RESULTS:
+                return False
+            if u.kind is _A:  # an array op of numbers known to be scalars (`r @ r / n`)
+                return elementwise(op) and op.prim != "np_where"
+            return PRIMITIVES[op.prim].derivative in ("partials", "zero", "none")
 
         def value(u) -> bool:
             if passes(u):
@@ -836,6 +860,17 @@ class ShapeFacts:
         key = (id(self.b.blocks.get(v)), self.root(op.operands[0]), tuple(trims))
         return self.trims.setdefault(key, v)
 
+    def known_scalar(self, v) -> None:
+        """Record that ``v`` is a scalar from here on (a check that raises otherwise has
+        been built: the gradient's seed).  What was inferred from not knowing it is
+        forgotten, to be inferred again."""
+        for k in [k for k, leaves in self.leaf_sets.items() if v in leaves]:
+            del self.leaf_sets[k]
+        for k in [k for k, sure in self.scalars.items() if not sure]:
+            del self.scalars[k]
+        self.scalars[v] = True
+        self.leaf_sets[v] = ()
+
     def same_as(self, v, like) -> None:
         """Record that ``v`` has the shape of ``like`` (an adjoint has its value's shape)."""
         self.leaf_sets[v] = self.leaves(like)
@@ -885,6 +920,11 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
                            vjp_rule=vjp, evaluator=lambda lib, x, **a: fn(x, **a)))
 
     reduction("np_sum", np.sum, _sum_vjp)
+    # log(sum(exp(z - m))) + m as the user computed it (args z, m, e = exp(z - m), s =
+    # sum(e); opt/identities.py): its derivative is softmax(z) = e / s, none through m
+    register(Primitive("logsumexp_shift", 5, kind_rule=lambda k, a: _F, derivative="rule",
+                       jvp_rule=_lse_jvp, vjp_rule=_lse_vjp, fold=False,
+                       evaluator=lambda lib, v, *args, **_: v))
     reduction("np_mean", np.mean, _mean_vjp)
     reduction("np_max", np.max, _extreme_vjp, _extreme_jvp)
     reduction("np_min", np.min, _extreme_vjp, _extreme_jvp)
@@ -971,6 +1011,7 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     # constants (the seed 1.0) and a piecewise-constant mask: no derivative is right
     helper("scalar_seed", VARIADIC, lambda k, a: _F, "_scalar_seed", cse=False,
            rule_missing=False)
+    helper("matmul_seed", 2, lambda k, a: _F, "_matmul_seed", cse=False, rule_missing=False)
     helper("scalar_input", 1, lambda k, a: _F, "_scalar_input", cse=False, rule_missing=False)
     helper("sum_bar", 2, _array, "_sum_bar")
     helper("mean_bar", 2, _array, "_mean_bar")

@@ -161,6 +161,17 @@ def _scalar_seed(*xs):
     return 1.0
 ''')
 
+_helper("_matmul_seed", '''
+def _matmul_seed(a, b):
+    """1.0, the seed of a gradient whose output is a @ b (or a value computed from it
+    elementwise with numbers): a scalar only when a and b are both vectors."""
+    if np.ndim(a) != 1 or np.ndim(b) != 1:
+        raise ValueError("grad needs a scalar output, not the array a @ b of a %s-D and "
+                         "a %s-D array: use vjp, or reduce the output (np.sum, np.mean)"
+                         % (np.ndim(a), np.ndim(b)))
+    return 1.0
+''')
+
 _helper("_scalar_input", '''
 def _scalar_input(x):
     """1.0, the seed of a forward-mode gradient; only right for a scalar argument."""

@@ -104,6 +104,17 @@ def test_every_kind_and_option_is_an_entry(on, tmp_path, monkeypatch):
     assert_close(value, mod.f(0.4))
 
 
+def test_another_compiler_is_a_miss(on, tmp_path, monkeypatch):
+    """An entry written by an s2sad whose own source differs (an edited checkout, an
+    upgrade that kept the version number) is never read: its code may be wrong now."""
+    mod = module(tmp_path)
+    check_grad(mod, 0.7)
+    forget()
+    monkeypatch.setattr(cache, "_compiler_hash", lambda: "another-compiler")
+    check_grad(mod, 0.7)
+    assert len(entries(on)) == 2
+
+
 def test_a_changed_constant_is_a_miss(on, tmp_path):
     check_grad(module(tmp_path, scale=2.0), 0.9)
     forget()

@@ -477,3 +477,44 @@ def test_extend_appends_each_item(xs):
     for i in range(len(xs)):
         assert gx[i] == pytest.approx(derivative(
             lambda t, i=i: f(xs[:i] + [t] + xs[i + 1:], 0.7), xs[i]), rel=1e-7)
+
+
+def star_sum(x, *ys):
+    total = x * x
+    for y in ys:
+        total = total + math.sin(x * y) * y
+    return total
+
+
+@pytest.mark.parametrize("ys", [(), (1.0,), (0.5, -2.0, 3.0)])
+def test_star_args_the_function_reads(ys):
+    x = 0.7
+    gx, gys = s2sad.grad(star_sum, wrt=(0, 1))(x, *ys)
+    assert gx == pytest.approx(derivative(lambda t: star_sum(t, *ys), x), rel=1e-7)
+    assert isinstance(gys, tuple) and len(gys) == len(ys)
+    for i in range(len(ys)):
+        moved = lambda t, i=i: star_sum(x, *ys[:i], t, *ys[i + 1:])  # noqa: E731
+        assert gys[i] == pytest.approx(derivative(moved, ys[i]), rel=1e-7)
+    assert s2sad.grad(star_sum)(x, *ys) == pytest.approx(gx)
+
+
+def test_decorated_functions_and_methods_take_containers():
+    @s2sad.differentiable
+    def loss(params, x):
+        return sum(np.sum(np.tanh(W @ x + b)) for W, b in params)
+
+    class Model:
+        def __init__(self):
+            self.scale = -1.5
+
+        @s2sad.differentiable
+        def loss(self, params, x):
+            return self.scale * loss(params, x)
+
+    params = layers((3, 3, 3))[:1] + [(RNG.normal(size=(3, 3)), RNG.normal(size=3))]
+    want = fd_grad(loss, (params, X3))
+    assert_grad_like(loss.grad(params, X3), want, params)
+    m = Model()
+    scaled = {k: -1.5 * v for k, v in want.items()}
+    assert_grad_like(m.loss.grad(params, X3), scaled, params)
+    assert_grad_like(s2sad.grad(m.loss)(params, X3), scaled, params)

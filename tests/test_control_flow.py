@@ -174,10 +174,10 @@ def test_unrolled_loop_against_sympy():
 
 def test_tape_holds_only_what_the_reverse_sweep_reads():
     # The branch tests s, so s is taped (one value per iteration); nothing else is.
-    src = s2sad.grad(C.loop_with_branch).source
+    src = s2sad.grad(C.loop_with_branch, mode="reverse").source
     assert src.count(".append(") == 1 and ".append(s)" in src
     # A loop whose partials need no carried value records nothing at all.
-    assert ".append(" not in s2sad.grad(C.for_with_continue).source
+    assert ".append(" not in s2sad.grad(C.for_with_continue, mode="reverse").source
 
 
 def test_compile_time_does_not_depend_on_trip_count():
@@ -203,7 +203,7 @@ def test_reverse_sweep_keeps_math_calls_instead_of_recomputing_them():
 def test_a_loop_whose_values_the_gradient_never_reads_is_not_run():
     """Recomputing beats taping when nothing else needs the primal loop: the gradient of
     a sum of sin(x·i)·exp(−x) is one backward loop, with no tape and no forward loop."""
-    src = s2sad.grad(C.sum_of_sines).source
+    src = s2sad.grad(C.sum_of_sines, mode="reverse").source
     assert "tape" not in src and src.count("for ") == 1
 
 

@@ -230,7 +230,7 @@ SPECS: list[Spec] = [
 # Primitives that cannot be spelled in straight-line Python: `select` is what an `if`
 # expression becomes (control flow is not supported yet); its partials are hand-written.
 # stop_gradient and custom primitives (@s2sad.primitive): tests/test_custom.py
-NOT_SPELLABLE = {"select", "stop_gradient"} | (
+NOT_SPELLABLE = {"select", "stop_gradient", "same_value"} | (  # same_value: test_quality.py
     set() if HAVE_SCIPY else {"ndtr", "log_ndtr", "erfinv", "erfcinv", "besselj", "bessely",
                               "besseli"})
 

@@ -427,7 +427,7 @@ class _Reverse:
         if prim.derivative == "rule":  # array primitives: hand-written, shape-aware
             out = env[op.result]
             if ybar.kind is not Kind.ARRAY and out.kind is Kind.ARRAY and (
-                    op.prim not in SCALAR_COTANGENT_OK):
+                    op.prim not in SCALAR_COTANGENT_OK) and not self.shapes.surely_scalar(out):
                 ybar = self.b.emit("unbroadcast", (ybar, out), loc=op.loc)
             parts = prim.vjp_rule(self.b, op, operands, out, ybar)
             parts = [p if f is not None else None for p, f in zip(parts, factors, strict=True)]
@@ -460,6 +460,8 @@ class _Reverse:
         if ybar.kind is Kind.ARRAY:
             facts.same_as(ybar, out)
         result = set(facts.leaves(out))
+        if not result and facts.surely_scalar(out):  # known after the seed's check
+            return scaled_partials(b, op, operands, out, factors, hints)
         if not result or len(result) > MAX_BROADCAST:
             if ybar.kind is not Kind.ARRAY:  # broadcast the scalar to the result's shape
                 ybar = b.emit("unbroadcast", (ybar, out), loc=op.loc)
@@ -473,9 +475,10 @@ class _Reverse:
             if g is not None:
                 mine, got = set(facts.leaves(u)), set(facts.leaves(g))
                 if got and got != result:  # smaller than the result: broadcast, then sum
-                    g = self._linear("sum_to", g, (u, *facts.leaves(out)), op.loc)
+                    g = self._linear("sum_to", g, (self._witness(u), *facts.leaves(out)),
+                                     op.loc)
                 elif mine != result and got:  # the result's shape: sum to the operand's
-                    g = self._linear("unbroadcast", g, (u,), op.loc)
+                    g = self._linear("unbroadcast", g, (self._witness(u),), op.loc)
                 elif mine != result:  # a scalar for each of the result's elements
                     copies = facts.size(out, op.loc)
                     if mine:
@@ -483,6 +486,14 @@ class _Reverse:
                     g = b.emit("mul", (g, copies), loc=op.loc)
             out_parts.append(g)
         return out_parts
+
+    def _witness(self, u: Value) -> Value:
+        """A value of ``u``'s shape for ``_sum_to``/``_unbroadcast`` to read the shape of:
+        ``u``'s one shape leaf when it has one (an operand computed anyway, or a
+        parameter), so that ``np.log(p)`` is not computed only for its shape when the
+        derivative needs ``p`` and not the log; ``u`` itself otherwise."""
+        leaves = self.shapes.leaves(u)
+        return leaves[0] if len(leaves) == 1 else u
 
     def _linear(self, prim: str, g: Value, rest: tuple, loc) -> Value:
         """``prim(g, *rest)`` for a ``prim`` linear in ``g``, with a negation of ``g``

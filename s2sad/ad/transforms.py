@@ -18,7 +18,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from ..errors import DifferentiationError
+from ..errors import DifferentiationError, S2SADError
 from ..ir.builder import Builder
 from ..ir.core import Function, Kind, Value, values_read, walk_ops
 from ..primitives_numpy import MAX_BROADCAST, ShapeFacts
@@ -133,8 +133,19 @@ def _check_scalar_output(fn: Function, what: str) -> None:
 
 
 def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str = "reverse",
-                  with_value: bool = False) -> Function:
-    """``grad`` (or ``value_and_grad``) of a scalar function, in reverse or forward mode."""
+                  with_value: bool = False, chosen: str = "") -> Function:
+    """``grad`` (or ``value_and_grad``) of a scalar function, in reverse or forward mode;
+    ``mode="auto"``: the cheaper of the two where that is provable (:func:`cheaper_mode`),
+    whose docstring says why it was chosen."""
+    if mode == "auto":
+        cheaper, why = cheaper_mode(fn, wrt)
+        if cheaper == "forward":
+            try:
+                return grad_function(fn, wrt, single, mode="forward", with_value=with_value,
+                                     chosen=why)
+            except S2SADError:  # a construct forward mode does not take: reverse does
+                pass
+        return grad_function(fn, wrt, single, mode="reverse", with_value=with_value)
     what = "value_and_grad" if with_value else "grad"
     unread = _zero_kind_unknown(fn)
     _check_scalar_output(fn, what)
@@ -173,23 +184,51 @@ def grad_function(fn: Function, wrt: tuple[int, ...], single: bool, *, mode: str
         results = (value, *grads)
         structure = (0, _shape_of_wrt(wrt, single, 1))
         doc = _doc(f"Value of {fn.name} and its gradient ({mode} mode).",
-                   f"The gradient is with respect to {names}.")
+                   f"The gradient is with respect to {names}.{chosen}")
     else:
         results = tuple(grads)
         structure = _shape_of_wrt(wrt, single, 0)
         doc = _doc(f"Gradient of {fn.name} ({mode} mode).",
-                   f"With respect to {names}.")
+                   f"With respect to {names}.{chosen}")
     return _derived(fn, f"{what}_{fn.name}", params, results, structure, keep_defaults=True,
                     b=b, doc=doc)
+
+
+def cheaper_mode(fn: Function, wrt: tuple[int, ...]) -> tuple[str, str]:
+    """``("forward", why)`` when forward mode provably costs less than reverse: one float
+    parameter (an int one has no derivative) in, no arrays anywhere (an array argument
+    would need one sweep per element), and a loop, whose reverse sweep would keep a tape
+    of every pass that forward mode does not need.  ``("reverse", "")`` otherwise (one
+    input and no loop: the two cost the same; several inputs: reverse is cheaper)."""
+    if len(wrt) != 1 or fn.params[wrt[0]].kind is not Kind.FLOAT:
+        return "reverse", ""
+    if any(p.kind is Kind.ARRAY for p in fn.params) or any(
+            r.kind is Kind.ARRAY for op in walk_ops(fn.body) for r in op.results):
+        return "reverse", ""
+    if not any(op.prim in ("for_range", "while_loop") for op in walk_ops(fn.body)):
+        return "reverse", ""
+    return "forward", (" Forward mode was chosen: one number in, through a loop, so there"
+                       " is no record of the passes to keep for a reverse sweep.")
 
 
 def output_seed(b: Builder, y: Value) -> Value:
     """The seed 1.0 of the gradient of output ``y``, which may be an array: checked at run
     time to be a scalar, from the values whose shapes make ``y``'s (its shape leaves), so
     that ``y`` itself is not computed when only its gradient is asked for."""
-    leaves = ShapeFacts.of(b).leaves(y)
+    facts = ShapeFacts.of(b)
+    leaves = facts.leaves(y)
     if not leaves:
         return b.const(1.0)
+    op = b.defs.get(leaves[0])
+    if len(leaves) == 1 and op is not None and op.prim == "matmul" and op.attr(
+            "spelling", "@") == "@":
+        # `r @ r / n`: a scalar exactly when both operands are vectors, which their shapes
+        # say: the product itself is not computed only for its shape (linear regression)
+        seed = b.emit("matmul_seed", op.operands)
+        facts.known_scalar(leaves[0])
+        for v in op.operands:  # and the adjoint of a dot product is the direct form
+            facts.ranks[v] = 1
+        return seed
     return b.emit("scalar_seed", leaves if len(leaves) <= MAX_BROADCAST else (y,))
 
 

@@ -18,7 +18,7 @@ from ..ir.core import Kind, Op
 HELPER_OF = {"zero_like": "_zero_like", "like_argument": "_like_argument",
              "one_array": "_one_array",
              "unbroadcast": "_unbroadcast", "broadcast_like": "_broadcast_like",
-             "sum_to": "_sum_to", "scalar_seed": "_scalar_seed",
+             "sum_to": "_sum_to", "scalar_seed": "_scalar_seed", "matmul_seed": "_matmul_seed",
              "scalar_input": "_scalar_input",
              "sum_bar": "_sum_bar", "mean_bar": "_mean_bar", "extreme_mask": "_extreme_mask",
              "matmul_bar_a": "_matmul_bar_a", "matmul_bar_b": "_matmul_bar_b",

@@ -115,7 +115,7 @@ _AUG = {"add": ast.Add(), "sub": ast.Sub(), "mul": ast.Mult(), "div": ast.Div()}
 # array ops whose result may be (a view of) their first operand, or of any operand
 _VIEWS = ("np_index", "transpose", "reshape", "ravel", "reshape_like", "swapaxes",
           "expand_dims", "squeeze", "unbroadcast", "sum_to", "broadcast_like",
-          "stop_gradient", "one_array")
+          "stop_gradient", "one_array", "same_value", "logsumexp_shift")
 # ops whose array result is not a new array (or is not known to be one)
 _NOT_NEW = frozenset(_VIEWS) | {"select", "tape_read", "list_pop", "getitem", "const",
                                 "env_array"}
@@ -450,7 +450,8 @@ class _FunctionWriter:
                 expr = ast.IfExp(test=test, body=args[0], orelse=spelled)
         elif array and name == "select":
             expr = self._call(P.NUMPY, "where", args)
-        elif name == "stop_gradient":  # the identity at run time: the value itself
+        elif name in ("stop_gradient", "same_value", "logsumexp_shift"):
+            # the identity at run time: the value itself
             expr, size = args[0], size - 1
         elif prim.imported is not None:  # a custom primitive: `from module import name`
             module_name, fname = prim.imported
@@ -1014,6 +1015,7 @@ class _FunctionWriter:
         args, kwonly = [], []
         marks = fn.defaults + (NO_DEFAULT,) * (len(fn.params) - len(fn.defaults))
         prologue: list[ast.stmt] = []
+        vararg: ast.arg | None = None
         self.argument_names: dict[str, str] = {}
         entries = []  # (parameter or None for a container, its mark, its ast.arg)
         for a in fn.arguments if fn.arguments is not None else range(len(fn.params)):
@@ -1028,10 +1030,13 @@ class _FunctionWriter:
             leaves = list(a.pack.leaves()) if isinstance(a.pack, Pack) else []
             for i in leaves:
                 self._name_of(fn.params[i], self.namer.fresh(fn.params[i].hint))
-            entries.append((None, marks[leaves[0]] if leaves else NO_DEFAULT,
-                            ast.arg(arg=name)))
             if isinstance(a.pack, Pack):
                 prologue.extend(self._unpack(a.pack, _name(name)))
+            if a.star:  # f(x, *xs): the tuple of the extra positional arguments
+                vararg = ast.arg(arg=name)
+                continue
+            entries.append((None, marks[leaves[0]] if leaves else NO_DEFAULT,
+                            ast.arg(arg=name)))
         for _, mark, arg in entries:
             (kwonly if mark is KEYWORD_ONLY else args).append(arg)
         self.body.extend(prologue)
@@ -1069,6 +1074,8 @@ class _FunctionWriter:
             else:
                 defaults.append(self._const_expr(mark))
         star = [ast.arg(arg=self.namer.fresh(n)) if n else None for n in fn.star]
+        if vararg is not None:
+            star[0] = vararg
         return ast.FunctionDef(
             name=fn.name,
             args=ast.arguments(posonlyargs=[], args=args, vararg=star[0],

@@ -46,17 +46,21 @@ def structure_key(x: Any) -> Any:
     (a list or tuple of numbers), or a tuple ``(kind, ...)`` for a container and its
     items' keys.  Hashable, and O(number of leaves) (a list of numbers is one leaf)."""
     t = type(x)
+    if t is _ARRAY:  # (the commonest first: this runs on every call)
+        return "a"
     if t is float or t is int:
         return "n"
-    if t is np.ndarray:
-        return "a"
     if t is list or t is tuple:
         if x and type(x[0]) in _NUMBER_TYPES:
             return "l"
-        return (t.__name__, *map(structure_key, x))
+        return (_SEQUENCE_NAMES[t], *[structure_key(v) for v in x])
     if t is dict:
-        return ("dict", tuple(x), *map(structure_key, x.values()))
+        return ("dict", tuple(x), *[structure_key(v) for v in x.values()])
     return _other_key(x, t)
+
+
+_ARRAY = np.ndarray
+_SEQUENCE_NAMES = {list: "list", tuple: "tuple"}
 
 
 _NUMBER_TYPES = {float, int, np.float64, np.float32, np.int64, np.int32}
@@ -221,8 +225,11 @@ class ContainerMixin:
     def rename_leaves(self) -> None:
         """Name each leaf parameter after the first name the source gives it (``W`` of
         ``for W, b in params``), so that the generated code reads like the source."""
+        taken: dict[str, int] = {}
         for leaf, name in self.leaf_names.items():
-            object.__setattr__(leaf, "hint", name)  # fresh Values nothing has read yet
+            k = taken.get(name, 0)
+            taken[name] = k + 1  # W, W_1, W_2 for the layers: their adjoints W_1_bar ...
+            object.__setattr__(leaf, "hint", name if not k else f"{name}_{k}")
 
     def note_binding(self, name: str, value: Any) -> None:
         if isinstance(value, Value) and value in self.leaves and value not in self.leaf_names:

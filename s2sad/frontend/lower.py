@@ -19,6 +19,7 @@ never a silent wrong derivative.
 from __future__ import annotations
 
 import ast
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,6 +183,11 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
             params.append(self.b.fresh(kinds.get(a.arg, Kind.FLOAT), a.arg))
             env[a.arg] = params[-1]
             arguments.append(len(params) - 1)
+        vararg = node.args.vararg
+        if vararg is not None and vararg.arg in self.structured:  # f(x, *xs) reading xs
+            env[vararg.arg], layout = self.container_argument(
+                vararg.arg, self.structures[vararg.arg], kinds, params)
+            arguments.append(dataclasses.replace(layout, star=True))
         self.params = set(params)
         self.plain_params = {params[a] for a in arguments if isinstance(a, int)}
         self.top_params = params
@@ -209,7 +215,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
         fn = self.b.finish(
             node.name, tuple(params), tuple(flat), structure=structure, defaults=defaults,
             arguments=tuple(arguments) if self.structured else None,
-            star=tuple(s.arg if s else None for s in (node.args.vararg, node.args.kwarg)),
+            star=tuple(s.arg if s and s.arg not in self.structured else None
+                       for s in (node.args.vararg, node.args.kwarg)),
             source=SourceInfo(pf.filename, node.name, node.lineno + pf.line_offset),
             names_used=frozenset(self.names_used), docstring=ast.get_docstring(node),
         )
@@ -291,13 +298,18 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
                          and n.id == star.arg), None)
             if pf is self.top and read is None:
                 continue  # accepted and ignored, as the function itself ignores them
-            raise self.unsupported(
+            if pf is self.top and mark == "*" and star.arg in self.structured:
+                continue  # read: compiled for the arguments of the call (a tuple)
+            error = self.unsupported(
                 pf, read or star, f"`{mark}{star.arg}` parameters are not supported "
                 + ("when the function reads them" if pf is self.top else "in a function "
                    "s2sad inlines"),
                 why="s2sad needs to know every differentiable input by name",
                 hint="list the parameters explicitly" if read is not None or pf is self.top
                 else f"list the parameters of `{pf.name}` explicitly")
+            if pf is self.top and mark == "*":  # the API knows how many there are
+                raise NeedsStructure(star.arg, error)
+            raise error
         if a.kwonlyargs:
             raise self.unsupported(
                 pf, a.kwonlyargs[0], "keyword-only parameters are not supported",
@@ -1298,7 +1310,8 @@ def _flat_defaults(arguments: list, defaults: tuple, pf: ParsedFunction) -> tupl
     """``defaults`` (one per source parameter) as one per flat parameter: a container
     parameter's leaves have none."""
     out: list[Any] = []
-    for a, d in zip(arguments, defaults, strict=True):
+    marks = list(defaults) + [NO_DEFAULT] * (len(arguments) - len(defaults))  # (*args)
+    for a, d in zip(arguments, marks, strict=True):
         if isinstance(a, int):
             out.append(d)
         elif isinstance(a.pack, Pack):

@@ -22,6 +22,8 @@ from .. import primitives as P
 from ..errors import InternalError, Loc
 from .core import Attrs, Block, Function, Kind, Op, Value
 
+_FLOAT_ARITH = frozenset({"add", "sub", "mul", "div", "max2", "min2"})
+
 
 def const_key(value: Any) -> tuple[str, str]:
     return (type(value).__name__, repr(value))
@@ -155,7 +157,17 @@ class Builder:
     def _key(self, prim: str, operands: tuple[Value, ...], attrs: Attrs) -> tuple:
         if prim == "const":
             return (prim, const_key(dict(attrs)["value"]))
+        if prim in _FLOAT_ARITH and any(v.kind in (Kind.FLOAT, Kind.ARRAY) for v in operands):
+            # `1 - s` and `1.0 - s` are one value (code generation spells both `1.0 - s`):
+            # a constant is numbered by the float it stands for.
+            return (prim, tuple(self._number(v) for v in operands), attrs)
         return (prim, tuple(v.id for v in operands), attrs)
+
+    def _number(self, v: Value) -> int | str:
+        c = self.consts.get(v)
+        if type(c) is float or (type(c) is int and abs(c) <= 2 ** 53):
+            return repr(float(c))
+        return v.id
 
     def _lookup(self, key: tuple) -> tuple[Value, ...] | None:
         for scope in reversed(self._scopes):

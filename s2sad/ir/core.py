@@ -143,6 +143,7 @@ class Packed:
 
     name: str
     pack: Pack
+    star: bool = False  # ``*args``: the extra positional arguments, as a tuple
 
 
 @dataclass(eq=False, frozen=True)

@@ -8,6 +8,8 @@
   results nothing needs.
 * :func:`prune_tapes` stops recording values that reverse mode never reads.
 * :func:`drop_invariant_slots` stops carrying loop slots that never change.
+* :func:`~.hoist.hoist_invariants` computes loop-invariant scalar arithmetic once,
+  before its loop.
 * :func:`optimize` runs them all, pruning and removing dead code until
   nothing changes.
 
@@ -20,6 +22,7 @@ from .. import primitives as P
 from ..ir.builder import Builder
 from ..ir.clone import clone_ops
 from ..ir.core import Block, Function, Op, Value, values_read, walk_ops
+from .hoist import hoist_invariants, untape_invariants
 
 
 def cse_fold(fn: Function) -> Function:
@@ -238,8 +241,9 @@ def dce(fn: Function) -> Function:
 
 
 def optimize(fn: Function) -> Function:
-    """CSE and folding, then dead code, unread tape slots and invariant loop slots, to a
-    fixed point.
+    """CSE and folding, then dead code, unread tape slots, invariant loop slots and
+    loop-invariant arithmetic (:mod:`.hoist`), to a fixed point.  The last step is
+    always value numbering (:func:`cse_fold`) on the final IR, after every rewrite.
 
     Each removal can enable another: pruning an inner loop's tape can leave an
     outer tape's slot unread, and then the primal sweep that computed it is dead
@@ -249,7 +253,7 @@ def optimize(fn: Function) -> Function:
     """
     fn = dce(cse_fold(fn))
     while True:
-        reduced = drop_invariant_slots(prune_tapes(fn))
+        reduced = untape_invariants(hoist_invariants(drop_invariant_slots(prune_tapes(fn))))
         if reduced is fn:
             return fn
         fn = dce(cse_fold(reduced))  # a slot replaced by its initial value may fold

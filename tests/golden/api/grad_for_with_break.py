@@ -2,24 +2,18 @@
 
 
 def grad_for_with_break(x, n):
-    """Gradient of for_with_break (reverse mode).
+    """Gradient of for_with_break (forward mode).
 
-    With respect to x.
+    With respect to x. Forward mode was chosen: one number in, through a loop,
+    so there is no record of the passes to keep for a reverse sweep.
     """
-    tape = []
-    i, s, broke, n_1 = 0, x, False, 0
+    i, s, broke, s_dot = 0, x, False, 1.0
     while not broke and i < n:
-        tape.append(s)
         if s > 5:
             broke = True
         else:
+            s_dot *= 2.0 * s
             s = s * s + 0.5 * i
             broke = False
         i += 1
-        n_1 += 1
-    s_bar = 1.0
-    for k in reversed(range(n_1)):
-        s_1 = tape[k]
-        if not s_1 > 5:
-            s_bar *= 2.0 * s_1
-    return s_bar
+    return s_dot

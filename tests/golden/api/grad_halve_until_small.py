@@ -2,17 +2,14 @@
 
 
 def grad_halve_until_small(x):
-    """Gradient of halve_until_small (reverse mode).
+    """Gradient of halve_until_small (forward mode).
 
-    With respect to x.
+    With respect to x. Forward mode was chosen: one number in, through a loop,
+    so there is no record of the passes to keep for a reverse sweep.
     """
     y = x * x
-    n = 0
+    y_dot = 2.0 * x
     while y > 1:
         y /= 2.0
-        n += 1
-    y_bar = 1.0
-    for _ in reversed(range(n)):
-        y_bar /= 2.0
-    x_bar = y_bar * (2.0 * x) + 1.0
-    return x_bar
+        y_dot /= 2.0
+    return y_dot + 1.0

@@ -3,25 +3,17 @@ import math
 
 
 def grad_loop_with_branch(x, n):
-    """Gradient of loop_with_branch (reverse mode).
+    """Gradient of loop_with_branch (forward mode).
 
-    With respect to x.
+    With respect to x. Forward mode was chosen: one number in, through a loop,
+    so there is no record of the passes to keep for a reverse sweep.
     """
-    tape = []
-    s = 0
+    s, s_dot = 0, 0.0
     for i in range(n):
-        tape.append(s)
         if s < 2:
             s += x * i
+            s_dot += 1.0 * i
         else:
             s = 0.5 * s + math.cos(x)
-    s_bar, x_bar = 1.0, 0.0
-    for i_1 in reversed(range(n)):
-        s_1 = tape[i_1]
-        if s_1 < 2:
-            x_bar_1 = i_1 * s_bar
-        else:
-            x_bar_1 = -(s_bar * math.sin(x))
-            s_bar *= 0.5
-        x_bar += x_bar_1
-    return x_bar
+            s_dot = 0.5 * s_dot - math.sin(x)
+    return s_dot

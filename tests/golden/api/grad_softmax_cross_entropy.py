@@ -37,12 +37,7 @@ def grad_softmax_cross_entropy(z, k):
     z_bar = [0.0] * len(z)
     z_bar[k] -= 1.0
     total_bar = 1.0 / total
-    m_bar = 0.0
     for i_1 in reversed(range(_t0)):
         _t2 = tape[i_1]
-        _t3 = total_bar * _t2
-        z_bar[i_1] += _t3
-        m_bar -= _t3
-    m_bar += 1.0
-    z_bar[argmax] += m_bar
+        z_bar[i_1] += total_bar * _t2
     return z_bar if type(z) is list else _like_argument(z_bar, z)
