@@ -128,6 +128,13 @@ def mode_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                         show_default=True, help="AD mode.")(fn)
 
 
+def target_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--target", type=click.Choice(["python", "numba"]), default="python",
+                        show_default=True,
+                        help="python: plain Python; numba: every function "
+                             "@numba.njit(cache=True), lists as 1-D float64 arrays.")(fn)
+
+
 def _parse_wrt(text: str | None) -> list[int | str] | None:
     if text is None:
         return None
@@ -301,7 +308,7 @@ def _header(kind: str, src: str, names: list[str], explicit: tuple[str, ...], wr
 
 
 def _emit(kind: str, src: str, functions: tuple[str, ...], wrt_text: str | None, mode: str,
-          output: str | None) -> None:
+          output: str | None, target: str = "python") -> None:
     from s2sad.pipeline import derive, generate
 
     wrt = _parse_wrt(wrt_text)
@@ -323,7 +330,10 @@ def _emit(kind: str, src: str, functions: tuple[str, ...], wrt_text: str | None,
     if not derived:
         raise S2SADError(f"no function of {src} can be differentiated; nothing to write",
                          hint="see the notes above for each function")
-    text = generate(derived, header=_header(kind, src, names, functions, wrt_text, mode))
+    header = _header(kind, src, names, functions, wrt_text, mode)
+    if target != "python":  # the command line that regenerates it
+        header = header.replace("\n\nThis module", f" --target {target}\n\nThis module", 1)
+    text = generate(derived, header=header, target=target)
     if output:
         _write_atomic(output, text)
     else:
@@ -342,8 +352,9 @@ def _output_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 @wrt_option
 @mode_option
 @_output_option
+@target_option
 def grad_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: str,
-                 output: str | None) -> None:
+                 output: str | None, target: str) -> None:
     """Emit grad_<name>: the gradient of each function.
 
     grad_<name> takes the function's arguments and returns the gradient with
@@ -352,7 +363,7 @@ def grad_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: st
     value_and_grad_<name>.  Functions that return a tuple have no gradient;
     use jvp or vjp for them.
     """
-    _emit("grad", src, functions, wrt, mode, output)
+    _emit("grad", src, functions, wrt, mode, output, target)
 
 
 @_command("value-and-grad", "s2sad value-and-grad examples/textbook.py -f mse")
@@ -361,10 +372,11 @@ def grad_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: st
 @wrt_option
 @mode_option
 @_output_option
+@target_option
 def value_and_grad_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: str,
-                           output: str | None) -> None:
+                           output: str | None, target: str) -> None:
     """Emit value_and_grad_<name>: (value, gradient)."""
-    _emit("value_and_grad", src, functions, wrt, mode, output)
+    _emit("value_and_grad", src, functions, wrt, mode, output, target)
 
 
 @_command("jvp", "s2sad jvp examples/textbook.py -f poly2 -o poly2_jvp.py")
@@ -372,14 +384,15 @@ def value_and_grad_command(src: str, functions: tuple[str, ...], wrt: str | None
 @functions_option
 @wrt_option
 @_output_option
+@target_option
 def jvp_command(src: str, functions: tuple[str, ...], wrt: str | None,
-                output: str | None) -> None:
+                output: str | None, target: str) -> None:
     """Emit jvp_<name>: forward-mode Jacobian-vector products.
 
     jvp_<name>(*args, *tangents) returns (value, tangent of the output).  One
     tangent argument per input in --wrt (named <input>_dot), in order.
     """
-    _emit("jvp", src, functions, wrt, "forward", output)
+    _emit("jvp", src, functions, wrt, "forward", output, target)
 
 
 @_command("vjp", "s2sad vjp examples/textbook.py -f poly2 -o poly2_vjp.py")
@@ -387,14 +400,15 @@ def jvp_command(src: str, functions: tuple[str, ...], wrt: str | None,
 @functions_option
 @wrt_option
 @_output_option
+@target_option
 def vjp_command(src: str, functions: tuple[str, ...], wrt: str | None,
-                output: str | None) -> None:
+                output: str | None, target: str) -> None:
     """Emit vjp_<name>: reverse-mode vector-Jacobian products.
 
     vjp_<name>(*args, *cotangents) returns (value, cotangents of the inputs in
     --wrt).  One cotangent argument per output of the function.
     """
-    _emit("vjp", src, functions, wrt, "reverse", output)
+    _emit("vjp", src, functions, wrt, "reverse", output, target)
 
 
 @_command("hessian", "s2sad hessian examples/textbook.py -f poly2 -o poly2_hessian.py")
@@ -402,8 +416,9 @@ def vjp_command(src: str, functions: tuple[str, ...], wrt: str | None,
 @functions_option
 @wrt_option
 @_output_option
+@target_option
 def hessian_command(src: str, functions: tuple[str, ...], wrt: str | None,
-                    output: str | None) -> None:
+                    output: str | None, target: str) -> None:
     """Emit hessian_<name>: the Hessian of each scalar function.
 
     For scalar inputs hessian_<name> returns H[i][j] in --wrt order (a number
@@ -412,7 +427,7 @@ def hessian_command(src: str, functions: tuple[str, ...], wrt: str | None,
     product (hvp_<name>, also emitted) per element; for several such inputs, a
     tuple of blocks H[k][l].
     """
-    _emit("hessian", src, functions, wrt, "reverse-over-forward", output)
+    _emit("hessian", src, functions, wrt, "reverse-over-forward", output, target)
 
 
 @_command("jacobian", "s2sad jacobian examples/textbook.py -f poly2 --mode forward")
@@ -421,8 +436,9 @@ def hessian_command(src: str, functions: tuple[str, ...], wrt: str | None,
 @wrt_option
 @mode_option
 @_output_option
+@target_option
 def jacobian_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: str,
-                     output: str | None) -> None:
+                     output: str | None, target: str) -> None:
     """Emit jacobian_<name>: the Jacobian of each function.
 
     J[i][j] = d output_i / d input_j for scalar outputs and inputs (no index for
@@ -430,7 +446,7 @@ def jacobian_command(src: str, functions: tuple[str, ...], wrt: str | None, mode
     and lists.  --mode forward: one tangent sweep per input element; reverse:
     one adjoint sweep per output element.
     """
-    _emit("jacobian", src, functions, wrt, mode, output)
+    _emit("jacobian", src, functions, wrt, mode, output, target)
 
 
 # -- check -----------------------------------------------------------------------------------

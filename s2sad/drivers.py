@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from .ad.higher import hvp_function, inner_jvp_function, inner_vjp_function
+from .codegen import njit
 from .ir.core import Function
 from .opt import optimize
 
@@ -28,6 +29,7 @@ class Driver:
     parts: list[Function]
     source: str  # the text of the driver's ``def``
     helpers: tuple[str, ...] = ("_basis", "_zero", "_block")
+    numba_source: str | None = None  # the driver for numba.njit, where there is one
 
 
 DRIVER_HELPERS = {
@@ -114,7 +116,9 @@ def hessian_{fn.name}({args}):
     return tuple(tuple(_block({h}) for {h} in {row}) for {row} in {H})
 '''
     helpers = ("_basis", "_block") if single else ("_basis", "_zero", "_block")
-    return Driver(f"hessian_{fn.name}", [hvp], text, helpers)
+    numba = njit.hessian_driver_text(f"hessian_{fn.name}", fn.name, args, x, H, i, v) if (
+        single) else None
+    return Driver(f"hessian_{fn.name}", [hvp], text, helpers, numba)
 
 
 def _jacobian_return(J: str, single: bool, one_out: bool, names) -> str:

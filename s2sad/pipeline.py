@@ -17,7 +17,7 @@ from .ad.higher import (
     jacobian_scalar_function,
 )
 from .ad.transforms import grad_function, jvp_function, vjp_function
-from .codegen import module, render
+from .codegen import module, njit, render
 from .codegen.pyast import function_default_name
 from .drivers import DRIVER_HELPERS, Driver, hessian_driver, jacobian_driver
 from .errors import InternalError, S2SADError
@@ -263,13 +263,31 @@ def environment(fns: list[Function | Driver]) -> dict[str, object]:
     return out
 
 
-def generate(fns: list[Function | Driver], header: str | None = None) -> str:
-    """Python source of a module defining ``fns``."""
+def numba_driver(d: Driver) -> list:
+    """The items of a Numba module for a Hessian or Jacobian driver: its functions and its
+    njit loop (for the Hessian of one array or list; other drivers are refused)."""
+    if d.numba_source is None:
+        loc = next((op.loc for op in walk_ops(d.parts[-1].body) if op.loc), None)
+        raise njit.refuse(f"`{d.name}` (a Hessian or Jacobian of arrays or lists)", loc,
+                          why="its driver loops over basis vectors of shapes and block "
+                              "layouts known only at run time (np.ndindex, nested lists), "
+                              "which Numba's nopython mode does not type",
+                          hint="on the Numba target, call hvp, jvp or vjp in a loop of your "
+                               "own @njit code, or use target='python'")
+    return [*d.parts, (ast.parse(textwrap.dedent(d.numba_source)).body, {"numpy"})]
+
+
+def generate(fns: list[Function | Driver], header: str | None = None,
+             target: str = "python") -> str:
+    """Python source of a module defining ``fns``; ``target="numba"``: of one whose
+    functions ``numba.njit`` compiles (:mod:`s2sad.codegen.njit`)."""
     items: list = []
     helpers: dict[str, None] = {}
     drivers = []
     for fn in fns:
-        if isinstance(fn, Driver):
+        if isinstance(fn, Driver) and target == "numba":
+            items.extend(numba_driver(fn))
+        elif isinstance(fn, Driver):
             items.extend(fn.parts)
             helpers.update(dict.fromkeys(fn.helpers))
             drivers.append(fn)
@@ -279,4 +297,6 @@ def generate(fns: list[Function | Driver], header: str | None = None) -> str:
         items.append((ast.parse(textwrap.dedent(DRIVER_HELPERS[name])).body, {"numpy"}))
     for d in drivers:
         items.append((ast.parse(textwrap.dedent(d.source)).body, {"numpy"}))
-    return render(module(items, header))
+    if target == "numba" and header:
+        header = header.replace("needs only math and numpy", "needs only math, numpy and numba")
+    return render(module(items, header, target))

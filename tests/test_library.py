@@ -309,3 +309,23 @@ def test_hessians_match_finite_differences_of_the_gradient(f):
         x = np.random.default_rng(seed).uniform(-2.0, 2.0, 4)
         want = np.array([fd_grad(lambda v, i=i: g(v)[i], (x,), 0, 1e-3) for i in range(4)])
         np.testing.assert_allclose(s2sad.hessian(f)(x), want, rtol=1e-6, atol=1e-8)
+
+
+# -- the Numba target: SciPy calls and helpers without a Numba version are located errors ------
+
+def numba_scipy(x):
+    return scipy.special.gammaln(x) * 2.0
+
+
+def numba_sort(x):
+    return np.sum(np.sort(x) * np.array([1.0, 2.0, 3.0]))
+
+
+@pytest.mark.parametrize("f, what", [(numba_scipy, "scipy.special."),
+                                     (numba_sort, "this array expression")])
+def test_the_numba_target_refuses_what_numba_cannot_type(f, what):
+    from s2sad.api import lift
+
+    with pytest.raises(s2sad.S2SADError, match="cannot be compiled for the Numba target") as info:
+        generate([derive(lift(f), "grad", 0)], header="t", target="numba")
+    assert what in info.value.what and info.value.loc is not None

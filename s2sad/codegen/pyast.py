@@ -47,14 +47,15 @@ from ..ir.core import (
     values_read,
     walk_ops,
 )
-from . import arrays
+from . import arrays, njit
 
 MAX_OPS = 6
 MODULE_NAMES = {P.MATH: "math", P.NUMPY: "np", P.SCIPY: "scipy.special"}
 # Names generated code refers to: never given to a value.
 RESERVED = frozenset({"math", "np", "numpy", "scipy", "abs", "max", "min", "pow", "round", "int",
                       "float", "range", "reversed", "len", "list", "zip", "hasattr",
-                      "slice"}) | frozenset(keyword.kwlist) | arrays.HELPER_NAMES
+                      "slice"}) | frozenset(keyword.kwlist) | arrays.HELPER_NAMES | (
+    njit.RESERVED) | frozenset(njit.HELPERS)
 
 _BINOPS = {"Add": ast.Add, "Sub": ast.Sub, "Mult": ast.Mult, "Div": ast.Div, "Pow": ast.Pow,
            "FloorDiv": ast.FloorDiv, "Mod": ast.Mod}
@@ -129,11 +130,29 @@ def _loop_slots(op: Op):
     cond, body = op.regions
     return op.operands, [cond.args, body.args], body.yields, op.results
 _FLOAT_ARITH = ("add", "sub", "mul", "div", "select", "max2", "min2")
+# IR ops the Numba target refuses: (the construct, why)
+_NUMBA_REFUSED = {
+    "append": ("`append` on a list",
+               "on the Numba target a list is a 1-D float64 array, whose length is fixed"),
+    "list_pop": ("`pop` on a list",
+                 "on the Numba target a list is a 1-D float64 array, whose length is fixed"),
+    "attr_update": ("updating an attribute of `self`",
+                    "nopython code cannot change a Python object"),
+}
 
 
 class _FunctionWriter:
-    def __init__(self, fn: Function) -> None:
+    def __init__(self, fn: Function, target: str = "python") -> None:
         self.fn = fn
+        self.numba = target == "numba"  # the Numba target (see njit.py)
+        self.loc = None  # where the op being written was written (for located errors)
+        # Numba tapes: tag -> (columns, kinds); tag -> counter name; tapes whose allocation
+        # waits for the loop that fills them (value -> (name, tag)); preallocated tags
+        self.tape_columns: dict[Any, list[Kind]] = {}
+        self.tape_count: dict[Any, str] = {}
+        self.tape_later: dict[Value, tuple[str, Any]] = {}
+        self.tape_sized: set[Any] = set()
+        self.tape_of: dict[Value, Any] = {}  # tape_new's value -> its pushes' tag
         self.namer = _Namer(fn.names_used)
         # module-level names: custom primitives imported by name, environment arrays
         self.namer.imported = {P.PRIMITIVES[op.prim].imported[1] for op in walk_ops(fn.body)
@@ -224,12 +243,44 @@ class _FunctionWriter:
                     self.def_block[r] = block
 
         walk(self.fn.body, [])
+        if self.numba:
+            self._analyse_tapes()
         end = max(self.end.values(), default=0) + 1
         for v in self.fn.results:
             self.uses.setdefault(v, []).append(end)
             self.users[v] = None
             self.use_block[v] = self.fn.body
         self._analyse_arrays(self.fn.body)
+
+    def _analyse_tapes(self) -> None:
+        """Numba tapes: the columns of each tape (what one push records), and the tapes a
+        ``for`` loop of the same block fills, allocated before it with its trip count."""
+        for op in walk_ops(self.fn.body):
+            if op.prim == "tape_push":
+                kinds = [v.kind for v in op.operands[1:]]
+                if Kind.LIST in kinds:
+                    raise njit.refuse("a loop that changes a list its reverse sweep reads",
+                                      op.loc, why="its tape would record a copy of the list "
+                                      "on every iteration; a Numba tape is a float64 array "
+                                      "with one row of numbers per iteration")
+                self.tape_columns[op.attr("tape")] = kinds
+
+        def blocks(block: Block) -> None:
+            new = {op.result for op in block.ops if op.prim == "tape_new"}
+            for op in block.ops:
+                if op.prim in _LOOPS:
+                    inits, arg_lists, _, _ = _loop_slots(op)
+                    for v, arg in zip(inits, arg_lists[-1], strict=True):
+                        push = next((o for o in walk_ops(op.regions[-1])
+                                     if o.prim == "tape_push" and o.operands[0] is arg), None)
+                        if v in new and push is not None:
+                            self.tape_of[v] = push.attr("tape")
+                            if op.prim == "for_range":  # allocated with the trip count
+                                self.tape_later[v] = ("", push.attr("tape"))
+                for region in op.regions:
+                    blocks(region)
+
+        blocks(self.fn.body)
 
     def _analyse_arrays(self, block: Block) -> None:
         """Which arrays are new, and which values may share an array's memory."""
@@ -413,12 +464,20 @@ class _FunctionWriter:
         elif lib == P.HELPER:  # a helper of s2sad.runtime, defined in the module
             self._use_helper(fname)
             func = _name(fname)
+        elif lib == P.SCIPY and self.numba:
+            raise njit.refuse(f"`scipy.special.{fname}`", self.loc,
+                              why="Numba's nopython mode does not type scipy.special's "
+                                  "functions")
         else:
             self.modules.add(lib)
             func = ast.Attribute(_name(MODULE_NAMES[lib]), fname, ast.Load())
         return ast.Call(func=func, args=args, keywords=[])
 
     def _use_helper(self, name: str) -> None:
+        if self.numba and name not in njit.HELPERS:
+            raise njit.helper_refused(name, self.loc)
+        if self.numba and name in njit.HELPERS:
+            self.helpers.update(njit.needs(name))
         self.helpers.add(name)
         if name not in runtime.NUMPY_FREE:
             self.modules.add(P.NUMPY)
@@ -440,10 +499,35 @@ class _FunctionWriter:
         array = op.results[0].kind is Kind.ARRAY
         if array and lib in (P.MATH, None) and P.NUMPY in prim.names:
             lib = P.NUMPY  # an elementwise function of an array
-        spelled = arrays.spell(op, args, self._call, self._use_helper)
-        if spelled is not None:
+        if self.numba and name in ("sum_bar", "mean_bar", "extreme_mask") and (
+                op.attr("axis") is not None or op.attr("keepdims")):
+            raise njit.helper_refused(arrays.HELPER_OF[name], self.loc,
+                                      "with an axis or keepdims")
+        if self.numba and len(args) > njit.MAX_OPERANDS.get(
+                arrays.HELPER_OF.get(name, "_broadcast_size" if name == "size" else ""), 99):
+            raise njit.helper_refused(arrays.HELPER_OF.get(name, "_broadcast_size"), self.loc,
+                                      f"of {len(args)} operands")
+        spelled = None if self.numba and name == "like_argument" else arrays.spell(
+            op, args, self._call, self._use_helper)
+        if self.numba and name == "like_argument":  # a list is a 1-D array already
+            expr, size = args[0], size - 1
+        elif self.numba and name in ("np_copy", "np_zeros_like"):  # of an item: a number
+            expr = ast.Call(_name("_copy" if name == "np_copy" else "_zero_like"), args[:1], [])
+            self._use_helper(expr.func.id)
+        elif self.numba and name == "scalar_seed" and len(args) > 1:  # no *args in Numba
+            expr = ast.Call(_name("_scalar_seed"), [args[0]], [])
+            for a in args[1:]:
+                expr = ast.BinOp(expr, ast.Mult(), ast.Call(_name("_scalar_seed"), [a], []))
+            self._use_helper("_scalar_seed")
+        elif spelled is not None:
             expr: ast.expr = spelled
-            if name == "like_argument" and all(isinstance(a, ast.Name) for a in args):
+            if self.numba and name in ("np_stack", "np_concatenate"):  # Numba: a tuple
+                spelled.args[0] = ast.Tuple(elts=spelled.args[0].elts, ctx=ast.Load())
+            for kw in getattr(spelled, "keywords", ()) if self.numba else ():
+                if kw.arg == "dtype" and isinstance(kw.value, ast.Name):  # Numba: np.float64
+                    kw.value = ast.Attribute(_name("np"), "float64", ast.Load())
+            if name == "like_argument" and all(isinstance(a, ast.Name) for a in args) and (
+                    not self.numba):
                 # `g if type(x) is list else _like_argument(g, x)`: a list costs no call
                 test = ast.Compare(self._call(P.BUILTIN, "type", [args[1]]), [ast.Is()],
                                    [_name("list")])
@@ -453,6 +537,11 @@ class _FunctionWriter:
         elif name in ("stop_gradient", "same_value", "logsumexp_shift"):
             # the identity at run time: the value itself
             expr, size = args[0], size - 1
+        elif prim.imported is not None and self.numba:
+            raise njit.refuse(f"the custom primitive `{prim.imported[1]}`", self.loc,
+                              why="a generated Numba module imports only math, numpy and "
+                                  "numba, and a custom primitive is an ordinary Python "
+                                  "function, which nopython code cannot call")
         elif prim.imported is not None:  # a custom primitive: `from module import name`
             module_name, fname = prim.imported
             self.modules.add(("import", module_name, fname))
@@ -486,10 +575,17 @@ class _FunctionWriter:
             helper = "_arg" + name[-3:]
             self._use_helper(helper)
             expr = ast.Call(func=_name(helper), args=args, keywords=[])
+        elif name == "list_lit" and self.numba:  # a list is a 1-D float64 array
+            expr = (self._call(P.NUMPY, "array", [ast.List(elts=args, ctx=ast.Load())]) if args
+                    else self._call(P.NUMPY, "zeros", [ast.Constant(0)]))
         elif name == "list_lit":
             expr = ast.List(elts=args, ctx=ast.Load())
+        elif name == "list_copy" and self.numba:
+            expr = ast.Call(func=ast.Attribute(args[0], "copy", ast.Load()), args=[], keywords=[])
         elif name == "list_copy":
             expr = self._call(P.BUILTIN, "list", args)
+        elif name == "list_add" and self.numba:  # adjoints of one list: elementwise
+            expr = ast.BinOp(args[0], ast.Add(), args[1])
         elif name == "list_add":
             expr = ast.ListComp(
                 elt=ast.BinOp(_name("p"), ast.Add(), _name("q")),
@@ -498,6 +594,8 @@ class _FunctionWriter:
                                      ctx=ast.Store()),
                     iter=ast.Call(func=_name("zip"), args=args, keywords=[]), ifs=[],
                     is_async=0)])
+        elif name == "zeros_like" and self.numba:
+            expr = self._call(P.NUMPY, "zeros", [self._call(P.BUILTIN, "len", args)])
         elif name == "zeros_like":
             expr = ast.BinOp(ast.List(elts=[ast.Constant(0.0)], ctx=ast.Load()), ast.Mult(),
                              self._call(P.BUILTIN, "len", args))
@@ -621,6 +719,17 @@ class _FunctionWriter:
         return stmts
 
     def _op(self, op: Op, block: Block) -> None:
+        self.loc = op.loc or self.loc
+        if self.numba and op.prim in _NUMBA_REFUSED:
+            what, why = _NUMBA_REFUSED[op.prim]
+            raise njit.refuse(what, op.loc, why=why)
+        if self.numba and op.prim == "env_array" and not op.attr("ref").static:
+            raise njit.refuse(f"reading the array `{op.attr('name')}` of the function's "
+                              "environment", op.loc,
+                              why="Numba freezes a global array into the machine code it "
+                                  "compiles (and caches it on disk), so a change to the "
+                                  "array would not be seen",
+                              hint="pass the array as an argument of the function")
         if op.prim == "const":
             self.consts[op.result] = op.attr("value")
         elif op.prim == "attr_update":  # self.nfev += 1: a statement, where it stands
@@ -674,6 +783,8 @@ class _FunctionWriter:
         elif op.prim in ("zeros_like", "zero_like"):
             expr = self._op_expr(op)[0]
             self._bind(op.result, expr, self.namer.fresh(op.result.hint))
+        elif op.prim in ("tape_new", "tape_push", "tape_read") and self.numba:
+            self._numba_tape(op)
         elif op.prim == "tape_new":
             self._bind(op.result, ast.List(elts=[], ctx=ast.Load()),
                        self.namer.fresh(op.result.hint or "tape"))
@@ -700,6 +811,82 @@ class _FunctionWriter:
         else:
             self._statement(op, block)
 
+    # -- Numba tapes (see njit.py) ------------------------------------------------------------
+    def _numba_tape(self, op: Op) -> None:
+        """A tape as a float64 array: ``tape[tape_n, j] = v`` then ``tape_n += 1`` records
+        a row; ``v = tape[k, j]`` reads column ``j`` of record ``k``."""
+        if op.prim == "tape_new":
+            tag = self.tape_of.get(op.result)
+            if tag is None:  # filled by no loop: no tape at all
+                self._bind(op.result, self._call(P.NUMPY, "zeros", [ast.Tuple(
+                    elts=[ast.Constant(0), ast.Constant(0)], ctx=ast.Load())]),
+                    self.namer.fresh(op.result.hint or "tape"))
+                return
+            name = self.namer.fresh(op.result.hint or "tape")
+            self._name_of(op.result, name)
+            if op.result in self.tape_later:  # a for loop's: allocated before that loop
+                self.tape_later[op.result] = (name, tag)
+            else:  # a while loop's: grown as it fills
+                self._allocate_tape(name, tag, ast.Constant(16))
+            return
+        tape = self.names[op.operands[0]]
+        self.names[op.results[0]] = tape
+        if op.prim == "tape_push":
+            tag = op.attr("tape")
+            count = self.tape_count[tag]
+            items = [self._expr(v) for v in op.operands[1:]]
+            self._flush_readers(tape)
+            if tag not in self.tape_sized:  # full: twice the rows (Numba compiles this
+                # spelling in a fraction of the time a helper call reassigning `tape` takes)
+                full = ast.Compare(_name(count), [ast.Eq()], [ast.Subscript(
+                    ast.Attribute(_name(tape), "shape", ast.Load()), ast.Constant(0),
+                    ast.Load())])
+                more = self._call(P.NUMPY, "empty_like", [_name(tape)])
+                grow = ast.Assign(targets=[ast.Name(tape, ast.Store())], value=self._call(
+                    P.NUMPY, "concatenate", [ast.Tuple([_name(tape), more], ast.Load())]))
+                self.body.append(ast.If(test=full, body=[grow], orelse=[]))
+            for j, item in enumerate(items):
+                cell = ast.Subscript(_name(tape), ast.Tuple(
+                    [_name(count), ast.Constant(j)], ast.Load()), ast.Store())
+                self.body.append(ast.Assign(targets=[cell], value=item))
+            self.body.append(ast.AugAssign(ast.Name(count, ast.Store()), ast.Add(),
+                                           ast.Constant(1)))
+            return
+        self._flush_readers(None)
+        index = self._expr(op.operands[1])
+        if len(op.results) > 2 and not isinstance(index, (ast.Name, ast.Constant)):
+            k = self.namer.fresh(None)
+            self._assign(k, index)
+            index = _name(k)
+        for j, r in enumerate(op.results[1:]):
+            name = self.namer.fresh(r.hint)
+            value: ast.expr = ast.Subscript(_name(tape), ast.Tuple([index, ast.Constant(j)],
+                                                                   ast.Load()), ast.Load())
+            if r.kind is Kind.INT:  # ints and bools are recorded as floats (exact)
+                value = self._call(P.BUILTIN, "int", [value])
+            elif r.kind is Kind.BOOL:
+                value = ast.Compare(value, [ast.NotEq()], [ast.Constant(0.0)])
+            self._assign(name, value)
+            self._name_of(r, name)
+
+    def _allocate_tape(self, name: str, tag: Any, rows: ast.expr) -> None:
+        """``tape = np.empty((rows, columns))`` and its row counter ``tape_n = 0``."""
+        columns = len(self.tape_columns.get(tag, ()))
+        self._assign(name, self._call(P.NUMPY, "empty", [ast.Tuple(
+            [rows, ast.Constant(columns)], ast.Load())]))
+        count = self.namer.fresh(f"{name}_n")
+        self.tape_count[tag] = count
+        self._assign(count, ast.Constant(0))
+
+    def _simple(self, e: ast.expr) -> ast.expr:
+        """``e``, or a temporary bound to it: an expression about to be written twice."""
+        if isinstance(e, (ast.Name, ast.Constant)) or (
+                isinstance(e, ast.UnaryOp) and isinstance(e.operand, ast.Constant)):
+            return e
+        name = self.namer.fresh(None)
+        self._assign(name, e)
+        return _name(name)
+
     def _list_update(self, op: Op) -> None:
         """``ys.append(v)``, ``ys[i] = v``, ``v = ys.pop()``: in place when the old list
         is dead after this op, on a copy otherwise (the IR's lists are values)."""
@@ -711,7 +898,9 @@ class _FunctionWriter:
             self._flush_readers(name)
         else:
             name = self.namer.fresh(op.results[0].hint)
-            self._assign(name, self._call(P.BUILTIN, "list", [self._expr(old)]))
+            copy = (ast.Call(ast.Attribute(self._expr(old), "copy", ast.Load()), [], [])
+                    if self.numba else self._call(P.BUILTIN, "list", [self._expr(old)]))
+            self._assign(name, copy)
         target = _name(name)
         if op.prim == "append":
             self.body.append(ast.Expr(ast.Call(
@@ -890,6 +1079,12 @@ class _FunctionWriter:
             carried_args = body.args
         init_exprs = [self._expr(v) for v in inits]
         self._flush_readers(None)
+        tapes = [v for v in inits if v in self.tape_later]
+        if self.numba and op.prim == "for_range" and (tapes or op.attr("reverse", False)):
+            bounds = [self._simple(e) for e in bounds]  # written twice below
+        for v in tapes:  # the tapes this loop fills: one row per iteration
+            self.tape_sized.add(self.tape_later[v][1])
+            self._allocate_tape(*self.tape_later[v], _trip_count(*bounds))
         names = self._carried_names(op, inits, body)
         moves = [(n, e) for n, e, v in zip(names, init_exprs, inits, strict=True)
                  if self.names.get(v) != n]
@@ -937,6 +1132,14 @@ class _FunctionWriter:
         else:
             args = [start, stop, step]
         rng = ast.Call(func=_name("range"), args=args, keywords=[])
+        if reverse and self.numba:  # Numba has no reversed(range): count down
+            if is_const(step, 1):
+                return ast.Call(_name("range"), [_plus(stop, -1), _plus(start, -1),
+                                                 ast.Constant(-1)], [])
+            last = ast.BinOp(start, ast.Add(), ast.BinOp(
+                _plus(ast.Call(_name("len"), [rng], []), -1), ast.Mult(), step))
+            return ast.Call(_name("range"), [last, ast.BinOp(start, ast.Sub(), step),
+                                             ast.UnaryOp(ast.USub(), step)], [])
         return ast.Call(func=_name("reversed"), args=[rng], keywords=[]) if reverse else rng
 
     def _structure(self, s, like: ast.expr | None = None) -> ast.expr:
@@ -1011,6 +1214,11 @@ class _FunctionWriter:
 
     def write(self) -> ast.FunctionDef:
         fn = self.fn
+        if self.numba and fn.star != (None, None):
+            raise njit.refuse(f"the `*{fn.star[0] or ''}`/`**{fn.star[1] or ''}` parameters of "
+                              f"`{fn.name}`", fn.body.ops[0].loc if fn.body.ops else None,
+                              why="a Numba function takes a fixed list of typed arguments",
+                              hint="name the parameters the function uses")
         self._analyse()
         args, kwonly = [], []
         marks = fn.defaults + (NO_DEFAULT,) * (len(fn.params) - len(fn.defaults))
@@ -1058,6 +1266,14 @@ class _FunctionWriter:
                            "value, differentiate a function that passes it")
                 checks.append(ast.parse(f"if {arg.arg} {test} {mark.value!r}:\n"
                                         f"    raise TypeError({message!r})").body[0])
+            elif isinstance(mark, (FunctionDefault, ArrayDefault)) and self.numba:
+                kind = "an array" if isinstance(mark, ArrayDefault) else "a function"
+                raise njit.refuse(f"the default `{arg.arg}=...` ({kind})", self.loc,
+                                  why="the generated module holds it by name, and Numba "
+                                      "freezes a global into the code it compiles (a "
+                                      "function it cannot even compare)",
+                                  hint=f"pass `{arg.arg}` as an argument, or use it inside "
+                                       f"`{fn.name}` instead of a default")
             elif isinstance(mark, ArrayDefault):  # alpha=np.asarray([...]), held by name
                 default = function_default_name(p)
                 self.modules.add(("default", default, mark))
@@ -1089,6 +1305,23 @@ class _FunctionWriter:
         )
 
 
+def _plus(e: ast.expr, k: int) -> ast.expr:
+    """``e + k`` (``k`` an int), folded when ``e`` is an int literal."""
+    if isinstance(e, ast.Constant) and type(e.value) is int:
+        return ast.Constant(e.value + k) if e.value + k >= 0 else ast.UnaryOp(
+            ast.USub(), ast.Constant(-(e.value + k)))
+    return ast.BinOp(e, ast.Add() if k > 0 else ast.Sub(), ast.Constant(abs(k)))
+
+
+def _trip_count(start: ast.expr, stop: ast.expr, step: ast.expr) -> ast.expr:
+    """The number of iterations of ``range(start, stop, step)``, as an expression."""
+    if isinstance(step, ast.Constant) and step.value == 1:
+        n = stop if isinstance(start, ast.Constant) and start.value == 0 else ast.BinOp(
+            stop, ast.Sub(), start)
+        return ast.Call(_name("max"), [n, ast.Constant(0)], [])
+    return ast.Call(_name("len"), [ast.Call(_name("range"), [start, stop, step], [])], [])
+
+
 def _item_of(source: ast.expr, pack: Pack, key: Any) -> ast.expr:
     """``source[key]`` or ``source.key``: item ``key`` of container ``source``."""
     if pack.kind in ("list", "tuple", "dict"):
@@ -1114,30 +1347,35 @@ def _real_ops(block: Block) -> list[Op]:
     return [op for op in block.ops if op.prim != "const"]
 
 
-def function_def(fn: Function) -> tuple[ast.FunctionDef, set[str]]:
+def function_def(fn: Function, target: str = "python") -> tuple[ast.FunctionDef, set[str]]:
     """The ``def`` for ``fn`` and what it uses: modules (``"math"``, ``"numpy"``) and
-    helpers of :mod:`s2sad.runtime` (``"_unbroadcast"``)."""
-    writer = _FunctionWriter(fn)
+    helpers of :mod:`s2sad.runtime` (``"_unbroadcast"``).  ``target="numba"``: code for
+    ``numba.njit`` (see :mod:`s2sad.codegen.njit`)."""
+    writer = _FunctionWriter(fn, target)
     node = writer.write()
     return node, writer.modules | writer.helpers
 
 
 def module(fns: list[Function | tuple[list[ast.stmt], set[str]]],
-           header: str | None = None) -> ast.Module:
+           header: str | None = None, target: str = "python") -> ast.Module:
     """A module defining ``fns``, with its imports, the helpers they call, and an
     optional header docstring.  An item of ``fns`` may also be ready-made statements
-    with the modules they use (the drivers of :mod:`s2sad.pipeline`)."""
+    with the modules they use (the drivers of :mod:`s2sad.pipeline`).  ``target="numba"``:
+    every function ``@numba.njit(cache=True)``, the module imports ``numba`` too."""
+    if target not in njit.TARGETS:
+        raise ValueError(f"target must be one of {njit.TARGETS}, not {target!r}")
     defs, modules = [], set()
     for fn in fns:
         if isinstance(fn, tuple):
             statements, used = fn
             defs.extend(statements)
         else:
-            node, used = function_def(fn)
+            node, used = function_def(fn, target)
             defs.append(node)
         modules |= used
-    helpers = {m for m in modules if m in arrays.HELPER_NAMES}
-    defs = arrays.helper_definitions(helpers) + defs
+    helpers = {m for m in modules if m in arrays.HELPER_NAMES or m in njit.HELPERS}
+    defs = (njit.helper_definitions(helpers) if target == "numba"
+            else arrays.helper_definitions(helpers)) + defs
     imports = sorted(m[1:] for m in modules if isinstance(m, tuple) and m[0] == "import")
     environment = environment_arrays(modules)
     static = {n: ref.value for n, ref in environment.items() if ref.static}
@@ -1178,7 +1416,7 @@ def module(fns: list[Function | tuple[list[ast.stmt], set[str]]],
         body.append(ast.ImportFrom(module=module_name, names=[ast.alias(name=fname)], level=0))
     body.extend(defs)
     mod = ast.Module(body=body, type_ignores=[])
-    return ast.fix_missing_locations(mod)
+    return njit.decorate(mod) if target == "numba" else ast.fix_missing_locations(mod)
 
 
 def environment_arrays(modules: set) -> dict[str, Any]:

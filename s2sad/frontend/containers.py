@@ -226,6 +226,15 @@ class ContainerMixin:
         """Name each leaf parameter after the first name the source gives it (``W`` of
         ``for W, b in params``), so that the generated code reads like the source."""
         taken: dict[str, int] = {}
+        # a leaf the source never names: its key or field (`W1` of p["W1"], `w` of p.w)
+        # when no other leaf has that key, else its path (`enc_W`, `params_0_1`)
+        unnamed = sorted((v for v in self.leaves if v not in self.leaf_names),
+                         key=lambda v: v.id)
+        last = [leaf.hint.rpartition(".")[2] for leaf in unnamed]
+        for leaf in unnamed:
+            key = leaf.hint.rpartition(".")[2]
+            if key.isidentifier() and last.count(key) == 1:
+                self.leaf_names[leaf] = key
         for leaf, name in self.leaf_names.items():
             k = taken.get(name, 0)
             taken[name] = k + 1  # W, W_1, W_2 for the layers: their adjoints W_1_bar ...

@@ -102,6 +102,9 @@ def value_text(value: Any) -> str | None:
     if isinstance(value, np.ndarray):
         data = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
         return f"ndarray:{value.dtype}:{value.shape}:{data}"
+    if type(value).__module__.startswith("numba.") and isinstance(
+            getattr(value, "py_func", None), types.FunctionType):
+        value = value.py_func  # an @numba.njit function: what s2sad reads is its code
     if isinstance(value, types.FunctionType):
         return f"function:{value.__module__}.{value.__qualname__}:{code_hash(value.__code__)}"
     if isinstance(value, types.ModuleType):

@@ -281,6 +281,9 @@ def classify(obj: Any) -> Resolved:
     for name in BUILTINS:
         if obj is getattr(builtins, name):
             return BuiltinRef(name)
+    if type(obj).__module__.startswith("numba.") and isinstance(
+            getattr(obj, "py_func", None), types.FunctionType):
+        obj = obj.py_func  # an @numba.njit function: inlined as its Python function
     if isinstance(obj, types.FunctionType):
         if is_library_code(obj.__code__.co_filename):
             return library_function(obj)
