@@ -54,8 +54,12 @@ import numpy as np
 from .errors import InternalError
 from .ir.core import Kind
 
-# The libraries a primitive can be spelled with in generated code.
+# The libraries a primitive can be spelled with in generated code.  SCIPY is
+# ``scipy.special`` (spelt only where the user's source called SciPy: scipy is not a
+# dependency of s2sad); HELPER is a function of :mod:`s2sad.runtime` that the generated
+# module defines (``_polygamma``: the digamma of ``math.lgamma``'s derivative, without SciPy).
 OP, MATH, NUMPY, BUILTIN = "op", "math", "numpy", "builtin"
+SCIPY, HELPER = "scipy", "helper"
 
 
 def _arith_kind(kinds: tuple[Kind, ...], attrs: dict) -> Kind:
@@ -325,10 +329,12 @@ def _define_table() -> None:
                        evaluator=_op_eval(operator.mod)))
 
     # -- elementwise functions -----------------------------------------------------------
-    def unary(name, sympy_name=None, math_name=None, numpy_name=None, **kw):
+    def unary(name, sympy_name=None, math_name=None, numpy_name=None, scipy_name=None, **kw):
         names = {MATH: math_name or name}
         if numpy_name is not False:
             names[NUMPY] = numpy_name or name
+        if scipy_name:  # scipy.special's, on arrays too
+            names[SCIPY] = scipy_name
         register(Primitive(name, 1, kw.pop("form", None) or _fn(sympy_name or name),
                            names=names, **kw))
 
@@ -351,8 +357,9 @@ def _define_table() -> None:
     unary("log2", form=lambda x, **_: _sp().log(x) / _sp().log(2))
     unary("log10", form=lambda x, **_: _sp().log(x) / _sp().log(10))
     unary("sqrt")
-    unary("erf", numpy_name=False)  # NumPy has no erf
-    unary("erfc", numpy_name=False)
+    unary("erf", numpy_name=False, scipy_name="erf",  # NumPy has no erf
+          evaluator=_special_eval("erf", "erf"))
+    unary("erfc", numpy_name=False, scipy_name="erfc", evaluator=_special_eval("erfc", "erfc"))
     register(Primitive("abs", 1, lambda x, **_: _sp().Abs(x),
                        names={MATH: "fabs", NUMPY: "abs", BUILTIN: "abs"},
                        kind_rule=lambda kinds, attrs: (
@@ -494,9 +501,99 @@ def _define_table() -> None:
     register(Primitive("same_value", VARIADIC, lambda v, *args, **_: v,
                        kind_rule=lambda kinds, attrs: kinds[0], partials_rule=_same_value_partials,
                        evaluator=lambda lib, v, *args, **_: v, fold=False))
+    _define_special()
     from . import primitives_numpy
 
     primitives_numpy.define(register, Primitive)
+
+
+def _special_eval(scipy_name: str, math_name: str | None = None,
+                  helper: str | None = None) -> Callable[..., Any]:
+    """Evaluate a special function as the generated code will: with scipy.special when the
+    op is spelt with SciPy, else math (scalars) or the runtime helper."""
+    def evaluate(lib, *args, **attrs):
+        if lib == SCIPY or (lib is None and math_name is None and helper is None):
+            import scipy.special
+
+            return getattr(scipy.special, scipy_name)(*args)
+        if helper is not None and (lib == HELPER or math_name is None
+                                   or isinstance(args[-1], np.ndarray)):
+            return _runtime(helper)(*args)
+        return getattr(math, math_name)(*args)
+    return evaluate
+
+
+def _define_special() -> None:
+    """Special functions (``math.lgamma``, ``scipy.special.gammaln``, ``norm.cdf``'s
+    ``ndtr`` …) and NumPy's other elementwise functions: partials derived by SymPy, or
+    given where the derived formula is unstable (``log_ndtr``)."""
+    sp = _sp
+    # log|Γ(x)|: math.lgamma, scipy.special.gammaln; its derivative is digamma = ψ(x)
+    register(Primitive("gammaln", 1, lambda x, **_: sp().loggamma(x),
+                       names={MATH: "lgamma", SCIPY: "gammaln"},
+                       partials_form=lambda x, out: (sp().polygamma(0, x),),
+                       evaluator=_special_eval("gammaln", "lgamma")))
+    register(Primitive("gamma", 1, lambda x, **_: sp().gamma(x),
+                       names={MATH: "gamma", SCIPY: "gamma"},
+                       partials_form=lambda x, out: (out * sp().polygamma(0, x),),
+                       evaluator=_special_eval("gamma", "gamma")))
+    # ψ⁽ⁿ⁾(x), n a (constant) int: scipy.special.polygamma where the source used SciPy,
+    # else the runtime helper _polygamma (math.lgamma's derivative must not need SciPy)
+    register(Primitive("polygamma", 2, lambda n, x, **_: sp().polygamma(n, x),
+                       names={SCIPY: "polygamma", HELPER: "_polygamma"},
+                       partials_form=lambda n, x, out: (sp().S.Zero, sp().polygamma(n + 1, x)),
+                       evaluator=_special_eval("polygamma", None, "_polygamma")))
+    # erf⁻¹: d/dx = √π/2 · exp(erfinv(x)²)
+    register(Primitive("erfinv", 1, lambda x, **_: sp().erfinv(x), names={SCIPY: "erfinv"},
+                       partials_form=lambda x, out: (sp().sqrt(sp().pi) / 2 * sp().exp(out * out),),
+                       evaluator=_special_eval("erfinv")))
+    register(Primitive("erfcinv", 1, lambda x, **_: sp().erfcinv(x), names={SCIPY: "erfcinv"},
+                       partials_form=lambda x, out: (
+                           -sp().sqrt(sp().pi) / 2 * sp().exp(out * out),),
+                       evaluator=_special_eval("erfcinv")))
+    # Bessel functions of real order v (a constant) and real x: J_v, Y_v, I_v; their
+    # derivatives in x are again Bessel functions (SymPy's rules)
+    for name, spname, scipy_name in (("besselj", "besselj", "jv"), ("bessely", "bessely", "yv"),
+                                     ("besseli", "besseli", "iv")):
+        register(Primitive(name, 2, lambda v, x, _f=spname, **_: getattr(sp(), _f)(v, x),
+                           names={SCIPY: scipy_name},
+                           partials_form=lambda v, x, out, _f=spname: (
+                               sp().S.Zero, sp().diff(getattr(sp(), _f)(v, x), x)),
+                           evaluator=_special_eval(scipy_name)))
+    # Φ(x) and log Φ(x) (norm.cdf / logcdf): the derivative of log Φ is φ / Φ, written
+    # exp(-x²/2 - log Φ(x)) / √(2π), finite in both tails (≈ -x as x → -∞)
+    root2pi = lambda: sp().sqrt(2 * sp().pi)  # noqa: E731
+    register(Primitive("ndtr", 1, lambda x, **_: sp().erfc(-x / sp().sqrt(2)) / 2,
+                       names={SCIPY: "ndtr"},
+                       partials_form=lambda x, out: (sp().exp(-x * x / 2) / root2pi(),),
+                       evaluator=_special_eval("ndtr")))
+    register(Primitive("log_ndtr", 1, lambda x, **_: sp().log(sp().erfc(-x / sp().sqrt(2)) / 2),
+                       names={SCIPY: "log_ndtr"},
+                       partials_form=lambda x, out: (sp().exp(-x * x / 2 - out) / root2pi(),),
+                       evaluator=_special_eval("log_ndtr")))
+    # the real cube root (negative for negative x); d/dx = 1 / (3 cbrt(x)²)
+    register(Primitive("cbrt", 1, lambda x, **_: sp().sign(x) * sp().Abs(x) ** sp().Rational(1, 3),
+                       names={NUMPY: "cbrt", MATH: "cbrt"},
+                       partials_form=lambda x, out: (1 / (3 * out * out),),
+                       evaluator=lambda lib, x, **_: np.cbrt(x)))
+    # sin(πx) / (πx), 1 at 0; d/dx = (cos(πx) - sinc(x)) / x, 0 at 0
+    register(Primitive("sinc", 1, lambda x, **_: sp().sin(sp().pi * x) / (sp().pi * x),
+                       names={NUMPY: "sinc"},
+                       partials_form=lambda x, out: (sp().Piecewise(
+                           (0, sp().Eq(x, 0)), ((sp().cos(sp().pi * x) - out) / x, True)),),
+                       evaluator=lambda lib, x, **_: np.sinc(x)))
+    # C's fmod: a - b·trunc(a/b), the sign of a (Python's % has the sign of b: `mod`)
+    register(Primitive("fmod", 2, lambda a, b, **_: a - b * sp().sign(a / b) * sp().floor(
+                           sp().Abs(a / b)),
+                       names={MATH: "fmod", NUMPY: "fmod"}, reuse_output=False,
+                       partials_form=lambda a, b, out: (
+                           sp().S.One, -sp().sign(a / b) * sp().floor(sp().Abs(a / b))),
+                       evaluator=lambda lib, a, b, **_: (
+                           np.fmod(a, b) if lib == NUMPY else math.fmod(a, b))))
+    # masks of the values that are nan / finite / ±inf
+    for name in ("isnan", "isfinite", "isinf"):
+        register(Primitive(name, 1, names={NUMPY: name, MATH: name}, kind_rule=_bool_kind,
+                           derivative="none"))
 
 
 _define_table()
@@ -507,7 +604,8 @@ SYMPY_FUNCTION_PRIMS = {
     "atan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asinh": "asinh",
     "acosh": "acosh", "atanh": "atanh", "exp": "exp", "log": "log", "erf": "erf",
     "erfc": "erfc", "sign": "sign", "Abs": "abs", "floor": "floor", "ceiling": "ceil",
-    "atan2": "atan2",
+    "atan2": "atan2", "polygamma": "polygamma", "loggamma": "gammaln", "gamma": "gamma",
+    "besselj": "besselj", "bessely": "bessely", "besseli": "besseli",
 }
 
 

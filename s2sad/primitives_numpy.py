@@ -484,11 +484,232 @@ def _one_array_vjp(b, op, operands, out, ybar):
     return [ybar]
 
 
+# -- the library layer's array primitives (s2sad.library): rules O(size), no dense Jacobians
+
+def _same_op_vjp(b, op, operands, out, ybar):
+    """A self-adjoint linear map of the first operand (np.triu, np.tril)."""
+    return [b.emit(op.prim, (ybar, *operands[1:]), attrs=op.attrs, loc=op.loc)] + [
+        None] * (len(operands) - 1)
+
+
+def _flip_vjp(b, op, operands, out, ybar):
+    return [b.emit("np_flip", (ybar,), attrs=op.attrs, loc=op.loc)]
+
+
+def _roll_vjp(b, op, operands, out, ybar):
+    back = b.emit("neg", (operands[1],), loc=op.loc)
+    return [b.emit("np_roll", (ybar, back), attrs=op.attrs, loc=op.loc), None]
+
+
+def _helper_vjp(helper: str, *attrs: str):
+    """The adjoint of the first operand by a runtime helper ``helper(ȳ, *operands)``."""
+    def vjp(b, op, operands, out, ybar):
+        kept = {a: op.attr(a) for a in attrs if op.attr(a) is not None}
+        return [b.emit(helper, (ybar, *operands), attrs=kept, loc=op.loc)] + [None] * (
+            len(operands) - 1)
+    return vjp
+
+
+def _sort_jvp(b, op, operands, out, tangents):
+    if tangents[0] is None:
+        return None
+    return b.emit("sort_tangent", (tangents[0], operands[0]), attrs=op.attrs, loc=op.loc)
+
+
+def _cumprod_jvp(b, op, operands, out, tangents):
+    if tangents[0] is None:
+        return None
+    return b.emit("cumprod_tangent", (operands[0], tangents[0]), attrs=op.attrs, loc=op.loc)
+
+
+def _join_vjp(b, op, operands, out, ybar):
+    how = op.attr("how")
+    return [b.emit("join_bar", (ybar, *operands), attrs={"how": how, "k": k}, loc=op.loc)
+            for k in range(len(operands))]
+
+
+def _einsum_jvp(b, op, operands, out, tangents):
+    terms = []
+    for k, t in enumerate(tangents):
+        if t is not None:
+            ops = list(operands)
+            ops[k] = _shaped(b, t, operands[k], op.loc)
+            terms.append(b.emit("np_einsum", tuple(ops), attrs=op.attrs, loc=op.loc))
+    if not terms:
+        return None
+    acc = terms[0]
+    for t in terms[1:]:
+        acc = b.emit("add", (acc, t), loc=op.loc)
+    return acc
+
+
+def _einsum_vjp(b, op, operands, out, ybar):
+    return [b.emit("einsum_bar", (ybar, *operands), attrs={"subscripts": op.attr("subscripts"),
+                                                          "k": k}, loc=op.loc)
+            for k in range(len(operands))]
+
+
+def _astype_jvp(b, op, operands, out, tangents):
+    if tangents[0] is None or op.attr("dtype") not in _FLOAT_DTYPES:
+        return None
+    return b.emit("astype", (tangents[0],), attrs=op.attrs, loc=op.loc)
+
+
+def _astype_vjp(b, op, operands, out, ybar):
+    return [ybar if op.attr("dtype") in _FLOAT_DTYPES else None]
+
+
+_FLOAT_DTYPES = frozenset({"float", "float64", "float32", "float16"})
+
+
+def _astype_kind(kinds, attrs) -> Kind:
+    if kinds[0] is _A:
+        return _A
+    return _F if attrs.get("dtype") in _FLOAT_DTYPES else _I
+
+
+def _arg_kind(kinds, attrs) -> Kind:
+    """np.argmax(x) is an int; along an axis, an array of ints (no derivative: a
+    constant of the derivative)."""
+    return _I if attrs.get("axis") is None and not attrs.get("keepdims") else _A
+
+
+# The adjoint helpers above that are linear in their first operand, the others read for
+# their shapes or their order only (piecewise constant): their tangent is the helper of the
+# tangent, their adjoint the transposed map (so Hessians differentiate through them).
+def _transpose_by(prim: str, keep: int = 1):
+    """The vjp of a linear helper whose transpose is ``prim(ȳ, *operands[keep:])``."""
+    def vjp(b, op, operands, out, ybar):
+        return [b.emit(prim, (ybar, *operands[keep:]), attrs=op.attrs, loc=op.loc)] + [
+            None] * (len(operands) - 1)
+    return vjp
+
+
+def _join_bar_vjp(b, op, operands, out, ybar):
+    """join_bar picks piece k's block: its transpose joins ȳ with zeros for the others."""
+    pieces = operands[1:]
+    k = op.attr("k")
+    parts = tuple(ybar if j == k else b.emit("np_zeros_like", (p,), loc=op.loc)
+                  for j, p in enumerate(pieces))
+    return [b.emit("np_join", parts, attrs={"how": op.attr("how")}, loc=op.loc)] + [
+        None] * len(pieces)
+
+
+def _logabsdet_jvp(b, op, operands, out, tangents):
+    """``d log|det A| = sum(A⁻ᵀ ∘ dA)`` over the last two axes."""
+    if tangents[0] is None:
+        return None
+    inv_t = b.emit("swapaxes", (b.emit("inv", (operands[0],), loc=op.loc),), loc=op.loc)
+    return b.emit("np_sum", (b.emit("mul", (inv_t, _shaped(b, tangents[0], operands[0],
+                                                            op.loc)), loc=op.loc),),
+                  attrs={"axis": (-2, -1)}, loc=op.loc)
+
+
+def _logabsdet_vjp(b, op, operands, out, ybar):
+    """``Ā = ȳ[..., None, None] · A⁻ᵀ``."""
+    inv_t = b.emit("swapaxes", (b.emit("inv", (operands[0],), loc=op.loc),), loc=op.loc)
+    if not ShapeFacts.of(b).surely_scalar(ybar):
+        ybar = b.emit("expand_dims", (ybar,), attrs={"axis": (-2, -1)}, loc=op.loc)
+    return [b.emit("mul", (ybar, inv_t), loc=op.loc)]
+
+
+def _no_derivative_jvp(b, op, operands, out, tangents):
+    return None
+
+
+def _no_derivative_vjp(b, op, operands, out, ybar):
+    return [None] * len(operands)
+
+
+def _cholesky_jvp(b, op, operands, out, tangents):
+    if tangents[0] is None:
+        return None
+    return b.emit("cholesky_tangent", (out, tangents[0]), loc=op.loc)
+
+
+def _cholesky_vjp(b, op, operands, out, ybar):
+    return [b.emit("cholesky_bar", (ybar, out), loc=op.loc)]
+
+
+def _axes_vjp(b, op, operands, out, ybar):
+    """The inverse rearrangement: swapaxes is its own, moveaxis(a → b) is moveaxis(b → a),
+    transpose(axes) is transpose(argsort(axes))."""
+    how, a, c = op.attr("how"), op.attr("a"), op.attr("b")
+    if how == "moveaxis":
+        a, c = c, a
+    elif how == "transpose":
+        n = len(a)
+        a = tuple(int(k) for k in np.argsort([k % n for k in a]))
+    attrs = {"how": how, "a": a} if c is None else {"how": how, "a": a, "b": c}
+    return [b.emit("np_axes", (ybar,), attrs=attrs, loc=op.loc)]
+
+
+def _axes_eval(lib, x, how, a, b=None):
+    return np.transpose(x, a) if how == "transpose" else getattr(np, how)(x, a, b)
+
+
+def _eigh_jvp(b, op, operands, out, tangents):
+    if tangents[0] is None:
+        return None
+    return b.emit("eigh_tangent", (operands[0], tangents[0]), attrs=op.attrs, loc=op.loc)
+
+
+def _eigh_vjp(b, op, operands, out, ybar):
+    return [b.emit("eigh_bar", (ybar, operands[0]), attrs=op.attrs, loc=op.loc)]
+
+
+def _svd_values_jvp(b, op, operands, out, tangents):
+    if tangents[0] is None:
+        return None
+    return b.emit("svd_values_tangent", (operands[0], tangents[0]), loc=op.loc)
+
+
+def _svd_values_vjp(b, op, operands, out, ybar):
+    return [b.emit("svd_values_bar", (ybar, operands[0]), loc=op.loc)]
+
+
+def _var_parts(b, op, x, ddof):
+    """``x - mean(x)`` (kept dims) and ``2 / (n - ddof)``, n the reduced count."""
+    axis = op.attr("axis")
+    mean = b.emit("np_mean", (x,), attrs={"keepdims": True} if axis is None else
+                  {"axis": axis, "keepdims": True}, loc=op.loc)
+    n = b.emit("floordiv", (b.emit("size", (x,), loc=op.loc),
+                            b.emit("size", (mean,), loc=op.loc)), loc=op.loc)
+    scale = b.emit("div", (b.const(2.0), b.emit("sub", (n, ddof), loc=op.loc)), loc=op.loc)
+    return b.emit("sub", (x, mean), loc=op.loc), scale
+
+
+def _var_jvp(b, op, operands, out, tangents):
+    """``d var = 2 Σ (x - mean)·dx / (n - ddof)`` (the mean's own change cancels)."""
+    if tangents[0] is None:
+        return None
+    dev, scale = _var_parts(b, op, *operands)
+    total = b.emit("np_sum", (b.emit("mul", (dev, tangents[0]), loc=op.loc),),
+                   attrs=_axis_attrs(op), loc=op.loc)
+    return b.emit("mul", (scale, total), loc=op.loc)
+
+
+def _var_vjp(b, op, operands, out, ybar):
+    """``x̄ = ȳ · 2 (x - mean) / (n - ddof)``, ȳ spread over the reduced axes."""
+    dev, scale = _var_parts(b, op, *operands)
+    if not _full(op):
+        ybar = b.emit("sum_bar", (ybar, ShapeFacts.of(b).root(operands[0])),
+                      attrs=_axis_attrs(op), loc=op.loc)
+    return [b.emit("mul", (dev, b.emit("mul", (scale, ybar), loc=op.loc)), loc=op.loc), None]
+
+
+def _einsum_kind(kinds, attrs) -> Kind:
+    """A full contraction (``"ij,ij->"``) is a number."""
+    return _F if attrs["subscripts"].endswith("->") else _A
+
+
 # Results that are scalars whatever their operands: full reductions, sizes, the trace.
 # Not det: the determinants of a stack of matrices are an array.
 _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "trace", "dim",
                              "ndim", "size", "const", "scalar_seed", "scalar_input",
-                             "logsumexp_shift", "matmul_seed"})
+                             "logsumexp_shift", "matmul_seed",
+                             # (their float-kind results: full reductions, full contractions)
+                             "np_var", "np_einsum", "logabsdet"})
 
 
 # ops whose result has the shape of their first operand, whatever the others
@@ -675,7 +896,7 @@ MAX_BROADCAST = 32  # np.broadcast takes at most 32 arrays (NumPy 1.x)
 # a region, the sides of np.where); forward mode gives the others their value's exact shape.
 TANGENT_MAY_BROADCAST = {"index_set": frozenset({1}), "np_where": frozenset({0, 1, 2})}
 
-SCALAR_COTANGENT_OK = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod",
+SCALAR_COTANGENT_OK = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod", "np_var",
                                  "np_index", "np_copy"})
 
 
@@ -812,6 +1033,108 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     register(Primitive("index_add", VARIADIC, kind_rule=_array, derivative="none", cse=False,
                        rule_missing=True,
                        evaluator=_index_add_eval))
+
+    # the library layer's array functions (s2sad.library): linear maps with their
+    # transposes, sorting, running products, and the int-valued index functions
+    def linear(name, vjp, fn, nin=1, cse=True):
+        register(Primitive(name, nin, kind_rule=_array, derivative="rule",
+                           jvp_rule=_linear_jvp, vjp_rule=vjp, cse=cse,
+                           evaluator=lambda lib, *args, **a: fn(*args, **a)))
+
+    linear("np_flip", _flip_vjp, lambda x, axis=None: np.flip(x, axis))
+    linear("np_roll", _roll_vjp, lambda x, shift, axis=None: np.roll(x, shift, axis), nin=2)
+    linear("np_triu", _same_op_vjp, lambda x, k=0: np.triu(x, k))
+    linear("np_tril", _same_op_vjp, lambda x, k=0: np.tril(x, k))
+    linear("np_axes", _axes_vjp, lambda x, **a: _axes_eval(None, x, **a))
+    # np.pad(x, widths) with zeros (fill: a constant border, whose derivative is 0)
+    linear("np_pad", _helper_vjp("pad_bar", "widths"),
+           lambda x, widths, fill=0.0: np.pad(x, widths, constant_values=fill))
+    linear("atleast", _reshape_vjp, lambda x, n: getattr(np, f"atleast_{n}d")(x))
+    linear("np_cumsum", _helper_vjp("cumsum_bar", "axis"),
+           lambda x, axis=None: np.cumsum(x, axis))
+    linear("np_repeat", _helper_vjp("repeat_bar", "axis"),
+           lambda x, r, axis=None: np.repeat(x, r, axis), nin=2)
+    linear("np_tile", _helper_vjp("tile_bar"), lambda x, *reps: np.tile(x, reps), nin=VARIADIC)
+    linear("np_diag", _helper_vjp("diag_bar", "k"), lambda x, k=0: np.diag(x, k))
+    # np.var(x, axis, ddof, keepdims): ddof an int operand; a rule of its own, as the
+    # composition's derivative through the mean (exactly 0) costs a pass
+    register(Primitive("np_var", 2, kind_rule=_reduce_kind, derivative="rule",
+                       jvp_rule=_var_jvp, vjp_rule=_var_vjp,
+                       evaluator=lambda lib, x, ddof, **a: np.var(x, ddof=ddof, **a)))
+    register(Primitive("np_sort", 1, kind_rule=_array, derivative="rule", jvp_rule=_sort_jvp,
+                       vjp_rule=_helper_vjp("sort_bar", "axis"),
+                       evaluator=lambda lib, x, axis=-1: np.sort(x, axis)))
+    register(Primitive("np_cumprod", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_cumprod_jvp, vjp_rule=_helper_vjp("cumprod_bar", "axis"),
+                       evaluator=lambda lib, x, axis=None: np.cumprod(x, axis)))
+    register(Primitive("np_join", VARIADIC, kind_rule=_array, derivative="rule",
+                       jvp_rule=_pieces_jvp, vjp_rule=_join_vjp, cse=False,
+                       evaluator=lambda lib, *items, how: getattr(np, how)(items)))
+    register(Primitive("np_einsum", VARIADIC, kind_rule=_einsum_kind, derivative="rule",
+                       jvp_rule=_einsum_jvp, vjp_rule=_einsum_vjp,
+                       evaluator=lambda lib, *ops, subscripts: np.einsum(subscripts, *ops)))
+    register(Primitive("astype", 1, kind_rule=_astype_kind, derivative="rule",
+                       jvp_rule=_astype_jvp, vjp_rule=_astype_vjp,
+                       evaluator=lambda lib, x, dtype: (
+                           np.asarray(x).astype(dtype) if isinstance(x, np.ndarray)
+                           else getattr(np, dtype if dtype != "float" else "float64")(x)
+                           if dtype in _FLOAT_DTYPES else int(x))))
+    def linear_helper(name, nin, fn_name, vjp):
+        register(Primitive(name, nin, kind_rule=_array, derivative="rule",
+                           jvp_rule=_linear_jvp, vjp_rule=vjp,
+                           evaluator=_helper_eval(fn_name)))
+
+    linear_helper("cumsum_bar", 2, "_cumsum_bar", _transpose_by("np_cumsum", keep=2))
+    linear_helper("repeat_bar", 3, "_repeat_bar", _transpose_by("np_repeat", keep=2))
+    linear_helper("tile_bar", VARIADIC, "_tile_bar", _transpose_by("np_tile", keep=2))
+    linear_helper("diag_bar", 2, "_diag_bar", _transpose_by("np_diag", keep=2))
+    linear_helper("sort_tangent", 2, "_sort_tangent", _transpose_by("sort_bar"))
+    linear_helper("sort_bar", 2, "_sort_bar", _transpose_by("sort_tangent"))
+    # np.linalg.slogdet(A): log|det A| (differentiable) and its sign (piecewise constant)
+    register(Primitive("logabsdet", 1, kind_rule=lambda k, a: _F, derivative="rule",
+                       jvp_rule=_logabsdet_jvp, vjp_rule=_logabsdet_vjp,
+                       evaluator=lambda lib, a, **_: np.linalg.slogdet(a)[1]))
+    register(Primitive("slogdet_sign", 1, kind_rule=lambda k, a: _F, derivative="rule",
+                       jvp_rule=_no_derivative_jvp, vjp_rule=_no_derivative_vjp,
+                       evaluator=lambda lib, a, **_: np.linalg.slogdet(a)[0]))
+    register(Primitive("cholesky", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_cholesky_jvp, vjp_rule=_cholesky_vjp,
+                       evaluator=lambda lib, a, **_: np.linalg.cholesky(a)))
+    # np.linalg.eigh(A)[part] (0: eigenvalues, 1: eigenvectors), singular values
+    register(Primitive("eigh", 1, kind_rule=_array, derivative="rule", jvp_rule=_eigh_jvp,
+                       vjp_rule=_eigh_vjp,
+                       evaluator=lambda lib, a, part: np.linalg.eigh(a)[part]))
+    register(Primitive("svd_values", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_svd_values_jvp, vjp_rule=_svd_values_vjp,
+                       evaluator=lambda lib, a, **_: np.linalg.svd(a, compute_uv=False)))
+    # the singular vectors: values, with no derivative rule yet (differentiating through
+    # one is refused, never taken as 0)
+    register(Primitive("svd_vectors", 1, kind_rule=_array, derivative="none",
+                       rule_missing=True,
+                       evaluator=lambda lib, a, part: np.linalg.svd(a, full_matrices=False)[
+                           part]))
+    helper("eigh_tangent", 2, _array, "_eigh_tangent")
+    helper("eigh_bar", 2, _array, "_eigh_bar")
+    helper("svd_values_tangent", 2, _array, "_svd_values_tangent")
+    helper("svd_values_bar", 2, _array, "_svd_values_bar")
+    helper("cholesky_tangent", 2, _array, "_cholesky_tangent")
+    helper("cholesky_bar", 2, _array, "_cholesky_bar")
+    helper("pad_bar", 2, _array, "_pad_bar")
+    helper("cumprod_tangent", 2, _array, "_cumprod_tangent")
+    helper("cumprod_bar", 2, _array, "_cumprod_bar")
+    register(Primitive("join_bar", VARIADIC, kind_rule=_array, derivative="rule",
+                       jvp_rule=_linear_jvp, vjp_rule=_join_bar_vjp,
+                       evaluator=_helper_eval("_join_bar")))
+    helper("einsum_bar", VARIADIC, _array, "_einsum_bar")
+    # ints: which element, how many, where (no derivative flows through an index)
+    for name in ("argmax", "argmin", "argsort", "count_nonzero"):
+        register(Primitive(f"np_{name}", 1, kind_rule=_array if name == "argsort" else _arg_kind,
+                           derivative="none",
+                           evaluator=lambda lib, x, _f=name, **a: getattr(np, _f)(x, **a)))
+    register(Primitive("np_searchsorted", 2,
+                       kind_rule=lambda k, a: _I if k[1] is not _A else _A,
+                       derivative="none",
+                       evaluator=lambda lib, a, v, **kw: np.searchsorted(a, v, **kw)))
 
     # shapes and constructors: no derivative flows through them
     def constant(name, nin, kind_rule, fn):

@@ -290,11 +290,297 @@ def _cofactor(a):
     return sign[..., None, None] * np.matmul(u * _prod_others(s, axis=-1)[..., None, :], vh)
 ''')
 
+_helper("_polygamma", """
+def _polygamma(n, x):
+    \"\"\"The polygamma function psi^(n)(x) (n = 0: digamma), for a number or an array:
+    the recurrence psi^(n)(x) = psi^(n)(x + 1) - (-1)^n n! / x^(n+1) up to x >= 10, then the
+    asymptotic series (error below 1e-16 there); digamma below 0.5 by the reflection
+    psi(x) = psi(1 - x) - pi / tan(pi x).  Poles (x = 0, -1, ...) give inf or nan.\"\"\"
+    x = np.asarray(x, dtype=float)
+    if n == 0:
+        reflect = x < 0.5
+        shift = np.where(reflect, np.pi / np.tan(np.pi * x), 0.0)
+        x = np.where(reflect, 1.0 - x, x)
+    fact = float(np.prod(np.arange(1, n + 1)))
+    acc = np.zeros(np.shape(x))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        while True:
+            low = x < 10.0
+            if not np.any(low):
+                break
+            acc = acc + np.where(low, (-1.0) ** n * fact / np.where(low, x, 1.0) ** (n + 1), 0.0)
+            x = np.where(low, x + 1.0, x)
+        bern = (1.0 / 6, -1.0 / 30, 1.0 / 42, -1.0 / 30, 5.0 / 66, -691.0 / 2730, 7.0 / 6)
+        if n == 0:
+            series = np.log(x) - 0.5 / x
+            for k, b in enumerate(bern, start=1):
+                series = series - b / (2 * k * x ** (2 * k))
+            out = series - acc - shift
+        else:
+            sign = (-1.0) ** (n + 1)
+            series = fact / (n * x ** n) + fact / (2.0 * x ** (n + 1))
+            term = fact / n  # (2k + n - 1)! / (2k)!, from k = 0 up
+            for k, b in enumerate(bern, start=1):
+                term = term * (2 * k + n - 1) * (2 * k + n - 2) / ((2 * k) * (2 * k - 1))
+                series = series + b * term / x ** (2 * k + n)
+            out = sign * series - acc
+    return out if out.ndim else float(out)
+""")
+
+_helper("_cumsum_bar", """
+def _cumsum_bar(g, x, axis=None):
+    \"\"\"The adjoint of np.cumsum(x, axis): the running sum of g from the end.\"\"\"
+    g = np.broadcast_to(g, np.shape(x) if axis is not None else (np.size(x),))
+    if axis is None:
+        return np.reshape(np.cumsum(g[::-1])[::-1], np.shape(x))
+    return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+""")
+
+_helper("_cumprod_grad", """
+def _cumprod_grad(x, t, g, axis=None):
+    \"\"\"The tangent (t given) or the adjoint (g given) of np.cumprod(x, axis).  Without
+    zeros in x, by one division: y * cumsum(t / x), or revcumsum(g * y) / x.  With a zero,
+    exactly, by the recurrences along the axis (never a division by zero).\"\"\"
+    shape = np.shape(x)
+    x = np.asarray(x, dtype=float)
+    if t is not None:
+        t = np.broadcast_to(t, shape)
+    if axis is None:
+        x, axis = np.ravel(x), 0
+        t = None if t is None else np.ravel(t)
+    y = np.moveaxis(np.cumprod(x, axis=axis), axis, 0)
+    x = np.moveaxis(x, axis, 0)
+    nonzero = np.all(x != 0)
+    if t is not None:
+        t = np.moveaxis(t, axis, 0)
+        if nonzero:
+            out = y * np.cumsum(t / x, axis=0)
+        else:
+            out, dp, p = np.empty_like(y), 0.0, 1.0
+            for j in range(len(x)):
+                dp, p = dp * x[j] + p * t[j], p * x[j]
+                out[j] = dp
+        return np.moveaxis(out, 0, axis)
+    g = np.moveaxis(np.broadcast_to(g, np.moveaxis(y, 0, axis).shape), axis, 0)
+    if nonzero:
+        out = np.cumsum((g * y)[::-1], axis=0)[::-1] / x
+    else:
+        out, s = np.empty_like(y), 0.0
+        for i in range(len(x) - 1, -1, -1):
+            s = g[i] + (x[i + 1] * s if i + 1 < len(x) else 0.0)
+            out[i] = (y[i - 1] if i else 1.0) * s
+    return np.reshape(np.moveaxis(out, 0, axis), shape)
+""")
+
+_helper("_sort_tangent", """
+def _sort_tangent(t, x, axis=-1):
+    \"\"\"The tangent of np.sort(x, axis): t in the order that sorts x (stable for ties).\"\"\"
+    t = np.broadcast_to(t, np.shape(x))
+    if axis is None:
+        return np.ravel(t)[np.argsort(x, axis=None, kind="stable")]
+    return np.take_along_axis(t, np.argsort(x, axis=axis, kind="stable"), axis=axis)
+""")
+
+_helper("_sort_bar", """
+def _sort_bar(g, x, axis=-1):
+    \"\"\"The adjoint of np.sort(x, axis): g put back where each sorted value came from.\"\"\"
+    order = np.argsort(x, axis=axis, kind="stable")
+    out = np.zeros(np.shape(x) if axis is not None else np.size(x))
+    g = np.broadcast_to(g, np.shape(out))
+    if axis is None:
+        out[order] = g
+        return np.reshape(out, np.shape(x))
+    np.put_along_axis(out, order, g, axis=axis)
+    return out
+""")
+
+_helper("_repeat_bar", """
+def _repeat_bar(g, x, repeats, axis=None):
+    \"\"\"The adjoint of np.repeat(x, repeats, axis) for an int repeats: the copies summed.\"\"\"
+    shape = np.shape(x)
+    if axis is None:
+        g = np.broadcast_to(g, (np.size(x) * repeats,))
+        return np.reshape(np.sum(np.reshape(g, (-1, repeats)), axis=1), shape)
+    axis = axis % len(shape)
+    out = shape[:axis] + (shape[axis] * repeats,) + shape[axis + 1:]
+    g = np.reshape(np.broadcast_to(g, out), shape[:axis] + (shape[axis], repeats)
+                   + shape[axis + 1:])
+    return np.sum(g, axis=axis + 1)
+""")
+
+_helper("_tile_bar", """
+def _tile_bar(g, x, *reps):
+    \"\"\"The adjoint of np.tile(x, reps): the copies summed.\"\"\"
+    shape = np.shape(x)
+    d = max(len(reps), len(shape))
+    xs = (1,) * (d - len(shape)) + tuple(shape)
+    rs = (1,) * (d - len(reps)) + reps
+    g = np.broadcast_to(g, tuple(r * n for r, n in zip(rs, xs)))
+    g = np.reshape(g, tuple(v for pair in zip(rs, xs) for v in pair))
+    return np.reshape(np.sum(g, axis=tuple(range(0, 2 * d, 2))), shape)
+""")
+
+_helper("_diag_bar", """
+def _diag_bar(g, x, k=0):
+    \"\"\"The adjoint of np.diag(x, k): the diagonal of g (x a vector), or g placed on the
+    k-th diagonal of zeros of x's shape (x a matrix).\"\"\"
+    if np.ndim(x) == 1:
+        return np.diagonal(np.broadcast_to(g, (len(x) + abs(k),) * 2), k).copy()
+    out = np.zeros(np.shape(x))
+    i = np.arange(len(np.diagonal(out, k)))
+    out[i + max(-k, 0), i + max(k, 0)] = g
+    return out
+""")
+
+_helper("_join_bar", """
+def _join_bar(g, *pieces, how, k):
+    \"\"\"The adjoint of piece k of np.<how>(pieces) (hstack, vstack, column_stack): its
+    block of g, in its own shape.\"\"\"
+    shapes = [np.shape(p) for p in pieces]
+    if how == "vstack":
+        sizes, axis = [s[0] if len(s) > 1 else 1 for s in shapes], 0
+    elif how == "column_stack":
+        sizes, axis = [s[1] if len(s) > 1 else 1 for s in shapes], 1
+    else:  # hstack: along axis 1, or 0 for 1-D pieces
+        axis = 0 if all(len(s) <= 1 for s in shapes) else 1
+        sizes = [s[axis] if len(s) > axis else 1 for s in shapes]
+    start = sum(sizes[:k])
+    block = np.take(g, np.arange(start, start + sizes[k]), axis=axis)
+    return np.reshape(block, shapes[k])
+""")
+
+_helper("_einsum_bar", """
+def _einsum_bar(g, *ops, subscripts, k):
+    \"\"\"The adjoint of operand k of np.einsum(subscripts, *ops) (explicit '->'): g
+    contracted with the other operands to k's own letters; letters only k has are
+    broadcast, and a letter k repeats (a diagonal) gets g on that diagonal only.\"\"\"
+    ins, out = subscripts.replace(" ", "").split("->")
+    ins = ins.split(",")
+    mine = ins[k]
+    letters = "".join(dict.fromkeys(mine))
+    seen = set(out).union(*(set(s) for j, s in enumerate(ins) if j != k))
+    have = "".join(c for c in letters if c in seen)
+    others = [ops[j] for j in range(len(ops)) if j != k]
+    spec = ",".join([out] + [s for j, s in enumerate(ins) if j != k]) + "->" + have
+    part = np.einsum(spec, g, *others)
+    sizes = {c: n for c, n in zip(mine, np.shape(ops[k]))}
+    part = np.reshape(part, [sizes[c] if c in have else 1 for c in letters])
+    part = np.broadcast_to(part, [sizes[c] for c in letters])
+    if len(letters) == len(mine):
+        return np.array(part, dtype=float)
+    result = np.zeros(np.shape(ops[k]))
+    diagonal = np.einsum(mine + "->" + letters, result)  # a writable view of the diagonal
+    diagonal[...] = part
+    return result
+""")
+
+_helper("_cumprod_tangent", """
+def _cumprod_tangent(x, t, axis=None):
+    \"\"\"The tangent of np.cumprod(x, axis) for the tangent t of x.\"\"\"
+    return _cumprod_grad(x, t, None, axis)
+""")
+
+_helper("_cumprod_bar", """
+def _cumprod_bar(g, x, axis=None):
+    \"\"\"The adjoint of np.cumprod(x, axis): x's adjoint for the result's adjoint g.\"\"\"
+    return _cumprod_grad(x, None, g, axis)
+""")
+
+_helper("_cholesky_tangent", """
+def _cholesky_tangent(L, dA):
+    \"\"\"The tangent of L = np.linalg.cholesky(A) for a tangent dA of A (of its lower
+    triangle, which is all cholesky reads): L Phi(L^-1 S L^-T), S the symmetric matrix of
+    dA's lower triangle, Phi the lower triangle with half the diagonal.\"\"\"
+    dA = np.broadcast_to(dA, np.shape(L))
+    S = np.tril(dA) + np.swapaxes(np.tril(dA, -1), -1, -2)
+    P = np.linalg.solve(L, np.swapaxes(np.linalg.solve(L, S), -1, -2))
+    P = np.tril(P) - 0.5 * P * np.eye(np.shape(L)[-1])
+    return L @ P
+""")
+
+_helper("_cholesky_bar", """
+def _cholesky_bar(g, L):
+    \"\"\"The adjoint of A in L = np.linalg.cholesky(A) (on A's lower triangle, which is all
+    cholesky reads): G = L^-T Phi(L^T g) L^-1, then tril(G + G^T) - diag(G).\"\"\"
+    g = np.broadcast_to(g, np.shape(L))
+    M = np.swapaxes(L, -1, -2) @ g
+    eye = np.eye(np.shape(L)[-1])
+    Y = np.tril(M) - 0.5 * M * eye
+    Lt = np.swapaxes(L, -1, -2)
+    Z = np.linalg.solve(Lt, np.swapaxes(Y, -1, -2))
+    G = np.linalg.solve(Lt, np.swapaxes(Z, -1, -2))
+    return np.tril(G + np.swapaxes(G, -1, -2)) - G * eye
+""")
+
+_helper("_pad_bar", """
+def _pad_bar(g, x, widths=0):
+    \"\"\"The adjoint of np.pad(x, widths): the middle of g, where x was.\"\"\"
+    shape = np.shape(x)
+    w = np.broadcast_to(np.asarray(widths, dtype=int).reshape(-1, 2)
+                        if np.ndim(widths) else np.full((1, 2), widths), (len(shape), 2))
+    g = np.broadcast_to(g, tuple(n + a + b for n, (a, b) in zip(shape, w)))
+    return np.array(g[tuple(slice(a, a + n) for n, (a, b) in zip(shape, w))], dtype=float)
+""")
+
+_helper("_eigh_tangent", """
+def _eigh_tangent(a, da, part):
+    \"\"\"The tangent of np.linalg.eigh(a)[part] (0: eigenvalues, 1: eigenvectors) for a
+    tangent da of a's lower triangle (all eigh reads): with S the symmetric matrix of it,
+    dw = diag(V^T S V) and dV = V (F * (V^T S V)), F_ij = 1 / (w_j - w_i) off the
+    diagonal.  Repeated eigenvalues make F infinite: their eigenvectors are not
+    differentiable (the eigenvalues are).\"\"\"
+    w, v = np.linalg.eigh(a)
+    da = np.broadcast_to(da, np.shape(a))
+    s = np.tril(da) + np.swapaxes(np.tril(da, -1), -1, -2)
+    m = np.swapaxes(v, -1, -2) @ s @ v
+    if part == 0:
+        return np.diagonal(m, axis1=-2, axis2=-1).copy()
+    gap = w[..., None, :] - w[..., :, None]
+    off = ~np.eye(np.shape(a)[-1], dtype=bool)
+    f = np.divide(1.0, gap, out=np.zeros_like(gap), where=off)
+    return v @ (f * m)
+""")
+
+_helper("_eigh_bar", """
+def _eigh_bar(g, a, part):
+    \"\"\"The adjoint of a (its lower triangle, as eigh reads it) for the adjoint g of
+    np.linalg.eigh(a)[part]: G = V (diag(g) or F * (V^T g)) V^T, then
+    tril(G + G^T) - diag(G).\"\"\"
+    w, v = np.linalg.eigh(a)
+    vt = np.swapaxes(v, -1, -2)
+    if part == 0:
+        inner = np.broadcast_to(g, np.shape(w))[..., None, :] * np.eye(np.shape(a)[-1])
+    else:
+        gap = w[..., None, :] - w[..., :, None]
+        off = ~np.eye(np.shape(a)[-1], dtype=bool)
+        f = np.divide(1.0, gap, out=np.zeros_like(gap), where=off)
+        inner = f * (vt @ np.broadcast_to(g, np.shape(v)))
+    big = v @ inner @ vt
+    return np.tril(big + np.swapaxes(big, -1, -2)) - big * np.eye(np.shape(a)[-1])
+""")
+
+_helper("_svd_values_tangent", """
+def _svd_values_tangent(a, da):
+    \"\"\"The tangent of the singular values of a: diag(U^T da V) (distinct, nonzero
+    singular values).\"\"\"
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    da = np.broadcast_to(da, np.shape(a))
+    return np.einsum("...ji,...jk,...ik->...i", u, da, vh)
+""")
+
+_helper("_svd_values_bar", """
+def _svd_values_bar(g, a):
+    \"\"\"The adjoint of a for the adjoint g of its singular values: U diag(g) V^T.\"\"\"
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return (u * np.broadcast_to(g, np.shape(s))[..., None, :]) @ vh
+""")
+
 # helpers that call other helpers
 _NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",),
           "_mean_bar": ("_sum_bar",), "_sum_to": ("_unbroadcast", "_broadcast_like"),
           "_broadcast_like": ("_broadcast_shape",), "_broadcast_size": ("_broadcast_shape",),
-          "_cofactor": ("_prod_others",)}
+          "_cofactor": ("_prod_others",), "_cumprod_tangent": ("_cumprod_grad",),
+          "_cumprod_bar": ("_cumprod_grad",)}
 
 
 def with_dependencies(names: set[str]) -> list[str]:

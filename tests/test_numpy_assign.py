@@ -473,8 +473,8 @@ def err_callee_changes_caller(x):
     return np.sum(h)
 
 
-def err_hstack(a, b):
-    return np.sum(np.hstack([a, b]))
+def err_dstack(a, b):
+    return np.sum(np.dstack([a, b]))
 
 
 def err_concatenate_name(a):
@@ -501,7 +501,7 @@ def err_assign_list_into_array(x):
     (err_view_read_in_loop, 6, "`r` may be a view of it"),
     (err_alias, 3, "same array as `g`"),
     (err_callee_changes_caller, 1, "the caller passed in"),
-    (err_hstack, 1, "np.hstack"),
+    (err_dstack, 1, "np.dstack"),
     (err_concatenate_name, 2, "list of arrays written in the call"),
     (err_axis_not_constant, 1, "must be a constant"),
     (err_assign_list_into_array, 2, "number or an array"),
@@ -521,7 +521,7 @@ def test_error_argument_hint_says_copy():
         s2sad.grad(err_assign_argument)
     assert "x.copy()" in str(info.value) and "np.array(x)" in str(info.value)
     with pytest.raises(s2sad.S2SADError) as info:
-        s2sad.grad(err_hstack)
+        s2sad.grad(err_dstack)
     assert "np.concatenate" in str(info.value)
 
 

@@ -19,7 +19,9 @@ constant-exponent rule (DESIGN §3: no ``log(x)`` for ``x ** 3``).
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +86,18 @@ class Spec:
 
 
 SMOOTH_PTS = ((-2.5,), (-0.3,), (0.0,), (1.2,), (3.0,))
+# SciPy is an optional dependency: its spellings are tested where it is installed
+HAVE_SCIPY = importlib.util.find_spec("scipy") is not None
+
+
+def _scipy(*spellings: str) -> tuple[str, ...]:
+    return spellings if HAVE_SCIPY else ()
+
+
+def _truncated_div(a, b):
+    """trunc(a / b), written independently of the table's fmod."""
+    return sp.Piecewise((sp.floor(a / b), a / b >= 0), (sp.ceiling(a / b), True))
+
 PAIR_PTS = ((1.5, 2.0), (-0.7, 0.4), (2.5, -1.25), (-3.0, -0.5))
 
 SPECS: list[Spec] = [
@@ -111,7 +125,10 @@ SPECS: list[Spec] = [
          bounds=(POS,), attrs={"exponent": 0.5}, label="powc-0.5"),
     Spec("powc", lambda a: a**0, ("x ** 0",), ((-1.5,), (0.0,), (2.0,)),
          attrs={"exponent": 0}, label="powc-0"),
-    Spec("mod", None, ("x % y",), ((5.3, 2.0), (-5.3, 2.0), (5.3, -2.0), (0.7, 3.0))),
+    Spec("mod", None, ("x % y", "np.mod(x, y)", "np.remainder(x, y)"),
+         ((5.3, 2.0), (-5.3, 2.0), (5.3, -2.0), (0.7, 3.0))),
+    Spec("fmod", lambda a, b: a - b * _truncated_div(a, b), ("math.fmod(x, y)", "np.fmod(x, y)"),
+         ((5.3, 2.0), (-5.3, 2.0), (5.3, -2.0), (0.7, 3.0), (-0.7, -3.0))),
     # -- elementwise functions -----------------------------------------------------------------
     Spec("sin", sp.sin, ("math.sin(x)", "np.sin(x)"), SMOOTH_PTS),
     Spec("cos", sp.cos, ("math.cos(x)", "np.cos(x)"), SMOOTH_PTS),
@@ -157,6 +174,42 @@ SPECS: list[Spec] = [
          ((1.0, 2.0), (-1.5, 0.5), (30.0, -2.0), (-0.7, -0.2), (0.0, 0.0))),
     Spec("log_base", lambda a, b: sp.log(a, b), ("math.log(x, y)",),
          ((2.0, 10.0), (0.01, 2.0), (5.0, 0.5), (0.7, 3.0)), bounds=(POS, POS)),
+    # -- special functions (log-gamma's derivative is digamma: the runtime helper _polygamma
+    # without SciPy, scipy.special.polygamma where the source used SciPy) ---------------------
+    Spec("gammaln", sp.loggamma, ("math.lgamma(x)", *_scipy("scipy.special.gammaln(x)")),
+         ((-2.5,), (-0.3,), (0.7,), (3.0,), (12.5,), (150.0,)), h=1e-3),
+    Spec("gamma", sp.gamma, ("math.gamma(x)", *_scipy("scipy.special.gamma(x)")),
+         ((-2.5,), (-0.3,), (0.7,), (3.0,), (12.5,)), h=1e-3),
+    Spec("polygamma", None, _scipy("scipy.special.digamma(x)", "scipy.special.psi(x)",
+                                   "scipy.special.polygamma(2, x)"),
+         ((-2.5,), (-0.3,), (0.7,), (3.0,), (12.5,)), partials=False, h=1e-3),
+    *([Spec("ndtr", lambda a: sp.erfc(-a / sp.sqrt(2)) / 2,
+            ("scipy.special.ndtr(x)", "scipy.stats.norm.cdf(x)"),
+            ((-30.0,), (-2.5,), (0.0,), (1.2,), (8.0,))),
+       Spec("log_ndtr", lambda a: sp.log(sp.erfc(-a / sp.sqrt(2)) / 2),
+            ("scipy.special.log_ndtr(x)", "scipy.stats.norm.logcdf(x)"),
+            ((-40.0,), (-5.0,), (0.0,), (3.0,), (9.0,))),
+       Spec("erfinv", sp.erfinv, ("scipy.special.erfinv(x)",),
+            ((-0.99,), (-0.3,), (0.0,), (0.5,), (0.999,)), bounds=(UNIT,)),
+       Spec("erfcinv", sp.erfcinv, ("scipy.special.erfcinv(x)",),
+            ((0.01,), (0.5,), (1.0,), (1.7,), (1.99,)), bounds=((0.0, 2.0),),
+            partials=False),  # SymPy evaluates erfcinv to a complex number here
+       # Bessel functions: the order is a constant operand (partials=False: one argument)
+       Spec("besselj", None, ("scipy.special.j0(x)", "scipy.special.j1(x)",
+                              "scipy.special.jn(3, x)", "scipy.special.jv(2, x)"),
+            ((-2.5,), (-0.3,), (0.7,), (6.0,)), partials=False),
+       Spec("bessely", None, ("scipy.special.y0(x)", "scipy.special.y1(x)",
+                              "scipy.special.yv(2.5, x)", "scipy.special.yn(2, x)"),
+            ((0.3,), (1.7,), (6.0,)), bounds=(POS,), partials=False),
+       Spec("besseli", None, ("scipy.special.i0(x)", "scipy.special.i1(x)",
+                              "scipy.special.iv(2, x)"),
+            ((-2.5,), (-0.3,), (0.7,), (6.0,)), partials=False)]
+      if HAVE_SCIPY else []),
+    Spec("cbrt", lambda a: sp.sign(a) * sp.Abs(a) ** sp.Rational(1, 3),
+         ("np.cbrt(x)", *(("math.cbrt(x)",) if sys.version_info >= (3, 11) else ())),
+         ((-8.0,), (-0.3,), (0.5,), (27.0,))),
+    Spec("sinc", lambda a: sp.sin(sp.pi * a) / (sp.pi * a), ("np.sinc(x)",),
+         ((-2.5,), (-0.3,), (0.7,), (3.2,))),
     Spec("max2", sp.Max, ("max(x, y)", "np.maximum(x, y)"), PAIR_PTS),
     Spec("min2", sp.Min, ("min(x, y)", "np.minimum(x, y)"), PAIR_PTS),
     # -- piecewise constant: derivative 0 ------------------------------------------------------
@@ -169,14 +222,17 @@ SPECS: list[Spec] = [
     Spec("round", None, ("round(x)",), ((-2.2,), (0.2,), (3.7,)),
          zero=True, jumps=((-1.5,), (0.5,), (2.5,))),
     Spec("sign", None, ("np.sign(x)",), ((-2.5,), (0.5,), (3.7,)), zero=True, jumps=((0.0,),)),
-    Spec("floordiv", None, ("x // y",), ((5.3, 2.0), (-5.3, 2.0), (5.3, -2.0)),
+    Spec("floordiv", None, ("x // y", "np.floor_divide(x, y)"),
+         ((5.3, 2.0), (-5.3, 2.0), (5.3, -2.0)),
          zero=True, jumps=((4.0, 2.0), (-3.0, 1.5))),
 ]
 
 # Primitives that cannot be spelled in straight-line Python: `select` is what an `if`
 # expression becomes (control flow is not supported yet); its partials are hand-written.
 # stop_gradient and custom primitives (@s2sad.primitive): tests/test_custom.py
-NOT_SPELLABLE = {"select", "stop_gradient", "same_value"}  # same_value: tests/test_quality.py
+NOT_SPELLABLE = {"select", "stop_gradient", "same_value"} | (  # same_value: test_quality.py
+    set() if HAVE_SCIPY else {"ndtr", "log_ndtr", "erfinv", "erfcinv", "besselj", "bessely",
+                              "besseli"})
 
 
 def _arglist(n: int) -> str:
@@ -184,7 +240,8 @@ def _arglist(n: int) -> str:
 
 
 def _build_module():
-    lines = ["import math", "", "import numpy as np", ""]
+    lines = ["import math", "", "import numpy as np", ""] + (
+        ["import scipy.special", "import scipy.stats", ""] if HAVE_SCIPY else [])
     names: dict[tuple[int, int], str] = {}
     for i, spec in enumerate(SPECS):
         for j, spelled in enumerate(spec.spellings):
@@ -259,6 +316,9 @@ def _independent_partials(spec: Spec, syms):
         # piecewise constant: ∂/∂a = 1, ∂/∂b = -floor(a/b) away from the jumps.
         a, b = syms
         return [sp.Integer(1), -sp.floor(a / b)]
+    if spec.prim == "fmod":  # the same, with trunc for floor
+        a, b = syms
+        return [sp.Integer(1), -_truncated_div(a, b)]
     form = spec.form(*syms)
     return [sp.diff(form, s) for s in syms]
 

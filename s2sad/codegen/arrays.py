@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from .. import primitives as P
 from .. import runtime
-from ..ir.core import Op
+from ..ir.core import Kind, Op
 
 HELPER_OF = {"zero_like": "_zero_like", "like_argument": "_like_argument",
              "one_array": "_one_array",
@@ -24,7 +24,22 @@ HELPER_OF = {"zero_like": "_zero_like", "like_argument": "_like_argument",
              "matmul_bar_a": "_matmul_bar_a", "matmul_bar_b": "_matmul_bar_b",
              "trace_bar": "_trace_bar", "index_bar": "_index_bar",
              "inner_bar_a": "_inner_bar_a", "inner_bar_b": "_inner_bar_b",
-             "prod_others": "_prod_others", "cofactor": "_cofactor"}
+             "prod_others": "_prod_others", "cofactor": "_cofactor",
+             "cumsum_bar": "_cumsum_bar", "repeat_bar": "_repeat_bar", "tile_bar": "_tile_bar",
+             "diag_bar": "_diag_bar", "sort_tangent": "_sort_tangent", "sort_bar": "_sort_bar",
+             "cumprod_tangent": "_cumprod_tangent", "cumprod_bar": "_cumprod_bar",
+             "join_bar": "_join_bar", "einsum_bar": "_einsum_bar",
+             "cholesky_tangent": "_cholesky_tangent", "cholesky_bar": "_cholesky_bar",
+             "pad_bar": "_pad_bar", "eigh_tangent": "_eigh_tangent", "eigh_bar": "_eigh_bar",
+             "svd_values_tangent": "_svd_values_tangent", "svd_values_bar": "_svd_values_bar"}
+# the attributes of the library layer's ops that their calls take as keywords
+_ATTR_KEYWORDS = ("k", "how", "subscripts", "side", "widths", "part")
+# np.<name>(x, ...) of the library layer's ops (their attributes as keywords)
+_LIBRARY_CALLS = {"np_flip": "flip", "np_roll": "roll", "np_triu": "triu", "np_tril": "tril",
+                  "np_cumsum": "cumsum", "np_cumprod": "cumprod", "np_repeat": "repeat",
+                  "np_diag": "diag", "np_sort": "sort", "np_argmax": "argmax",
+                  "np_argmin": "argmin", "np_argsort": "argsort",
+                  "np_count_nonzero": "count_nonzero", "np_searchsorted": "searchsorted"}
 assert set(HELPER_OF.values()) <= set(runtime.HELPERS)
 HELPER_NAMES = frozenset(runtime.HELPERS)
 
@@ -35,7 +50,7 @@ _NUMPY_CALLS = {"np_sum": "sum", "np_mean": "mean", "np_max": "max", "np_min": "
                 "np_zeros_like": "zeros_like", "np_ones_like": "ones_like", "eye": "eye",
                 "arange": "arange", "ndim": "ndim", "size": "size"}
 
-_LINALG_CALLS = frozenset({"inv", "det", "solve"})
+_LINALG_CALLS = frozenset({"inv", "det", "solve", "cholesky"})
 
 
 def _name(n: str) -> ast.Name:
@@ -98,7 +113,9 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
             args = [g, x, _index(op.attr("index"), dynamic, as_value=True)]
         elif name == "one_array":
             args = [*args, *(ast.Constant(op.attr(a)) for a in ("name", "function", "where"))]
-        return ast.Call(func=_name(helper), args=args, keywords=_keywords(op))
+        return ast.Call(func=_name(helper), args=args, keywords=_keywords(op) + [
+            ast.keyword(arg=a, value=ast.Constant(op.attr(a))) for a in _ATTR_KEYWORDS
+            if op.attr(a) is not None])
     if name == "size" and len(args) > 1:  # the size of several arrays broadcast together
         use_helper("_broadcast_size")
         return ast.Call(func=_name("_broadcast_size"), args=args, keywords=[])
@@ -108,6 +125,59 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
         if op.attr("dtype") == "float":  # an adjoint, of an argument that may hold ints
             expr.keywords.append(ast.keyword(arg="dtype", value=_name("float")))
         return expr
+    if name in _LIBRARY_CALLS:
+        expr = call(P.NUMPY, _LIBRARY_CALLS[name], args)
+        expr.keywords = _keywords(op) + [ast.keyword(arg=a, value=ast.Constant(op.attr(a)))
+                                         for a in _ATTR_KEYWORDS if op.attr(a) is not None]
+        return expr
+    if name in ("logabsdet", "slogdet_sign"):  # np.linalg.slogdet(A)[1], [0]
+        expr = call(P.NUMPY, "slogdet", args)
+        expr.func = ast.Attribute(ast.Attribute(expr.func.value, "linalg", ast.Load()),
+                                  "slogdet", ast.Load())
+        return ast.Subscript(value=expr, slice=ast.Constant(1 if name == "logabsdet" else 0),
+                             ctx=ast.Load())
+    if name == "np_axes":  # np.swapaxes(x, a, b), np.moveaxis(x, a, b), np.transpose(x, a)
+        extra = [op.attr("a")] + ([] if op.attr("b") is None else [op.attr("b")])
+        return call(P.NUMPY, op.attr("how"), [args[0], *(ast.Constant(v) for v in extra)])
+    if name in ("eigh", "svd_vectors", "svd_values"):  # np.linalg.eigh(A)[1], svd, …
+        linalg = ast.Attribute(call(P.NUMPY, "linalg", []).func, name.split("_")[0],
+                               ast.Load())
+        if name == "svd_values":
+            return ast.Call(func=linalg, args=args, keywords=[
+                ast.keyword(arg="compute_uv", value=ast.Constant(False))])
+        keywords = [] if name == "eigh" else [ast.keyword(arg="full_matrices",
+                                                          value=ast.Constant(False))]
+        return ast.Subscript(value=ast.Call(func=linalg, args=args, keywords=keywords),
+                             slice=ast.Constant(op.attr("part")), ctx=ast.Load())
+    if name == "np_pad":
+        expr = call(P.NUMPY, "pad", [args[0], ast.Constant(op.attr("widths"))])
+        if op.attr("fill"):
+            expr.keywords = [ast.keyword(arg="constant_values",
+                                         value=ast.Constant(op.attr("fill")))]
+        return expr
+    if name == "np_var":  # np.var(x, axis=..., ddof=..., keepdims=...)
+        expr = call(P.NUMPY, "var", args[:1])
+        expr.keywords = _keywords(op)
+        expr.keywords.insert(len(expr.keywords) - bool(op.attr("keepdims")),
+                             ast.keyword(arg="ddof", value=args[1]))
+        return expr
+    if name == "np_tile":
+        return call(P.NUMPY, "tile", [args[0], ast.Tuple(elts=args[1:], ctx=ast.Load())])
+    if name == "atleast":
+        return call(P.NUMPY, f"atleast_{op.attr('n')}d", args)
+    if name == "np_join":
+        return call(P.NUMPY, op.attr("how"), [ast.List(elts=args, ctx=ast.Load())])
+    if name == "np_einsum":
+        return call(P.NUMPY, "einsum", [ast.Constant(op.attr("subscripts")), *args])
+    if name == "astype":
+        dtype = op.attr("dtype")
+        if op.results[0].kind is Kind.ARRAY:
+            return ast.Call(func=ast.Attribute(args[0], "astype", ast.Load()),
+                            args=[_name(dtype) if dtype in ("float", "int") else
+                                  call(P.NUMPY, dtype, []).func], keywords=[])
+        if dtype in ("float", "int"):
+            return ast.Call(func=_name(dtype), args=args, keywords=[])
+        return call(P.NUMPY, dtype, args)
     if name == "matmul":
         spelling = op.attr("spelling", "@")
         if spelling == "@":

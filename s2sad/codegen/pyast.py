@@ -50,9 +50,9 @@ from ..ir.core import (
 from . import arrays, njit
 
 MAX_OPS = 6
-MODULE_NAMES = {P.MATH: "math", P.NUMPY: "np"}
+MODULE_NAMES = {P.MATH: "math", P.NUMPY: "np", P.SCIPY: "scipy.special"}
 # Names generated code refers to: never given to a value.
-RESERVED = frozenset({"math", "np", "numpy", "abs", "max", "min", "pow", "round", "int",
+RESERVED = frozenset({"math", "np", "numpy", "scipy", "abs", "max", "min", "pow", "round", "int",
                       "float", "range", "reversed", "len", "list", "zip", "hasattr",
                       "slice"}) | frozenset(keyword.kwlist) | arrays.HELPER_NAMES | (
     njit.RESERVED) | frozenset(njit.HELPERS)
@@ -461,6 +461,13 @@ class _FunctionWriter:
     def _call(self, lib: str, fname: str, args: list[ast.expr]) -> ast.expr:
         if lib == P.BUILTIN:
             func: ast.expr = _name(fname)
+        elif lib == P.HELPER:  # a helper of s2sad.runtime, defined in the module
+            self._use_helper(fname)
+            func = _name(fname)
+        elif lib == P.SCIPY and self.numba:
+            raise njit.refuse(f"`scipy.special.{fname}`", self.loc,
+                              why="Numba's nopython mode does not type scipy.special's "
+                                  "functions")
         else:
             self.modules.add(lib)
             func = ast.Attribute(_name(MODULE_NAMES[lib]), fname, ast.Load())
@@ -1403,6 +1410,8 @@ def module(fns: list[Function | tuple[list[ast.stmt], set[str]]],
         body.append(ast.Import(names=[ast.alias(name="math")]))
     if P.NUMPY in modules:
         body.append(ast.Import(names=[ast.alias(name="numpy", asname="np")]))
+    if P.SCIPY in modules:  # only where the user's source called SciPy itself
+        body.append(ast.Import(names=[ast.alias(name="scipy.special")]))
     for module_name, fname in imports:
         body.append(ast.ImportFrom(module=module_name, names=[ast.alias(name=fname)], level=0))
     body.extend(defs)

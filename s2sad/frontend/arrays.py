@@ -29,6 +29,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
+from .. import library
 from .. import primitives as P
 from ..ir.core import Kind, Static, Value, values_read
 
@@ -88,18 +89,12 @@ _LIST_METHODS = {
 # ops whose result may share memory with their array operand (a NumPy view): the
 # function does not own such a result, so it may not assign into it
 VIEWS = {"np_index", "transpose", "reshape", "ravel", "reshape_like", "select", "swapaxes",
-         "expand_dims", "squeeze"}
+         "expand_dims", "squeeze", "np_flip", "atleast", "np_diag", "astype", "np_axes"}
 # array functions s2sad knows but cannot differentiate yet: say so, and what to use
 ARRAY_LATER = {
-    "hstack": "use np.concatenate([...], axis=...) (or np.stack) with an explicit axis",
-    "vstack": "use np.stack([...], axis=0) or np.concatenate([...], axis=0) with an explicit "
-              "axis",
-    "cumsum": "write the running sum as a loop into a new array: `c = np.zeros(len(x)); s = "
-              "0.0`, then `for i in range(len(x)): s = s + x[i]; c[i] = s`",
-    "sort": "sort the values before calling the differentiated function",
-    "argmax": "np.max(x) is the largest value; for its index, loop over the indices",
-    "argmin": "np.min(x) is the smallest value; for its index, loop over the indices",
-    "einsum": "use `@` and `np.sum`", "tensordot": "use `@`",
+    "tensordot": "use `@` or np.einsum with explicit subscripts",
+    "dstack": "use np.stack([...], axis=-1) of 2-D pieces, or np.concatenate([...], axis=2) "
+              "with an explicit axis",
 }
 
 
@@ -412,6 +407,21 @@ class ArrayMixin:
                                why="it decides the shape of the result, which s2sad must know "
                                    "when it compiles", hint=f"write {what}=0, {what}=(0, 1) …")
 
+    def _norm_order(self, node: ast.expr | None, ctx) -> Any:
+        """The ``ord`` of np.linalg.norm: None, "fro", or a nonzero number (np.inf too)."""
+        if node is None:
+            return None
+        if isinstance(node, ast.Constant) and node.value in (None, "fro"):
+            return node.value
+        value = self.b.const_value(self.value(node, ctx))
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 1 or (
+                value == float("-inf")):
+            return value
+        raise self.unsupported(ctx.pf, node, "this `ord` of `np.linalg.norm` is not supported",
+                               why="s2sad has the Frobenius norm and the vector p-norms "
+                                   "(p >= 1, np.inf, -np.inf)",
+                               hint='ord="fro", ord=2, ord=1 or ord=np.inf with an int axis')
+
     def _reduce(self, prim: str, x: Value, axis_node, keep_node, node, ctx, hint) -> Value:
         axis = self._static(axis_node, ctx, "axis")
         keepdims = bool(self._static(keep_node, ctx, "keepdims"))
@@ -463,18 +473,37 @@ class ArrayMixin:
                                 kw.get("keepdims"), node, ctx, hint)
         if name == "linalg.norm":
             # the 2-norm (Frobenius for a matrix), of the whole array or along `axis`:
-            # np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+            # np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims)); other vector norms
+            # (ord=1, np.inf, -np.inf, p) along an int axis, from np.abs
             kw = self._keywords(node, ctx, ("axis", "keepdims", "ord"), spelled)
-            if len(args) != 1 or "ord" in kw:
-                raise self.unsupported(ctx.pf, node, "only `np.linalg.norm(x)` and "
-                                       "`np.linalg.norm(x, axis=k)` (the 2-norm or Frobenius "
-                                       "norm) are supported",
-                                       hint="write other norms with np.sum and np.abs: "
-                                            "`np.sum(np.abs(x), axis=k)` is the 1-norm")
+            if not 1 <= len(args) <= 3:
+                raise self.unsupported(ctx.pf, node, "`np.linalg.norm` takes x, ord, axis")
+            ord_node = args[1] if len(args) > 1 else kw.get("ord")
+            axis_node = args[2] if len(args) > 2 else kw.get("axis")
+            order = self._norm_order(ord_node, ctx)
+            axis = self._static(axis_node, ctx, "axis")
             x = self.as_array(self.value(args[0], ctx), node, ctx)
-            sq = self._reduce("np_sum", self.emit("mul", [x, x], ctx, node), kw.get("axis"),
-                              kw.get("keepdims"), node, ctx, None)
-            return self.emit("sqrt", [sq], ctx, node, hint, lib=P.NUMPY)
+            if order in (None, "fro") or (order == 2 and isinstance(axis, int)):
+                sq = self._reduce("np_sum", self.emit("mul", [x, x], ctx, node), axis_node,
+                                  kw.get("keepdims"), node, ctx, None)
+                return self.emit("sqrt", [sq], ctx, node, hint, lib=P.NUMPY)
+            if not isinstance(axis, int) or isinstance(axis, bool):
+                raise self.unsupported(ctx.pf, ord_node, f"`np.linalg.norm` with ord={order!r} "
+                                       "needs an int axis", why="without one, the order means "
+                                       "a matrix norm for a matrix (the largest singular value "
+                                       "for 2, column sums for 1), which s2sad does not have",
+                                       hint="give the axis of the vectors: np.linalg.norm(x, "
+                                            f"ord={order!r}, axis=-1)")
+            a = self.emit("abs", [x], ctx, node, lib=P.NUMPY)
+            if order in (float("inf"), float("-inf")):
+                prim = "np_max" if order > 0 else "np_min"
+                return self._reduce(prim, a, axis_node, kw.get("keepdims"), node, ctx, hint)
+            if order == 1:
+                return self._reduce("np_sum", a, axis_node, kw.get("keepdims"), node, ctx, hint)
+            powered = self.emit("powc", [a], ctx, node, exponent=order)
+            total = self._reduce("np_sum", powered, axis_node, kw.get("keepdims"), node, ctx,
+                                 None)
+            return self.emit("powc", [total], ctx, node, hint, exponent=1.0 / order)
         if name in ("expand_dims", "squeeze"):
             kw = self._keywords(node, ctx, ("axis",), spelled)
             if not 1 <= len(args) <= 2:
@@ -543,6 +572,13 @@ class ArrayMixin:
                 return self.emit(name, [self.as_array(a, node, ctx),
                                            self.as_array(b, node, ctx)], ctx, node, hint)
             return self.matmul(a, b, node, ctx, hint, spelling=name)
+        if name == "transpose" and len(args) == 2:  # np.transpose(x, axes)
+            axes = self._static(args[1], ctx, "axes")
+            if not isinstance(axes, tuple):
+                raise self.unsupported(ctx.pf, args[1], "the axes of `np.transpose` must be a "
+                                       "tuple of ints", hint="np.transpose(x, (1, 0, 2))")
+            x = self.as_array(self.value(args[0], ctx), node, ctx)
+            return self.emit("np_axes", [x], ctx, node, hint, how="transpose", a=axes)
         if name in ("trace", "transpose", "ravel"):
             self._count(node, ctx, spelled, 1)
             x = self.as_array(self.value(args[0], ctx), node, ctx)
@@ -597,15 +633,20 @@ class ArrayMixin:
         spelled = f".{method}()"
         if method in ("all", "any") and not node.args and not node.keywords:
             return self.emit(f"np_{method}", [value], ctx, node, hint, lib=P.NUMPY)
+        if method in library.METHODS and not (isinstance(value, Value)
+                                              and value.kind is Kind.LIST):
+            # x.var(), x.cumsum(axis=0), x.astype(np.float32): the library layer's entry
+            return library.call(self, library.METHODS[method], node, ctx, hint, first=value)
         if method not in _METHODS:
             if isinstance(value, Value) and value.kind is Kind.LIST or method in _LIST_METHODS:
                 raise self.unsupported(ctx.pf, node.func, f"the list method `{spelled}` is not "
                                        "supported", why="s2sad's lists support `append`, "
                                        "indexing, `len`, item assignment and loops",
                                        hint=_LIST_METHODS.get(method) or _LIST_HINT)
+            methods = sorted(_METHODS | set(library.METHODS))
             raise self.unsupported(ctx.pf, node.func, f"the method `{spelled}` is not "
                                    "supported", hint="supported array methods: "
-                                   f"{', '.join(f'.{m}()' for m in sorted(_METHODS))}; or a "
+                                   f"{', '.join(f'.{m}()' for m in methods)}; or a "
                                    "NumPy function s2sad supports")
         x = self.as_array(value, node.func.value, ctx)
         args = node.args
@@ -635,7 +676,13 @@ class ArrayMixin:
             self._count(node, ctx, spelled, 0)
             return self.emit("ravel", [x], ctx, node, hint)
         if method == "transpose":
-            self._count(node, ctx, spelled, 0)
+            if args:  # x.transpose(1, 0, 2) or x.transpose((1, 0, 2))
+                axes = self._static(args[0] if len(args) == 1 else ast.Tuple(
+                    elts=list(args), ctx=ast.Load()), ctx, "axes")
+                if not isinstance(axes, tuple):
+                    raise self.unsupported(ctx.pf, node, "the axes of `.transpose()` must be "
+                                           "ints", hint="x.transpose(1, 0, 2)")
+                return self.emit("np_axes", [x], ctx, node, hint, how="transpose", a=axes)
             return self.emit("transpose", [x], ctx, node, hint)
         # reshape(n, m) or reshape((n, m))
         if len(args) == 1:

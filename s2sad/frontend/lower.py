@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import library
 from .. import primitives as P
 from ..errors import InternalError, NameResolutionError, S2SADError, UnsupportedError
 from ..ir.builder import Builder
@@ -54,6 +55,7 @@ from .resolve import (
     CustomRef,
     DataRef,
     FuncRef,
+    LibraryRef,
     ModuleRef,
     OtherModuleRef,
     PrimRef,
@@ -62,6 +64,7 @@ from .resolve import (
     classify,
     library_hint,
     library_member,
+    library_ref,
     numpy_member,
     wrap_hint,
 )
@@ -906,6 +909,14 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
                          "numpy")
             return got
         if isinstance(func, ast.Attribute):
+            chain, base = [], func
+            while isinstance(base, ast.Attribute):
+                chain.append(base.attr)
+                base = base.value
+            if isinstance(base, ast.Name) and base.id not in ctx.env:
+                got = library_ref(ctx.pf.resolver.lookup(base.id), chain[::-1])
+                if got is not None:  # scipy.special.gammaln, st.norm.logpdf, np.var
+                    return got
             if isinstance(func.value, ast.Name) and func.value.id not in ctx.env:
                 mod = ctx.pf.resolver.lookup(func.value.id)
                 if isinstance(mod, ModuleRef):
@@ -977,6 +988,14 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
             return self._inline_local(callee, node, ctx, hint)
         if isinstance(callee, ArrayFuncRef):
             return self.array_call(callee.name, node, ctx, hint)
+        if isinstance(callee, LibraryRef):
+            if callee.name not in library.TABLE:
+                raise self.unsupported(ctx.pf, node.func, f"`{spelled}` is not supported",
+                                       why=f"s2sad knows functions of `{callee.name}`, which "
+                                           "itself is not one",
+                                       hint="call one of its functions (README, \"What "
+                                            "s2sad differentiates\")")
+            return library.call(self, callee.name, node, ctx, hint)
         if node.keywords:
             if isinstance(callee, CustomRef):
                 raise self.unsupported(ctx.pf, node.keywords[0].value,
@@ -1316,7 +1335,7 @@ def _describe(value: Any) -> str:
 
 
 # compile-time function values: what a name may be bound to and called through
-_FUNCTIONS = (FuncRef, PrimRef, ArrayFuncRef, CustomRef, BuiltinRef, LocalFunction)
+_FUNCTIONS = (FuncRef, PrimRef, ArrayFuncRef, LibraryRef, CustomRef, BuiltinRef, LocalFunction)
 
 
 def _library_spelling(ref: Any) -> str | None:

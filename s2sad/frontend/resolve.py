@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import library
 from .. import primitives as P
 from ..custom import MARK, CustomRef, live_ref, static_ref, stop_gradient, wrap_hint
 from . import environment
@@ -43,7 +44,8 @@ MATH_FUNCTIONS = {
     "acosh": "acosh", "atanh": "atanh", "exp": "exp", "expm1": "expm1", "log": "log",
     "log1p": "log1p", "log2": "log2", "log10": "log10", "sqrt": "sqrt", "hypot": "hypot",
     "pow": "pow", "erf": "erf", "erfc": "erfc", "fabs": "abs", "floor": "floor",
-    "ceil": "ceil", "trunc": "trunc",
+    "ceil": "ceil", "trunc": "trunc", "gamma": "gamma", "lgamma": "gammaln", "fmod": "fmod",
+    "isnan": "isnan", "isfinite": "isfinite", "isinf": "isinf", "cbrt": "cbrt",
 }
 NUMPY_FUNCTIONS = {
     "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos",
@@ -55,6 +57,11 @@ NUMPY_FUNCTIONS = {
     "maximum": "max2", "minimum": "min2", "square": "square", "round": "round",
     "logaddexp": "logaddexp", "logical_and": "logical_and", "logical_or": "logical_or",
     "logical_not": "logical_not", "all": "np_all", "any": "np_any",
+    "mod": "mod", "remainder": "mod", "fmod": "fmod", "floor_divide": "floordiv",
+    "add": "add", "subtract": "sub", "multiply": "mul", "divide": "div", "true_divide": "div",
+    "negative": "neg", "pow": "pow", "acos": "acos", "asin": "asin", "atan": "atan",
+    "atan2": "atan2", "acosh": "acosh", "asinh": "asinh", "atanh": "atanh",  # NumPy 2 names
+    "cbrt": "cbrt", "sinc": "sinc", "isnan": "isnan", "isfinite": "isfinite", "isinf": "isinf",
 }
 MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf,
                   "nan": math.nan}
@@ -77,6 +84,14 @@ class ArrayFuncRef:
 
 @dataclass(frozen=True)
 class OtherModuleRef:
+    name: str
+
+
+@dataclass(frozen=True)
+class LibraryRef:
+    """A function of the library layer (``scipy.special.gammaln``, ``numpy.var``), or an
+    object or module that holds some (``scipy.stats.norm``): :mod:`s2sad.library`."""
+
     name: str
 
 
@@ -133,8 +148,8 @@ class Unsupported:
     hint: str | None = None  # what to write instead, when there is more to say
 
 
-Resolved = (ModuleRef | OtherModuleRef | PrimRef | ConstRef | ArrayRef | BuiltinRef | FuncRef
-            | CustomRef | ArrayFuncRef | DataRef | Unsupported)
+Resolved = (ModuleRef | OtherModuleRef | LibraryRef | PrimRef | ConstRef | ArrayRef
+            | BuiltinRef | FuncRef | CustomRef | ArrayFuncRef | DataRef | Unsupported)
 
 STOP_GRADIENT = PrimRef("stop_gradient", P.BUILTIN, "stop_gradient")
 
@@ -167,7 +182,24 @@ def numpy_member(sub: str, attr: str) -> Resolved | None:
         if got is not None:
             return got
     name = f"{sub}.{attr}" if sub else attr
-    return ArrayFuncRef(name) if name in ARRAY_NAMES else None
+    if name in ARRAY_NAMES:
+        return ArrayFuncRef(name)
+    found = library.lookup(f"numpy.{name}")
+    return LibraryRef(found) if found else None
+
+
+def library_ref(base: Resolved | None, attrs: list[str]) -> LibraryRef | None:
+    """``base.attr1.attr2…`` as an entry (or namespace) of the library layer, or None:
+    ``st.norm.logpdf`` after ``import scipy.stats as st``, ``norm.logpdf`` after ``from
+    scipy.stats import norm``."""
+    if isinstance(base, ModuleRef):
+        prefix = "math" if base.lib == P.MATH else "numpy" + (f".{base.sub}" if base.sub else "")
+    elif isinstance(base, (OtherModuleRef, LibraryRef)):
+        prefix = base.name
+    else:
+        return None
+    found = library.lookup(".".join([prefix, *attrs]))
+    return LibraryRef(found) if found else None
 
 
 def _live_array_functions() -> dict[int, Resolved]:
@@ -222,6 +254,10 @@ def classify(obj: Any) -> Resolved:
     found = _LIVE_ARRAY.get(id(obj))
     if found is not None:  # np.sum however it was imported; numpy.linalg
         return found
+    if id(obj) not in _LIVE_PRIMS:
+        name = library.live_name(obj)  # scipy.special.gammaln, scipy.stats.norm, np.var
+        if name is not None:
+            return LibraryRef(name)
     if isinstance(obj, types.ModuleType):
         return OtherModuleRef(obj.__name__)
     if isinstance(obj, bool):
@@ -464,6 +500,8 @@ def _imported_module(alias: ast.alias) -> Resolved:
             return ModuleRef(P.NUMPY)
         if rest == "linalg":
             return ModuleRef(P.NUMPY, "linalg")
+    if rest and not alias.asname:  # `import scipy.stats` binds `scipy`
+        return OtherModuleRef(head)
     return OtherModuleRef(alias.name)
 
 
@@ -517,6 +555,10 @@ class StaticResolver(Resolver):
                     bound = alias.asname or alias.name
                     got = (_imported_from_numpy(node.module or "", alias.name)
                            if not node.level else None)
+                    if got is None and not node.level and node.module:
+                        # from scipy.special import gammaln; from scipy.stats import norm
+                        found = library.lookup(f"{node.module}.{alias.name}")
+                        got = LibraryRef(found) if found else None
                     if got is None and lib:
                         got = library_member(lib, alias.name)
                     if node.module == "s2sad" and not node.level:

@@ -32,6 +32,7 @@ class _Translator:
         self.b = builder
         self.env = env
         self.lib = lib
+        self.source_lib = lib  # the library of the op differentiated (before arrays: NumPy)
         self.loc = loc
         self.hint = hint  # given to the ops of the outermost expression
         self.depth = 0
@@ -59,10 +60,18 @@ class _Translator:
 
     def func_lib(self, prim: str) -> str | None:
         names = P.PRIMITIVES[prim].names
+        if self.source_lib == P.SCIPY and P.SCIPY in names:
+            return P.SCIPY  # the source used SciPy: its special functions may be spelt so
         if self.array and P.NUMPY not in names:
+            if P.HELPER in names:
+                return P.HELPER
             raise InternalError(f"no NumPy spelling of {prim} for a partial on arrays")
         if self.lib in names:
             return self.lib
+        if self.source_lib == P.SCIPY and P.NUMPY in names:
+            return P.NUMPY  # scipy.special's functions take arrays: so must the partial
+        if P.MATH not in names and P.HELPER in names:
+            return P.HELPER
         return P.MATH if P.MATH in names or not names else None
 
     def translate(self, e) -> Value:

@@ -1,0 +1,20 @@
+"""Smoke test of benchmarks/bench_library.py: the quick mode runs and s2sad's gradients
+agree with the hand-written ones (no timing assertions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.srcmod import load_benchmark
+
+pytestmark = pytest.mark.slow  # runs a benchmark script: `pytest -m slow`
+pytest.importorskip("scipy", reason="scipy (the `test` extra) is not installed")
+
+
+def test_quick_run_is_correct():
+    report = load_benchmark("bench_library").run(quick=True, log=lambda s: None)
+    assert len(report["rows"]) == 8
+    for row in report["rows"]:
+        assert row["error"] < 1e-10, row
+        assert row["ratio"] > 0.0, row
+    assert "Geometric mean" in report["markdown"]
