@@ -550,3 +550,35 @@ def test_a_dict_result_for_jvp_and_vjp():
     assert_grad_like(cot, fd_grad(weighted, (p, X3)), p)
     with pytest.raises(s2sad.S2SADError, match="returns a dict"):
         s2sad.grad(dict_out)(p, X3)
+
+
+def _concat_and_multiply(weights, *args):  # autograd's RNN and LSTM examples, as written
+    cat_state = np.hstack(args + (np.ones((args[0].shape[0], 1)),))
+    return np.dot(cat_state, weights)
+
+
+def _rows_of(p):
+    return p["a"], p["b"], p["c"]
+
+
+def test_star_args_of_helpers_tuple_sums_and_zip_of_a_helpers_tuple():
+    def rnn_step(W, x, h):
+        return np.sum(np.tanh(_concat_and_multiply(W, x, h)) ** 2)
+
+    W = RNG.normal(size=(5, 2))
+    x, h = RNG.normal(size=(3, 2)), RNG.normal(size=(3, 2))
+    got = s2sad.grad(rnn_step, wrt=(0, 2))(W, x, h)
+    np.testing.assert_allclose(got[0], fd_grad(lambda a, x, h: rnn_step(a[0], x, h),
+                                               ([W], x, h))[(0,)], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(got[1], fd_grad(lambda a, W, x: rnn_step(W, x, a[0]),
+                                               ([h], W, x))[(0,)], rtol=1e-6, atol=1e-8)
+
+    def gmm_like(p, x):  # autograd's GMM: zip(*unpack(params)) over arrays' rows
+        total = 0.0
+        for a, b, c in zip(*_rows_of(p), strict=True):
+            total = total + np.sum(np.tanh(a * x) * b) + c
+        return total
+
+    p = {"a": RNG.normal(size=(3, 2)), "b": RNG.normal(size=(3, 2)), "c": RNG.normal(size=3)}
+    x2 = np.array([0.4, -1.1])
+    assert_grad_like(s2sad.grad(gmm_like)(p, x2), fd_grad(gmm_like, (p, x2)), p)

@@ -381,6 +381,9 @@ class ControlFlowMixin:
         raise self.unsupported(ctx.pf, node, "the kinds of the loop variables do not settle")
 
     def visit_For(self, node: ast.For, ctx):
+        if isinstance(node.iter, ast.Call):  # zip(*groups): its items, when known
+            node = ast.copy_location(ast.For(node.target, self.expand_starred(node.iter, ctx),
+                                             node.body, node.orelse), node)
         if self.unrolled_for(node, ctx):  # over a container: once per item
             return None
         if node.orelse:

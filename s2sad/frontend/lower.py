@@ -303,6 +303,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
                 continue  # accepted and ignored, as the function itself ignores them
             if pf is self.top and mark == "*" and star.arg in self.structured:
                 continue  # read: compiled for the arguments of the call (a tuple)
+            if pf is not self.top and mark == "*":
+                continue  # an inlined function's *args: the call's extra arguments
             error = self.unsupported(
                 pf, read or star, f"`{mark}{star.arg}` parameters are not supported "
                 + ("when the function reads them" if pf is self.top else "in a function "
@@ -847,12 +849,17 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
         repeated = _repeated_list(node)
         if repeated is not None:  # [x] * n: the list comprehension it means
             return self.expr(repeated, ctx, hint)
-        left = self.value(node.left, ctx)
-        right = self.value(node.right, ctx)
+        left, right = self.expr(node.left, ctx), self.expr(node.right, ctx)
+        if not (isinstance(left, tuple) and isinstance(right, tuple)):
+            # (a tuple, a function or a container beside a number: value()'s error)
+            left = left if isinstance(left, Value) else self.value(node.left, ctx)
+            right = right if isinstance(right, Value) else self.value(node.right, ctx)
         return self._binop(node.op, left, right, node, ctx, hint)
 
     def _binop(self, op: ast.operator, left: Any, right: Any, node: ast.AST, ctx: _Ctx,
                hint: str | None = None) -> Value:
+        if isinstance(left, tuple) and isinstance(right, tuple) and isinstance(op, ast.Add):
+            return left + right  # args + (ones,): tuples known when compiling
         if isinstance(left, tuple) or isinstance(right, tuple):
             raise self.unsupported(ctx.pf, node, "arithmetic on a tuple",
                                    hint="unpack the tuple first: `a, b = ...`")
@@ -1185,13 +1192,16 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
         names = [a.arg for a in callee.node.args.posonlyargs + callee.node.args.args]
         defaults = self._defaults(callee)
         bound: dict[str, Any] = {}
-        if len(node.args) > len(names):
+        vararg = callee.node.args.vararg
+        if len(node.args) > len(names) and vararg is None:
             raise self.unsupported(ctx.pf, node, f"`{callee.name}` takes {len(names)} "
                                    f"arguments, got {len(node.args)}",
                                    why="the call does not match the function's parameters",
                                    hint=f"call it as {callee.name}({', '.join(names)})")
         for name, a in zip(names, node.args, strict=False):
             bound[name] = self.expr(a, ctx)
+        if vararg is not None:  # def concat(W, *args): a tuple of the extra arguments
+            bound[vararg.arg] = tuple(self.expr(a, ctx) for a in node.args[len(names):])
         for kw in node.keywords:
             if kw.arg is None:
                 raise self._reject(ctx.pf, kw.value)

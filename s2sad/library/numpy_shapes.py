@@ -49,12 +49,17 @@ def _join(how: str) -> None:
            static="casting", dtype=None, casting="same_kind")
     def lower(c: Call):
         seq = c.nodes["tup"]
-        if not isinstance(seq, (ast.List, ast.Tuple)) or not seq.elts or any(
+        if isinstance(seq, (ast.List, ast.Tuple)) and seq.elts and not any(
                 isinstance(e, ast.Starred) for e in seq.elts):
-            raise c.error(f"`{c.spelled}` needs a list of arrays written in the call",
-                          at=seq, why="s2sad must know the number of pieces when it compiles",
-                          hint=f"{c.spelled}([a, b, c])")
-        items = [c.lw.as_array(c.lw.value(e, c.ctx), e, c.ctx) for e in seq.elts]
+            items = [c.lw.as_array(c.lw.value(e, c.ctx), e, c.ctx) for e in seq.elts]
+        else:  # a tuple known when compiling: *args, `args + (ones,)`, a container's items
+            got = c.lw.expr(seq, c.ctx)
+            if not isinstance(got, tuple) or not got or not all(
+                    hasattr(v, "kind") for v in got):
+                raise c.error(f"`{c.spelled}` needs a list of arrays written in the call",
+                              at=seq, why="s2sad must know the number of pieces when it "
+                                          "compiles", hint=f"{c.spelled}([a, b, c])")
+            items = [c.lw.as_array(v, seq, c.ctx) for v in got]
         return c.emit("np_join", items, out=True, how=how)
 
 
