@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, cache
+from .ad.reverse import CHECKPOINTS
 from .codegen import load
 from .codegen.guard import AGAIN, LIVE, add_guard
 from .codegen.njit import TARGETS
@@ -112,8 +113,10 @@ class _Specialising:
     ``.source`` is the source of the specialisation compiled last; ``.specialize(*args)``
     compiles (or finds) the one for ``args`` without calling it."""
 
-    def __init__(self, f: Any, kind: str, wrt: Any, mode: str, n: int) -> None:
+    def __init__(self, f: Any, kind: str, wrt: Any, mode: str, n: int,
+                 checkpoints: int | None = None) -> None:
         self.f, self.kind, self.wrt, self.mode, self.n = f, kind, wrt, mode, n
+        self.checkpoints = checkpoints
         func = f.func if isinstance(f, _Bound) else f
         code = func.__code__
         self.names = code.co_varnames[:code.co_argcount]
@@ -147,7 +150,7 @@ class _Specialising:
                 given[self.star] = ("tuple", *key[len(named):len(args) - self.skip])
             given.update((k, v) for k, v in key[len(args) - self.skip:] if k in self.names)
             got = self.table[key] = _compile(_Structured(self.f, given), self.kind, self.wrt,
-                                             self.mode, self.n)
+                                             self.mode, self.n, None, self.checkpoints)
         self.last = got
         return got
 
@@ -191,7 +194,8 @@ def _is_njit(f: Any) -> bool:
 
 
 def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
-             n: int = 1, target: str | None = None) -> Callable[..., Any]:
+             n: int = 1, target: str | None = None, checkpoints: int | None = None
+             ) -> Callable[..., Any]:
     if isinstance(f, _BoundMethod):  # model.loss of a @differentiable method
         f = types.MethodType(f.__func__, f.__self__)
     if _is_njit(f):  # differentiate its Python function; by default for Numba too
@@ -204,13 +208,15 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
             raise S2SADError(f"the method `{f.__qualname__}` cannot be compiled for the Numba "
                              "target", why="a Numba function cannot read a Python object",
                              hint="differentiate a function of the object's arrays and numbers")
-        return _bind(_compile(_Bound(f.__func__, f.__self__), kind, _after_self(wrt), mode, n),
-                     f.__self__)
+        return _bind(_compile(_Bound(f.__func__, f.__self__), kind, _after_self(wrt), mode, n,
+                              None, checkpoints), f.__self__)
     if isinstance(f, _DifferentiableMethod):
         f = f.func
     if isinstance(f, functools.partial):  # partial(loss, X=X, y=y): the function, called so
-        return _partial(f, kind, wrt, mode, n, target)
+        return _partial(f, kind, wrt, mode, n, target, checkpoints)
     key = (f, kind, _key_wrt(wrt), mode, n, target)
+    if checkpoints is not None:  # (so that the default's keys are what they were)
+        key += (checkpoints,)
     with _lock:
         got = _cache.get(key)
         if got is not None and got.guard.valid():
@@ -227,7 +233,7 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
                                         target)
         if compiled is None:  # not cached, stale, or a damaged entry: compile
             try:
-                fn, snapshot = _derive(f, kind, wrt, mode, n)
+                fn, snapshot = _derive(f, kind, wrt, mode, n, checkpoints)
             except NeedsStructure:  # a container parameter: compiled at each new structure
                 if isinstance(f, _Structured):
                     raise
@@ -239,7 +245,7 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
                             "when called, in Python; a Numba function takes arrays and numbers",
                         hint="pass the arrays as separate parameters, or use target='python'"
                     ) from None
-                _cache[key] = specialising = _Specialising(f, kind, wrt, mode, n)
+                _cache[key] = specialising = _Specialising(f, kind, wrt, mode, n, checkpoints)
                 return specialising
             except DifferentiationError as exc:
                 if disk_key:
@@ -265,7 +271,7 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
 
 
 def _partial(f: functools.partial, kind: str, wrt: Any, mode: str, n: int,
-             target: str = "python") -> Callable[..., Any]:
+             target: str = "python", checkpoints: int | None = None) -> Callable[..., Any]:
     """The derivative of ``partial(func, *args, **keywords)``: ``func``'s, with those
     arguments passed as ``partial`` passes them (an index in ``wrt`` counts the
     parameters ``partial`` leaves)."""
@@ -284,7 +290,7 @@ def _partial(f: functools.partial, kind: str, wrt: Any, mode: str, n: int,
             return w + len(f.args) if w >= 0 else w
         return w
 
-    inner = _compile(f.func, kind, shift(wrt), mode, n, target)
+    inner = _compile(f.func, kind, shift(wrt), mode, n, target, checkpoints)
     bound = functools.partial(inner, *f.args, **f.keywords)
     for attr in ("source", "ir", "guard"):
         if hasattr(inner, attr):
@@ -292,13 +298,16 @@ def _partial(f: functools.partial, kind: str, wrt: Any, mode: str, n: int,
     return bound
 
 
-def _derive(f: Callable[..., Any], kind: str, wrt: Any, mode: str, n: int) -> Any:
+def _derive(f: Callable[..., Any], kind: str, wrt: Any, mode: str, n: int,
+            checkpoints: int | None = None) -> Any:
     collecting = gc.isenabled()
     gc.disable()  # compilation builds many small objects that all stay alive
+    token = CHECKPOINTS.set(checkpoints)  # read by reverse mode's loops
     try:
         fn, snapshot = _lift(f)
         return derive(fn, kind, wrt, mode, n), snapshot.copy()
     finally:
+        CHECKPOINTS.reset(token)
         if collecting:
             gc.enable()
 
@@ -417,7 +426,7 @@ def _load_numba(name: str, source: str) -> Any:
 
 
 def grad(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "auto",
-         target: str | None = None) -> Callable[..., Any]:
+         target: str | None = None, checkpoints: int | None = None) -> Callable[..., Any]:
     """The gradient of scalar-valued ``f`` with respect to ``wrt``.
 
     ``wrt`` is a parameter index, a parameter name, or a tuple of them (then
@@ -427,14 +436,20 @@ def grad(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "auto",
     forward mode needs no tape (the generated docstring says which).
     ``target``: ``"python"`` (plain Python, the default) or ``"numba"`` (a ``numba.njit``
     function; the default when ``f`` is one).
+    ``checkpoints=K``: reverse mode keeps at most K snapshots of each ``for`` loop's
+    carried values (binomial checkpointing) instead of a tape of every pass, and
+    recomputes the passes between them; the same numbers, bit for bit.
     """
-    return _compile(f, "grad", wrt, mode, target=target)
+    return _compile(f, "grad", wrt, mode, target=target,
+                    checkpoints=_checkpoints(checkpoints))
 
 
 def value_and_grad(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "auto",
-                   target: str | None = None) -> Callable[..., Any]:
+                   target: str | None = None, checkpoints: int | None = None
+                   ) -> Callable[..., Any]:
     """Like :func:`grad`, returning ``(f(*args), gradient)``."""
-    return _compile(f, "value_and_grad", wrt, mode, target=target)
+    return _compile(f, "value_and_grad", wrt, mode, target=target,
+                    checkpoints=_checkpoints(checkpoints))
 
 
 def jvp(f: Callable[..., Any], wrt: Any = 0, *, target: str | None = None
@@ -447,13 +462,24 @@ def jvp(f: Callable[..., Any], wrt: Any = 0, *, target: str | None = None
     return _compile(f, "jvp", wrt, "forward", target=target)
 
 
-def vjp(f: Callable[..., Any], wrt: Any = 0, *, target: str | None = None
-        ) -> Callable[..., Any]:
+def vjp(f: Callable[..., Any], wrt: Any = 0, *, target: str | None = None,
+        checkpoints: int | None = None) -> Callable[..., Any]:
     """Reverse mode: ``vjp_f(*args, *cotangents) -> (f(*args), cotangent(s) of wrt)``.
 
     One cotangent argument per output of ``f`` (one for a scalar function).
+    ``checkpoints=K``: as for :func:`grad`.
     """
-    return _compile(f, "vjp", wrt, "reverse", target=target)
+    return _compile(f, "vjp", wrt, "reverse", target=target,
+                    checkpoints=_checkpoints(checkpoints))
+
+
+def _checkpoints(k: Any) -> int | None:
+    """``checkpoints=`` checked: None, or a number of snapshots >= 1."""
+    if k is None:
+        return None
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"checkpoints must be a number of snapshots >= 1, not {k!r}")
+    return k
 
 
 def hvp(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "reverse-over-forward",

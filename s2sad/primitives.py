@@ -481,6 +481,15 @@ def _define_table() -> None:
                        derivative="none", cse=False, rule_missing=True))
     # tape_read(tape, k): the tape (unchanged) and record k, pushed by pass k of its loop
     register(Primitive("tape_read", 2, derivative="none", cse=False, rule_missing=True))
+    # binomial checkpointing (reverse mode's ``checkpoints=K``): a store of snapshots of a
+    # loop's carried values (ckpt_new(start, stop, step), attribute k), a snapshot offered at
+    # the start of pass i (ckpt_take(store, i, *values)), and ckpt_restore(store, i): the
+    # store, the index j of the latest snapshot before pass i, and its values
+    register(Primitive("ckpt_new", 3, kind_rule=lambda kinds, attrs: Kind.TAPE,
+                       derivative="none", cse=False, rule_missing=True))
+    register(Primitive("ckpt_take", VARIADIC, kind_rule=lambda kinds, attrs: Kind.TAPE,
+                       derivative="none", cse=False, rule_missing=True))
+    register(Primitive("ckpt_restore", 2, derivative="none", cse=False, rule_missing=True))
 
     # -- NumPy: logaddexp (elementwise, with stable partials) and the array primitives ------
     register(Primitive("logaddexp", 2, lambda a, b, **_: _sp().log(_sp().exp(a) + _sp().exp(b)),

@@ -149,6 +149,7 @@ def _replace_fields(obj, **fields):
 ''')
 
 NUMPY_FREE = frozenset({"_argmax", "_argmin", "_like_argument", "_replace_fields"})
+NUMPY_FREE |= {"_Checkpoints"}
 
 _helper("_scalar_seed", '''
 def _scalar_seed(*xs):
@@ -573,6 +574,48 @@ def _svd_values_bar(g, a):
     \"\"\"The adjoint of a for the adjoint g of its singular values: U diag(g) V^T.\"\"\"
     u, s, vh = np.linalg.svd(a, full_matrices=False)
     return (u * np.broadcast_to(g, np.shape(s))[..., None, :]) @ vh
+""")
+
+_helper("_Checkpoints", """
+class _Checkpoints:
+    \"\"\"Binomial checkpointing (Griewank's revolve) of a loop over range `passes`, keeping
+    at most `k` snapshots of its carried values instead of a record of every pass.
+
+    take(i, values) at the start of pass i keeps a snapshot where the schedule puts one;
+    restore(i) forgets the snapshots after pass i and returns the latest one before it,
+    (j, values): the reverse sweep advances from j to i (taking snapshots on the way),
+    then reverses pass i.  The schedule splits n passes with s snapshots so that the
+    last C(s - 1 + r, s - 1) go to a snapshot of their own, r the fewest recomputations
+    of a pass with C(s + r, s) >= n; `recomputed` counts the passes advanced again.\"\"\"
+
+    def __init__(self, passes, k):
+        self.passes, self.recomputed = passes, 0
+        n = len(passes)
+        self.points, todo = {}, [(0, n, k)]  # pass of a snapshot -> end of its segment
+        while todo:
+            lo, hi, s = todo.pop()
+            if hi - lo > 1 and s > 1:
+                r, c = 0, 1  # c = C(s + r, s), the most passes r recomputations reverse
+                while c < hi - lo:
+                    r, c = r + 1, c * (s + r + 1) // (r + 1)
+                mid = hi - min(c * s // (s + r), hi - lo - 1)  # C(s - 1 + r, s - 1)
+                self.points[mid] = hi
+                todo += [(mid, hi, s - 1), (lo, mid, s)]
+        self.stack, self.target = [], n - 1  # snapshots (pass, values); pass reversed next
+
+    def take(self, i, values):
+        p = self.passes.index(i)
+        new = not self.stack or self.stack[-1][0] < p
+        if new and (p == 0 or self.points.get(p, -1) > self.target):
+            self.stack.append((p, values))
+
+    def restore(self, i):
+        p = self.target = self.passes.index(i)
+        while self.stack[-1][0] > p:
+            self.stack.pop()
+        j, values = self.stack[-1]
+        self.recomputed += p - j
+        return self.passes[j], values
 """)
 
 # helpers that call other helpers

@@ -20,6 +20,11 @@ Structured ops:
   them from the final array).  The
   adjoints of values from outside the loop are accumulated in carried slots
   of the reverse loop.
+* With ``checkpoints=K`` (:data:`CHECKPOINTS`), a ``for`` loop keeps no tape: its primal
+  loop offers its carried values to a store of at most K snapshots (binomial
+  checkpointing, the runtime's ``_Checkpoints``), and each pass of the reverse loop
+  restores the latest snapshot before it and advances to it (an inner loop) before
+  reversing it: O(K) carried values instead of O(iterations), for more recomputation.
 * A ``cond`` is reversed by a ``cond`` on the same predicate (the primal
   value is still there) whose regions recompute their branch and
   back-propagate through it.  Only the branch that ran contributes, so an
@@ -29,8 +34,10 @@ Structured ops:
 from __future__ import annotations
 
 import dataclasses
+from contextvars import ContextVar
 
 from .. import primitives as P
+from ..errors import DifferentiationError
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Block, Function, Kind, Op, Value, values_read, walk_ops
@@ -43,6 +50,10 @@ from ..primitives_numpy import (
 )
 from .activity import active_values, free_values, loop_slots
 from .rules import cancels, scaled_partials, suffixed
+
+# How many snapshots of a loop's carried values reverse mode keeps (binomial checkpointing),
+# or None: a tape of every pass.  Set by the API around one derivation (``checkpoints=K``).
+CHECKPOINTS: ContextVar[int | None] = ContextVar("checkpoints", default=None)
 
 _LIST_OPS = ("getitem", "list_lit", "list_copy", "append", "setitem")
 # a carried container's item read and item assignment (see ``_read_plan``)
@@ -77,6 +88,7 @@ class _Reverse:
         # adjoints known to be arrays of their value's full shape though no op says so (a
         # reverse loop's or branch's slot threaded from one): items are added into them
         self.whole: set[Value] = set()
+        self.checkpoints = CHECKPOINTS.get()
 
     def zero(self) -> Value:
         return self.b.const(0.0)
@@ -96,7 +108,10 @@ class _Reverse:
                                  env[op.results[0]])
                 continue
             if op.prim in ("for_range", "while_loop") and self._loop_needed(op):
-                self._taped_loop(op, env, any(r in needed for r in op.results))
+                if self.checkpoints is not None:
+                    self._checkpointed_loop(op, env)
+                else:
+                    self._taped_loop(op, env, any(r in needed for r in op.results))
             else:
                 clone_op(self.b, op, env)
 
@@ -303,6 +318,74 @@ class _Reverse:
         extra = results[len(op.results):]
         self.tapes[op] = (extra[0], extra[1] if count else None, saved, saved_args, tag,
                           read_ops, plans, kept)
+
+    def _checkpointed_loop(self, op: Op, env: dict[Value, Value]) -> None:
+        """The primal loop under ``checkpoints=K``: no tape; at the start of every pass it
+        offers the carried values its body reads to a checkpoint store, which keeps those
+        the binomial schedule needs (at most K).  The reverse sweep restores and advances
+        from them (:meth:`_restore`)."""
+        if op.prim != "for_range":
+            raise DifferentiationError(
+                "checkpointing a `while` loop is not supported yet", op.loc,
+                why="binomial checkpointing needs the number of passes when the loop "
+                    "starts; a `while` loop's is known only when it ends",
+                hint="write the loop as `for ... in range(n)` with a `break`-free body, or "
+                     "differentiate without `checkpoints` (a tape of every pass)")
+        b = self.b
+        inits, args, _ = loop_slots(op)
+        body = op.regions[-1]
+        reads = values_read(body)
+        saved = [j for j, a in enumerate(args) if a in reads]
+        bounds = [env[v] for v in op.operands[:3]]
+        store0 = b.emit("ckpt_new", tuple(bounds), attrs={"k": self.checkpoints}, loc=op.loc,
+                        hint="checkpoints")
+        new_args = [b.fresh(a.kind, a.hint) for a in body.args]
+        store_arg = b.fresh(Kind.TAPE, "checkpoints")
+        env.update(zip(body.args, new_args, strict=True))
+        b.push_block((*new_args, store_arg))
+        store = b.emit("ckpt_take", (store_arg, new_args[0], *[env[args[j]] for j in saved]),
+                       loc=op.loc, hint="checkpoints")
+        for inner in body.ops:
+            clone_op(b, inner, env)
+        block = b.pop_block((*[env[y] for y in body.yields], store))
+        results = b.emit_multi("for_range", (*bounds, *[env[v] for v in inits], store0),
+                               [r.kind for r in op.results] + [Kind.TAPE],
+                               hints=[r.hint for r in op.results] + ["checkpoints"],
+                               attrs=op.attrs, loc=op.loc, regions=(block,))
+        env.update(zip(op.results, results, strict=False))
+        self.tapes[op] = (results[-1], None, saved, [], {"checkpoints": self.checkpoints},
+                          [], {}, [])
+
+    def _restore(self, op: Op, env: dict[Value, Value], store: Value, i: Value,
+                 saved: list[int]) -> list[Value]:
+        """In the reverse loop of a checkpointed ``op`` at index ``i``: the latest
+        snapshot (at index j), then a loop that advances it from j to i, offering each
+        pass's values to the store (the body once, without its side effects).  Returns
+        the store and the carried values ``saved`` at the start of pass ``i``."""
+        b = self.b
+        _, args, yields = loop_slots(op)
+        body = _without_effects(op.regions[-1])
+        index = op.regions[-1].args[0]
+        kinds = [args[j].kind for j in saved]
+        hints = [args[j].hint for j in saved]
+        store, start, *values = b.emit_multi(
+            "ckpt_restore", (store, i), [Kind.TAPE, Kind.INT, *kinds],
+            hints=["checkpoints", "j", *hints], loc=op.loc)
+        k = b.fresh(Kind.INT, index.hint)
+        current = [b.fresh(kind, h) for kind, h in zip(kinds, hints, strict=True)]
+        store_arg = b.fresh(Kind.TAPE, "checkpoints")
+        b.push_block((k, *current, store_arg))
+        local = dict(env)
+        local[index] = k
+        local.update(zip([args[j] for j in saved], current, strict=True))
+        taken = b.emit("ckpt_take", (store_arg, k, *current), loc=op.loc, hint="checkpoints")
+        for inner in body.ops:
+            clone_op(b, inner, local)
+        block = b.pop_block((*[local[yields[j]] for j in saved], taken))
+        advanced = b.emit_multi("for_range", (start, i, env[op.operands[2]], *values, store),
+                                [*kinds, Kind.TAPE], hints=[*hints, "checkpoints"],
+                                attrs=op.attrs, loc=op.loc, regions=(block,))
+        return [advanced[-1], *advanced[:-1]]
 
     # -- the reverse sweep ---------------------------------------------------------------------
     def adjoints(self, block: Block, env: dict[Value, Value], adjoint: dict[Value, Value]) -> None:
@@ -656,19 +739,22 @@ class _Reverse:
         threaded = {f for f in free if self._threaded(op, f, adjoint)}
         init_free = self._free_inits(free, env, adjoint, threaded, op.loc)
         i_arg = b.fresh(Kind.INT, body.args[0].hint if op.prim == "for_range" else "k")
-        tape_arg = b.fresh(Kind.TAPE, "tape")
+        tape_arg = b.fresh(Kind.TAPE, "checkpoints" if "checkpoints" in tag else "tape")
         adj_args = [b.fresh(args[j].kind, suffixed(args[j], "bar")) for j in act]
         free_args = [b.fresh(f.kind, suffixed(f, "bar")) for f in free]
         b.push_block((i_arg, tape_arg, *adj_args, *free_args))
         inner_env = dict(env)
-        record = b.emit_multi("tape_read", (tape_arg, self._pass_number(op, env, i_arg)),
-                              [Kind.TAPE] + [a.kind for a in saved_args]
-                              + [args[j].kind for j in saved]
-                              + [o.results[0].kind for o in read_ops + kept],
-                              hints=["tape"] + [a.hint for a in saved_args]
-                              + [args[j].hint for j in saved]
-                              + [o.results[0].hint for o in read_ops + kept],
-                              attrs=tag, loc=op.loc)
+        if "checkpoints" in tag:
+            record = self._restore(op, env, tape_arg, i_arg, saved)
+        else:
+            record = b.emit_multi("tape_read", (tape_arg, self._pass_number(op, env, i_arg)),
+                                  [Kind.TAPE] + [a.kind for a in saved_args]
+                                  + [args[j].kind for j in saved]
+                                  + [o.results[0].kind for o in read_ops + kept],
+                                  hints=["tape"] + [a.hint for a in saved_args]
+                                  + [args[j].hint for j in saved]
+                                  + [o.results[0].hint for o in read_ops + kept],
+                                  attrs=tag, loc=op.loc)
         new_tape, values = record[0], record[1:]
         if op.prim == "for_range":
             inner_env[body.args[0]] = i_arg

@@ -119,7 +119,7 @@ _VIEWS = ("np_index", "transpose", "reshape", "ravel", "reshape_like", "swapaxes
           "stop_gradient", "one_array", "same_value", "logsumexp_shift")
 # ops whose array result is not a new array (or is not known to be one)
 _NOT_NEW = frozenset(_VIEWS) | {"select", "tape_read", "list_pop", "getitem", "const",
-                                "env_array"}
+                                "env_array", "ckpt_restore"}
 
 
 def _loop_slots(op: Op):
@@ -290,7 +290,7 @@ class _FunctionWriter:
             else:
                 for region in op.regions:
                     self._analyse_arrays(region)
-            if op.prim == "tape_push":
+            if op.prim in ("tape_push", "ckpt_take"):  # (a snapshot is a record too)
                 self.taped.update(op.operands[1:])
             elif op.prim in _VIEWS:
                 self.aliases.setdefault(op.operands[0], []).append(op.results[0])
@@ -785,6 +785,8 @@ class _FunctionWriter:
             self._bind(op.result, expr, self.namer.fresh(op.result.hint))
         elif op.prim in ("tape_new", "tape_push", "tape_read") and self.numba:
             self._numba_tape(op)
+        elif op.prim.startswith("ckpt_"):
+            self._checkpoints(op)
         elif op.prim == "tape_new":
             self._bind(op.result, ast.List(elts=[], ctx=ast.Load()),
                        self.namer.fresh(op.result.hint or "tape"))
@@ -810,6 +812,44 @@ class _FunctionWriter:
             self._assign_many(targets, [popped], packed=len(targets) > 1)
         else:
             self._statement(op, block)
+
+    def _checkpoints(self, op: Op) -> None:
+        """Binomial checkpointing: ``checkpoints = _Checkpoints(range(n), k)``, then
+        ``checkpoints.take(i, (x, y))`` and ``j, (x, y) = checkpoints.restore(i)``."""
+        if self.numba:
+            raise njit.refuse("checkpointing a loop's reverse sweep (`checkpoints=K`)",
+                              op.loc, why="the checkpoint store is a Python object; Numba "
+                              "tapes are preallocated arrays, with no snapshots yet",
+                              hint="use target='python' with checkpoints, or the Numba "
+                                   "target without")
+        self._use_helper("_Checkpoints")
+        if op.prim == "ckpt_new":
+            start, stop, step = op.operands
+            bounds = [self._expr(stop)] if (self.consts.get(start) == 0 and self.consts.get(
+                step) == 1) else [self._expr(v) for v in op.operands]
+            passes = ast.Call(func=_name("range"), args=bounds, keywords=[])
+            self._bind(op.result, ast.Call(
+                func=_name("_Checkpoints"), args=[passes, ast.Constant(op.attr("k"))],
+                keywords=[]), self.namer.fresh(op.result.hint or "checkpoints"))
+            return
+        store = self.names[op.operands[0]]
+        self.names[op.results[0]] = store
+        if op.prim == "ckpt_take":
+            values = ast.Tuple(elts=[self._expr(v) for v in op.operands[2:]], ctx=ast.Load())
+            self.body.append(ast.Expr(ast.Call(
+                func=ast.Attribute(_name(store), "take", ast.Load()),
+                args=[self._expr(op.operands[1]), values], keywords=[])))
+            return
+        self._flush_readers(None)
+        names = [self.namer.fresh(r.hint) for r in op.results[1:]]
+        for r, n in zip(op.results[1:], names, strict=True):
+            self._name_of(r, n)
+        target = ast.Tuple(elts=[ast.Name(names[0], ast.Store()), ast.Tuple(
+            elts=[ast.Name(n, ast.Store()) for n in names[1:]], ctx=ast.Store())],
+            ctx=ast.Store())
+        self.body.append(ast.Assign(targets=[target], value=ast.Call(
+            func=ast.Attribute(_name(store), "restore", ast.Load()),
+            args=[self._expr(op.operands[1])], keywords=[])))
 
     # -- Numba tapes (see njit.py) ------------------------------------------------------------
     def _numba_tape(self, op: Op) -> None:

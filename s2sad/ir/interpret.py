@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import primitives as P
+from .. import runtime
 from ..errors import InternalError
 from .core import Block, Function, Op, Value
 
@@ -68,6 +69,15 @@ def _op(op: Op, env: dict[Value, Any]) -> tuple[Any, ...]:
     if op.prim == "tape_read":
         tape = vals[0]
         return (tape, *tape[vals[1]])
+    if op.prim == "ckpt_new":
+        return (runtime.function("_Checkpoints")(range(*vals), op.attr("k")),)
+    if op.prim == "ckpt_take":
+        store, i, *items = vals
+        store.take(i, tuple(items))
+        return (store,)
+    if op.prim == "ckpt_restore":
+        j, items = vals[0].restore(vals[1])
+        return (vals[0], j, *items)
     if op.prim == "list_pop":
         xs = vals[0]
         return (xs, xs.pop())
