@@ -598,7 +598,10 @@ class _Checkpoints:
                 r, c = 0, 1  # c = C(s + r, s), the most passes r recomputations reverse
                 while c < hi - lo:
                     r, c = r + 1, c * (s + r + 1) // (r + 1)
-                mid = hi - min(c * s // (s + r), hi - lo - 1)  # C(s - 1 + r, s - 1)
+                # Griewank and Walther's split: the last min(C(s - 1 + r, s - 1),
+                # n - C(s + r - 2, s)) passes get the next snapshot, the first at least one
+                least = c * r * (r - 1) // ((s + r) * (s + r - 1))  # C(s + r - 2, s)
+                mid = hi - min(c * s // (s + r), hi - lo - least, hi - lo - 1)
                 self.points[mid] = hi
                 todo += [(mid, hi, s - 1), (lo, mid, s)]
         self.stack, self.target = [], n - 1  # snapshots (pass, values); pass reversed next

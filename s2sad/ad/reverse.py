@@ -326,11 +326,12 @@ class _Reverse:
         from them (:meth:`_restore`)."""
         if op.prim != "for_range":
             raise DifferentiationError(
-                "checkpointing a `while` loop is not supported yet", op.loc,
+                "checkpointing a `while` loop (or a `for` loop with a `break`) is not "
+                "supported yet", op.loc,
                 why="binomial checkpointing needs the number of passes when the loop "
-                    "starts; a `while` loop's is known only when it ends",
-                hint="write the loop as `for ... in range(n)` with a `break`-free body, or "
-                     "differentiate without `checkpoints` (a tape of every pass)")
+                    "starts; this loop's is known only when it ends",
+                hint="differentiate without `checkpoints=` (a tape of every pass), or write "
+                     "the loop as a `for ... in range(...)` loop without `break`")
         b = self.b
         inits, args, _ = loop_slots(op)
         body = op.regions[-1]

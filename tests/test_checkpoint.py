@@ -1,0 +1,276 @@
+"""Binomial checkpointing (``checkpoints=K``): the same gradients, bit for bit, in
+bounded memory, with the number of recomputed passes of Griewank's schedule.
+
+Every gradient is compared with the unchecked reverse-mode gradient (exact equality:
+the same operations on the same numbers) and with central finite differences.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import pytest
+
+import s2sad
+from s2sad.errors import DifferentiationError, S2SADError
+from s2sad.ir import interpret, verify
+from s2sad.pipeline import derive
+from s2sad.runtime import function as helper
+from tests.fixtures import control as C
+from tests.oracles import assert_close, gradient
+from tests.test_control_flow import CASES, IDS, STEP, _float_wrt
+
+KS = (1, 2, 3, 10)
+# cases whose loops end with a test (a while loop, a break): refused under checkpoints
+WHILE = {"halve_until_small", "while_with_break", "for_with_break", "kepler"}
+
+
+def lotka_volterra(alpha, beta, x0, y0, n):
+    """RK4 steps of the Lotka-Volterra equations: a carried state of two floats."""
+    dt, delta, gamma = 0.01, 0.4, 0.8
+    x, y = x0, y0
+    for _ in range(n):
+        k1x, k1y = alpha * x - beta * x * y, delta * x * y - gamma * y
+        x2, y2 = x + 0.5 * dt * k1x, y + 0.5 * dt * k1y
+        k2x, k2y = alpha * x2 - beta * x2 * y2, delta * x2 * y2 - gamma * y2
+        x3, y3 = x + 0.5 * dt * k2x, y + 0.5 * dt * k2y
+        k3x, k3y = alpha * x3 - beta * x3 * y3, delta * x3 * y3 - gamma * y3
+        x4, y4 = x + dt * k3x, y + dt * k3y
+        k4x, k4y = alpha * x4 - beta * x4 * y4, delta * x4 * y4 - gamma * y4
+        x = x + dt / 6 * (k1x + 2 * k2x + 2 * k3x + k4x)
+        y = y + dt / 6 * (k1y + 2 * k2y + 2 * k3y + k4y)
+    return x * y
+
+
+def damped_logistic(r, x, n):
+    """A nonlinear recurrence, with the index read in the body."""
+    for i in range(n):
+        x = r * x * (1 - x) + 0.01 * math.sin(x + 0.1 * i)
+    return x
+
+
+def counter_loops(x, m, n):
+    """Nested loops (each level checkpointed) and a value from outside read in both."""
+    s = x
+    for i in range(n):
+        t = 0.0
+        for j in range(m):
+            t = t * 0.5 + math.sin(s + j * x)
+        s = s + 0.1 * t * x
+    return s
+
+
+# (function, float wrt, arguments but the trip count (last))
+TRIPS = [
+    (lotka_volterra, (0, 1, 2, 3), (1.1, 0.4, 1.3, 0.7)),
+    (damped_logistic, (0, 1), (2.5, 0.3)),
+    (counter_loops, (0,), (0.7, 3)),
+    (C.fibonacci_like, (0, 1), (0.5, -1.2)),
+    (C.sum_of_sines, (0,), (-0.4,)),
+    (C.reverse_range, (0,), (0.6,)),
+    (C.kept_value_in_a_branch, (0,), (-0.3,)),
+]
+
+
+def _exact(got, want):
+    got = got if isinstance(got, tuple) else (got,)
+    want = want if isinstance(want, tuple) else (want,)
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        assert a == b or (math.isnan(a) and math.isnan(b)), (got, want)
+
+
+@pytest.mark.parametrize("f, wrt, points", CASES, ids=IDS)
+@pytest.mark.parametrize("k", KS)
+def test_control_flow_cases_bit_identical(f, wrt, points, k):
+    if f.__name__ in WHILE:
+        with pytest.raises(DifferentiationError, match="checkpointing a `while` loop"):
+            s2sad.grad(f, wrt=wrt, mode="reverse", checkpoints=k)
+        return
+    plain = s2sad.grad(f, wrt=wrt, mode="reverse")
+    checked = s2sad.grad(f, wrt=wrt, mode="reverse", checkpoints=k)
+    for point in points:
+        _exact(checked(*point), plain(*point))
+        g_of_floats, floats = _float_wrt(f, wrt, point)
+        got = checked(*point)
+        assert_close(got if isinstance(got, tuple) else (got,),
+                     gradient(g_of_floats, floats, h=STEP), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("f, wrt, args", TRIPS, ids=[t[0].__name__ for t in TRIPS])
+@pytest.mark.parametrize("k", KS)
+def test_trip_counts_bit_identical_and_finite_differences(f, wrt, args, k):
+    plain = s2sad.grad(f, wrt=wrt, mode="reverse")
+    checked = s2sad.grad(f, wrt=wrt, mode="reverse", checkpoints=k)
+    vg = s2sad.value_and_grad(f, wrt=wrt, mode="reverse", checkpoints=k)
+    for n in sorted({0, 1, k, k + 1, 100 if f is not counter_loops else 30}):
+        point = (*args, n)
+        got = checked(*point)
+        _exact(got, plain(*point))
+        value, also = vg(*point)
+        assert value == f(*point)
+        _exact(also, got)
+        g_of_floats, floats = _float_wrt(f, wrt, point)
+        assert_close(got if isinstance(got, tuple) else (got,),
+                     gradient(g_of_floats, floats), rtol=1e-6, atol=1e-9)
+
+
+def test_vjp_with_checkpoints_is_the_vjp():
+    plain = s2sad.vjp(lotka_volterra, wrt=(0, 1))
+    checked = s2sad.vjp(lotka_volterra, wrt=(0, 1), checkpoints=3)
+    for n in (0, 5, 40):
+        value, ct = checked(1.1, 0.4, 1.3, 0.7, n, -0.7)
+        want_value, want = plain(1.1, 0.4, 1.3, 0.7, n, -0.7)
+        assert value == want_value
+        _exact(ct, want)
+
+
+def test_interpreter_runs_the_checkpointed_ir():
+    lifted = s2sad.lift(lotka_volterra)
+    from s2sad.ad.reverse import CHECKPOINTS
+    token = CHECKPOINTS.set(2)
+    try:
+        fn = derive(lifted, "grad", (0, 1))
+    finally:
+        CHECKPOINTS.reset(token)
+    verify(fn)
+    assert any(o.prim == "ckpt_restore" for o in _ops(fn.body))
+    plain = s2sad.grad(lotka_volterra, (0, 1), mode="reverse")
+    _exact(interpret(fn, 1.1, 0.4, 1.3, 0.7, 9), plain(1.1, 0.4, 1.3, 0.7, 9))
+
+
+def _ops(block):
+    for o in block.ops:
+        yield o
+        for r in o.regions:
+            yield from _ops(r)
+
+
+def test_generated_code_has_the_body_once_per_role_and_no_tape():
+    src = s2sad.grad(lotka_volterra, (0, 1), mode="reverse", checkpoints=10).source
+    assert "_Checkpoints(range(n), 10)" in src
+    src = src[src.index("def grad_lotka_volterra"):]  # the function, not the helper
+    assert ".append(" not in src and "tape" not in src
+    assert src.count(".take(") == 2  # the primal sweep and the advance
+    assert src.count(".restore(") == 1
+    # the body's four slope evaluations: in the primal loop, the advance, the reverse step
+    assert src.count("alpha * x") <= 3 * 4 + 4
+    assert "import s2sad" not in src
+
+
+def test_default_is_the_tape():
+    src = s2sad.grad(lotka_volterra, (0, 1), mode="reverse").source
+    assert "_Checkpoints" not in src and ".append(" in src
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, True, "10"])
+def test_checkpoints_must_be_a_positive_int(k):
+    with pytest.raises(ValueError, match="checkpoints must be"):
+        s2sad.grad(C.taylor_exp, checkpoints=k)
+
+
+def test_while_loop_refused_with_location_and_a_hint_that_works():
+    with pytest.raises(DifferentiationError) as info:
+        s2sad.grad(C.halve_until_small, mode="reverse", checkpoints=4)
+    err = info.value
+    assert err.lineno is not None and "while" in str(err)
+    assert "without `checkpoints=`" in err.hint
+    assert s2sad.grad(C.halve_until_small, mode="reverse")(3.1) == pytest.approx(
+        gradient(C.halve_until_small, [3.1])[0], rel=1e-7)
+
+
+def test_numba_target_refuses_checkpoints():
+    pytest.importorskip("numba", reason="the Numba target needs numba")
+    with pytest.raises(S2SADError, match="Numba"):
+        s2sad.grad(lotka_volterra, (0, 1), target="numba", checkpoints=4)
+
+
+# -- the schedule: recomputed passes and snapshots, counted in the generated code ----------
+def _binomial(s, r):
+    return math.comb(s + r, s) if r >= 0 else 0
+
+
+def _revolve_minimum(n, k):
+    """Griewank and Walther's minimum of forward passes to reverse n passes with k
+    snapshots: t = r n - C(k + r, k + 1), r the least with C(k + r, k) >= n."""
+    if n <= 1:
+        return 0
+    r = 0
+    while _binomial(k, r) < n:
+        r += 1
+    return r * n - _binomial(k + 1, r - 1)
+
+
+@cache
+def _fewest(n, k, swept):
+    """The fewest passes recomputed to reverse n passes with k snapshots (the first
+    holding pass 0), by dynamic programming over where the next snapshot goes: an
+    independent check of the closed form.  ``swept``: the passes were all just run once
+    (the primal sweep), so advancing to the next snapshot costs nothing the first time."""
+    if n <= 1:
+        return 0
+    if k == 1:
+        return n * (n - 1) // 2
+    return min((0 if swept else m) + _fewest(n - m, k - 1, swept) + _fewest(m, k, False)
+               for m in range(1, n))
+
+
+class _Counting:
+    """Wraps a generated module's _Checkpoints: counts the passes the generated code runs
+    again (a take in the reverse sweep) and the most snapshots held at once."""
+
+    def __init__(self, base):
+        self.base, self.stores = base, []
+
+    def __call__(self, passes, k):
+        store = self.base(passes, k)
+        store.takes, store.peak, store.k = 0, 0, k
+        take = store.take
+
+        def counted(i, values):
+            store.takes += 1
+            take(i, values)
+            store.peak = max(store.peak, len(store.stack))
+        store.take = counted
+        self.stores.append(store)
+        return store
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 10])
+def test_recomputed_passes_are_the_binomial_optimum(k):
+    g = s2sad.grad(damped_logistic, (0, 1), mode="reverse", checkpoints=k)
+    counting = g.__globals__["_Checkpoints"] = _Counting(g.__globals__["_Checkpoints"])
+    for n in [0, 1, 2, k, k + 1, 7, 20, 41, 60, 100]:
+        counting.stores.clear()
+        g(2.9, 0.3, n)
+        (store,) = counting.stores
+        recomputed = store.takes - n  # the primal sweep takes each pass once
+        assert recomputed == store.recomputed
+        assert store.peak <= k
+        # the primal sweep ran to the last snapshot it took: with it, the schedule costs
+        # exactly revolve's minimum
+        swept = max((p for p, end in store.points.items() if end == n), default=0)
+        assert recomputed + swept == _revolve_minimum(n, k)
+        if n <= 60:
+            assert _revolve_minimum(n, k) == _fewest(n, k, False)
+            # never more than revolve's passes, never fewer than any schedule after a sweep
+            assert _fewest(n, k, True) <= recomputed <= _revolve_minimum(n, k)
+
+
+def test_schedule_keeps_at_most_k_snapshots_for_long_loops():
+    store_of = helper("_Checkpoints")
+    for n, k in [(10_000, 10), (10_000, 100), (5_000, 1000)]:
+        store, peak = store_of(range(n), k), 0
+        for i in range(n):
+            store.take(i, i)
+            peak = max(peak, len(store.stack))
+        for i in reversed(range(n)):
+            j, v = store.restore(i)
+            assert v == j <= i
+            for m in range(j, i):
+                store.take(m, m)
+                peak = max(peak, len(store.stack))
+        assert peak <= k
+        swept = max((p for p, end in store.points.items() if end == n), default=0)
+        assert store.recomputed + swept == _revolve_minimum(n, k)
