@@ -584,39 +584,42 @@ class _Checkpoints:
     take(i, values) at the start of pass i keeps a snapshot where the schedule puts one;
     restore(i) forgets the snapshots after pass i and returns the latest one before it,
     (j, values): the reverse sweep advances from j to i (taking snapshots on the way),
-    then reverses pass i.  The schedule splits n passes with s snapshots so that the
-    last C(s - 1 + r, s - 1) go to a snapshot of their own, r the fewest recomputations
-    of a pass with C(s + r, s) >= n; `recomputed` counts the passes advanced again.\"\"\"
+    then reverses pass i.  A snapshot at pass p stands for passes p .. end - 1 with s
+    snapshots (its own included); `recomputed` counts the passes advanced again.\"\"\"
 
     def __init__(self, passes, k):
-        self.passes, self.recomputed = passes, 0
-        n = len(passes)
-        self.points, todo = {}, [(0, n, k)]  # pass of a snapshot -> end of its segment
-        while todo:
-            lo, hi, s = todo.pop()
-            if hi - lo > 1 and s > 1:
-                r, c = 0, 1  # c = C(s + r, s), the most passes r recomputations reverse
-                while c < hi - lo:
-                    r, c = r + 1, c * (s + r + 1) // (r + 1)
-                # Griewank and Walther's split: the last min(C(s - 1 + r, s - 1),
-                # n - C(s + r - 2, s)) passes get the next snapshot, the first at least one
-                least = c * r * (r - 1) // ((s + r) * (s + r - 1))  # C(s + r - 2, s)
-                mid = hi - min(c * s // (s + r), hi - lo - least, hi - lo - 1)
-                self.points[mid] = hi
-                todo += [(mid, hi, s - 1), (lo, mid, s)]
-        self.stack, self.target = [], n - 1  # snapshots (pass, values); pass reversed next
+        self.passes, self.k, self.recomputed = passes, k, 0
+        self.stack, self.target = [], len(passes) - 1  # [p, end, s, values]; pass reversed next
+
+    def _split(self):
+        \"\"\"Where the latest snapshot's passes get the next snapshot (None: nowhere):
+        Griewank and Walther's split, the last min(C(s - 1 + r, s - 1), n - C(s + r - 2, s))
+        of its n passes, r the fewest recomputations of a pass with C(s + r, s) >= n.\"\"\"
+        p, end, s, _ = self.stack[-1]
+        n = end - p
+        if n < 2 or s < 2:
+            return None
+        r, c = 0, 1  # c = C(s + r, s)
+        while c < n:
+            r, c = r + 1, c * (s + r + 1) // (r + 1)
+        least = c * r * (r - 1) // ((s + r) * (s + r - 1))  # C(s + r - 2, s)
+        mid = end - min(c * s // (s + r), n - least, n - 1)
+        return mid if mid <= self.target else None
 
     def take(self, i, values):
         p = self.passes.index(i)
-        new = not self.stack or self.stack[-1][0] < p
-        if new and (p == 0 or self.points.get(p, -1) > self.target):
-            self.stack.append((p, values))
+        if not self.stack:
+            self.stack.append([p, len(self.passes), self.k, values])
+        elif p == self._split():
+            top = self.stack[-1]
+            self.stack.append([p, top[1], top[2] - 1, values])
+            top[1] = p
 
     def restore(self, i):
         p = self.target = self.passes.index(i)
         while self.stack[-1][0] > p:
             self.stack.pop()
-        j, values = self.stack[-1]
+        j, values = self.stack[-1][0], self.stack[-1][3]
         self.recomputed += p - j
         return self.passes[j], values
 """)
