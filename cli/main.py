@@ -3,6 +3,7 @@
 Commands::
 
     s2sad grad           SRC.py [-f NAME]... [--wrt x,y] [--mode reverse|forward] [-o OUT.py]
+                         [--checkpoints K]
     s2sad value-and-grad SRC.py ...        # like grad, returning (value, gradient)
     s2sad jvp            SRC.py [-f NAME]... [--wrt x,y] [-o OUT.py]
     s2sad vjp            SRC.py [-f NAME]... [--wrt x,y] [-o OUT.py]
@@ -133,6 +134,13 @@ def target_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                         show_default=True,
                         help="python: plain Python; numba: every function "
                              "@numba.njit(cache=True), lists as 1-D float64 arrays.")(fn)
+
+
+def checkpoints_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--checkpoints", metavar="K", type=click.IntRange(min=1), default=None,
+                        help="Reverse mode: keep at most K snapshots of each for loop's "
+                             "carried values (binomial checkpointing) instead of a tape of "
+                             "every pass; the same numbers, for more recomputation.")(fn)
 
 
 def _parse_wrt(text: str | None) -> list[int | str] | None:
@@ -308,7 +316,8 @@ def _header(kind: str, src: str, names: list[str], explicit: tuple[str, ...], wr
 
 
 def _emit(kind: str, src: str, functions: tuple[str, ...], wrt_text: str | None, mode: str,
-          output: str | None, target: str = "python") -> None:
+          output: str | None, target: str = "python", checkpoints: int | None = None) -> None:
+    from s2sad.ad.reverse import CHECKPOINTS
     from s2sad.pipeline import derive, generate
 
     wrt = _parse_wrt(wrt_text)
@@ -319,6 +328,7 @@ def _emit(kind: str, src: str, functions: tuple[str, ...], wrt_text: str | None,
         if isinstance(fn, S2SADError):
             skipped.append((name, fn))
             continue
+        token = CHECKPOINTS.set(checkpoints)
         try:
             derived.append(derive(fn, kind, _wrt_for(fn, wrt), mode))
             names.append(name)
@@ -326,6 +336,8 @@ def _emit(kind: str, src: str, functions: tuple[str, ...], wrt_text: str | None,
             if functions:
                 raise
             skipped.append((name, err))
+        finally:
+            CHECKPOINTS.reset(token)
     _report_skipped(skipped, "differentiated")
     if not derived:
         raise S2SADError(f"no function of {src} can be differentiated; nothing to write",
@@ -333,6 +345,9 @@ def _emit(kind: str, src: str, functions: tuple[str, ...], wrt_text: str | None,
     header = _header(kind, src, names, functions, wrt_text, mode)
     if target != "python":  # the command line that regenerates it
         header = header.replace("\n\nThis module", f" --target {target}\n\nThis module", 1)
+    if checkpoints is not None:
+        header = header.replace("\n\nThis module", f" --checkpoints {checkpoints}\n\n"
+                                "This module", 1)
     text = generate(derived, header=header, target=target)
     if output:
         _write_atomic(output, text)
@@ -353,8 +368,9 @@ def _output_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 @mode_option
 @_output_option
 @target_option
+@checkpoints_option
 def grad_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: str,
-                 output: str | None, target: str) -> None:
+                 output: str | None, target: str, checkpoints: int | None) -> None:
     """Emit grad_<name>: the gradient of each function.
 
     grad_<name> takes the function's arguments and returns the gradient with
@@ -363,7 +379,7 @@ def grad_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: st
     value_and_grad_<name>.  Functions that return a tuple have no gradient;
     use jvp or vjp for them.
     """
-    _emit("grad", src, functions, wrt, mode, output, target)
+    _emit("grad", src, functions, wrt, mode, output, target, checkpoints)
 
 
 @_command("value-and-grad", "s2sad value-and-grad examples/textbook.py -f mse")
@@ -373,10 +389,11 @@ def grad_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: st
 @mode_option
 @_output_option
 @target_option
+@checkpoints_option
 def value_and_grad_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: str,
-                           output: str | None, target: str) -> None:
+                           output: str | None, target: str, checkpoints: int | None) -> None:
     """Emit value_and_grad_<name>: (value, gradient)."""
-    _emit("value_and_grad", src, functions, wrt, mode, output, target)
+    _emit("value_and_grad", src, functions, wrt, mode, output, target, checkpoints)
 
 
 @_command("jvp", "s2sad jvp examples/textbook.py -f poly2 -o poly2_jvp.py")
@@ -401,14 +418,15 @@ def jvp_command(src: str, functions: tuple[str, ...], wrt: str | None,
 @wrt_option
 @_output_option
 @target_option
+@checkpoints_option
 def vjp_command(src: str, functions: tuple[str, ...], wrt: str | None,
-                output: str | None, target: str) -> None:
+                output: str | None, target: str, checkpoints: int | None) -> None:
     """Emit vjp_<name>: reverse-mode vector-Jacobian products.
 
     vjp_<name>(*args, *cotangents) returns (value, cotangents of the inputs in
     --wrt).  One cotangent argument per output of the function.
     """
-    _emit("vjp", src, functions, wrt, "reverse", output, target)
+    _emit("vjp", src, functions, wrt, "reverse", output, target, checkpoints)
 
 
 @_command("hessian", "s2sad hessian examples/textbook.py -f poly2 -o poly2_hessian.py")

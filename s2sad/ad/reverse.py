@@ -330,8 +330,9 @@ class _Reverse:
                 "supported yet", op.loc,
                 why="binomial checkpointing needs the number of passes when the loop "
                     "starts; this loop's is known only when it ends",
-                hint="differentiate without `checkpoints=` (a tape of every pass), or write "
-                     "the loop as a `for ... in range(...)` loop without `break`")
+                hint="differentiate without checkpoints (no `checkpoints=`, no "
+                     "`--checkpoints`: a tape of every pass), or write the loop as a "
+                     "`for ... in range(...)` loop without `break`")
         b = self.b
         inits, args, _ = loop_slots(op)
         body = op.regions[-1]
