@@ -609,10 +609,10 @@ class _Checkpoints:
     def take(self, i, values):
         p = self.passes.index(i)
         if not self.stack:
-            self.stack.append([p, len(self.passes), self.k, values])
+            self.stack.append([p, len(self.passes), self.k, self._copy(values)])
         elif p == self._split():
             top = self.stack[-1]
-            self.stack.append([p, top[1], top[2] - 1, values])
+            self.stack.append([p, top[1], top[2] - 1, self._copy(values)])
             top[1] = p
 
     def restore(self, i):
@@ -621,7 +621,14 @@ class _Checkpoints:
             self.stack.pop()
         j, values = self.stack[-1][0], self.stack[-1][3]
         self.recomputed += p - j
-        return self.passes[j], values
+        return self.passes[j], self._copy(values)
+
+    @staticmethod
+    def _copy(values):
+        \"\"\"A copy of the lists and arrays: the loop may change them in place, and a
+        snapshot is restored again and again.\"\"\"
+        return tuple(v.copy() if isinstance(v, list) or hasattr(v, "ndim") else v
+                     for v in values)
 """)
 
 # helpers that call other helpers

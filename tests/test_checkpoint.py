@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from functools import cache
 
+import numpy as np
 import pytest
 
 import s2sad
@@ -59,6 +60,40 @@ def counter_loops(x, m, n):
             t = t * 0.5 + math.sin(s + j * x)
         s = s + 0.1 * t * x
     return s
+
+
+def prefix_in_place(xs, n):
+    """A carried list changed in place: a snapshot must not see the later changes."""
+    ys = list(xs)
+    for i in range(1, n):
+        ys[i] = ys[i] * ys[i - 1] + 1
+    return sum(ys)
+
+
+def rolling_in_place(xs, n):
+    """Items written again and again: a restored snapshot must be the list as it was."""
+    ys = list(xs)
+    for i in range(n):
+        ys[i % 3] = math.sin(ys[(i + 1) % 3]) * ys[i % 3] + 0.5
+    return ys[0] * ys[1] + ys[2]
+
+
+def over_a_list(xs, a):
+    """A loop over a sequence: its trip count is known when it starts."""
+    s = a
+    for v in xs:
+        s = s * v + math.sin(s)
+    return s
+
+
+def heat(u, k, n):
+    """An explicit heat-equation stepper: an array carried, and updated in place."""
+    for _ in range(n):
+        lap = np.zeros_like(u)
+        lap[1:-1] = u[2:] - 2 * u[1:-1] + u[:-2]
+        u = u + k * lap
+        u *= 1 - 0.01 * k
+    return np.sum(u ** 2)
 
 
 # (function, float wrt, arguments but the trip count (last))
@@ -114,6 +149,27 @@ def test_trip_counts_bit_identical_and_finite_differences(f, wrt, args, k):
         g_of_floats, floats = _float_wrt(f, wrt, point)
         assert_close(got if isinstance(got, tuple) else (got,),
                      gradient(g_of_floats, floats), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("k", KS)
+def test_containers_changed_in_place_and_sequences(k):
+    xs = [0.9, 1.1, -0.7, 0.5, 0.3]
+    for f, wrt, args in ((prefix_in_place, (0,), (xs, 5)), (rolling_in_place, (0,), (xs, 13)),
+                         (over_a_list, (0, 1), (xs, 0.3))):
+        want = s2sad.grad(f, wrt, mode="reverse")(*args)
+        got = s2sad.grad(f, wrt, mode="reverse", checkpoints=k)(*args)
+        assert got == want
+        for j in range(len(xs)):  # the list's gradient, item by item, by finite differences
+            def item(t, j=j, f=f, args=args):
+                ys = list(args[0])
+                ys[j] = t
+                return f(ys, *args[1:])
+            assert_close(got[0][j], gradient(item, [xs[j]])[0], rtol=1e-6, atol=1e-9)
+    u = np.linspace(0.0, 1.0, 7) ** 2
+    want = s2sad.grad(heat, (0, 1), mode="reverse")(u, 0.2, 9)
+    got = s2sad.grad(heat, (0, 1), mode="reverse", checkpoints=k)(u, 0.2, 9)
+    assert np.array_equal(got[0], want[0]) and got[1] == want[1]
+    assert_close(got[1], gradient(lambda t: heat(u, t, 9), [0.2])[0], rtol=1e-6)
 
 
 def test_vjp_with_checkpoints_is_the_vjp():
@@ -180,10 +236,21 @@ def test_while_loop_refused_with_location_and_a_hint_that_works():
         gradient(C.halve_until_small, [3.1])[0], rel=1e-7)
 
 
-def test_numba_target_refuses_checkpoints():
-    pytest.importorskip("numba", reason="the Numba target needs numba")
-    with pytest.raises(S2SADError, match="Numba"):
-        s2sad.grad(lotka_volterra, (0, 1), target="numba", checkpoints=4)
+def test_numba_target_refuses_checkpoints_with_a_location():
+    """(Generating Numba source needs no numba.)"""
+    from s2sad.ad.reverse import CHECKPOINTS
+    from s2sad.pipeline import generate
+
+    token = CHECKPOINTS.set(4)
+    try:
+        fn = derive(s2sad.lift(lotka_volterra), "grad", (0, 1))
+    finally:
+        CHECKPOINTS.reset(token)
+    with pytest.raises(S2SADError, match="cannot be compiled for the Numba target") as info:
+        generate([fn], target="numba")
+    assert info.value.lineno == lotka_volterra.__code__.co_firstlineno + 4  # the loop
+    assert "without" in info.value.hint
+    generate([derive(s2sad.lift(lotka_volterra), "grad", (0, 1))], target="numba")
 
 
 # -- the schedule: recomputed passes and snapshots, counted in the generated code ----------
@@ -264,14 +331,14 @@ def test_schedule_keeps_at_most_k_snapshots_for_long_loops():
     for n, k in [(10_000, 10), (10_000, 100), (5_000, 1000)]:
         store, peak = store_of(range(n), k), 0
         for i in range(n):
-            store.take(i, i)
+            store.take(i, (i,))
             peak = max(peak, len(store.stack))
         swept = store.stack[-1][0]
         for i in reversed(range(n)):
             j, v = store.restore(i)
-            assert v == j <= i
+            assert v == (j,) and j <= i
             for m in range(j, i):
-                store.take(m, m)
+                store.take(m, (m,))
                 peak = max(peak, len(store.stack))
         assert peak <= k
         assert store.recomputed + swept == _revolve_minimum(n, k)
