@@ -208,6 +208,10 @@ def test_generated_code_has_the_body_once_per_role_and_no_tape():
     assert "_Checkpoints(range(n), 10)" in src
     src = src[src.index("def grad_lotka_volterra"):]  # the function, not the helper
     assert ".append(" not in src and "tape" not in src
+    # `for _ in range(n)`: the checkpointed loops read their index, so it gets a name (the
+    # advance inside the reverse loop must not rebind the reverse loop's index)
+    assert "for _ in" not in src and "restore(_)" not in src
+    assert "for i in range(n):" in src and "for i_2 in range(j, i_1):" in src
     assert src.count(".take(") == 2  # the primal sweep and the advance
     assert src.count(".restore(") == 1
     # the body's four slope evaluations: in the primal loop, the advance, the reverse step

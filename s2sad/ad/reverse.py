@@ -341,7 +341,8 @@ class _Reverse:
         bounds = [env[v] for v in op.operands[:3]]
         store0 = b.emit("ckpt_new", tuple(bounds), attrs={"k": self.checkpoints}, loc=op.loc,
                         hint="checkpoints")
-        new_args = [b.fresh(a.kind, a.hint) for a in body.args]
+        new_args = [b.fresh(a.kind, _read_index(a) if a is body.args[0] else a.hint)
+                    for a in body.args]
         store_arg = b.fresh(Kind.TAPE, "checkpoints")
         env.update(zip(body.args, new_args, strict=True))
         b.push_block((*new_args, store_arg))
@@ -373,7 +374,7 @@ class _Reverse:
         store, start, *values = b.emit_multi(
             "ckpt_restore", (store, i), [Kind.TAPE, Kind.INT, *kinds],
             hints=["checkpoints", "j", *hints], loc=op.loc)
-        k = b.fresh(Kind.INT, index.hint)
+        k = b.fresh(Kind.INT, _read_index(index))
         current = [b.fresh(kind, h) for kind, h in zip(kinds, hints, strict=True)]
         store_arg = b.fresh(Kind.TAPE, "checkpoints")
         b.push_block((k, *current, store_arg))
@@ -741,6 +742,8 @@ class _Reverse:
         threaded = {f for f in free if self._threaded(op, f, adjoint)}
         init_free = self._free_inits(free, env, adjoint, threaded, op.loc)
         i_arg = b.fresh(Kind.INT, body.args[0].hint if op.prim == "for_range" else "k")
+        if "checkpoints" in tag:  # read by the restore
+            i_arg = b.fresh(Kind.INT, _read_index(body.args[0]))
         tape_arg = b.fresh(Kind.TAPE, "checkpoints" if "checkpoints" in tag else "tape")
         adj_args = [b.fresh(args[j].kind, suffixed(args[j], "bar")) for j in act]
         free_args = [b.fresh(f.kind, suffixed(f, "bar")) for f in free]
@@ -833,6 +836,12 @@ def reverse_sweep(
     rev.adjoints(fn.body, env, adjoint)
     results = tuple(env[r] for r in fn.results)
     return results, tuple(adjoint.get(fn.params[i]) for i in wrt)
+
+
+def _read_index(index: Value) -> str:
+    """The name hint of a loop index that the checkpointed code reads: the user's
+    (``i``), but ``i`` for ``for _ in ...``, whose ``_`` says the index is not read."""
+    return "i" if index.hint in (None, "_") else index.hint
 
 
 def _without_effects(block: Block) -> Block:
