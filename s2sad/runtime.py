@@ -590,35 +590,41 @@ class _Checkpoints:
     def __init__(self, passes, k):
         self.passes, self.k, self.recomputed = passes, k, 0
         self.stack, self.target = [], len(passes) - 1  # [p, end, s, values]; pass reversed next
+        self.due = passes[0] if passes else None  # the index of the next snapshot
 
     def _split(self):
-        \"\"\"Where the latest snapshot's passes get the next snapshot (None: nowhere):
-        Griewank and Walther's split, the last min(C(s - 1 + r, s - 1), n - C(s + r - 2, s))
-        of its n passes, r the fewest recomputations of a pass with C(s + r, s) >= n.\"\"\"
+        \"\"\"Where the latest snapshot's passes get the next snapshot, if before the pass
+        reversed next: Griewank and Walther's split, the last
+        min(C(s - 1 + r, s - 1), n - C(s + r - 2, s)) of its n passes, r the fewest
+        recomputations of a pass with C(s + r, s) >= n.\"\"\"
         p, end, s, _ = self.stack[-1]
-        n = end - p
+        n, self.due = end - p, None
         if n < 2 or s < 2:
-            return None
+            return
         r, c = 0, 1  # c = C(s + r, s)
         while c < n:
             r, c = r + 1, c * (s + r + 1) // (r + 1)
         least = c * r * (r - 1) // ((s + r) * (s + r - 1))  # C(s + r - 2, s)
         mid = end - min(c * s // (s + r), n - least, n - 1)
-        return mid if mid <= self.target else None
+        if mid <= self.target:
+            self.due = self.passes[mid]
 
     def take(self, i, values):
-        p = self.passes.index(i)
-        if not self.stack:
-            self.stack.append([p, len(self.passes), self.k, self._copy(values)])
-        elif p == self._split():
-            top = self.stack[-1]
-            self.stack.append([p, top[1], top[2] - 1, self._copy(values)])
-            top[1] = p
+        if i == self.due:
+            p = self.passes.index(i)
+            if self.stack:
+                top = self.stack[-1]
+                self.stack.append([p, top[1], top[2] - 1, self._copy(values)])
+                top[1] = p
+            else:
+                self.stack.append([p, len(self.passes), self.k, self._copy(values)])
+            self._split()
 
     def restore(self, i):
         p = self.target = self.passes.index(i)
         while self.stack[-1][0] > p:
             self.stack.pop()
+        self._split()
         j, values = self.stack[-1][0], self.stack[-1][3]
         self.recomputed += p - j
         return self.passes[j], self._copy(values)
