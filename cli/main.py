@@ -138,7 +138,7 @@ def target_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def checkpoints_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--checkpoints", metavar="K", type=click.IntRange(min=1), default=None,
-                        help="Reverse mode: keep at most K snapshots of each for loop's "
+                        help="Reverse mode: keep at most K snapshots of each loop's "
                              "carried values (binomial checkpointing) instead of a tape of "
                              "every pass; the same numbers, for more recomputation.")(fn)
 

@@ -436,7 +436,7 @@ def grad(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "auto",
     forward mode needs no tape (the generated docstring says which).
     ``target``: ``"python"`` (plain Python, the default) or ``"numba"`` (a ``numba.njit``
     function; the default when ``f`` is one).
-    ``checkpoints=K``: reverse mode keeps at most K snapshots of each ``for`` loop's
+    ``checkpoints=K``: reverse mode keeps at most K snapshots of each loop's
     carried values (binomial checkpointing) instead of a tape of every pass, and
     recomputes the passes between them; the same numbers, bit for bit.
     """

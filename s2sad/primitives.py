@@ -482,10 +482,11 @@ def _define_table() -> None:
     # tape_read(tape, k): the tape (unchanged) and record k, pushed by pass k of its loop
     register(Primitive("tape_read", 2, derivative="none", cse=False, rule_missing=True))
     # binomial checkpointing (reverse mode's ``checkpoints=K``): a store of snapshots of a
-    # loop's carried values (ckpt_new(start, stop, step), attribute k), a snapshot offered at
+    # loop's carried values (ckpt_new(start, stop, step), attribute k; no operands: a while
+    # loop's, whose passes are counted from 0), a snapshot offered at
     # the start of pass i (ckpt_take(store, i, *values)), and ckpt_restore(store, i): the
     # store, the index j of the latest snapshot before pass i, and its values
-    register(Primitive("ckpt_new", 3, kind_rule=lambda kinds, attrs: Kind.TAPE,
+    register(Primitive("ckpt_new", VARIADIC, kind_rule=lambda kinds, attrs: Kind.TAPE,
                        derivative="none", cse=False, rule_missing=True))
     register(Primitive("ckpt_take", VARIADIC, kind_rule=lambda kinds, attrs: Kind.TAPE,
                        derivative="none", cse=False, rule_missing=True))

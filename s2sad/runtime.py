@@ -589,8 +589,11 @@ class _Checkpoints:
 
     def __init__(self, passes, k):
         self.passes, self.k, self.recomputed = passes, k, 0
-        self.stack, self.target = [], len(passes) - 1  # [p, end, s, values]; pass reversed next
-        self.due = passes[0] if passes else None  # the index of the next snapshot
+        self.stack = []  # [p, end, s, values]: a snapshot, its passes and snapshots
+        if passes is None:  # a while loop's: passes 0, 1, ... until the reverse sweep
+            self.target, self.due, self.spacing = None, 0, 1
+        else:  # the pass reversed next; the index of the next snapshot
+            self.target, self.due = len(passes) - 1, passes[0] if passes else None
 
     def _split(self):
         \"\"\"Where the latest snapshot's passes get the next snapshot, if before the pass
@@ -610,7 +613,17 @@ class _Checkpoints:
             self.due = self.passes[mid]
 
     def take(self, i, values):
-        if i == self.due:
+        if i == self.due and self.target is None:  # evenly spaced, twice as far when full
+            if len(self.stack) == self.k:
+                if self.k == 1:
+                    self.due = None
+                    return
+                del self.stack[1::2]
+                self.spacing *= 2
+            if i % self.spacing == 0:
+                self.stack.append([i, None, None, self._copy(values)])
+            self.due = (i // self.spacing + 1) * self.spacing
+        elif i == self.due:
             p = self.passes.index(i)
             if self.stack:
                 top = self.stack[-1]
@@ -621,6 +634,11 @@ class _Checkpoints:
             self._split()
 
     def restore(self, i):
+        if self.target is None:  # a while loop's first reversed pass is its last
+            self.passes = range(i + 1)
+            for s, snapshot in enumerate(self.stack):  # each to the next, K - s snapshots
+                end = self.stack[s + 1][0] if s + 1 < len(self.stack) else i + 1
+                snapshot[1:3] = end, self.k - s
         p = self.target = self.passes.index(i)
         while self.stack[-1][0] > p:
             self.stack.pop()

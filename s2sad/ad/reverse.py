@@ -20,11 +20,12 @@ Structured ops:
   them from the final array).  The
   adjoints of values from outside the loop are accumulated in carried slots
   of the reverse loop.
-* With ``checkpoints=K`` (:data:`CHECKPOINTS`), a ``for`` loop keeps no tape: its primal
-  loop offers its carried values to a store of at most K snapshots (binomial
-  checkpointing, the runtime's ``_Checkpoints``), and each pass of the reverse loop
-  restores the latest snapshot before it and advances to it (an inner loop) before
-  reversing it: O(K) carried values instead of O(iterations), for more recomputation.
+* With ``checkpoints=K`` (:data:`CHECKPOINTS`), a loop keeps no tape: its primal loop
+  offers its carried values to a store of at most K snapshots (binomial checkpointing,
+  the runtime's ``_Checkpoints``; online for a ``while`` loop), and each pass of the
+  reverse loop restores the latest snapshot before it and advances to it (an inner
+  loop) before reversing it: O(K) carried values instead of O(iterations), for more
+  recomputation.
 * A ``cond`` is reversed by a ``cond`` on the same predicate (the primal
   value is still there) whose regions recompute their branch and
   back-propagate through it.  Only the branch that ran contributes, so an
@@ -37,7 +38,6 @@ import dataclasses
 from contextvars import ContextVar
 
 from .. import primitives as P
-from ..errors import DifferentiationError
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Block, Function, Kind, Op, Value, values_read, walk_ops
@@ -322,42 +322,48 @@ class _Reverse:
     def _checkpointed_loop(self, op: Op, env: dict[Value, Value]) -> None:
         """The primal loop under ``checkpoints=K``: no tape; at the start of every pass it
         offers the carried values its body reads to a checkpoint store, which keeps those
-        the binomial schedule needs (at most K).  The reverse sweep restores and advances
-        from them (:meth:`_restore`)."""
-        if op.prim != "for_range":
-            raise DifferentiationError(
-                "checkpointing a `while` loop (or a `for` loop with a `break`) is not "
-                "supported yet", op.loc,
-                why="binomial checkpointing needs the number of passes when the loop "
-                    "starts; this loop's is known only when it ends",
-                hint="differentiate without checkpoints (no `checkpoints=`, no "
-                     "`--checkpoints`: a tape of every pass), or write the loop as a "
-                     "`for ... in range(...)` loop without `break`")
+        the schedule needs (at most K).  The reverse sweep restores and advances from
+        them (:meth:`_restore`).  A ``while`` loop also counts its passes: its store
+        learns their number only when the reverse sweep starts (an online schedule)."""
         b = self.b
+        count = op.prim == "while_loop"
         inits, args, _ = loop_slots(op)
         body = op.regions[-1]
         reads = values_read(body)
         saved = [j for j, a in enumerate(args) if a in reads]
-        bounds = [env[v] for v in op.operands[:3]]
-        store0 = b.emit("ckpt_new", tuple(bounds), attrs={"k": self.checkpoints}, loc=op.loc,
+        lead = [] if count else [env[v] for v in op.operands[:3]]
+        store0 = b.emit("ckpt_new", tuple(lead), attrs={"k": self.checkpoints}, loc=op.loc,
                         hint="checkpoints")
-        new_args = [b.fresh(a.kind, _read_index(a) if a is body.args[0] else a.hint)
-                    for a in body.args]
-        store_arg = b.fresh(Kind.TAPE, "checkpoints")
-        env.update(zip(body.args, new_args, strict=True))
-        b.push_block((*new_args, store_arg))
-        store = b.emit("ckpt_take", (store_arg, new_args[0], *[env[args[j]] for j in saved]),
-                       loc=op.loc, hint="checkpoints")
-        for inner in body.ops:
-            clone_op(b, inner, env)
-        block = b.pop_block((*[env[y] for y in body.yields], store))
-        results = b.emit_multi("for_range", (*bounds, *[env[v] for v in inits], store0),
-                               [r.kind for r in op.results] + [Kind.TAPE],
-                               hints=[r.hint for r in op.results] + ["checkpoints"],
-                               attrs=op.attrs, loc=op.loc, regions=(block,))
+        regions = []
+        for region in op.regions:
+            new_args = [b.fresh(a.kind, _read_index(a) if a is body.args[0] and not count
+                                else a.hint) for a in region.args]
+            extra = [b.fresh(Kind.TAPE, "checkpoints")] + ([b.fresh(Kind.INT, "n")]
+                                                          if count else [])
+            env.update(zip(region.args, new_args, strict=True))
+            b.push_block((*new_args, *extra))
+            ys: list[Value] = []
+            if region is body:
+                index = extra[1] if count else new_args[0]
+                ys.append(b.emit("ckpt_take", (extra[0], index,
+                                               *[env[args[j]] for j in saved]),
+                                 loc=op.loc, hint="checkpoints"))
+                if count:
+                    ys.append(b.emit("add", (extra[1], b.const(1)), loc=op.loc, hint="n"))
+            for inner in region.ops:
+                clone_op(b, inner, env)
+            regions.append(b.pop_block((*[env[y] for y in region.yields], *ys)))
+        kinds = [Kind.TAPE] + ([Kind.INT] if count else [])
+        results = b.emit_multi(op.prim, (*lead, *[env[v] for v in inits], store0,
+                                         *([b.const(0)] if count else [])),
+                               [r.kind for r in op.results] + kinds,
+                               hints=[r.hint for r in op.results] + ["checkpoints", "n"][
+                                   :len(kinds)],
+                               attrs=op.attrs, loc=op.loc, regions=tuple(regions))
         env.update(zip(op.results, results, strict=False))
-        self.tapes[op] = (results[-1], None, saved, [], {"checkpoints": self.checkpoints},
-                          [], {}, [])
+        extra = results[len(op.results):]
+        self.tapes[op] = (extra[0], extra[1] if count else None, saved, [],
+                          {"checkpoints": self.checkpoints}, [], {}, [])
 
     def _restore(self, op: Op, env: dict[Value, Value], store: Value, i: Value,
                  saved: list[int]) -> list[Value]:
@@ -368,26 +374,29 @@ class _Reverse:
         b = self.b
         _, args, yields = loop_slots(op)
         body = _without_effects(op.regions[-1])
-        index = op.regions[-1].args[0]
+        index = op.regions[-1].args[0] if op.prim == "for_range" else None  # (else: passes)
         kinds = [args[j].kind for j in saved]
         hints = [args[j].hint for j in saved]
         store, start, *values = b.emit_multi(
             "ckpt_restore", (store, i), [Kind.TAPE, Kind.INT, *kinds],
             hints=["checkpoints", "j", *hints], loc=op.loc)
-        k = b.fresh(Kind.INT, _read_index(index))
+        k = b.fresh(Kind.INT, _read_index(index) if index is not None else "p")
         current = [b.fresh(kind, h) for kind, h in zip(kinds, hints, strict=True)]
         store_arg = b.fresh(Kind.TAPE, "checkpoints")
         b.push_block((k, *current, store_arg))
         local = dict(env)
-        local[index] = k
+        if index is not None:
+            local[index] = k
         local.update(zip([args[j] for j in saved], current, strict=True))
         taken = b.emit("ckpt_take", (store_arg, k, *current), loc=op.loc, hint="checkpoints")
         for inner in body.ops:
             clone_op(b, inner, local)
         block = b.pop_block((*[local[yields[j]] for j in saved], taken))
-        advanced = b.emit_multi("for_range", (start, i, env[op.operands[2]], *values, store),
+        step = env[op.operands[2]] if index is not None else b.const(1)
+        advanced = b.emit_multi("for_range", (start, i, step, *values, store),
                                 [*kinds, Kind.TAPE], hints=[*hints, "checkpoints"],
-                                attrs=op.attrs, loc=op.loc, regions=(block,))
+                                attrs=op.attrs if index is not None else {}, loc=op.loc,
+                                regions=(block,))
         return [advanced[-1], *advanced[:-1]]
 
     # -- the reverse sweep ---------------------------------------------------------------------
@@ -742,8 +751,9 @@ class _Reverse:
         threaded = {f for f in free if self._threaded(op, f, adjoint)}
         init_free = self._free_inits(free, env, adjoint, threaded, op.loc)
         i_arg = b.fresh(Kind.INT, body.args[0].hint if op.prim == "for_range" else "k")
-        if "checkpoints" in tag:  # read by the restore
-            i_arg = b.fresh(Kind.INT, _read_index(body.args[0]))
+        if "checkpoints" in tag:  # read by the restore (a while loop's: its pass number)
+            i_arg = b.fresh(Kind.INT, _read_index(body.args[0]) if op.prim == "for_range"
+                            else "p")
         tape_arg = b.fresh(Kind.TAPE, "checkpoints" if "checkpoints" in tag else "tape")
         adj_args = [b.fresh(args[j].kind, suffixed(args[j], "bar")) for j in act]
         free_args = [b.fresh(f.kind, suffixed(f, "bar")) for f in free]

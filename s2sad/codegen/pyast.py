@@ -823,11 +823,12 @@ class _FunctionWriter:
                               hint="use target='python' with checkpoints, or the Numba "
                                    "target without")
         self._use_helper("_Checkpoints")
-        if op.prim == "ckpt_new":
-            start, stop, step = op.operands
+        if op.prim == "ckpt_new":  # a for loop's range; None: a while loop's passes
+            start, stop, step = op.operands or (None, None, None)
             bounds = [self._expr(stop)] if (self.consts.get(start) == 0 and self.consts.get(
                 step) == 1) else [self._expr(v) for v in op.operands]
-            passes = ast.Call(func=_name("range"), args=bounds, keywords=[])
+            passes = ast.Call(func=_name("range"), args=bounds, keywords=[]) if (
+                op.operands) else ast.Constant(None)
             self._bind(op.result, ast.Call(
                 func=_name("_Checkpoints"), args=[passes, ast.Constant(op.attr("k"))],
                 keywords=[]), self.namer.fresh(op.result.hint or "checkpoints"))

@@ -70,7 +70,8 @@ def _op(op: Op, env: dict[Value, Any]) -> tuple[Any, ...]:
         tape = vals[0]
         return (tape, *tape[vals[1]])
     if op.prim == "ckpt_new":
-        return (runtime.function("_Checkpoints")(range(*vals), op.attr("k")),)
+        return (runtime.function("_Checkpoints")(range(*vals) if vals else None,
+                                                 op.attr("k")),)
     if op.prim == "ckpt_take":
         store, i, *items = vals
         store.take(i, tuple(items))
