@@ -73,8 +73,9 @@ def _helper_eval(name: str, **fixed: Any) -> Callable[..., Any]:
 def index_value(template: tuple, dynamic: tuple) -> Any:
     """The Python index that ``template`` describes, with the run-time ints filled in.
 
-    Items: ``("int", k)`` (operand k), ``("slice", lo, hi, step)`` (each an operand
-    position or ``None``), ``("none",)`` (``np.newaxis``), ``("ellipsis",)``.
+    Items: ``("int", k)`` (operand k), ``("array", k)`` (operand k, an int array or a
+    mask: a gather), ``("slice", lo, hi, step)`` (each an operand position or ``None``),
+    ``("none",)`` (``np.newaxis``), ``("ellipsis",)``.
     """
     def get(k):
         return None if k is None else dynamic[k]
@@ -83,6 +84,8 @@ def index_value(template: tuple, dynamic: tuple) -> Any:
     for item in template:
         if item[0] == "int":
             items.append(int(get(item[1])))
+        elif item[0] == "array":
+            items.append(np.asarray(get(item[1])))
         elif item[0] == "slice":
             items.append(slice(get(item[1]), get(item[2]), get(item[3])))
         elif item[0] == "none":
@@ -98,6 +101,10 @@ def _index_eval(lib, x, *dynamic, index):
 
 def _index_bar_eval(lib, g, x, *dynamic, index):
     return runtime.function("_index_bar")(g, x, index_value(index, dynamic))
+
+
+def _index_repeats_eval(lib, x, *dynamic, index):
+    return runtime.function("_index_repeats")(x, index_value(index, dynamic))
 
 
 def _index_set_eval(lib, x, v, *dynamic, index):
@@ -1024,6 +1031,9 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     helper("inner_bar_a", 3, _array, "_inner_bar_a")
     helper("inner_bar_b", 3, _array, "_inner_bar_b")
     helper("index_bar", VARIADIC, _array, "_index_bar", evaluator=_index_bar_eval)
+    # does h[index] = v write an element twice (an int array from the arguments)?
+    helper("index_repeats", VARIADIC, lambda k, a: Kind.BOOL, "_index_repeats",
+           evaluator=_index_repeats_eval, rule_missing=False)
     # an argument read as one array: a list of arrays of different shapes is refused
     register(Primitive("one_array", 1, kind_rule=_array, derivative="rule",
                        jvp_rule=_one_array_jvp, vjp_rule=_one_array_vjp, cse=False,

@@ -483,6 +483,12 @@ class _FunctionWriter:
             self.modules.add(P.NUMPY)
 
     def _op_expr(self, op: Op) -> tuple[ast.expr, int, frozenset[str]]:
+        if self.numba and op.prim == "index_bar" and op.attr("gather"):
+            raise njit.refuse("indexing with a value computed from the arguments", self.loc,
+                              why="it may be an int array that reads an element twice, "
+                                  "whose adjoint the Numba target does not accumulate yet",
+                              hint="use target='python' for this function (its adjoint "
+                                   "uses np.add.at)")
         parts = [self._operand(v) for v in op.operands]
         if op.prim in _FLOAT_ARITH and op.results[0].kind in (Kind.FLOAT, Kind.ARRAY):
             # `2.0 * x`, not `2 * x`: CPython's float fast path takes float operands only.
@@ -935,6 +941,16 @@ class _FunctionWriter:
             self._assign(name, ast.Call(func=ast.Attribute(old_expr, "copy", ast.Load()),
                                         args=[], keywords=[]))
         target = arrays.index_target(name, op, dynamic)
+        if op.prim == "index_add" and op.attr("gather"):
+            # an index from the arguments may be an int array that repeats an element:
+            # np.add.at adds each read (x_bar[idx] += g would add a repeated one once)
+            self.modules.add(P.NUMPY)
+            self.body.append(ast.Expr(ast.Call(
+                func=ast.Attribute(ast.Attribute(_name("np"), "add", ast.Load()), "at",
+                                   ast.Load()),
+                args=[_name(name), arrays.index_value(op, dynamic), value], keywords=[])))
+            self._name_of(op.result, name)
+            return
         if op.prim == "index_add":  # x_bar[i] += g
             if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
                 self.body.append(ast.AugAssign(target=target, op=ast.Sub(), value=value.operand))
