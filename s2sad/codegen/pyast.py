@@ -482,13 +482,17 @@ class _FunctionWriter:
         if name not in runtime.NUMPY_FREE:
             self.modules.add(P.NUMPY)
 
-    def _op_expr(self, op: Op) -> tuple[ast.expr, int, frozenset[str]]:
-        if self.numba and op.prim == "index_bar" and op.attr("gather"):
+    def _no_gather_on_numba(self) -> None:
+        if self.numba:
             raise njit.refuse("indexing with a value computed from the arguments", self.loc,
                               why="it may be an int array that reads an element twice, "
                                   "whose adjoint the Numba target does not accumulate yet",
                               hint="use target='python' for this function (its adjoint "
                                    "uses np.add.at)")
+
+    def _op_expr(self, op: Op) -> tuple[ast.expr, int, frozenset[str]]:
+        if op.prim == "index_bar" and op.attr("gather"):
+            self._no_gather_on_numba()
         parts = [self._operand(v) for v in op.operands]
         if op.prim in _FLOAT_ARITH and op.results[0].kind in (Kind.FLOAT, Kind.ARRAY):
             # `2.0 * x`, not `2 * x`: CPython's float fast path takes float operands only.
@@ -944,6 +948,7 @@ class _FunctionWriter:
         if op.prim == "index_add" and op.attr("gather"):
             # an index from the arguments may be an int array that repeats an element:
             # np.add.at adds each read (x_bar[idx] += g would add a repeated one once)
+            self._no_gather_on_numba()
             self.modules.add(P.NUMPY)
             self.body.append(ast.Expr(ast.Call(
                 func=ast.Attribute(ast.Attribute(_name("np"), "add", ast.Load()), "at",
