@@ -97,6 +97,12 @@ def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
 
 def _derive(fn: Function, kind: str, wrt, mode: str, n: int) -> Function | Driver:
     indices, single = normalize_wrt(fn, wrt)
+    draw = next((op for op in walk_ops(fn.body) if op.prim == "random_draw"), None)
+    if draw is not None and kind in ("hessian", "jacobian"):
+        raise S2SADError(f"{kind} of `{fn.name}`, which draws random numbers, is not supported",
+                         draw.loc, why=f"a {kind} is built from several sweeps, and each "
+                         "would draw anew", hint="draw the numbers outside the function and "
+                         "pass them in, or use s2sad.hvp / s2sad.vjp (one sweep a call)")
     if kind == "hvp":
         return _starred(fn, optimize(_keyword_extras(fn, hvp_function(fn, indices, single,
                                                                       mode))))

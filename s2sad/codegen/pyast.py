@@ -416,6 +416,8 @@ class _FunctionWriter:
         v = op.result
         if len(self.uses.get(v, ())) != 1 or self.use_block.get(v) is not block:
             return False
+        if P.PRIMITIVES[op.prim].effect:  # a draw runs where it stands, in its order
+            return False
         if v in self.target:
             return False
         user = self.users.get(v)
@@ -494,6 +496,26 @@ class _FunctionWriter:
         if op.prim == "index_bar" and op.attr("gather"):
             self._no_gather_on_numba()
         parts = [self._operand(v) for v in op.operands]
+        if op.prim == "random_draw":  # rng.normal(size=n), np.random.randn(n, d)
+            from ..frontend.draws import draw_arguments
+
+            args = [p[0] for p in parts]
+            module = op.attr("module")
+            if module:
+                self.modules.add(P.NUMPY)
+            source = (ast.Attribute(_name("np"), "random", ast.Load()) if module
+                      else args.pop(0))
+            positional, named = draw_arguments(
+                [ast.Tuple(list(a), ast.Load()) if isinstance(a, tuple) else a
+                 for a in args], dict(op.attrs))
+            positional = [ast.Tuple(list(a), ast.Load()) if isinstance(a, tuple) else a
+                          for a in positional]
+            call = ast.Call(func=ast.Attribute(source, op.attr("method"), ast.Load()),
+                            args=positional, keywords=[
+                                ast.keyword(arg=k, value=ast.Tuple(list(v), ast.Load())
+                                            if isinstance(v, tuple) else v)
+                                for k, v in named])
+            return call, 1, frozenset()
         if op.prim in _FLOAT_ARITH and op.results[0].kind in (Kind.FLOAT, Kind.ARRAY):
             # `2.0 * x`, not `2 * x`: CPython's float fast path takes float operands only.
             # The value is the same (integers up to 2**53 are exact floats).
