@@ -5,6 +5,8 @@ against finite differences in both modes."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -98,3 +100,29 @@ def test_writes_through_a_mask_work_and_through_int_arrays_are_refused():
 
     with pytest.raises(s2sad.S2SADError, match="array of indices"):
         s2sad.grad(scattered_by_arange)
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_np_take_is_a_gather(axis):
+    def f(a, idx):
+        return np.sum(np.take(a, idx, axis=axis) ** 2)
+
+    a = np.arange(6.0).reshape(2, 3) / 4.0 - 0.5
+    idx = np.array([1, 1, 0])
+    if axis == 0:
+        idx = np.array([1, 1])
+    np.testing.assert_allclose(s2sad.grad(f)(a, idx), fd(f, a, idx), rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.skipif(not hasattr(math, "exp2"), reason="math.exp2 is new in Python 3.11")
+def test_exp2_and_ldexp():
+    def f(x):
+        return math.exp2(x) * math.ldexp(x, 3) + np.sum(np.exp2(np.array([x, 2.0 * x])))
+
+    for x in (-1.5, 0.25, 10.0):
+        assert s2sad.grad(f)(x) == pytest.approx(derivative(f, x), rel=1e-8)
+    assert s2sad.value_and_grad(lambda_exp2)(10.0)[0] == 1024.0  # the value is exp2's own
+
+
+def lambda_exp2(x):
+    return math.exp2(x)

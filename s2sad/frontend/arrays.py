@@ -438,6 +438,17 @@ class ArrayMixin:
             return -node.operand.value
         if isinstance(node, ast.Tuple):
             return tuple(self._static(e, ctx, what) for e in node.elts)
+        if isinstance(node, ast.Name) and node.id not in ctx.env:  # a module or closure int
+            from .resolve import ConstRef, DataRef
+
+            got = ctx.pf.resolver.lookup(node.id)
+            if isinstance(got, ConstRef) and isinstance(got.value, int):
+                return got.value
+            if isinstance(got, DataRef) and all(type(v) is int for v in got.value):
+                return tuple(got.value)
+            scope = getattr(ctx.pf.resolver, "scope", {})
+            if node.id in scope and scope[node.id] is None:
+                return None
         if isinstance(node, ast.Name) and node.id in ctx.env:  # axis=axis of a helper
             got = ctx.env[node.id]
             if isinstance(got, Value) and self.b.is_const(got) and isinstance(
