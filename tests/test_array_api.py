@@ -110,6 +110,10 @@ def dots(x, y):
     return np.dot(x, y)
 
 
+def items(x):
+    return x[1] * x[0]
+
+
 def writes_into_fixed(x):
     y = np.where(np.arange(x.shape[0]) == 0, 2.0, np.exp(x))
     return np.sum(y * x)
@@ -119,6 +123,7 @@ def writes_into_fixed(x):
 @pytest.mark.parametrize("name, what, hint", [
     ("writes_into", "an assignment into an array", "np.where(mask, v, a)"),
     ("dots", "`np.dot`", "a @ b"),
+    ("items", "reading an argument item by item", "target='python'"),
 ])
 def test_refused_constructs_are_located_errors(name, what, hint):
     with pytest.raises(s2sad.S2SADError) as e:

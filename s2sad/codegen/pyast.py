@@ -148,6 +148,8 @@ _ARRAY_API_REFUSED = {
     "index_add": ("an update of part of an array (`a[i] += v`)", _IN_PLACE),
     "env_array": ("reading an array of the function's environment",
                   "its value is a NumPy array, of no namespace the arguments choose"),
+    "like_argument": ("reading an argument item by item (`x[0]`, `x[i]`)",
+                      "its adjoint is built as a Python list, written item by item"),
 }
 
 _ARRAY_API_HINTS = dict.fromkeys(
@@ -503,6 +505,15 @@ class _FunctionWriter:
             func = ast.Attribute(_name(MODULE_NAMES[lib]), fname, ast.Load())
         return ast.Call(func=func, args=args, keywords=[])
 
+    def _array_api_refused(self, op: Op) -> S2SADError:
+        """The located error for an op the array API target refuses."""
+        what, why = _ARRAY_API_REFUSED[op.prim]
+        loc = op.loc or self.loc
+        if op.prim == "like_argument":  # synthetic: located at the first read of an item
+            loc = next((o.loc for o in walk_ops(self.fn.body) if o.prim == "getitem"
+                        and o.operands[0] is op.operands[1] and o.loc), loc)
+        return xp.refuse(what, loc, why=why, hint=_ARRAY_API_HINTS.get(op.prim, xp.HINT))
+
     def _python_number(self, v: Value) -> bool:
         """Array API target: is ``v`` surely a Python number (a constant, a float parameter,
         arithmetic and ``math`` of those), not a 0-d array (a reduction's result, which
@@ -553,8 +564,7 @@ class _FunctionWriter:
                 self._python_number(v) for v in op.operands):
             lib = P.MATH  # np.exp of a number: the standard's functions take arrays only
         if self.array_api and name in _ARRAY_API_REFUSED:
-            what, why = _ARRAY_API_REFUSED[name]
-            raise xp.refuse(what, self.loc, why=why, hint=_ARRAY_API_HINTS.get(name, xp.HINT))
+            raise self._array_api_refused(op)
         if self.array_api and name == "np_copy":  # arrays are never written: no copy needed
             return args[0], size - 1, reads
         if self.numba and name in ("sum_bar", "mean_bar", "extreme_mask") and (
@@ -780,8 +790,7 @@ class _FunctionWriter:
     def _op(self, op: Op, block: Block) -> None:
         self.loc = op.loc or self.loc
         if self.array_api and op.prim in _ARRAY_API_REFUSED:
-            what, why = _ARRAY_API_REFUSED[op.prim]
-            raise xp.refuse(what, op.loc, why=why, hint=_ARRAY_API_HINTS.get(op.prim, xp.HINT))
+            raise self._array_api_refused(op)
         if self.numba and op.prim in _NUMBA_REFUSED:
             what, why = _NUMBA_REFUSED[op.prim]
             raise njit.refuse(what, op.loc, why=why)
