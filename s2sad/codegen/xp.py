@@ -15,9 +15,9 @@ where :mod:`s2sad.codegen.pyast` asks:
   no in-place writes); a helper of the Python target with no version here is refused;
 * arrays are never written in place (``h[t] = v`` is refused): JAX arrays cannot be,
   and Dask graphs should not be;
-* Python numbers stay Python numbers, computed with ``math``: a scalar function of a
-  reduction (``math.exp(xp.sum(x))``) converts the 0-d array to a float, which works
-  eagerly but computes a lazy (Dask) value there.
+* Python numbers stay Python numbers, computed with ``math``, but only those surely
+  numbers (constants, float parameters, their arithmetic): a function of a reduction is
+  ``xp.exp(xp.sum(x))``, since ``math.exp`` would compute a lazy (Dask) 0-d array there.
 """
 
 from __future__ import annotations
