@@ -17,7 +17,7 @@ from .ad.higher import (
     jacobian_scalar_function,
 )
 from .ad.transforms import grad_function, jvp_function, vjp_function
-from .codegen import module, njit, render
+from .codegen import module, njit, render, xp
 from .codegen.pyast import function_default_name
 from .drivers import DRIVER_HELPERS, Driver, hessian_driver, jacobian_driver
 from .errors import InternalError, S2SADError
@@ -364,13 +364,20 @@ def numba_driver(d: Driver) -> list:
 def generate(fns: list[Function | Driver], header: str | None = None,
              target: str = "python") -> str:
     """Python source of a module defining ``fns``; ``target="numba"``: of one whose
-    functions ``numba.njit`` compiles (:mod:`s2sad.codegen.njit`)."""
+    functions ``numba.njit`` compiles (:mod:`s2sad.codegen.njit`); ``target="array_api"``:
+    of one that runs on any array API namespace (:mod:`s2sad.codegen.xp`)."""
     items: list = []
     helpers: dict[str, None] = {}
     drivers = []
     for fn in fns:
         if isinstance(fn, Driver) and target == "numba":
             items.extend(numba_driver(fn))
+        elif isinstance(fn, Driver) and target == xp.TARGET:
+            raise xp.refuse(f"`{fn.name}` (a Hessian or Jacobian driver)", None,
+                            why="its driver loops over the entries of NumPy arrays, writing "
+                                "rows in place",
+                            hint="call jvp or vjp in a loop of your own, or use "
+                                 "target='python'")
         elif isinstance(fn, Driver):
             items.extend(fn.parts)
             helpers.update(dict.fromkeys(fn.helpers))
@@ -383,4 +390,6 @@ def generate(fns: list[Function | Driver], header: str | None = None,
         items.append((ast.parse(textwrap.dedent(d.source)).body, {"numpy"}))
     if target == "numba" and header:
         header = header.replace("needs only math and numpy", "needs only math, numpy and numba")
+    if target == xp.TARGET and header:
+        header = header.replace("needs only math and numpy", "needs only math and array_api_compat")
     return render(module(items, header, target))
