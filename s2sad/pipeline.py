@@ -82,11 +82,8 @@ def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
     arrays or lists: a :class:`Driver` around such IR).  A broken invariant on the way
     is an :class:`InternalError` that says where ``fn``'s IR was written."""
     try:
-        prepared = fuse_identities(rewrite_selections(fn))
+        prepared = fuse_identities(rewrite_selections(fn))  # (keep all but the body)
         if fn.arguments is not None or _has_pack(fn.structure):
-            # (the rewrites keep the parameters, in order, and the results)
-            prepared = dataclasses.replace(prepared, arguments=fn.arguments,
-                                           structure=fn.structure)
             return _derive_packed(prepared, kind, wrt, mode, n)
         return _derive(prepared, kind, wrt, mode, n)
     except InternalError as exc:
