@@ -130,10 +130,13 @@ def mode_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def target_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--target", type=click.Choice(["python", "numba"]), default="python",
+    return click.option("--target", type=click.Choice(["python", "numba", "array-api"]),
+                        default="python",
                         show_default=True,
                         help="python: plain Python; numba: every function "
-                             "@numba.njit(cache=True), lists as 1-D float64 arrays.")(fn)
+                             "@numba.njit(cache=True), lists as 1-D float64 arrays; "
+                             "array-api: the array API standard's functions, in the "
+                             "namespace of the arguments (NumPy, Dask, JAX, PyTorch...).")(fn)
 
 
 def checkpoints_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -348,7 +351,7 @@ def _emit(kind: str, src: str, functions: tuple[str, ...], wrt_text: str | None,
     if checkpoints is not None:
         header = header.replace("\n\nThis module", f" --checkpoints {checkpoints}\n\n"
                                 "This module", 1)
-    text = generate(derived, header=header, target=target)
+    text = generate(derived, header=header, target=target.replace("-", "_"))
     if output:
         _write_atomic(output, text)
     else:

@@ -34,7 +34,7 @@ from . import __version__, cache
 from .ad.reverse import CHECKPOINTS
 from .codegen import load
 from .codegen.guard import AGAIN, LIVE, add_guard
-from .codegen.njit import TARGETS
+from .codegen.xp import TARGETS
 from .errors import DifferentiationError, S2SADError
 from .frontend import environment, from_function, lower
 from .frontend.containers import NeedsStructure, structure_key
@@ -209,7 +209,8 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
                              "target", why="a Numba function cannot read a Python object",
                              hint="differentiate a function of the object's arrays and numbers")
         return _bind(_compile(_Bound(f.__func__, f.__self__), kind, _after_self(wrt), mode, n,
-                              None, checkpoints), f.__self__)
+                              None if target == "python" else target, checkpoints),
+                     f.__self__)
     if isinstance(f, _DifferentiableMethod):
         f = f.func
     if isinstance(f, functools.partial):  # partial(loss, X=X, y=y): the function, called so
@@ -237,10 +238,11 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
             except NeedsStructure:  # a container parameter: compiled at each new structure
                 if isinstance(f, _Structured):
                     raise
-                if target == "numba":
+                if target != "python":
                     raise S2SADError(
                         f"`{f.__qualname__}` uses a parameter as a container (a list of "
-                        "arrays, a dict, fields): it cannot be compiled for the Numba target",
+                        "arrays, a dict, fields): it cannot be compiled for the "
+                        f"{'Numba' if target == 'numba' else 'array API'} target",
                         why="its derivative is compiled for each structure of the arguments "
                             "when called, in Python; a Numba function takes arrays and numbers",
                         hint="pass the arrays as separate parameters, or use target='python'"
@@ -434,8 +436,10 @@ def grad(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "auto",
     (one sweep for all inputs), ``"forward"`` (one tangent sweep per input) or
     ``"auto"``: reverse, except forward for one float input through a loop, where
     forward mode needs no tape (the generated docstring says which).
-    ``target``: ``"python"`` (plain Python, the default) or ``"numba"`` (a ``numba.njit``
-    function; the default when ``f`` is one).
+    ``target``: ``"python"`` (plain Python, the default), ``"numba"`` (a ``numba.njit``
+    function; the default when ``f`` is one) or ``"array_api"`` (code of the array API
+    standard, run with the namespace of its arguments: NumPy, Dask, JAX, PyTorch,
+    ``array_api_strict``...; needs ``pip install 's2sad[array-api]'``).
     ``checkpoints=K``: reverse mode keeps at most K snapshots of each loop's
     carried values (binomial checkpointing) instead of a tape of every pass, and
     recomputes the passes between them; the same numbers, bit for bit.

@@ -17,7 +17,7 @@ from .ad.higher import (
     jacobian_scalar_function,
 )
 from .ad.transforms import grad_function, jvp_function, vjp_function
-from .codegen import module, njit, render
+from .codegen import module, njit, render, xp
 from .codegen.pyast import function_default_name
 from .drivers import DRIVER_HELPERS, Driver, hessian_driver, jacobian_driver
 from .errors import InternalError, S2SADError
@@ -82,11 +82,8 @@ def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
     arrays or lists: a :class:`Driver` around such IR).  A broken invariant on the way
     is an :class:`InternalError` that says where ``fn``'s IR was written."""
     try:
-        prepared = fuse_identities(rewrite_selections(fn))
+        prepared = fuse_identities(rewrite_selections(fn))  # (keep all but the body)
         if fn.arguments is not None or _has_pack(fn.structure):
-            # (the rewrites keep the parameters, in order, and the results)
-            prepared = dataclasses.replace(prepared, arguments=fn.arguments,
-                                           structure=fn.structure)
             return _derive_packed(prepared, kind, wrt, mode, n)
         return _derive(prepared, kind, wrt, mode, n)
     except InternalError as exc:
@@ -97,6 +94,12 @@ def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
 
 def _derive(fn: Function, kind: str, wrt, mode: str, n: int) -> Function | Driver:
     indices, single = normalize_wrt(fn, wrt)
+    draw = next((op for op in walk_ops(fn.body) if op.prim == "random_draw"), None)
+    if draw is not None and kind in ("hessian", "jacobian"):
+        raise S2SADError(f"{kind} of `{fn.name}`, which draws random numbers, is not supported",
+                         draw.loc, why=f"a {kind} is built from several sweeps, and each "
+                         "would draw anew", hint="draw the numbers outside the function and "
+                         "pass them in, or use s2sad.hvp / s2sad.vjp (one sweep a call)")
     if kind == "hvp":
         return _starred(fn, optimize(_keyword_extras(fn, hvp_function(fn, indices, single,
                                                                       mode))))
@@ -358,13 +361,20 @@ def numba_driver(d: Driver) -> list:
 def generate(fns: list[Function | Driver], header: str | None = None,
              target: str = "python") -> str:
     """Python source of a module defining ``fns``; ``target="numba"``: of one whose
-    functions ``numba.njit`` compiles (:mod:`s2sad.codegen.njit`)."""
+    functions ``numba.njit`` compiles (:mod:`s2sad.codegen.njit`); ``target="array_api"``:
+    of one that runs on any array API namespace (:mod:`s2sad.codegen.xp`)."""
     items: list = []
     helpers: dict[str, None] = {}
     drivers = []
     for fn in fns:
         if isinstance(fn, Driver) and target == "numba":
             items.extend(numba_driver(fn))
+        elif isinstance(fn, Driver) and target == xp.TARGET:
+            raise xp.refuse(f"`{fn.name}` (a Hessian or Jacobian driver)", None,
+                            why="its driver loops over the entries of NumPy arrays, writing "
+                                "rows in place",
+                            hint="call jvp or vjp in a loop of your own, or use "
+                                 "target='python'")
         elif isinstance(fn, Driver):
             items.extend(fn.parts)
             helpers.update(dict.fromkeys(fn.helpers))
@@ -377,4 +387,6 @@ def generate(fns: list[Function | Driver], header: str | None = None,
         items.append((ast.parse(textwrap.dedent(d.source)).body, {"numpy"}))
     if target == "numba" and header:
         header = header.replace("needs only math and numpy", "needs only math, numpy and numba")
+    if target == xp.TARGET and header:
+        header = header.replace("needs only math and numpy", "needs only math and array_api_compat")
     return render(module(items, header, target))

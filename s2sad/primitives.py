@@ -355,6 +355,7 @@ def _define_table() -> None:
     unary("log")
     unary("log1p", form=lambda x, **_: _sp().log(1 + x))
     unary("log2", form=lambda x, **_: _sp().log(x) / _sp().log(2))
+    unary("exp2", form=lambda x, **_: _sp().Integer(2) ** x)  # (math.exp2: Python 3.11+)
     unary("log10", form=lambda x, **_: _sp().log(x) / _sp().log(10))
     unary("sqrt")
     unary("erf", numpy_name=False, scipy_name="erf",  # NumPy has no erf

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from . import runtime
+from .errors import DifferentiationError
 from .ir.core import Kind, Static, walk_ops
 
 _A, _F, _I = Kind.ARRAY, Kind.FLOAT, Kind.INT
@@ -73,8 +74,9 @@ def _helper_eval(name: str, **fixed: Any) -> Callable[..., Any]:
 def index_value(template: tuple, dynamic: tuple) -> Any:
     """The Python index that ``template`` describes, with the run-time ints filled in.
 
-    Items: ``("int", k)`` (operand k), ``("slice", lo, hi, step)`` (each an operand
-    position or ``None``), ``("none",)`` (``np.newaxis``), ``("ellipsis",)``.
+    Items: ``("int", k)`` (operand k), ``("array", k)`` (operand k, an int array or a
+    mask: a gather), ``("slice", lo, hi, step)`` (each an operand position or ``None``),
+    ``("none",)`` (``np.newaxis``), ``("ellipsis",)``.
     """
     def get(k):
         return None if k is None else dynamic[k]
@@ -83,6 +85,8 @@ def index_value(template: tuple, dynamic: tuple) -> Any:
     for item in template:
         if item[0] == "int":
             items.append(int(get(item[1])))
+        elif item[0] == "array":
+            items.append(np.asarray(get(item[1])))
         elif item[0] == "slice":
             items.append(slice(get(item[1]), get(item[2]), get(item[3])))
         elif item[0] == "none":
@@ -98,6 +102,38 @@ def _index_eval(lib, x, *dynamic, index):
 
 def _index_bar_eval(lib, g, x, *dynamic, index):
     return runtime.function("_index_bar")(g, x, index_value(index, dynamic))
+
+
+def _draw_eval(lib, *args, method, module, layout, keywords):
+    from .frontend.draws import draw_arguments
+
+    source = np.random if module else args[0]
+    positional, named = draw_arguments(list(args if module else args[1:]),
+                                       {"layout": layout, "keywords": keywords})
+    return getattr(source, method)(*positional, **dict(named))
+
+
+def _draw_refused(op) -> DifferentiationError:
+    return DifferentiationError(
+        f"the random draw `{op.attr('method')}` has parameters that depend on the "
+        "differentiated arguments", op.loc,
+        why="s2sad differentiates a draw only through the values it is combined with",
+        hint="reparameterise: `mu + sigma * rng.standard_normal(size)` instead of "
+             "`rng.normal(mu, sigma, size)`")
+
+
+def _draw_jvp(b, op, operands, out, tangents):
+    if any(t is not None for t in tangents):
+        raise _draw_refused(op)
+    return None
+
+
+def _draw_vjp(b, op, operands, out, ybar):
+    raise _draw_refused(op)
+
+
+def _index_repeats_eval(lib, x, *dynamic, index):
+    return runtime.function("_index_repeats")(x, index_value(index, dynamic))
 
 
 def _index_set_eval(lib, x, v, *dynamic, index):
@@ -1024,6 +1060,14 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     helper("inner_bar_a", 3, _array, "_inner_bar_a")
     helper("inner_bar_b", 3, _array, "_inner_bar_b")
     helper("index_bar", VARIADIC, _array, "_index_bar", evaluator=_index_bar_eval)
+    # does h[index] = v write an element twice (an int array from the arguments)?
+    helper("index_repeats", VARIADIC, lambda k, a: Kind.BOOL, "_index_repeats",
+           evaluator=_index_repeats_eval, rule_missing=False)
+    # a random draw (rng.standard_normal(n)): an effect of the primal, run once where it
+    # stands; attrs: method, module (np.random itself), layout and keywords of its call
+    register(Primitive("random_draw", VARIADIC, kind_rule=_array, derivative="rule",
+                       jvp_rule=_draw_jvp, vjp_rule=_draw_vjp, cse=False, fold=False,
+                       effect=True, evaluator=_draw_eval))
     # an argument read as one array: a list of arrays of different shapes is refused
     register(Primitive("one_array", 1, kind_rule=_array, derivative="rule",
                        jvp_rule=_one_array_jvp, vjp_rule=_one_array_vjp, cse=False,

@@ -253,10 +253,28 @@ def _inner_bar_b(g, a, b):
 
 _helper("_index_bar", '''
 def _index_bar(g, x, index):
-    """The adjoint of x[index] (basic indexing: no element is read twice)."""
+    """The adjoint of x[index].  Basic indexing reads no element twice; an index holding
+    an array (a parameter passed an int array: x[idx], X[rows, cols]) may, and each read
+    adds its adjoint (np.add.at), as a gather's adjoint must."""
     x_bar = np.zeros(np.shape(x))
-    x_bar[index] = g
+    if any(isinstance(p, (np.ndarray, list)) for p in (
+            index if type(index) is tuple else (index,))):
+        np.add.at(x_bar, index, g)
+    else:
+        x_bar[index] = g
     return x_bar
+''')
+
+_helper("_index_repeats", '''
+def _index_repeats(x, index):
+    """Does x[index] select an element twice?  Only an index holding an int array can
+    (a parameter used as an index, passed an array)."""
+    parts = index if type(index) is tuple else (index,)
+    if not any(isinstance(p, (np.ndarray, list)) and np.asarray(p).dtype != bool
+               for p in parts):
+        return False
+    cells = np.arange(np.size(x)).reshape(np.shape(x))[index]
+    return np.unique(cells).size != np.size(cells)
 ''')
 
 _helper("_trace_bar", '''

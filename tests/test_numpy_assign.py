@@ -532,12 +532,13 @@ def log_softmax_pick(z, k):
 
 def test_an_item_adjoint_is_added_in_place_into_a_whole_one():
     """z[k]'s adjoint is added into the full-shaped adjoint of the other term in place
-    (z_bar[k] -= ...), not spread over a new array of zeros and added."""
+    (np.add.at(z_bar, k, ...): k is an argument, which may be an int array repeating an
+    index, tests/test_gather.py), not spread over a new array of zeros and added."""
     g = s2sad.grad(log_softmax_pick)
     for z, k in ((np.array([0.5, -1.0, 2.0, 0.3]), 2), (np.array([3.0, 3.0, -1.0]), 0)):
         np.testing.assert_allclose(g(z, k), fd_grad(log_softmax_pick, (z, k), 0),
                                    rtol=RTOL, atol=1e-9)
-    assert "[k] -= " in g.source and "np.zeros" not in g.source
+    assert "np.add.at(z_bar, k, " in g.source and "np.zeros" not in g.source
 
 
 def rnn_from_one(w, x):

@@ -149,6 +149,8 @@ SPECS: list[Spec] = [
          ((-0.999,), (-0.3,), (0.0,), (0.5,), (0.999,)), bounds=(UNIT,)),
     Spec("exp", sp.exp, ("math.exp(x)", "np.exp(x)"), SMOOTH_PTS),
     Spec("expm1", lambda a: sp.exp(a) - 1, ("math.expm1(x)", "np.expm1(x)"), SMOOTH_PTS),
+    Spec("exp2", lambda a: 2 ** a, ("math.exp2(x)", "np.exp2(x)") if hasattr(math, "exp2")
+         else ("np.exp2(x)",), SMOOTH_PTS),
     Spec("log", sp.log, ("math.log(x)", "np.log(x)"),
          ((1e-4,), (0.3,), (1.0,), (7.5,)), bounds=(POS,)),
     Spec("log1p", lambda a: sp.log(a + 1), ("math.log1p(x)", "np.log1p(x)"),

@@ -23,6 +23,7 @@ HELPER_OF = {"zero_like": "_zero_like", "like_argument": "_like_argument",
              "sum_bar": "_sum_bar", "mean_bar": "_mean_bar", "extreme_mask": "_extreme_mask",
              "matmul_bar_a": "_matmul_bar_a", "matmul_bar_b": "_matmul_bar_b",
              "trace_bar": "_trace_bar", "index_bar": "_index_bar",
+             "index_repeats": "_index_repeats",
              "inner_bar_a": "_inner_bar_a", "inner_bar_b": "_inner_bar_b",
              "prod_others": "_prod_others", "cofactor": "_cofactor",
              "cumsum_bar": "_cumsum_bar", "repeat_bar": "_repeat_bar", "tile_bar": "_tile_bar",
@@ -80,7 +81,7 @@ def _index(template: tuple, dynamic: list[ast.expr], as_value: bool) -> ast.expr
 
     items: list[ast.expr] = []
     for item in template:
-        if item[0] == "int":
+        if item[0] in ("int", "array"):
             items.append(get(item[1]))
         elif item[0] == "slice":
             lo, hi, step = (get(k) for k in item[1:])
@@ -97,6 +98,11 @@ def _index(template: tuple, dynamic: list[ast.expr], as_value: bool) -> ast.expr
     return _tuple(items)
 
 
+def index_value(op: Op, dynamic: list[ast.expr]) -> ast.expr:
+    """``op``'s index as a value (``(i, slice(1, n))``), for ``np.add.at``."""
+    return _index(op.attr("index"), dynamic, as_value=True)
+
+
 def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]], ast.expr],
           use_helper: Callable[[str], None]) -> ast.expr | None:
     """The expression for an array op (``None``: not an array primitive).
@@ -111,6 +117,9 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
         if name == "index_bar":
             g, x, *dynamic = args
             args = [g, x, _index(op.attr("index"), dynamic, as_value=True)]
+        elif name == "index_repeats":
+            x, *dynamic = args
+            args = [x, _index(op.attr("index"), dynamic, as_value=True)]
         elif name == "one_array":
             args = [*args, *(ast.Constant(op.attr(a)) for a in ("name", "function", "where"))]
         return ast.Call(func=_name(helper), args=args, keywords=_keywords(op) + [

@@ -47,7 +47,7 @@ from ..ir.core import (
     values_read,
     walk_ops,
 )
-from . import arrays, njit
+from . import arrays, njit, xp
 
 MAX_OPS = 6
 MODULE_NAMES = {P.MATH: "math", P.NUMPY: "np", P.SCIPY: "scipy.special"}
@@ -55,7 +55,7 @@ MODULE_NAMES = {P.MATH: "math", P.NUMPY: "np", P.SCIPY: "scipy.special"}
 RESERVED = frozenset({"math", "np", "numpy", "scipy", "abs", "max", "min", "pow", "round", "int",
                       "float", "range", "reversed", "len", "list", "zip", "hasattr",
                       "slice"}) | frozenset(keyword.kwlist) | arrays.HELPER_NAMES | (
-    njit.RESERVED) | frozenset(njit.HELPERS)
+    njit.RESERVED) | frozenset(njit.HELPERS) | xp.RESERVED | frozenset(xp.HELPERS)
 
 _BINOPS = {"Add": ast.Add, "Sub": ast.Sub, "Mult": ast.Mult, "Div": ast.Div, "Pow": ast.Pow,
            "FloorDiv": ast.FloorDiv, "Mod": ast.Mod}
@@ -140,11 +140,31 @@ _NUMBA_REFUSED = {
                     "nopython code cannot change a Python object"),
 }
 
+# IR ops the array API target refuses: (the construct, why)
+_IN_PLACE = ("arrays of the standard may be immutable (JAX) or lazy (Dask): the array API "
+             "target never writes into an array")
+_ARRAY_API_REFUSED = {
+    "index_set": ("an assignment into an array (`a[i] = v`)", _IN_PLACE),
+    "index_add": ("an update of part of an array (`a[i] += v`)", _IN_PLACE),
+    "env_array": ("reading an array of the function's environment",
+                  "its value is a NumPy array, of no namespace the arguments choose"),
+    "like_argument": ("reading an argument item by item (`x[0]`, `x[i]`)",
+                      "its adjoint is built as a Python list, written item by item"),
+}
+
+_ARRAY_API_HINTS = dict.fromkeys(
+    ("index_set", "index_add"),
+    "build the new array without writing into one (`np.where(mask, v, a)`, "
+    "`np.concatenate`), or use target='python'")
+
 
 class _FunctionWriter:
     def __init__(self, fn: Function, target: str = "python") -> None:
         self.fn = fn
         self.numba = target == "numba"  # the Numba target (see njit.py)
+        self.array_api = target == xp.TARGET  # the array API target (see xp.py)
+        self.producer = {r: op for op in walk_ops(fn.body) for r in op.results} if (
+            self.array_api) else {}
         self.loc = None  # where the op being written was written (for located errors)
         # Numba tapes: tag -> (columns, kinds); tag -> counter name; tapes whose allocation
         # waits for the loop that fills them (value -> (name, tag)); preallocated tags
@@ -416,6 +436,8 @@ class _FunctionWriter:
         v = op.result
         if len(self.uses.get(v, ())) != 1 or self.use_block.get(v) is not block:
             return False
+        if P.PRIMITIVES[op.prim].effect:  # a draw runs where it stands, in its order
+            return False
         if v in self.target:
             return False
         user = self.users.get(v)
@@ -464,6 +486,18 @@ class _FunctionWriter:
         elif lib == P.HELPER:  # a helper of s2sad.runtime, defined in the module
             self._use_helper(fname)
             func = _name(fname)
+        elif lib == P.NUMPY and self.array_api:  # xp.<the standard's name>
+            if fname in xp.AS_HELPER:
+                self._use_helper(xp.AS_HELPER[fname])
+                func = _name(xp.AS_HELPER[fname])
+            elif fname in xp.NAMES:
+                self.modules.add(xp.TARGET)
+                func = ast.Attribute(_name("xp"), xp.NAMES[fname], ast.Load())
+            else:
+                raise xp.function_refused(fname, self.loc)
+        elif lib == P.SCIPY and self.array_api:
+            raise xp.refuse(f"`scipy.special.{fname}`", self.loc,
+                            why="SciPy's functions take NumPy arrays only")
         elif lib == P.SCIPY and self.numba:
             raise njit.refuse(f"`scipy.special.{fname}`", self.loc,
                               why="Numba's nopython mode does not type scipy.special's "
@@ -473,7 +507,36 @@ class _FunctionWriter:
             func = ast.Attribute(_name(MODULE_NAMES[lib]), fname, ast.Load())
         return ast.Call(func=func, args=args, keywords=[])
 
+    def _array_api_refused(self, op: Op) -> S2SADError:
+        """The located error for an op the array API target refuses."""
+        what, why = _ARRAY_API_REFUSED[op.prim]
+        loc = op.loc or self.loc
+        if op.prim == "like_argument":  # synthetic: located at the first read of an item
+            loc = next((o.loc for o in walk_ops(self.fn.body) if o.prim == "getitem"
+                        and o.operands[0] is op.operands[1] and o.loc), loc)
+        return xp.refuse(what, loc, why=why, hint=_ARRAY_API_HINTS.get(op.prim, xp.HINT))
+
+    def _python_number(self, v: Value) -> bool:
+        """Array API target: is ``v`` surely a Python number (a constant, a float parameter,
+        arithmetic and ``math`` of those), not a 0-d array (a reduction's result, which
+        ``xp`` functions take and ``math`` would compute: a Dask value, a JAX tracer)?"""
+        if v in self.consts:
+            return True
+        if v in self.fn.params:
+            return v.kind is Kind.FLOAT
+        op = self.producer.get(v)
+        if op is None or not (op.prim in _FLOAT_ARITH or op.prim in ("neg", "powc")
+                              or op.attr("lib") == P.MATH):
+            return False
+        return all(self._python_number(o) for o in op.operands)
+
     def _use_helper(self, name: str) -> None:
+        if self.array_api:
+            if name not in xp.HELPERS and name not in runtime.NUMPY_FREE:
+                raise xp.helper_refused(name, self.loc)
+            self.helpers.update(xp.needs(name) | {name})
+            self.modules.add(xp.TARGET)
+            return
         if self.numba and name not in njit.HELPERS:
             raise njit.helper_refused(name, self.loc)
         if self.numba and name in njit.HELPERS:
@@ -482,8 +545,38 @@ class _FunctionWriter:
         if name not in runtime.NUMPY_FREE:
             self.modules.add(P.NUMPY)
 
+    def _no_gather_on_numba(self) -> None:
+        if self.numba:
+            raise njit.refuse("indexing with a value computed from the arguments", self.loc,
+                              why="it may be an int array that reads an element twice, "
+                                  "whose adjoint the Numba target does not accumulate yet",
+                              hint="use target='python' for this function (its adjoint "
+                                   "uses np.add.at)")
+
     def _op_expr(self, op: Op) -> tuple[ast.expr, int, frozenset[str]]:
+        if op.prim == "index_bar" and op.attr("gather"):
+            self._no_gather_on_numba()
         parts = [self._operand(v) for v in op.operands]
+        if op.prim == "random_draw":  # rng.normal(size=n), np.random.randn(n, d)
+            from ..frontend.draws import draw_arguments
+
+            args = [p[0] for p in parts]
+            module = op.attr("module")
+            if module:
+                self.modules.add(P.NUMPY)
+            source = (ast.Attribute(_name("np"), "random", ast.Load()) if module
+                      else args.pop(0))
+            positional, named = draw_arguments(
+                [ast.Tuple(list(a), ast.Load()) if isinstance(a, tuple) else a
+                 for a in args], dict(op.attrs))
+            positional = [ast.Tuple(list(a), ast.Load()) if isinstance(a, tuple) else a
+                          for a in positional]
+            call = ast.Call(func=ast.Attribute(source, op.attr("method"), ast.Load()),
+                            args=positional, keywords=[
+                                ast.keyword(arg=k, value=ast.Tuple(list(v), ast.Load())
+                                            if isinstance(v, tuple) else v)
+                                for k, v in named])
+            return call, 1, frozenset()
         if op.prim in _FLOAT_ARITH and op.results[0].kind in (Kind.FLOAT, Kind.ARRAY):
             # `2.0 * x`, not `2 * x`: CPython's float fast path takes float operands only.
             # The value is the same (integers up to 2**53 are exact floats).
@@ -499,6 +592,13 @@ class _FunctionWriter:
         array = op.results[0].kind is Kind.ARRAY
         if array and lib in (P.MATH, None) and P.NUMPY in prim.names:
             lib = P.NUMPY  # an elementwise function of an array
+        elif self.array_api and lib == P.NUMPY and P.MATH in prim.names and all(
+                self._python_number(v) for v in op.operands):
+            lib = P.MATH  # np.exp of a number: the standard's functions take arrays only
+        if self.array_api and name in _ARRAY_API_REFUSED:
+            raise self._array_api_refused(op)
+        if self.array_api and name == "np_copy":  # arrays are never written: no copy needed
+            return args[0], size - 1, reads
         if self.numba and name in ("sum_bar", "mean_bar", "extreme_mask") and (
                 op.attr("axis") is not None or op.attr("keepdims")):
             raise njit.helper_refused(arrays.HELPER_OF[name], self.loc,
@@ -523,9 +623,10 @@ class _FunctionWriter:
             expr: ast.expr = spelled
             if self.numba and name in ("np_stack", "np_concatenate"):  # Numba: a tuple
                 spelled.args[0] = ast.Tuple(elts=spelled.args[0].elts, ctx=ast.Load())
-            for kw in getattr(spelled, "keywords", ()) if self.numba else ():
+            for kw in getattr(spelled, "keywords", ()) if self.numba or self.array_api else ():
                 if kw.arg == "dtype" and isinstance(kw.value, ast.Name):  # Numba: np.float64
-                    kw.value = ast.Attribute(_name("np"), "float64", ast.Load())
+                    kw.value = ast.Attribute(_name("xp" if self.array_api else "np"),
+                                             "float64", ast.Load())
             if name == "like_argument" and all(isinstance(a, ast.Name) for a in args) and (
                     not self.numba):
                 # `g if type(x) is list else _like_argument(g, x)`: a list costs no call
@@ -720,6 +821,8 @@ class _FunctionWriter:
 
     def _op(self, op: Op, block: Block) -> None:
         self.loc = op.loc or self.loc
+        if self.array_api and op.prim in _ARRAY_API_REFUSED:
+            raise self._array_api_refused(op)
         if self.numba and op.prim in _NUMBA_REFUSED:
             what, why = _NUMBA_REFUSED[op.prim]
             raise njit.refuse(what, op.loc, why=why)
@@ -976,6 +1079,17 @@ class _FunctionWriter:
             self._assign(name, ast.Call(func=ast.Attribute(old_expr, "copy", ast.Load()),
                                         args=[], keywords=[]))
         target = arrays.index_target(name, op, dynamic)
+        if op.prim == "index_add" and op.attr("gather"):
+            # an index from the arguments may be an int array that repeats an element:
+            # np.add.at adds each read (x_bar[idx] += g would add a repeated one once)
+            self._no_gather_on_numba()
+            self.modules.add(P.NUMPY)
+            self.body.append(ast.Expr(ast.Call(
+                func=ast.Attribute(ast.Attribute(_name("np"), "add", ast.Load()), "at",
+                                   ast.Load()),
+                args=[_name(name), arrays.index_value(op, dynamic), value], keywords=[])))
+            self._name_of(op.result, name)
+            return
         if op.prim == "index_add":  # x_bar[i] += g
             if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
                 self.body.append(ast.AugAssign(target=target, op=ast.Sub(), value=value.operand))
@@ -1338,12 +1452,22 @@ class _FunctionWriter:
             args=ast.arguments(posonlyargs=[], args=args, vararg=star[0],
                                kwonlyargs=kwonly, kw_defaults=[None] * len(kwonly),
                                kwarg=star[1], defaults=defaults),
-            body=doc + checks + self.body + [ret],
+            body=doc + checks + self._namespace_line(args, kwonly, [ret]) + self.body + [ret],
             decorator_list=[],
             returns=None,
             type_comment=None,
             **({"type_params": []} if hasattr(ast, "TypeAlias") else {}),
         )
+
+    def _namespace_line(self, args: list[ast.arg], kwonly: list[ast.arg],
+                        tail: list[ast.stmt]) -> list[ast.stmt]:
+        """Array API target: ``xp = _namespace(x, y)`` when the body (``self.body`` and
+        ``tail``) calls ``xp.<name>`` (helpers ask for the namespace themselves)."""
+        if not self.array_api or not any(isinstance(n, ast.Name) and n.id == "xp"
+                                         for stmt in self.body + tail for n in ast.walk(stmt)):
+            return []
+        self.helpers.add("_namespace")
+        return [xp.namespace_line([a.arg for a in args + kwonly])]
 
 
 def _plus(e: ast.expr, k: int) -> ast.expr:
@@ -1403,8 +1527,8 @@ def module(fns: list[Function | tuple[list[ast.stmt], set[str]]],
     optional header docstring.  An item of ``fns`` may also be ready-made statements
     with the modules they use (the drivers of :mod:`s2sad.pipeline`).  ``target="numba"``:
     every function ``@numba.njit(cache=True)``, the module imports ``numba`` too."""
-    if target not in njit.TARGETS:
-        raise ValueError(f"target must be one of {njit.TARGETS}, not {target!r}")
+    if target not in xp.TARGETS:
+        raise ValueError(f"target must be one of {xp.TARGETS}, not {target!r}")
     defs, modules = [], set()
     for fn in fns:
         if isinstance(fn, tuple):
@@ -1414,9 +1538,14 @@ def module(fns: list[Function | tuple[list[ast.stmt], set[str]]],
             node, used = function_def(fn, target)
             defs.append(node)
         modules |= used
-    helpers = {m for m in modules if m in arrays.HELPER_NAMES or m in njit.HELPERS}
-    defs = (njit.helper_definitions(helpers) if target == "numba"
-            else arrays.helper_definitions(helpers)) + defs
+    helpers = {m for m in modules if m in arrays.HELPER_NAMES or m in njit.HELPERS
+               or m in xp.HELPERS}
+    if target == xp.TARGET and helpers:  # the standard's versions, and NumPy-free ones
+        defs = xp.helper_definitions(helpers - runtime.NUMPY_FREE) + arrays.helper_definitions(
+            helpers & runtime.NUMPY_FREE) + defs
+    else:
+        defs = (njit.helper_definitions(helpers) if target == "numba"
+                else arrays.helper_definitions(helpers)) + defs
     imports = sorted(m[1:] for m in modules if isinstance(m, tuple) and m[0] == "import")
     environment = environment_arrays(modules)
     static = {n: ref.value for n, ref in environment.items() if ref.static}
@@ -1451,6 +1580,8 @@ def module(fns: list[Function | tuple[list[ast.stmt], set[str]]],
         body.append(ast.Import(names=[ast.alias(name="math")]))
     if P.NUMPY in modules:
         body.append(ast.Import(names=[ast.alias(name="numpy", asname="np")]))
+    if xp.TARGET in modules:
+        body.append(ast.Import(names=[ast.alias(name="array_api_compat")]))
     if P.SCIPY in modules:  # only where the user's source called SciPy itself
         body.append(ast.Import(names=[ast.alias(name="scipy.special")]))
     for module_name, fname in imports:

@@ -199,7 +199,29 @@ class ArrayMixin:
     def array_index(self, x: Value, node: ast.Subscript, ctx, hint) -> Value:
         """Basic indexing ``x[i]``, ``x[:, 0]``, ``x[1:3]``, ``x[None]``, ``x[..., -1]``."""
         template, dynamic = self.index_template(node, ctx)
+        if any(item[0] == "array" for item in template) or any(
+                self._from_params(v) for v in dynamic):
+            # x[idx] with idx from the arguments: it may be an int array that reads an
+            # element twice, so the adjoint is never the in-place x_bar[idx] += g
+            return self.emit("np_index", [x, *dynamic], ctx, node, hint, index=template,
+                             gather=True)
         return self.emit("np_index", [x, *dynamic], ctx, node, hint, index=template)
+
+    def _from_params(self, v: Value) -> bool:
+        """Is ``v`` computed from the function's parameters (not only from constants,
+        loop counters and sizes)?"""
+        stack, seen = [v], set()
+        while stack:
+            u = stack.pop()
+            if u in seen:
+                continue
+            seen.add(u)
+            if u in self.params:
+                return True
+            op = self.b.defs.get(u)
+            if op is not None and op.prim not in ("len", "dim", "shape_item", "ndim"):
+                stack.extend(op.operands)
+        return False
 
     def index_template(self, node: ast.Subscript, ctx) -> tuple[tuple, list[Value]]:
         """The index of ``x[...]`` as a template and its run-time ints (see
@@ -234,7 +256,13 @@ class ArrayMixin:
             elif (isinstance(item, ast.Attribute) and item.attr == "newaxis"):
                 template.append(("none",))
             else:
-                template.append(("int", operand(item)))
+                got = self.expr(item, ctx)
+                if isinstance(got, Value) and got.kind in (Kind.ARRAY, Kind.BOOL):
+                    # x[idx], X[np.arange(n), labels], x[x > 0]: an int array or a mask
+                    dynamic.append(got)
+                    template.append(("array", len(dynamic) - 1))
+                else:
+                    template.append(("int", operand(item)))
         return tuple(template), dynamic
 
     # -- assignment into arrays --------------------------------------------------------------
@@ -323,6 +351,23 @@ class ArrayMixin:
         name = target.value.id
         self._check_assignable(name, x, target, ctx)
         template, dynamic = self.index_template(target, ctx)
+        for item in template:
+            if item[0] == "array" and dynamic[item[1]].kind is Kind.ARRAY:
+                raise self.unsupported(
+                    ctx.pf, target.slice, "assigning through an array of indices is not "
+                    "supported", why="an index repeated in it is written twice, and only the "
+                    "last write counts: which values reach the result depends on the order",
+                    hint="assign through a mask (`h[x > 0] = 0.0`), use np.where, or add "
+                         "with np.add.at on a copy outside the differentiated function")
+        if any(self._from_params(v) for v in dynamic):
+            # h[k] = v with k from the arguments: an int array passed for k that repeats an
+            # index would make the last write win, which the derivative does not follow
+            repeats = self.emit("index_repeats", [x, *dynamic], ctx, target, index=template)
+            self.b.emit("raise_if", (repeats,), attrs=(
+                ("exc", "ValueError"), ("message", "an index array that repeats an index "
+                                                   "writes an element twice, which the "
+                                                   "derivative does not support")),
+                loc=ctx.pf.loc(target))
         if aug is not None:
             old = self.emit("np_index", [x, *dynamic], ctx, target, index=template)
             value = self._binop(aug, old, value, node or target, ctx)
@@ -393,6 +438,17 @@ class ArrayMixin:
             return -node.operand.value
         if isinstance(node, ast.Tuple):
             return tuple(self._static(e, ctx, what) for e in node.elts)
+        if isinstance(node, ast.Name) and node.id not in ctx.env:  # a module or closure int
+            from .resolve import ConstRef, DataRef
+
+            got = ctx.pf.resolver.lookup(node.id)
+            if isinstance(got, ConstRef) and isinstance(got.value, int):
+                return got.value
+            if isinstance(got, DataRef) and all(type(v) is int for v in got.value):
+                return tuple(got.value)
+            scope = getattr(ctx.pf.resolver, "scope", {})
+            if node.id in scope and scope[node.id] is None:
+                return None
         if isinstance(node, ast.Name) and node.id in ctx.env:  # axis=axis of a helper
             got = ctx.env[node.id]
             if isinstance(got, Value) and self.b.is_const(got) and isinstance(

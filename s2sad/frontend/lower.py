@@ -44,6 +44,7 @@ from . import environment
 from .arrays import ArrayMixin, RetryWithArray, Shape, annotation_kind
 from .containers import PLAIN, Container, ContainerMixin, NeedsStructure, describe
 from .control import ControlFlowMixin, LoopEnd, Undefined, _walk_no_nested_scopes
+from .draws import DrawMixin
 from .ints import RetryWithInt, int_params
 from .resolve import (
     ARRAY_NAMES,
@@ -102,7 +103,7 @@ _NODE_WORDS = {
 _LATER = {"GeneratorExp"}
 
 
-class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
+class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawMixin):
     """Lowers one top-level function (and, by inlining, the functions it calls).
 
     ``structures`` (the API's, at a call) maps each parameter to the
@@ -980,6 +981,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin):
         for a in node.args:
             if isinstance(a, ast.Starred):
                 raise self._reject(ctx.pf, a)
+        source = self.random_source(node.func, ctx)
+        if source is not None:  # rng.standard_normal(n): a draw, once, where it stands
+            return self.random_draw(source, node, ctx, hint)
         if isinstance(node.func, ast.Attribute) and not self._names_module(node.func.value, ctx):
             base = self.expr(node.func.value, ctx)
             if not hasattr(np.ndarray, node.func.attr) and self.root_param(base) is not None:

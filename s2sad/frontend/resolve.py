@@ -42,6 +42,7 @@ MATH_FUNCTIONS = {
     "sin": "sin", "cos": "cos", "tan": "tan", "asin": "asin", "acos": "acos", "atan": "atan",
     "atan2": "atan2", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asinh": "asinh",
     "acosh": "acosh", "atanh": "atanh", "exp": "exp", "expm1": "expm1", "log": "log",
+    "exp2": "exp2",
     "log1p": "log1p", "log2": "log2", "log10": "log10", "sqrt": "sqrt", "hypot": "hypot",
     "pow": "pow", "erf": "erf", "erfc": "erfc", "fabs": "abs", "floor": "floor",
     "ceil": "ceil", "trunc": "trunc", "gamma": "gamma", "lgamma": "gammaln", "fmod": "fmod",
@@ -50,7 +51,7 @@ MATH_FUNCTIONS = {
 NUMPY_FUNCTIONS = {
     "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos",
     "arctan": "atan", "arctan2": "atan2", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
-    "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "exp": "exp",
+    "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "exp": "exp", "exp2": "exp2",
     "expm1": "expm1", "log": "log", "log1p": "log1p", "log2": "log2", "log10": "log10",
     "sqrt": "sqrt", "hypot": "hypot", "power": "pow", "abs": "abs", "absolute": "abs",
     "fabs": "abs", "floor": "floor", "ceil": "ceil", "trunc": "trunc", "sign": "sign",
@@ -163,6 +164,9 @@ def library_member(lib: str, attr: str) -> Resolved | None:
     prim = functions.get(attr)
     if prim is not None:
         return PrimRef(prim, lib, f"{'math' if lib == P.MATH else 'np'}.{attr}")
+    if lib == P.MATH:  # math.exp2, math.ldexp: entries of the library layer
+        found = library.lookup(f"math.{attr}")
+        return LibraryRef(found) if found else None
     return None
 
 

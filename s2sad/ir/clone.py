@@ -8,6 +8,7 @@ a pass, and how two sweeps over the same primal share one copy of it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from .builder import Builder
@@ -83,3 +84,16 @@ def inline(b: Builder, fn: Function, args: tuple[Value, ...]) -> tuple[Value, ..
     env = dict(zip(fn.params, args, strict=True))
     clone_ops(b, fn.body, env)
     return tuple(env[r] for r in fn.results)
+
+
+def rewritten(fn: Function, custom: Custom) -> Function:
+    """``fn`` re-emitted with ``custom`` given each op first (it emits a replacement and
+    returns True, or returns False to have the op cloned): a rewrite pass before
+    differentiation.  Everything but the body is kept (parameters in order, results,
+    defaults, the container layout of ``arguments``)."""
+    b = Builder()
+    params = tuple(b.fresh(p.kind, p.hint) for p in fn.params)
+    env: dict[Value, Value] = dict(zip(fn.params, params, strict=True))
+    clone_ops(b, fn.body, env, custom=custom)
+    new = b.finish(fn.name, params, tuple(env[r] for r in fn.results))
+    return dataclasses.replace(fn, params=new.params, body=new.body)

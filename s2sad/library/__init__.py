@@ -219,7 +219,8 @@ def live_name(obj: Any) -> str | None:
     """The qualified name of a live library object s2sad has an entry (or namespace) for
     (``scipy.stats.norm``, ``scipy.special.gammaln``, a bound ``norm.logpdf``), or None."""
     _load()
-    loaded = tuple(m for m in ("numpy", "scipy.special", "scipy.stats") if m in sys.modules)
+    loaded = tuple(m for m in ("math", "numpy", "scipy.special", "scipy.stats")
+                   if m in sys.modules)
     table = _LIVE.get(loaded)
     if table is None:
         table = _LIVE[loaded] = {}

@@ -155,3 +155,10 @@ def svd(c: Call):
                       hint="np.linalg.svd(A, full_matrices=False), or compute_uv=False "
                            "for the singular values")
     return (c.emit("svd_vectors", [a], part=0), s, c.emit("svd_vectors", [a], part=2))
+
+
+
+@entry("math.ldexp", "x, i")
+def ldexp(c: Call):
+    """``x * 2 ** i`` (``i`` an int: exact, as ldexp is)."""
+    return c.emit("mul", [c.arg("x"), c.emit("pow", [c.const(2.0), c.arg("i")])], out=True)

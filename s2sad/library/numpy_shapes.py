@@ -350,3 +350,26 @@ def pad(c: Call):
         return padded
     ones = c.emit("np_pad", [c.emit("np_zeros_like", [x])], widths=widths, fill=1.0)
     return c.emit("add", [padded, c.emit("mul", [ones, fill])], out=True)
+
+
+@entry("numpy.take", "a, indices, axis, out, mode", static="axis mode", method=True,
+       refused={"out": "assign the result to a name"}, axis=None, out=None, mode="raise")
+def take(c: Call):
+    """``a[indices]`` along ``axis`` (of ``a`` flattened when it is None): a gather, whose
+    adjoint adds every read of a repeated index."""
+    if c.static("mode") != "raise":
+        raise c.error("`np.take` with `mode=` other than 'raise' is not supported",
+                      at=c.nodes.get("mode"), hint="index in range (np.clip the indices)")
+    a, idx = c.array("a"), c.arg("indices")
+    axis = c.static("axis")
+    tag = "array" if idx.kind.name in ("ARRAY", "BOOL") else "int"
+    if axis is None:
+        a, template = c.emit("ravel", [a]), ((tag, 0),)
+    elif axis >= 0:
+        template = (("slice", None, None, None),) * axis + ((tag, 0),)
+    elif axis == -1:
+        template = (("ellipsis",), (tag, 0))
+    else:
+        raise c.error("`np.take` along a negative axis other than -1 is not supported",
+                      at=c.nodes.get("axis"), hint="give the axis from the front: axis=0")
+    return c.emit("np_index", [a, idx], out=True, index=template, gather=True)

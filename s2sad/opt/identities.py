@@ -30,7 +30,7 @@ identity stops the derivative at the two uses of ``m`` (:func:`_loop_shifts`).
 from __future__ import annotations
 
 from ..ir.builder import Builder
-from ..ir.clone import clone_op, clone_ops
+from ..ir.clone import clone_op, rewritten
 from ..ir.core import Function, Kind, Op, Value, walk_ops
 
 
@@ -64,13 +64,7 @@ def fuse_identities(fn: Function) -> Function:
             identity)])), attrs=attrs, loc=op.loc, hint=op.results[0].hint)
         return True
 
-    b = Builder()
-    params = tuple(b.fresh(p.kind, p.hint) for p in fn.params)
-    env: dict[Value, Value] = dict(zip(fn.params, params, strict=True))
-    clone_ops(b, fn.body, env, custom=custom)
-    return b.finish(fn.name, params, tuple(env[r] for r in fn.results),
-                    structure=fn.structure, defaults=fn.defaults, star=fn.star,
-                    source=fn.source, names_used=fn.names_used, docstring=fn.docstring)
+    return rewritten(fn, custom)
 
 
 def _n(identity: str) -> int:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from .. import primitives as P
 from ..ir.builder import Builder
-from ..ir.clone import clone_op, clone_ops
+from ..ir.clone import clone_op, clone_ops, rewritten
 from ..ir.core import Function, Kind, Op, Value, values_read, walk_ops
 
 _COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
@@ -53,14 +53,7 @@ def rewrite_selections(fn: Function) -> Function:
     """``fn`` with its running maxima and minima rewritten (``fn`` itself if none)."""
     if not any(_selections(op) for op in walk_ops(fn.body) if op.prim == "for_range"):
         return fn
-    b = Builder()
-    params = tuple(b.fresh(p.kind, p.hint) for p in fn.params)
-    env: dict[Value, Value] = dict(zip(fn.params, params, strict=True))
-    clone_ops(b, fn.body, env, custom=_rewrite)
-    return b.finish(fn.name, params, tuple(env[r] for r in fn.results),
-                    structure=fn.structure, defaults=fn.defaults, star=fn.star,
-                    source=fn.source,
-                    names_used=fn.names_used, docstring=fn.docstring)
+    return rewritten(fn, _rewrite)
 
 
 def _selections(op: Op) -> list[_Selection]:
