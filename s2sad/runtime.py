@@ -668,9 +668,10 @@ class _Checkpoints:
     @staticmethod
     def _copy(values):
         \"\"\"A copy of the lists and arrays: the loop may change them in place, and a
-        snapshot is restored again and again.\"\"\"
-        return tuple(v.copy() if isinstance(v, list) or hasattr(v, "ndim") else v
-                     for v in values)
+        snapshot is restored again and again.  (An array with no copy method, of the
+        array API target, is never changed in place.)\"\"\"
+        return tuple(v.copy() if isinstance(v, list) or hasattr(v, "ndim") and hasattr(
+            v, "copy") else v for v in values)
 """)
 
 # helpers that call other helpers

@@ -166,6 +166,26 @@ def test_containers_changed_in_place_and_sequences(k):
     assert_close(got[1], gradient(lambda t: heat(u, t, 9), [0.2])[0], rtol=1e-6)
 
 
+def smooth(u, k, n):
+    """An array carried, never written into: the array API target's kind of loop."""
+    for _ in range(n):
+        u = u + k * np.sin(u) * 0.1
+    return np.sum(u * u)
+
+
+@pytest.mark.parametrize("k", KS)
+def test_array_api_target_with_checkpoints(k):
+    xps = pytest.importorskip("array_api_strict", reason="pip install -e '.[array-api]'")
+    u = np.linspace(-1.0, 1.0, 5)
+    want = s2sad.grad(smooth, (0, 1), mode="reverse", target="array_api")(xps.asarray(u),
+                                                                          0.3, 12)
+    g = s2sad.grad(smooth, (0, 1), mode="reverse", checkpoints=k, target="array_api")
+    got = g(xps.asarray(u), 0.3, 12)  # (its arrays have no .copy(): never copied)
+    assert np.array_equal(np.asarray(got[0]), np.asarray(want[0]))
+    assert float(got[1]) == float(want[1])
+    assert_close(float(got[1]), gradient(lambda t: smooth(u, t, 12), [0.3])[0], rtol=1e-6)
+
+
 def test_vjp_with_checkpoints_is_the_vjp():
     plain = s2sad.vjp(lotka_volterra, wrt=(0, 1))
     checked = s2sad.vjp(lotka_volterra, wrt=(0, 1), checkpoints=3)
