@@ -213,3 +213,19 @@ def test_dask_logistic_regression_stays_lazy_until_compute():
     np.testing.assert_allclose(w, w_numpy, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(g(w, X, y).compute(), T.fd_grad(_LOGISTIC.loss, (w, Xn, yn), 0),
                                rtol=T.RTOL, atol=T.ATOL)
+
+
+@pytest.mark.slow
+def test_the_default_target_on_dask_arrays_gives_numpys_numbers():
+    """The NumPy target's gradient run on Dask arrays (through NumPy's __array_function__
+    dispatch): the same numbers as on NumPy arrays, though its shape helpers make Dask
+    compute mid-gradient (README: use target='array_api' to stay lazy)."""
+    da = pytest.importorskip("dask.array", reason="needs Dask: pip install 'dask[array]'")
+    rng = np.random.default_rng(5)
+    Xn = rng.normal(size=(2000, 4))
+    yn = (Xn @ rng.normal(size=4) > 0) * 1.0
+    X, y = da.from_array(Xn, chunks=(400, 4)), da.from_array(yn, chunks=400)
+    g = s2sad.grad(_LOGISTIC.loss)
+    for w in (np.zeros(4), np.array([0.3, -1.2, 0.5, 2.0])):
+        np.testing.assert_allclose(np.asarray(g(w, X, y)), g(w, Xn, yn), rtol=1e-12,
+                                   atol=1e-15)
