@@ -22,7 +22,9 @@ from tests.fixtures import control as C
 from tests.oracles import assert_close, gradient
 from tests.test_control_flow import CASES, IDS, STEP, _float_wrt
 
-KS = (1, 2, 3, 10)
+# K = 2 runs by default; 1, 3 and 10 in the slow layer (the suite stays fast)
+KS = (pytest.param(1, marks=pytest.mark.slow), 2, pytest.param(3, marks=pytest.mark.slow),
+      pytest.param(10, marks=pytest.mark.slow))
 
 
 def lotka_volterra(alpha, beta, x0, y0, n):

@@ -18,6 +18,9 @@ from s2sad.errors import S2SADError
 from tests.oracles import assert_close, call_extras, gradient
 from tests.test_numba_codegen import chain, kepler, lennard_jones, lotka, piecewise, rosenbrock
 
+pytestmark = pytest.mark.slow  # Numba compiles for seconds; the generated text is checked by
+# tests/test_numba_codegen.py in the default run
+
 numba = pytest.importorskip("numba", reason="the Numba target needs numba "
                                             "(pip install 's2sad[numba]')")
 

@@ -666,8 +666,9 @@ _points = st.lists(points(), min_size=POINTS_PER_PROGRAM, max_size=POINTS_PER_PR
 # Program counts per run: with the derivative IR and the generated code each checked at
 # POINTS_PER_PROGRAM points, these keep the file to about 6 s (S2SAD_SHRINK and more
 # examples for bug hunting, see the module docstring).
-@pytest.mark.parametrize("where, with_list, count", [
-    ("ir", False, 10), ("ir", True, 10), ("code", False, 12), ("code", True, 12)])
+@pytest.mark.parametrize("where, with_list, count", [  # two in the default run, two slow
+    ("ir", False, 10), pytest.param("ir", True, 10, marks=pytest.mark.slow),
+    pytest.param("code", False, 12, marks=pytest.mark.slow), ("code", True, 12)])
 def test_programs_differentiate_correctly(where, with_list, count):
     """Forward = reverse = finite differences and the jvp/vjp identity, on the derivative
     IR (``ir``) or on the generated Python, which must also match the interpreter."""

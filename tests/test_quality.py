@@ -95,7 +95,8 @@ def test_no_repeated_subexpressions_in_golden_files():
     assert found == {}
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: "-".join(c))
+@pytest.mark.parametrize("command", [c if c == COMMANDS[0] else pytest.param(
+    c, marks=pytest.mark.slow) for c in COMMANDS], ids=lambda c: "-".join(c))  # grad by default
 def test_no_repeated_subexpressions_in_generated_modules(command):
     found = {}
     for path in SOURCES:
