@@ -286,7 +286,6 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
             "Match": "use `if` / `elif` / `else` with comparisons",
             "Raise": "raise under an `if` (an input check: `if x < 0: raise ValueError("
                      "\"...\")`), or check the input outside the differentiated function",
-            "Assert": "check the input outside the differentiated function",
         }
         return self.unsupported(pf, node, f"{words} is not supported",
                                 why="s2sad differentiates pure numeric functions",
@@ -1128,6 +1127,14 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
             (x,) = self._args(node, ctx, (1,), "int")
             return self.emit("trunc", [x], ctx, node, hint, lib=P.BUILTIN)
         if name == "float":
+            if len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and isinstance(
+                    node.args[0].value, str):  # float("inf"), float("nan"): a constant
+                try:
+                    return self.b.const(float(node.args[0].value))
+                except ValueError:
+                    raise self.unsupported(ctx.pf, node, f"`{ast.unparse(node)}` is not a "
+                                           "number", hint='float("inf"), float("nan"), or a '
+                                           "number") from None
             (x,) = self._args(node, ctx, (1,), "float")
             return x
         if name == "list":

@@ -421,11 +421,21 @@ class LiveResolver(Resolver):
 
     def member(self, module: str, attr: str) -> Resolved | None:
         got = super().member(module, attr)
-        if got is None:  # mymodule.log1pexp: a custom primitive of another module
-            obj = getattr(sys.modules.get(module), attr, None)
-            if obj is not None and getattr(obj, MARK, None) is not None:
-                return classify(obj)
-        return got
+        if got is not None:
+            return got
+        space = sys.modules.get(module)
+        obj = getattr(space, attr, None)
+        if obj is None:
+            return None
+        if getattr(obj, MARK, None) is not None:  # mymodule.log1pexp: a custom primitive
+            return classify(obj)
+        if is_library_code(getattr(space, "__file__", None) or ""):
+            return None  # an installed package's function: not inlined
+        # `import helpers; helpers.act(x)`: the user's own module, read as its globals are
+        reads = environment.current()
+        if reads is not None:
+            reads.attribute(space, attr, obj)
+        return classify(obj)
 
 
 # -- source files, read statically ----------------------------------------------------------

@@ -1,0 +1,203 @@
+"""Idioms of real public code that s2sad used to refuse (found on DEAP's benchmarks and
+nevergrad's test functions, run as their authors wrote them):
+
+- ``assert`` (an input check of the primal: it runs where it stands, in every derivative);
+- ``and`` / ``or`` on numbers where only their truth matters (``if x > 0 and i % 2``);
+- ``float("inf")`` and ``float("nan")``;
+- an object whose class defines ``__call__`` (a loss, a test function with data);
+- ``helpers.f(x)``: a function of another module of the user's, called through the module.
+
+Every derivative is checked against Richardson finite differences (tests/oracles.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import s2sad
+from tests.oracles import assert_close, derivative
+from tests.srcmod import load_source
+
+MODES = ("reverse", "forward")
+
+
+@pytest.fixture(autouse=True)
+def no_disk_cache(monkeypatch):
+    monkeypatch.setenv("S2SAD_NO_CACHE", "1")
+
+
+def close(got, want):
+    assert_close(np.ravel(np.asarray(got, dtype=float)).tolist(),
+                 np.ravel(np.asarray(want, dtype=float)).tolist())
+
+
+def fd_gradient(f, x, *rest):
+    x = np.asarray(x, dtype=float)
+    return np.array([derivative(lambda t, i=i: f(np.where(np.arange(x.size) == i, t, x), *rest),
+                                x[i]) for i in range(x.size)])
+
+
+# -- assert ---------------------------------------------------------------------------------
+
+
+def checked_series(x, n):
+    assert n > 0, "n must be positive"
+    assert len(x) == 3
+    s = 0.0
+    for i in range(n):
+        assert x[0] < 10.0
+        s = s + math.sin(x[0] * i) + x[1] * x[2]
+    return s
+
+
+def checked_norm(x):
+    assert x.ndim == 1, f"a vector, not {x.shape}"
+    return np.sqrt(np.sum(x * x) + 1.0)
+
+
+@pytest.mark.parametrize("x", [[0.3, -1.2, 2.0], [-2.5, 0.7, 1.1]])
+def test_assert_is_a_check_and_the_gradient_is_exact(x):
+    g = s2sad.grad(checked_series, wrt=0)
+    close(np.asarray(g(list(x), 4)), fd_gradient(lambda v: checked_series(list(v), 4), x))
+    assert "raise AssertionError" in g.source
+
+
+@pytest.mark.parametrize("args, message", [
+    (([0.3, -1.2, 2.0], 0), "n must be positive"),
+    (([0.3, -1.2], 2), "`assert len(x) == 3` failed"),
+    (([11.0, -1.2, 2.0], 2), "`assert x[0] < 10.0` failed"),
+])
+def test_a_failing_assert_raises_in_the_derivative_as_in_the_function(args, message):
+    with pytest.raises(AssertionError):
+        checked_series(*args)
+    for mode in ("reverse", "forward"):
+        g = s2sad.grad(checked_series, wrt=1 if mode == "forward" else 0, mode=mode)
+        with pytest.raises(AssertionError, match=message.replace("[", r"\[").replace("(", r"\(")
+                           .replace(")", r"\)")):
+            g(*args)
+
+
+def test_assert_on_an_array_in_both_modes():
+    x = np.array([0.5, -1.5, 2.0])
+    close(s2sad.grad(checked_norm)(x), fd_gradient(checked_norm, x))
+    with pytest.raises(AssertionError, match="`assert x.ndim == 1"):
+        s2sad.grad(checked_norm)(np.ones((2, 2)))
+    assert_close(s2sad.jvp(checked_norm)(x, np.ones(3))[1],
+                 fd_gradient(checked_norm, x).sum())
+
+
+def asserted_constant(x):
+    assert 2 > 1
+    return x * x
+
+
+def test_an_assert_that_holds_when_compiling_leaves_no_code():
+    g = s2sad.grad(asserted_constant)
+    assert "Assertion" not in g.source
+    assert g(1.5) == 3.0
+
+
+# -- and / or on numbers, as conditions -------------------------------------------------------
+
+
+def skewed(x):
+    s = 0.0
+    for i in range(len(x)):
+        s += x[i] * x[i] * (10 if x[i] > 0.0 and i % 2 else 1)
+    return s if not (len(x) % 2 or x[0] < -5.0) else -s
+
+
+@pytest.mark.parametrize("x", [[1.0, -2.0, 3.0, 4.0], [-1.0, 2.0, -3.0, 0.5, 1.5]])
+def test_and_or_on_numbers_in_a_condition_take_their_truth(x):
+    g = s2sad.grad(skewed)
+    close(np.asarray(g(np.array(x))), fd_gradient(skewed, x))
+
+
+def number_or(x, k):
+    return x * (k or 2.0)
+
+
+def test_and_or_giving_a_number_stay_refused():
+    with pytest.raises(s2sad.S2SADError, match="`or` on a number is not supported"):
+        s2sad.grad(number_or, wrt=0)
+
+
+# -- float("inf") ---------------------------------------------------------------------------
+
+
+def capped(x):
+    value = 1.0 + math.tanh(x)
+    if value == 0:
+        return float("inf")
+    return max(value ** -3, float("-inf"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_float_of_a_string_is_a_constant(mode):
+    g = s2sad.grad(capped, mode=mode)
+    for x in (-1.3, 0.2, 2.0):
+        assert_close(g(x), derivative(capped, x))
+
+
+def bad_float(x):
+    return x * float("one")
+
+
+def test_float_of_another_string_is_a_located_error():
+    with pytest.raises(s2sad.S2SADError, match='`float\\(\'one\'\\)` is not a number'):
+        s2sad.grad(bad_float)
+
+
+# -- objects with __call__ --------------------------------------------------------------------
+
+
+class LeastSquares:
+    def __init__(self, seed, m=5, n=4):
+        rng = np.random.default_rng(seed)
+        self.A = rng.standard_normal((m, n))
+        self.y = rng.standard_normal(m)
+        self.n = n
+
+    def __call__(self, x, scale=1.0):
+        assert len(x) == self.n
+        r = self.A @ x - self.y
+        return scale * np.sum(r * r)
+
+
+def test_a_callable_object_is_differentiated_as_its_call():
+    loss = LeastSquares(3)
+    x = np.array([0.3, -1.2, 2.0, 0.7])
+    g = s2sad.grad(loss)
+    close(g(x), fd_gradient(loss, x))
+    close(g(x, 2.5), fd_gradient(loss, x, 2.5))
+    assert_close(s2sad.grad(loss, wrt="scale")(x, 2.0), derivative(lambda s: loss(x, s), 2.0))
+    loss.A = loss.A * 2.0  # the object's data is read again (as for a bound method)
+    close(g(x), fd_gradient(loss, x))
+
+
+# -- a function of the user's other module, called through the module ---------------------------
+
+
+def test_a_function_called_through_another_user_module():
+    helpers = load_source("import math\n\ndef act(z):\n    return math.tanh(z) * z\n",
+                          stem="helpers")
+    user = load_source(f"import {helpers.__name__} as h\n\ndef f(x):\n    return h.act(x) + x\n",
+                       stem="user")
+    g = s2sad.grad(user.f)
+    for x in (-1.3, 0.4, 2.1):
+        assert_close(g(x), derivative(user.f, x))
+    # rebinding the module's function compiles again: never the old derivative
+    helpers2 = load_source("import math\n\ndef act(z):\n    return math.sin(z)\n", stem="helpers")
+    helpers.act = helpers2.act
+    for x in (-1.3, 0.4, 2.1):
+        assert_close(g(x), derivative(user.f, x))
+        assert_close(g(x), math.cos(x) + 1.0)
+
+
+def test_an_installed_package_function_is_still_refused():
+    user = load_source("import json\n\ndef f(x):\n    return json.loads('1.0') * x\n")
+    with pytest.raises(s2sad.S2SADError, match="cannot see into"):
+        s2sad.grad(user.f)
