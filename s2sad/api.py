@@ -196,11 +196,7 @@ def _is_njit(f: Any) -> bool:
 def _callable_object(f: Any) -> bool:
     """Is ``f`` an object of the user's class with a ``__call__`` written in Python (a
     loss, a model)?  Then its derivatives are those of the bound ``__call__``."""
-    call = vars(type(f)).get("__call__") if callable(f) else None
-    for base in type(f).__mro__[1:] if call is None and callable(f) else ():
-        call = vars(base).get("__call__")
-        if call is not None:
-            break
+    call = inspect.getattr_static(type(f), "__call__", None)
     return (isinstance(call, types.FunctionType) and not isinstance(f, type)
             and not type(f).__module__.startswith(("s2sad", "functools")))
 
