@@ -201,3 +201,94 @@ def test_an_installed_package_function_is_still_refused():
     user = load_source("import json\n\ndef f(x):\n    return json.loads('1.0') * x\n")
     with pytest.raises(s2sad.S2SADError, match="cannot see into"):
         s2sad.grad(user.f)
+
+
+# -- functools.reduce ---------------------------------------------------------------------------
+
+REDUCERS = load_source('''
+import functools
+import math
+import operator
+from functools import reduce
+from operator import mul
+
+import numpy as np
+
+
+def griewank(ind):  # DEAP's spelling
+    return 1.0 / 4000.0 * sum(x ** 2 for x in ind) - \\
+        reduce(mul, (math.cos(x / math.sqrt(i + 1.0)) for i, x in enumerate(ind)), 1) + 1
+
+
+def product(xs):
+    return functools.reduce(operator.mul, xs)
+
+
+def horner(c, x):
+    return reduce(lambda acc, ci: acc * x + ci, c)
+
+
+def softplus_fold(xs, a):
+    return reduce(lambda acc, v: math.log1p(math.exp(acc * a + v)), xs, 0.5)
+
+
+def summed_rows(X):
+    return np.sum(reduce(operator.add, X) ** 2)
+
+
+def no_start(xs):
+    return reduce(mul, (x * x for x in xs))
+''', stem="reducers")
+
+POINTS = ([0.3, -1.2, 2.0, 0.7], [-0.9, 0.4, 1.6])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", ["griewank", "product"])
+@pytest.mark.parametrize("x", POINTS)
+def test_reduce_of_a_generator_or_a_list(name, x, mode):
+    f = getattr(REDUCERS, name)
+    if mode == "forward":  # a directional derivative
+        direction = [1.0, -0.5] + [0.25] * (len(x) - 2)
+        _, tangent = s2sad.jvp(f)(list(x), direction)
+        assert_close(tangent, float(fd_gradient(lambda v: f(list(v)), x) @ direction))
+    else:
+        close(s2sad.grad(f)(list(x)), fd_gradient(lambda v: f(list(v)), x))
+
+
+@pytest.mark.parametrize("x", POINTS)
+def test_reduce_with_a_lambda_reads_the_closure(x):
+    for f in (REDUCERS.horner, REDUCERS.softplus_fold):
+        gc, ga = s2sad.grad(f, wrt=(0, 1))(list(x), 0.7)
+        close(gc, fd_gradient(lambda v, f=f: f(list(v), 0.7), x))
+        assert_close(ga, derivative(lambda a, f=f: f(list(x), a), 0.7))
+
+
+def test_reduce_over_the_rows_of_an_array():
+    X = np.array([[0.5, -1.0], [2.0, 0.25], [-0.75, 1.5]])
+    close(s2sad.grad(REDUCERS.summed_rows)(X),
+          np.broadcast_to(2.0 * X.sum(axis=0), X.shape))
+
+
+def test_reduce_of_a_generator_needs_a_start_value():
+    with pytest.raises(s2sad.S2SADError, match="without a start value"):
+        s2sad.grad(REDUCERS.no_start)
+
+
+def test_the_command_line_reads_reduce_and_operator(tmp_path):
+    from click.testing import CliRunner
+    from s2sad_cli.main import cli
+
+    path = tmp_path / "folds.py"
+    path.write_text("from functools import reduce\nimport operator\nimport math\n\n\n"
+                    "def f(xs):\n    return reduce(operator.mul, (math.sin(x) for x in xs), 1.0)\n")
+    result = CliRunner().invoke(cli, ["grad", str(path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    ns: dict = {}
+    exec(result.stdout, ns)  # noqa: S102 - generated code
+    x = [0.3, -1.2, 2.0]
+
+    def f(v):
+        return math.sin(v[0]) * math.sin(v[1]) * math.sin(v[2])
+
+    close(ns["grad_f"](x), fd_gradient(f, x))

@@ -1099,6 +1099,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
             if not 1 <= len(node.args) <= (2 if name == "sum" else 1):
                 self._args(node, ctx, (1, 2) if name == "sum" else (1,), name)
             return self.reduction(name, node, ctx, hint)
+        if name == "reduce":
+            return self.fold(node, ctx, hint)
         if name in ("range", "enumerate", "zip"):
             raise self.unsupported(ctx.pf, node, f"`{name}(...)` is only supported as the "
                                    "iterable of a `for` loop",
