@@ -5,7 +5,10 @@ nevergrad's test functions, run as their authors wrote them):
 - ``and`` / ``or`` on numbers where only their truth matters (``if x > 0 and i % 2``);
 - ``float("inf")`` and ``float("nan")``;
 - an object whose class defines ``__call__`` (a loss, a test function with data);
-- ``helpers.f(x)``: a function of another module of the user's, called through the module.
+- ``helpers.f(x)``: a function of another module of the user's, called through the module;
+- ``functools.reduce``;
+- a method calling the object's other methods (``self.predict(x)``), or an object it holds
+  (``self._f(x)``, pints' toy log-densities).
 
 Every derivative is checked against Richardson finite differences (tests/oracles.py).
 """
@@ -292,3 +295,80 @@ def test_the_command_line_reads_reduce_and_operator(tmp_path):
         return math.sin(v[0]) * math.sin(v[1]) * math.sin(v[2])
 
     close(ns["grad_f"](x), fd_gradient(f, x))
+
+
+# -- methods calling methods, and objects held by the object ------------------------------------
+
+
+class Quadratic:
+    def __init__(self, a=1.0, b=100.0):
+        self._a = a
+        self._b = b
+
+    def __call__(self, x):
+        return (self._a - x[0]) ** 2 + self._b * (x[1] - x[0] ** 2) ** 2
+
+
+class TwoLayer:
+    def __init__(self):
+        self.W = np.array([[1.0, 2.0], [0.5, -1.0], [0.25, 0.75]])
+        self.v = np.array([0.3, -0.6, 1.2])
+        self.error = Quadratic(0.5, 10.0)  # an object with __call__, held by the object
+        self.calls = 0
+
+    def hidden(self, x, scale=1.0):
+        return np.tanh(scale * (self.W @ x))
+
+    def predict(self, x):
+        return self.v @ self.hidden(x, scale=0.5)
+
+    def loss(self, x):
+        self.calls += 1
+        return self.predict(x) ** 2 + np.log1p(self.error(x))
+
+
+class Counting:
+    def __init__(self):
+        self.seen = 0.0
+
+    def __call__(self, x):
+        self.seen += 1.0  # an update of another object than the one differentiated
+        return x[0] * x[1]
+
+
+class Holder:
+    def __init__(self):
+        self.inner = Counting()
+
+    def loss(self, x):
+        return self.inner(x) + x[0]
+
+
+@pytest.mark.parametrize("x", [[0.3, -0.7], [-1.2, 0.4], [2.0, 1.5]])
+def test_a_method_calls_other_methods_and_a_held_callable_object(x):
+    model = TwoLayer()
+    x = np.array(x)
+    g = s2sad.grad(model.loss)
+    close(g(x), fd_gradient(model.loss, x))
+    assert "self_W" in g.source and "hidden" not in g.source.split("def grad_loss")[1]
+
+
+def test_a_replaced_method_or_held_object_compiles_again():
+    model = TwoLayer()
+    x = np.array([0.3, -0.7])
+    g = s2sad.grad(model.loss)
+    before = g(x)
+    model.error = Quadratic(2.0, 1.0)  # another object held: read again
+    close(g(x), fd_gradient(model.loss, x))
+    assert not np.allclose(g(x), before)
+    original = TwoLayer.predict
+    try:
+        TwoLayer.predict = lambda self, x: np.sum(self.hidden(x))  # the class's method
+        close(g(x), fd_gradient(model.loss, x))
+    finally:
+        TwoLayer.predict = original
+
+
+def test_an_update_of_a_held_object_is_refused_not_misapplied():
+    with pytest.raises(s2sad.S2SADError):
+        s2sad.grad(Holder().loss)(np.array([1.0, 2.0]))
