@@ -608,6 +608,11 @@ def _define_special() -> None:
     for name in ("isnan", "isfinite", "isinf"):
         register(Primitive(name, 1, names={NUMPY: name, MATH: name}, kind_rule=_bool_kind,
                            derivative="none"))
+    # np.isscalar(x): asked of the value when the derivative runs (a float, or a NumPy
+    # scalar, but not a 0-d array: not known from a kind), as the function asks it
+    register(Primitive("isscalar", 1, names={NUMPY: "isscalar"}, kind_rule=_bool_kind,
+                       derivative="none", fold=False,
+                       evaluator=lambda lib, x, **_: bool(np.isscalar(x))))
 
 
 _define_table()

@@ -372,3 +372,91 @@ def test_a_replaced_method_or_held_object_compiles_again():
 def test_an_update_of_a_held_object_is_refused_not_misapplied():
     with pytest.raises(s2sad.S2SADError):
         s2sad.grad(Holder().loss)(np.array([1.0, 2.0]))
+
+
+# -- NumPy spellings of real code: dtype=float, copy=True, np.isscalar, setflags, np.sum([...]) --
+
+SPELLINGS = load_source('''
+import numpy as np
+
+
+def as_float(x):
+    x = np.asarray(x, dtype=float)
+    y = np.array(x, copy=True, dtype="float64")
+    y[0] = y[0] * 2.0
+    return np.sum(y ** 2) + np.sum(np.asarray(x, dtype=np.float64) ** 3)
+
+
+def scalar_or_vector(x):
+    if np.isscalar(x):
+        x = np.array([x])
+    return np.sum(np.sin(x) * x)
+
+
+def read_only(x):
+    y = np.array(x)
+    y.setflags(write=False)
+    return np.sum(y * y)
+
+
+def written_after_read_only(x):
+    y = np.array(x)
+    y.setflags(write=False)
+    y[0] = 1.0
+    return np.sum(y)
+
+
+def of_literals(x, y):
+    return np.sum([x * y, x, y ** 2]) + np.max((x, y)) + np.prod([x, y]) + np.mean([x, y])
+
+
+def of_arrays(a, b):
+    return np.sum([a * b, a]) + np.max([a, b])
+
+
+def int_dtype(x):
+    return np.sum(np.asarray(x, dtype=int))
+''', stem="spellings")
+
+
+@pytest.mark.parametrize("x", [[0.3, -0.7, 1.1], [-2.0, 0.5, 0.25]])
+def test_dtype_float_and_copy_true_are_what_s2sad_computes_anyway(x):
+    close(s2sad.grad(SPELLINGS.as_float)(np.array(x)), fd_gradient(SPELLINGS.as_float, x))
+
+
+def test_other_dtypes_stay_refused():
+    with pytest.raises(s2sad.S2SADError, match="the keyword `dtype`"):
+        s2sad.grad(SPELLINGS.int_dtype)(np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_isscalar_is_asked_when_the_derivative_runs(mode):
+    f = SPELLINGS.scalar_or_vector
+    g = s2sad.grad(f, mode=mode)
+    for x in (-1.3, 0.4, 2.1):
+        assert_close(g(x), derivative(f, x))
+    if mode == "reverse":
+        x = np.array([0.3, -0.7])
+        close(g(x), fd_gradient(f, x))
+
+
+def test_setflags_read_only_is_kept_and_a_later_write_refused():
+    x = np.array([0.3, -0.7])
+    close(s2sad.grad(SPELLINGS.read_only)(x), 2 * x)
+    with pytest.raises(s2sad.S2SADError, match="item assignment"):
+        s2sad.grad(SPELLINGS.written_after_read_only)(x)
+
+
+@pytest.mark.parametrize("point", [(0.5, -1.5), (-0.25, 2.0), (1.5, 0.75)])
+def test_reductions_of_a_literal_list_or_tuple(point):
+    f = SPELLINGS.of_literals
+    got = s2sad.grad(f, wrt=(0, 1))(*point)
+    close(got, [derivative(lambda t: f(t, point[1]), point[0]),
+                derivative(lambda t: f(point[0], t), point[1])])
+
+
+def test_reductions_of_a_literal_list_of_arrays():
+    a, b = np.array([0.5, -1.0, 2.0]), np.array([1.5, 0.25, -0.5])
+    ga, gb = s2sad.grad(SPELLINGS.of_arrays, wrt=(0, 1))(a, b)
+    close(ga, fd_gradient(lambda v: SPELLINGS.of_arrays(v, b), a))
+    close(gb, fd_gradient(lambda v: SPELLINGS.of_arrays(a, v), b))

@@ -397,7 +397,7 @@ def test_inner_product_inv_solve_det():
 # == unsupported forms: located errors ==========================================================
 
 _BAD = {
-    "prod_dtype": ("np.prod(x, dtype=float)", "float", "dtype"),
+    "prod_dtype": ("np.prod(x, dtype=np.float32)", "np.float32", "dtype"),
     "prod_method_dtype": ("x.prod(0, float)", "x.prod(0, float)", ".prod()"),
     "solve_three": ("np.sum(np.linalg.solve(x, x, x))", "np.linalg.solve", "np.linalg.solve"),
     "det_keyword": ("np.linalg.det(a=x)", "x", "keyword"),

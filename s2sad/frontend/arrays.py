@@ -118,6 +118,7 @@ def annotation_kind(node: ast.expr | None) -> Kind | None:
 class ArrayMixin:
     params: set[Value]
     pinned: set[str]  # parameters annotated as numbers
+    read_only: set[Value]  # arrays made read-only (x.setflags(write=False))
 
     # -- which values are arrays -----------------------------------------------------------
     def params_behind(self, v: Value) -> set[Value]:
@@ -268,7 +269,10 @@ class ArrayMixin:
     # -- assignment into arrays --------------------------------------------------------------
     def owns(self, v: Any) -> bool:
         """Did the function create array (or list) ``v``, so that it may assign into it?
-        Not a parameter, nor a view of another array (``x[1:]``, ``x.T``)."""
+        Not a parameter, nor a view of another array (``x[1:]``, ``x.T``), nor one made
+        read-only (``x.setflags(write=False)``)."""
+        if v in self.read_only:
+            return False
         if v in self.owned:
             return True
         if not isinstance(v, Value) or v.kind is not Kind.ARRAY or v in self.params:
@@ -417,6 +421,11 @@ class ArrayMixin:
     def _keywords(self, node: ast.Call, ctx, allowed: tuple[str, ...], spelled: str):
         out: dict[str, Any] = {}
         for kw in node.keywords:
+            if kw.arg == "dtype" and self._float64(kw.value, ctx):
+                continue  # dtype=float: what s2sad computes in anyway
+            if (kw.arg == "copy" and spelled.endswith(("array", "asarray"))
+                    and isinstance(kw.value, ast.Constant) and kw.value.value is True):
+                continue  # np.array(x, copy=True): a new array, as np.array(x) is here
             if kw.arg not in allowed:
                 raise self.unsupported(ctx.pf, kw.value if kw.arg else node,
                                        f"the keyword `{kw.arg}` of `{spelled}` is not "
@@ -425,6 +434,21 @@ class ArrayMixin:
                                        f"{_POSITIONAL.get(spelled, f'{spelled}(...)')}")
             out[kw.arg] = kw.value
         return out
+
+    def _float64(self, node: ast.expr, ctx) -> bool:
+        """Does ``node`` name float64 (``float``, ``np.float64``, ``np.double``, ``"float"``,
+        ``"float64"``, ``"f8"``)?"""
+        from .resolve import BuiltinRef, ModuleRef
+
+        if isinstance(node, ast.Constant):
+            return node.value in ("float", "float64", "f8", "<f8", "double", "d")
+        if isinstance(node, ast.Name) and node.id not in ctx.env:
+            return ctx.pf.resolver.lookup(node.id) == BuiltinRef("float")
+        if (isinstance(node, ast.Attribute) and node.attr in ("float64", "double")
+                and isinstance(node.value, ast.Name) and node.value.id not in ctx.env):
+            got = ctx.pf.resolver.lookup(node.value.id)
+            return isinstance(got, ModuleRef) and got.lib == P.NUMPY and not got.sub
+        return False
 
     def _static(self, node: ast.expr | None, ctx, what: str) -> Any:
         """A compile-time int, tuple of ints, bool or None (``axis=``, ``keepdims=``)."""
@@ -525,8 +549,12 @@ class ArrayMixin:
             if not 1 <= len(args) <= 2:
                 raise self.unsupported(ctx.pf, node, f"`{spelled}` takes an array (and axis)")
             axis = args[1] if len(args) == 2 else kw.get("axis")
-            return self._reduce(_REDUCTIONS[name], self.value(args[0], ctx), axis,
-                                kw.get("keepdims"), node, ctx, hint)
+            if isinstance(args[0], (ast.List, ast.Tuple)):  # np.sum([a, b]): of np.array([a, b])
+                x = self.array_call("array", ast.copy_location(ast.Call(
+                    func=node.func, args=[args[0]], keywords=[]), args[0]), ctx, None)
+            else:
+                x = self.value(args[0], ctx)
+            return self._reduce(_REDUCTIONS[name], x, axis, kw.get("keepdims"), node, ctx, hint)
         if name == "linalg.norm":
             # the 2-norm (Frobenius for a matrix), of the whole array or along `axis`:
             # np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims)); other vector norms

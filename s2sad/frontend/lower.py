@@ -168,6 +168,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
         self._check_signature(pf)
         self.hidden_hints = {}
         self.owned = set()
+        self.read_only: set[Value] = set()  # arrays after x.setflags(write=False)
         self.shared = {}  # array -> the names `g = h` gave it
         self.borrowed = set()  # arrays an inlined callee got from its caller
         self.view_checks = []  # views of arrays assigned into (ArrayMixin.check_views)
@@ -500,11 +501,31 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
             return None
         if isinstance(node.value, ast.Call) and self._print_statement(node.value, ctx):
             return None
+        if isinstance(node.value, ast.Call) and self._read_only_statement(node.value, ctx):
+            return None
         self.expr(node.value, ctx)  # an unsupported callee is the better message
         raise self.unsupported(ctx.pf, node, "an expression statement (its value is unused)",
                                why="s2sad differentiates pure functions: a call whose result "
                                    "is dropped can only matter for its side effects",
                                hint="assign the value to a name, or remove the statement")
+
+    def _read_only_statement(self, call: ast.Call, ctx: _Ctx) -> bool:
+        """``x.setflags(write=False)`` of a local array (pints' ``vector``): no value changes,
+        and s2sad treats the array as one it does not own from then on, so a later write
+        into it is refused, as NumPy would raise."""
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "setflags"
+                and isinstance(func.value, ast.Name) and not call.args
+                and [kw.arg for kw in call.keywords] == ["write"]
+                and isinstance(call.keywords[0].value, ast.Constant)
+                and call.keywords[0].value.value is False):
+            return False
+        value = ctx.env.get(func.value.id)
+        if not (isinstance(value, Value) and value.kind is Kind.ARRAY):
+            return False
+        self.owned.discard(value)
+        self.read_only.add(value)
+        return True
 
     def _is_builtin(self, func: ast.expr, name: str, ctx: _Ctx) -> bool:
         """Is ``func`` the builtin ``name`` (not shadowed by a local or a global)?"""

@@ -64,6 +64,7 @@ NUMPY_FUNCTIONS = {
     "negative": "neg", "pow": "pow", "acos": "acos", "asin": "asin", "atan": "atan",
     "atan2": "atan2", "acosh": "acosh", "asinh": "asinh", "atanh": "atanh",  # NumPy 2 names
     "cbrt": "cbrt", "sinc": "sinc", "isnan": "isnan", "isfinite": "isfinite", "isinf": "isinf",
+    "isscalar": "isscalar",
 }
 MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf,
                   "nan": math.nan}
