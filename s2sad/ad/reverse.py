@@ -570,10 +570,10 @@ class _Reverse:
             if g is not None:
                 mine, got = set(facts.leaves(u)), set(facts.leaves(g))
                 if got and got != result:  # smaller than the result: broadcast, then sum
-                    g = self._linear("sum_to", g, (self._witness(u), *facts.leaves(out)),
-                                     op.loc)
+                    like = (self._shape_only(w, op.loc) for w in facts.leaves(out))
+                    g = self._linear("sum_to", g, (self._witness(u, op.loc), *like), op.loc)
                 elif mine != result and got:  # the result's shape: sum to the operand's
-                    g = self._linear("unbroadcast", g, (self._witness(u),), op.loc)
+                    g = self._linear("unbroadcast", g, (self._witness(u, op.loc),), op.loc)
                 elif mine != result:  # a scalar for each of the result's elements
                     copies = facts.size(out, op.loc)
                     if mine:
@@ -582,13 +582,22 @@ class _Reverse:
             out_parts.append(g)
         return out_parts
 
-    def _witness(self, u: Value) -> Value:
+    def _witness(self, u: Value, loc=None) -> Value:
         """A value of ``u``'s shape for ``_sum_to``/``_unbroadcast`` to read the shape of:
         ``u``'s one shape leaf when it has one (an operand computed anyway, or a
         parameter), so that ``np.log(p)`` is not computed only for its shape when the
         derivative needs ``p`` and not the log; ``u`` itself otherwise."""
         leaves = self.shapes.leaves(u)
-        return leaves[0] if len(leaves) == 1 else u
+        return self._shape_only(leaves[0] if len(leaves) == 1 else u, loc)
+
+    def _shape_only(self, v: Value, loc) -> Value:
+        """``v``, read for its shape only; for a gather ``x[idx]``, an O(1) array of its
+        shape (``_index_like``), so that a million-element read is not done for its
+        shape (the gather's adjoint needs ``idx``, not the values read)."""
+        op = self.b.defs.get(v)
+        if op is None or op.prim != "np_index" or not op.attr("gather"):
+            return v
+        return self.b.emit("index_like", op.operands, attrs=op.attrs, loc=loc)
 
     def _linear(self, prim: str, g: Value, rest: tuple, loc) -> Value:
         """``prim(g, *rest)`` for a ``prim`` linear in ``g``, with a negation of ``g``
