@@ -601,12 +601,19 @@ class _Reverse:
 
     def _linear(self, prim: str, g: Value, rest: tuple, loc) -> Value:
         """``prim(g, *rest)`` for a ``prim`` linear in ``g``, with a negation of ``g``
-        taken outside, where an addition can absorb it as a subtraction."""
-        op = self.b.defs.get(g)
+        taken outside, where an addition can absorb it as a subtraction; a negation of
+        a constant's multiple goes into the constant instead (``-c * z``, exact), as
+        nothing may absorb it, and a negation of an array costs a pass."""
+        b, op = self.b, self.b.defs.get(g)
         if op is not None and op.prim == "neg":
-            return self.b.emit("neg", (self.b.emit(prim, (op.operands[0], *rest), loc=loc),),
-                               loc=loc)
-        return self.b.emit(prim, (g, *rest), loc=loc)
+            inner = b.defs.get(op.operands[0])
+            if inner is not None and inner.prim == "mul" and b.is_const(inner.operands[0]) \
+                    and type(b.const_value(inner.operands[0])) is float:
+                scaled = b.emit("mul", (b.const(-b.const_value(inner.operands[0])),
+                                        inner.operands[1]), loc=loc)
+                return b.emit(prim, (scaled, *rest), loc=loc)
+            return b.emit("neg", (b.emit(prim, (op.operands[0], *rest), loc=loc),), loc=loc)
+        return b.emit(prim, (g, *rest), loc=loc)
 
     def _reverse_list_op(self, op: Op, env, adjoint, ybar: Value) -> None:
         """The adjoints of the list operations, threading each list's adjoint in place."""
