@@ -291,3 +291,25 @@ def test_gather_out_of_bounds_still_raises():
             gathered(x, bad, np.ones(2))
         with pytest.raises(IndexError):
             g(x, bad, np.ones(2))
+
+
+def test_second_derivatives_through_the_new_adjoints():
+    """The adjoints are ops with rules of their own (np.einsum, a product, bincount's
+    shape-only witness): Hessians differentiate through them."""
+    rng = np.random.default_rng(4)
+    A, B = rng.uniform(-2.0, 2.0, (2, 3)), rng.uniform(-2.0, 2.0, (3, 2))
+    H = s2sad.hessian(product, wrt=0)(A, B)
+    grad = s2sad.grad(product, wrt=0)
+    for k in range(A.size):
+        want = fd(lambda v, k=k: grad(v, B).flat[k], A)
+        assert_close(H.reshape(A.size, A.size)[k], want.ravel())
+    x, idx, w = np.array([1.0, -2.0, 0.5]), np.array([0, 0, 2, -1]), np.array([1, 2, -1, .5])
+    H = s2sad.hessian(cubed_reads, wrt=0)(x, idx, w)
+    want = np.zeros((3, 3))
+    for k, i in enumerate(idx):
+        want[i, i] += 6.0 * x[i] * w[k]
+    assert_close(H, want)
+
+
+def cubed_reads(x, idx, w):
+    return np.sum(x[idx] ** 3 * w)

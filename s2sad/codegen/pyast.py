@@ -551,7 +551,7 @@ class _FunctionWriter:
                               why="it may be an int array that reads an element twice, "
                                   "whose adjoint the Numba target does not accumulate yet",
                               hint="use target='python' for this function (its adjoint "
-                                   "uses np.add.at)")
+                                   "adds every read: np.bincount, np.add.at)")
 
     def _op_expr(self, op: Op) -> tuple[ast.expr, int, frozenset[str]]:
         if op.prim in ("index_bar", "index_like") and op.attr("gather"):
