@@ -597,10 +597,12 @@ def _einsum_adjoint(b, op, operands, ybar, k):
     """Operand k's adjoint: one einsum of ȳ with the other operands, the subscripts
     permuted (``"ij,jk->ik"``: A's is ``"ik,jk->ij"``), which reads neither operand k nor
     the result.  Of a full contraction (ȳ a number): ``ȳ * other`` when the one other
-    operand has k's subscripts (``"ij,ij->"``).  The helper ``_einsum_bar`` (which reads
-    operand k's shape) remains for what one einsum cannot write: a letter only k has
-    (summed: its adjoint is broadcast), a letter k repeats (a diagonal), and a lone
-    operand, whose einsum would be a view of ȳ."""
+    operand has k's subscripts (``"ij,ij->"``).  NumPy broadcasts a letter of length 1
+    against a longer one: ``_sum_to`` brings the adjoint to k's shape (a shape check
+    when they agree), read from a value of the same shape computed anyway.  The helper
+    ``_einsum_bar`` (which reads operand k's shape) remains for what one einsum cannot
+    write: a letter only k has (summed: its adjoint is broadcast), a letter k repeats
+    (a diagonal), and a lone operand, whose einsum would be a view of ȳ."""
     spec = op.attr("subscripts")
     ins, result = spec.split("->")
     ins = ins.split(",")
@@ -609,9 +611,12 @@ def _einsum_adjoint(b, op, operands, ybar, k):
     if len(set(mine)) == len(mine) and set(mine) <= seen and others:
         rest = [v for j, v in enumerate(operands) if j != k]
         if not result and len(others) == 1 and others[0] == mine:
-            return b.emit("mul", (ybar, rest[0]), loc=op.loc)
-        return b.emit("np_einsum", (ybar, *rest), loc=op.loc,
-                      attrs={"subscripts": ",".join([result, *others]) + "->" + mine})
+            part = b.emit("mul", (ybar, rest[0]), loc=op.loc)
+        else:
+            part = b.emit("np_einsum", (ybar, *rest), loc=op.loc,
+                          attrs={"subscripts": ",".join([result, *others]) + "->" + mine})
+        like = ShapeFacts.of(b).root(operands[k])
+        return b.emit("sum_to", (part, like, like, part), loc=op.loc)
     return b.emit("einsum_bar", (ybar, *operands), attrs={"subscripts": spec, "k": k},
                   loc=op.loc)
 

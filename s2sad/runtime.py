@@ -253,14 +253,15 @@ def _inner_bar_b(g, a, b):
 
 _helper("_index_bar", '''
 def _index_bar(g, x, index):
-    """The adjoint of x[index].  Basic indexing reads no element twice; an index holding
-    an array (a parameter passed an int array: x[idx], X[rows, cols]) may, and each read
-    adds its adjoint (np.add.at), as a gather's adjoint must."""
+    """The adjoint of x[index].  Basic indexing and masks read no element twice; an
+    index holding an int array (a parameter passed one: x[idx], X[rows, cols]) may, and
+    each read adds its adjoint (np.bincount, or np.add.at), as a gather's adjoint must."""
     parts = index if type(index) is tuple else (index,)
     arrays = [np.asarray(p) for p in parts if isinstance(p, (np.ndarray, list))]
     shape = np.shape(x)
     if arrays and all(a.dtype.kind in "iu" for a in arrays) and len(parts) == len(shape) \
-            and all(isinstance(p, (np.ndarray, list, int, np.integer)) for p in parts):
+            and all(isinstance(p, (np.ndarray, list, int, np.integer))
+                    and not isinstance(p, bool) for p in parts):
         # every axis indexed by ints (x[idx], X[rows, cols]): the reads of each element
         # counted with their weights in one np.bincount, NumPy's fastest scatter-add
         # (np.add.at is several times slower), on the flat position of each read (-1 is

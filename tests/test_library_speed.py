@@ -194,6 +194,10 @@ def diagonal(A, b):
     return np.sum(np.einsum("ii,i->i", A, b) ** 2)
 
 
+def broadcast_rows(A, B):  # a letter of length 1 against a longer one: NumPy broadcasts
+    return np.sum(np.einsum("ij,jk->ik", A, B) ** 2) + np.einsum("ij,ij->", A, A * 2.0)
+
+
 def lone(A):
     return np.sum(np.einsum("ij->ji", A) * np.arange(6.0).reshape(3, 2))
 
@@ -217,6 +221,7 @@ def test_einsum_adjoint_is_one_einsum_with_permuted_subscripts():
     (chain, [(2, 3), (3, 4), (4, 2)]), (transposed, [(3, 2), (2, 3)]),
     (outer_sum, [(3,), (4,)]), (batched, [(2, 2, 3), (2, 3, 2)]),
     (summed_letter, [(3, 4), (4,)]), (diagonal, [(3, 3), (3,)]), (lone, [(2, 3)]),
+    (broadcast_rows, [(2, 1), (3, 4)]), (broadcast_rows, [(1, 1), (1, 4)]),
 ])
 def test_einsum_gradients_match_finite_differences(f, shapes):
     n = len(shapes)
