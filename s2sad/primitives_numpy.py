@@ -1117,6 +1117,7 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     # its shape only: reverse mode's sums back to an operand's shape)
     helper("index_like", VARIADIC, _array, "_index_like", evaluator=_index_like_eval,
            rule_missing=False)
+    helper("repeat_like", 2, _array, "_repeat_like", rule_missing=False)
     # does h[index] = v write an element twice (an int array from the arguments)?
     helper("index_repeats", VARIADIC, lambda k, a: Kind.BOOL, "_index_repeats",
            evaluator=_index_repeats_eval, rule_missing=False)

@@ -464,7 +464,7 @@ _helper("_repeat_bar", """
 def _repeat_bar(g, x, repeats, axis=None):
     \"\"\"The adjoint of np.repeat(x, repeats, axis) for an int repeats: the copies summed.\"\"\"
     shape = np.shape(x)
-    if axis is None:
+    if axis is None or not shape:  # (a 0-d x is one element along any axis)
         g = np.broadcast_to(g, (np.size(x) * repeats,))
         return np.reshape(np.sum(np.reshape(g, (-1, repeats)), axis=1), shape)
     axis = axis % len(shape)
@@ -472,6 +472,17 @@ def _repeat_bar(g, x, repeats, axis=None):
     g = np.reshape(np.broadcast_to(g, out), shape[:axis] + (shape[axis], repeats)
                    + shape[axis + 1:])
     return np.sum(g, axis=axis + 1)
+""")
+
+_helper("_repeat_like", """
+def _repeat_like(x, repeats, axis=None):
+    \"\"\"Zeros of the shape of np.repeat(x, repeats, axis) for an int repeats, as a
+    read-only view of one number (O(1)): for an adjoint that reads that shape only.\"\"\"
+    shape = np.shape(x)
+    if axis is None or not shape:
+        return np.broadcast_to(0.0, (np.size(x) * repeats,))
+    axis = axis % len(shape)
+    return np.broadcast_to(0.0, shape[:axis] + (shape[axis] * repeats,) + shape[axis + 1:])
 """)
 
 _helper("_tile_bar", """

@@ -160,6 +160,39 @@ def test_cumprod_through_an_underflow_is_exact():
     assert_close(tangents, want, rtol=1e-12, atol=0.0)
 
 
+# -- np.repeat: the copies are not made for their shape -----------------------------------
+
+def repeated(x, w):
+    return np.sum(np.repeat(x, 3) * w)
+
+
+def repeated_rows(x, w):
+    return np.sum(np.repeat(x, 2, axis=0) * w)
+
+
+def repeated_last(x, w):
+    return np.sum(np.sin(np.repeat(x, 2, axis=-1)) * w)
+
+
+def test_repeat_gradient_does_not_repeat():
+    g = s2sad.grad(repeated, wrt=0)
+    assert "np.repeat" not in body(g) and "_repeat_like(x, 3)" in body(g), g.source
+
+
+@pytest.mark.parametrize("f, shapes", [
+    (repeated, [(5,), (15,)]), (repeated, [(2, 3), (18,)]), (repeated, [(2, 3), ()]),
+    (repeated_rows, [(2, 3), (4, 3)]), (repeated_rows, [(2, 3), (3,)]),
+    (repeated_last, [(2, 3), (2, 6)]), (repeated_rows, [(), (2,)]),
+])
+def test_repeat_gradients_match_finite_differences(f, shapes):
+    g = s2sad.grad(f, wrt=0)
+    for rng in POINTS:
+        x, w = (rng.uniform(-2.0, 2.0, s) for s in shapes)
+        got = g(x, w)
+        assert np.shape(got) == np.shape(x)
+        assert_close(got, fd(f, x, w))
+
+
 # -- np.einsum: one einsum per operand, the subscripts permuted ----------------------------
 
 def contraction(X, W):

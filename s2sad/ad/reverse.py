@@ -591,13 +591,16 @@ class _Reverse:
         return self._shape_only(leaves[0] if len(leaves) == 1 else u, loc)
 
     def _shape_only(self, v: Value, loc) -> Value:
-        """``v``, read for its shape only; for a gather ``x[idx]``, an O(1) array of its
-        shape (``_index_like``), so that a million-element read is not done for its
-        shape (the gather's adjoint needs ``idx``, not the values read)."""
+        """``v``, read for its shape only; for a gather ``x[idx]`` or ``np.repeat(x, r)``,
+        an O(1) array of its shape (``_index_like``, ``_repeat_like``), so that a
+        million-element read or copy is not done for its shape (their adjoints need
+        ``idx`` or ``r``, not the values)."""
         op = self.b.defs.get(v)
-        if op is None or op.prim != "np_index" or not op.attr("gather"):
-            return v
-        return self.b.emit("index_like", op.operands, attrs=op.attrs, loc=loc)
+        if op is not None and op.prim == "np_index" and op.attr("gather"):
+            return self.b.emit("index_like", op.operands, attrs=op.attrs, loc=loc)
+        if op is not None and op.prim == "np_repeat":
+            return self.b.emit("repeat_like", op.operands, attrs=op.attrs, loc=loc)
+        return v
 
     def _linear(self, prim: str, g: Value, rest: tuple, loc) -> Value:
         """``prim(g, *rest)`` for a ``prim`` linear in ``g``, with a negation of ``g``
