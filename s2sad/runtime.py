@@ -264,17 +264,23 @@ def _index_bar(g, x, index):
                     and not isinstance(p, bool) for p in parts):
         # every axis indexed by ints (x[idx], X[rows, cols]): the reads of each element
         # counted with their weights in one np.bincount, NumPy's fastest scatter-add
-        # (np.add.at is several times slower), on the flat position of each read (-1 is
-        # n - 1, as in indexing, where an index out of range raised already)
+        # (np.add.at is several times slower), on the flat position of each read; -1 is
+        # n - 1, as in indexing, and an index out of range raises IndexError, as
+        # x[index] would have (_index_like did not read it)
+        if len(shape) == 1:  # np.bincount's own pass finds negative and large indices
+            cells = np.asarray(parts[0])
+            g = g if np.shape(g) == cells.shape else np.broadcast_to(g, cells.shape)
+            try:
+                out = np.bincount(np.ravel(cells), np.ravel(g), minlength=shape[0])
+            except ValueError:  # a negative index
+                cells = _index_wrapped(cells, shape[0])
+                out = np.bincount(np.ravel(cells), np.ravel(g), minlength=shape[0])
+            if len(out) > shape[0]:
+                _index_wrapped(cells, shape[0])  # raises
+            return out
         cells = None
         for p, n in zip(parts, shape):
-            p = np.asarray(p)
-            lo, hi = (p.min(), p.max()) if p.size else (0, 0)
-            if lo < -n or hi >= n:  # as x[index] would (_index_like did not read it)
-                raise IndexError(f"index {lo if lo < -n else hi} is out of bounds for an "
-                                 f"axis of size {n}")
-            if lo < 0:
-                p = np.where(p < 0, p + n, p)
+            p = _index_wrapped(np.asarray(p), n)
             cells = p if cells is None else cells * n + p
         if np.shape(g) != np.shape(cells):  # (a read-only view slows np.bincount down)
             g = np.broadcast_to(g, np.shape(cells))
@@ -286,6 +292,17 @@ def _index_bar(g, x, index):
     else:  # slices, ints and masks read each element once at most
         x_bar[index] = g
     return x_bar
+''')
+
+_helper("_index_wrapped", '''
+def _index_wrapped(p, n):
+    """The int index array p for an axis of length n with -1 read as n - 1; IndexError
+    for an index out of range, as indexing raises."""
+    lo, hi = (p.min(), p.max()) if p.size else (0, 0)
+    if lo < -n or hi >= n:
+        raise IndexError(f"index {lo if lo < -n else hi} is out of bounds for an axis of "
+                         f"size {n}")
+    return np.where(p < 0, p + n, p) if lo < 0 else p
 ''')
 
 _helper("_index_like", '''
@@ -744,7 +761,7 @@ _NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",)
           "_mean_bar": ("_sum_bar",), "_sum_to": ("_unbroadcast", "_broadcast_like"),
           "_broadcast_like": ("_broadcast_shape",), "_broadcast_size": ("_broadcast_shape",),
           "_cofactor": ("_prod_others",), "_cumprod_tangent": ("_cumprod_grad",),
-          "_cumprod_bar": ("_cumprod_grad",)}
+          "_cumprod_bar": ("_cumprod_grad",), "_index_bar": ("_index_wrapped",)}
 
 
 def with_dependencies(names: set[str]) -> list[str]:
