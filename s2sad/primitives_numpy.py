@@ -132,6 +132,10 @@ def _draw_vjp(b, op, operands, out, ybar):
     raise _draw_refused(op)
 
 
+def _index_like_eval(lib, x, *dynamic, index, **_):
+    return runtime.function("_index_like")(x, index_value(index, dynamic))
+
+
 def _index_repeats_eval(lib, x, *dynamic, index):
     return runtime.function("_index_repeats")(x, index_value(index, dynamic))
 
@@ -558,6 +562,12 @@ def _cumprod_jvp(b, op, operands, out, tangents):
     return b.emit("cumprod_tangent", (operands[0], tangents[0]), attrs=op.attrs, loc=op.loc)
 
 
+def _cumprod_vjp(b, op, operands, out, ybar):
+    """``revcumsum(ȳ y) / x`` by a helper that reads the result y (computed anyway)."""
+    kept = {} if op.attr("axis") is None else {"axis": op.attr("axis")}
+    return [b.emit("cumprod_bar", (ybar, operands[0], out), attrs=kept, loc=op.loc)]
+
+
 def _join_vjp(b, op, operands, out, ybar):
     how = op.attr("how")
     return [b.emit("join_bar", (ybar, *operands), attrs={"how": how, "k": k}, loc=op.loc)
@@ -580,9 +590,35 @@ def _einsum_jvp(b, op, operands, out, tangents):
 
 
 def _einsum_vjp(b, op, operands, out, ybar):
-    return [b.emit("einsum_bar", (ybar, *operands), attrs={"subscripts": op.attr("subscripts"),
-                                                          "k": k}, loc=op.loc)
-            for k in range(len(operands))]
+    return [_einsum_adjoint(b, op, operands, ybar, k) for k in range(len(operands))]
+
+
+def _einsum_adjoint(b, op, operands, ybar, k):
+    """Operand k's adjoint: one einsum of ȳ with the other operands, the subscripts
+    permuted (``"ij,jk->ik"``: A's is ``"ik,jk->ij"``), which reads neither operand k nor
+    the result.  Of a full contraction (ȳ a number): ``ȳ * other`` when the one other
+    operand has k's subscripts (``"ij,ij->"``).  NumPy broadcasts a letter of length 1
+    against a longer one: ``_sum_to`` brings the adjoint to k's shape (a shape check
+    when they agree), read from a value of the same shape computed anyway.  The helper
+    ``_einsum_bar`` (which reads operand k's shape) remains for what one einsum cannot
+    write: a letter only k has (summed: its adjoint is broadcast), a letter k repeats
+    (a diagonal), and a lone operand, whose einsum would be a view of ȳ."""
+    spec = op.attr("subscripts")
+    ins, result = spec.split("->")
+    ins = ins.split(",")
+    mine, others = ins[k], [s for j, s in enumerate(ins) if j != k]
+    seen = set(result).union(*others)
+    if len(set(mine)) == len(mine) and set(mine) <= seen and others:
+        rest = [v for j, v in enumerate(operands) if j != k]
+        if not result and len(others) == 1 and others[0] == mine:
+            part = b.emit("mul", (ybar, rest[0]), loc=op.loc)
+        else:
+            part = b.emit("np_einsum", (ybar, *rest), loc=op.loc,
+                          attrs={"subscripts": ",".join([result, *others]) + "->" + mine})
+        like = ShapeFacts.of(b).root(operands[k])
+        return b.emit("sum_to", (part, like, like, part), loc=op.loc)
+    return b.emit("einsum_bar", (ybar, *operands), attrs={"subscripts": spec, "k": k},
+                  loc=op.loc)
 
 
 def _astype_jvp(b, op, operands, out, tangents):
@@ -750,6 +786,15 @@ _SCALAR_RESULTS = frozenset({"np_sum", "np_mean", "np_max", "np_min", "np_prod",
 
 # ops whose result has the shape of their first operand, whatever the others
 _SAME_SHAPE = frozenset({"index_set", "index_add", "np_copy"})
+# the library's rearrangements that keep their operand's shape (along an axis: np.cumsum
+# without one flattens); ShapeFacts.leaves follows them, so that the derivative reads the
+# operand's shape and does not compute the result only for its shape
+_KEEPS_SHAPE = frozenset({"np_sort", "np_cumsum", "np_cumprod", "np_flip", "np_roll"})
+
+
+def _keeps_shape(op) -> bool:
+    return op is not None and op.prim in _KEEPS_SHAPE and (
+        op.prim in ("np_flip", "np_roll") or op.attr("axis") is not None)
 
 
 def _memo_walk(v, memo: dict, deps, value):
@@ -861,16 +906,24 @@ class ShapeFacts:
             op = self._op(u)
             return op is not None and elementwise(op) and not self.surely_scalar(u)
 
+        def deps(u) -> tuple:
+            op = self._op(u)
+            if _keeps_shape(op):
+                return op.operands[:1]
+            return op.operands if broadcasts(u) else ()
+
         def value(u) -> tuple:
             if self.surely_scalar(u):
                 return ()
+            op = self._op(u)
+            if _keeps_shape(op):
+                return self.leaf_sets[op.operands[0]]
             if not broadcasts(u):
                 return (self._slice_like(u),)
-            return tuple(sorted({w for o in self._op(u).operands for w in self.leaf_sets[o]},
+            return tuple(sorted({w for o in op.operands for w in self.leaf_sets[o]},
                                 key=lambda w: w.id))
 
-        return _memo_walk(v, self.leaf_sets,
-                          lambda u: self._op(u).operands if broadcasts(u) else (), value)
+        return _memo_walk(v, self.leaf_sets, deps, value)
 
     def _slice_like(self, v):
         """For ``x[s:]`` or ``x[:-s]`` (on any axes), the first slice of this block with
@@ -1060,6 +1113,11 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     helper("inner_bar_a", 3, _array, "_inner_bar_a")
     helper("inner_bar_b", 3, _array, "_inner_bar_b")
     helper("index_bar", VARIADIC, _array, "_index_bar", evaluator=_index_bar_eval)
+    # an array of the shape of x[index] that does not read x (a gather's result read for
+    # its shape only: reverse mode's sums back to an operand's shape)
+    helper("index_like", VARIADIC, _array, "_index_like", evaluator=_index_like_eval,
+           rule_missing=False)
+    helper("repeat_like", 2, _array, "_repeat_like", rule_missing=False)
     # does h[index] = v write an element twice (an int array from the arguments)?
     helper("index_repeats", VARIADIC, lambda k, a: Kind.BOOL, "_index_repeats",
            evaluator=_index_repeats_eval, rule_missing=False)
@@ -1109,7 +1167,7 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
                        vjp_rule=_helper_vjp("sort_bar", "axis"),
                        evaluator=lambda lib, x, axis=-1: np.sort(x, axis)))
     register(Primitive("np_cumprod", 1, kind_rule=_array, derivative="rule",
-                       jvp_rule=_cumprod_jvp, vjp_rule=_helper_vjp("cumprod_bar", "axis"),
+                       jvp_rule=_cumprod_jvp, vjp_rule=_cumprod_vjp,
                        evaluator=lambda lib, x, axis=None: np.cumprod(x, axis)))
     register(Primitive("np_join", VARIADIC, kind_rule=_array, derivative="rule",
                        jvp_rule=_pieces_jvp, vjp_rule=_join_vjp, cse=False,
@@ -1165,7 +1223,7 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     helper("cholesky_bar", 2, _array, "_cholesky_bar")
     helper("pad_bar", 2, _array, "_pad_bar")
     helper("cumprod_tangent", 2, _array, "_cumprod_tangent")
-    helper("cumprod_bar", 2, _array, "_cumprod_bar")
+    helper("cumprod_bar", 3, _array, "_cumprod_bar")
     register(Primitive("join_bar", VARIADIC, kind_rule=_array, derivative="rule",
                        jvp_rule=_linear_jvp, vjp_rule=_join_bar_vjp,
                        evaluator=_helper_eval("_join_bar")))

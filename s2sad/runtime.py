@@ -253,16 +253,76 @@ def _inner_bar_b(g, a, b):
 
 _helper("_index_bar", '''
 def _index_bar(g, x, index):
-    """The adjoint of x[index].  Basic indexing reads no element twice; an index holding
-    an array (a parameter passed an int array: x[idx], X[rows, cols]) may, and each read
-    adds its adjoint (np.add.at), as a gather's adjoint must."""
-    x_bar = np.zeros(np.shape(x))
-    if any(isinstance(p, (np.ndarray, list)) for p in (
-            index if type(index) is tuple else (index,))):
+    """The adjoint of x[index].  Basic indexing and masks read no element twice; an
+    index holding an int array (a parameter passed one: x[idx], X[rows, cols]) may, and
+    each read adds its adjoint (np.bincount, or np.add.at), as a gather's adjoint must."""
+    parts = index if type(index) is tuple else (index,)
+    arrays = [np.asarray(p) for p in parts if isinstance(p, (np.ndarray, list))]
+    shape = np.shape(x)
+    if arrays and all(a.dtype.kind in "iu" for a in arrays) and len(parts) == len(shape) \
+            and all(isinstance(p, (np.ndarray, list, int, np.integer))
+                    and not isinstance(p, bool) for p in parts):
+        # every axis indexed by ints (x[idx], X[rows, cols]): the reads of each element
+        # counted with their weights in one np.bincount, NumPy's fastest scatter-add
+        # (np.add.at is several times slower), on the flat position of each read; -1 is
+        # n - 1, as in indexing, and an index out of range raises IndexError, as
+        # x[index] would have (_index_like did not read it)
+        if len(shape) == 1:  # np.bincount's own pass finds negative and large indices
+            cells = np.asarray(parts[0])
+            g = g if np.shape(g) == cells.shape else np.broadcast_to(g, cells.shape)
+            try:
+                out = np.bincount(np.ravel(cells), np.ravel(g), minlength=shape[0])
+            except ValueError:  # a negative index
+                cells = _index_wrapped(cells, shape[0])
+                out = np.bincount(np.ravel(cells), np.ravel(g), minlength=shape[0])
+            if len(out) > shape[0]:
+                _index_wrapped(cells, shape[0])  # raises
+            return out
+        cells = None
+        for p, n in zip(parts, shape):
+            p = _index_wrapped(np.asarray(p), n)
+            cells = p if cells is None else cells * n + p
+        if np.shape(g) != np.shape(cells):  # (a read-only view slows np.bincount down)
+            g = np.broadcast_to(g, np.shape(cells))
+        return np.reshape(np.bincount(np.ravel(cells), np.ravel(g),
+                                      minlength=int(np.prod(shape))), shape)
+    x_bar = np.zeros(shape)
+    if any(a.dtype != bool for a in arrays):
         np.add.at(x_bar, index, g)
-    else:
+    else:  # slices, ints and masks read each element once at most
         x_bar[index] = g
     return x_bar
+''')
+
+_helper("_index_wrapped", '''
+def _index_wrapped(p, n):
+    """The int index array p for an axis of length n with -1 read as n - 1; IndexError
+    for an index out of range, as indexing raises."""
+    lo, hi = (p.min(), p.max()) if p.size else (0, 0)
+    if lo < -n or hi >= n:
+        raise IndexError(f"index {lo if lo < -n else hi} is out of bounds for an axis of "
+                         f"size {n}")
+    return np.where(p < 0, p + n, p) if lo < 0 else p
+''')
+
+_helper("_index_like", '''
+def _index_like(x, index):
+    """Zeros of the shape of x[index] as a read-only view of one number (O(1)), where the
+    index is ints and int arrays on the leading axes (x[idx], X[rows, cols]) or one mask
+    of x's leading shape; x[index] itself otherwise.  For an adjoint that reads the
+    gather's shape only."""
+    parts = index if type(index) is tuple else (index,)
+    shape = np.shape(x)
+    if len(parts) <= len(shape) and all(isinstance(p, (np.ndarray, list, int, np.integer))
+                                        and not isinstance(p, bool) for p in parts):
+        arrays = [np.asarray(p) for p in parts]
+        mask = arrays[0]
+        if len(arrays) == 1 and mask.dtype == bool and mask.shape == shape[:mask.ndim]:
+            return np.broadcast_to(0.0, (np.count_nonzero(mask),) + shape[mask.ndim:])
+        if all(a.dtype.kind in "iu" for a in arrays):
+            return np.broadcast_to(0.0, np.broadcast_shapes(*(a.shape for a in arrays))
+                                   + shape[len(arrays):])
+    return x[index]
 ''')
 
 _helper("_index_repeats", '''
@@ -348,7 +408,10 @@ def _polygamma(n, x):
 
 _helper("_cumsum_bar", """
 def _cumsum_bar(g, x, axis=None):
-    \"\"\"The adjoint of np.cumsum(x, axis): the running sum of g from the end.\"\"\"
+    \"\"\"The adjoint of np.cumsum(x, axis): the running sum of g from the end (a 0-d
+    x is one element, as NumPy reads it along an axis too).\"\"\"
+    if np.ndim(x) == 0:
+        axis = None
     g = np.broadcast_to(g, np.shape(x) if axis is not None else (np.size(x),))
     if axis is None:
         return np.reshape(np.cumsum(g[::-1])[::-1], np.shape(x))
@@ -357,19 +420,20 @@ def _cumsum_bar(g, x, axis=None):
 
 _helper("_cumprod_grad", """
 def _cumprod_grad(x, t, g, axis=None):
-    \"\"\"The tangent (t given) or the adjoint (g given) of np.cumprod(x, axis).  Without
-    zeros in x, by one division: y * cumsum(t / x), or revcumsum(g * y) / x.  With a zero,
-    exactly, by the recurrences along the axis (never a division by zero).\"\"\"
+    \"\"\"The tangent (t given) or the adjoint (g given) of np.cumprod(x, axis).  When the
+    last products are finite and not 0 (no zero in x, no underflow), by one division:
+    y * cumsum(t / x), or revcumsum(g * y) / x.  Otherwise exactly, by the recurrences
+    along the axis (never a division by zero, nor a product that underflowed).\"\"\"
     shape = np.shape(x)
     x = np.asarray(x, dtype=float)
     if t is not None:
         t = np.broadcast_to(t, shape)
-    if axis is None:
+    if axis is None or np.ndim(x) == 0:  # (a 0-d x is one element along any axis)
         x, axis = np.ravel(x), 0
         t = None if t is None else np.ravel(t)
     y = np.moveaxis(np.cumprod(x, axis=axis), axis, 0)
     x = np.moveaxis(x, axis, 0)
-    nonzero = np.all(x != 0)
+    nonzero = len(y) == 0 or bool(np.all(np.isfinite(y[-1]) & (y[-1] != 0)))
     if t is not None:
         t = np.moveaxis(t, axis, 0)
         if nonzero:
@@ -417,7 +481,7 @@ _helper("_repeat_bar", """
 def _repeat_bar(g, x, repeats, axis=None):
     \"\"\"The adjoint of np.repeat(x, repeats, axis) for an int repeats: the copies summed.\"\"\"
     shape = np.shape(x)
-    if axis is None:
+    if axis is None or not shape:  # (a 0-d x is one element along any axis)
         g = np.broadcast_to(g, (np.size(x) * repeats,))
         return np.reshape(np.sum(np.reshape(g, (-1, repeats)), axis=1), shape)
     axis = axis % len(shape)
@@ -425,6 +489,17 @@ def _repeat_bar(g, x, repeats, axis=None):
     g = np.reshape(np.broadcast_to(g, out), shape[:axis] + (shape[axis], repeats)
                    + shape[axis + 1:])
     return np.sum(g, axis=axis + 1)
+""")
+
+_helper("_repeat_like", """
+def _repeat_like(x, repeats, axis=None):
+    \"\"\"Zeros of the shape of np.repeat(x, repeats, axis) for an int repeats, as a
+    read-only view of one number (O(1)): for an adjoint that reads that shape only.\"\"\"
+    shape = np.shape(x)
+    if axis is None or not shape:
+        return np.broadcast_to(0.0, (np.size(x) * repeats,))
+    axis = axis % len(shape)
+    return np.broadcast_to(0.0, shape[:axis] + (shape[axis] * repeats,) + shape[axis + 1:])
 """)
 
 _helper("_tile_bar", """
@@ -500,9 +575,16 @@ def _cumprod_tangent(x, t, axis=None):
 """)
 
 _helper("_cumprod_bar", """
-def _cumprod_bar(g, x, axis=None):
-    \"\"\"The adjoint of np.cumprod(x, axis): x's adjoint for the result's adjoint g.\"\"\"
-    return _cumprod_grad(x, None, g, axis)
+def _cumprod_bar(g, x, y, axis=None):
+    \"\"\"The adjoint of y = np.cumprod(x, axis): revcumsum(g * y) / x, in one division
+    when the last product along the axis is finite and not 0 (so no x is 0); exactly
+    through zeros otherwise.\"\"\"
+    if axis is None or np.ndim(x) == 0 or np.size(y) == 0:
+        return _cumprod_grad(x, None, g, None if np.ndim(x) == 0 else axis)
+    last = np.take(y, -1, axis=axis)
+    if not np.all(np.isfinite(last) & (last != 0)):
+        return _cumprod_grad(x, None, g, axis)
+    return np.flip(np.cumsum(np.flip(g * y, axis), axis), axis) / x
 """)
 
 _helper("_cholesky_tangent", """
@@ -679,7 +761,7 @@ _NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",)
           "_mean_bar": ("_sum_bar",), "_sum_to": ("_unbroadcast", "_broadcast_like"),
           "_broadcast_like": ("_broadcast_shape",), "_broadcast_size": ("_broadcast_shape",),
           "_cofactor": ("_prod_others",), "_cumprod_tangent": ("_cumprod_grad",),
-          "_cumprod_bar": ("_cumprod_grad",)}
+          "_cumprod_bar": ("_cumprod_grad",), "_index_bar": ("_index_wrapped",)}
 
 
 def with_dependencies(names: set[str]) -> list[str]:

@@ -13,7 +13,7 @@ pytest.importorskip("scipy", reason="scipy (the `test` extra) is not installed")
 
 def test_quick_run_is_correct():
     report = load_benchmark("bench_library").run(quick=True, log=lambda s: None)
-    assert len(report["rows"]) == 8
+    assert len(report["rows"]) == 11
     for row in report["rows"]:
         assert row["error"] < 1e-10, row
         assert row["ratio"] > 0.0, row

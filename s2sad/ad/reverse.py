@@ -570,10 +570,10 @@ class _Reverse:
             if g is not None:
                 mine, got = set(facts.leaves(u)), set(facts.leaves(g))
                 if got and got != result:  # smaller than the result: broadcast, then sum
-                    g = self._linear("sum_to", g, (self._witness(u), *facts.leaves(out)),
-                                     op.loc)
+                    like = (self._shape_only(w, op.loc) for w in facts.leaves(out))
+                    g = self._linear("sum_to", g, (self._witness(u, op.loc), *like), op.loc)
                 elif mine != result and got:  # the result's shape: sum to the operand's
-                    g = self._linear("unbroadcast", g, (self._witness(u),), op.loc)
+                    g = self._linear("unbroadcast", g, (self._witness(u, op.loc),), op.loc)
                 elif mine != result:  # a scalar for each of the result's elements
                     copies = facts.size(out, op.loc)
                     if mine:
@@ -582,22 +582,41 @@ class _Reverse:
             out_parts.append(g)
         return out_parts
 
-    def _witness(self, u: Value) -> Value:
+    def _witness(self, u: Value, loc=None) -> Value:
         """A value of ``u``'s shape for ``_sum_to``/``_unbroadcast`` to read the shape of:
         ``u``'s one shape leaf when it has one (an operand computed anyway, or a
         parameter), so that ``np.log(p)`` is not computed only for its shape when the
         derivative needs ``p`` and not the log; ``u`` itself otherwise."""
         leaves = self.shapes.leaves(u)
-        return leaves[0] if len(leaves) == 1 else u
+        return self._shape_only(leaves[0] if len(leaves) == 1 else u, loc)
+
+    def _shape_only(self, v: Value, loc) -> Value:
+        """``v``, read for its shape only; for a gather ``x[idx]`` or ``np.repeat(x, r)``,
+        an O(1) array of its shape (``_index_like``, ``_repeat_like``), so that a
+        million-element read or copy is not done for its shape (their adjoints need
+        ``idx`` or ``r``, not the values)."""
+        op = self.b.defs.get(v)
+        if op is not None and op.prim == "np_index" and op.attr("gather"):
+            return self.b.emit("index_like", op.operands, attrs=op.attrs, loc=loc)
+        if op is not None and op.prim == "np_repeat":
+            return self.b.emit("repeat_like", op.operands, attrs=op.attrs, loc=loc)
+        return v
 
     def _linear(self, prim: str, g: Value, rest: tuple, loc) -> Value:
         """``prim(g, *rest)`` for a ``prim`` linear in ``g``, with a negation of ``g``
-        taken outside, where an addition can absorb it as a subtraction."""
-        op = self.b.defs.get(g)
+        taken outside, where an addition can absorb it as a subtraction; a negation of
+        a constant's multiple goes into the constant instead (``-c * z``, exact), as
+        nothing may absorb it, and a negation of an array costs a pass."""
+        b, op = self.b, self.b.defs.get(g)
         if op is not None and op.prim == "neg":
-            return self.b.emit("neg", (self.b.emit(prim, (op.operands[0], *rest), loc=loc),),
-                               loc=loc)
-        return self.b.emit(prim, (g, *rest), loc=loc)
+            inner = b.defs.get(op.operands[0])
+            if inner is not None and inner.prim == "mul" and b.is_const(inner.operands[0]) \
+                    and type(b.const_value(inner.operands[0])) is float:
+                scaled = b.emit("mul", (b.const(-b.const_value(inner.operands[0])),
+                                        inner.operands[1]), loc=loc)
+                return b.emit(prim, (scaled, *rest), loc=loc)
+            return b.emit("neg", (b.emit(prim, (op.operands[0], *rest), loc=loc),), loc=loc)
+        return b.emit(prim, (g, *rest), loc=loc)
 
     def _reverse_list_op(self, op: Op, env, adjoint, ybar: Value) -> None:
         """The adjoints of the list operations, threading each list's adjoint in place."""

@@ -23,7 +23,8 @@ HELPER_OF = {"zero_like": "_zero_like", "like_argument": "_like_argument",
              "sum_bar": "_sum_bar", "mean_bar": "_mean_bar", "extreme_mask": "_extreme_mask",
              "matmul_bar_a": "_matmul_bar_a", "matmul_bar_b": "_matmul_bar_b",
              "trace_bar": "_trace_bar", "index_bar": "_index_bar",
-             "index_repeats": "_index_repeats",
+             "index_repeats": "_index_repeats", "index_like": "_index_like",
+             "repeat_like": "_repeat_like",
              "inner_bar_a": "_inner_bar_a", "inner_bar_b": "_inner_bar_b",
              "prod_others": "_prod_others", "cofactor": "_cofactor",
              "cumsum_bar": "_cumsum_bar", "repeat_bar": "_repeat_bar", "tile_bar": "_tile_bar",
@@ -117,7 +118,7 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
         if name == "index_bar":
             g, x, *dynamic = args
             args = [g, x, _index(op.attr("index"), dynamic, as_value=True)]
-        elif name == "index_repeats":
+        elif name in ("index_repeats", "index_like"):
             x, *dynamic = args
             args = [x, _index(op.attr("index"), dynamic, as_value=True)]
         elif name == "one_array":

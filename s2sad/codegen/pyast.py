@@ -551,10 +551,10 @@ class _FunctionWriter:
                               why="it may be an int array that reads an element twice, "
                                   "whose adjoint the Numba target does not accumulate yet",
                               hint="use target='python' for this function (its adjoint "
-                                   "uses np.add.at)")
+                                   "adds every read: np.bincount, np.add.at)")
 
     def _op_expr(self, op: Op) -> tuple[ast.expr, int, frozenset[str]]:
-        if op.prim == "index_bar" and op.attr("gather"):
+        if op.prim in ("index_bar", "index_like") and op.attr("gather"):
             self._no_gather_on_numba()
         parts = [self._operand(v) for v in op.operands]
         if op.prim == "random_draw":  # rng.normal(size=n), np.random.randn(n, d)

@@ -39,8 +39,12 @@ def _running(name: str) -> None:
     @entry(f"numpy.{name}", "a, axis, dtype, out", static="axis", refused=_REFUSE,
            method=True, axis=None, dtype=None, out=None)
     def lower(c: Call):
-        axis = c.static("axis")
-        return c.emit(f"np_{name}", [c.array("a")], out=True, axis=axis)
+        """Along ``axis``; without one, along the flattened array (``np.ravel`` first, so
+        that the result has a known shape: its derivative never computes it for that)."""
+        x, axis = c.array("a"), c.static("axis")
+        if axis is None:
+            x, axis = c.emit("ravel", [x]), 0
+        return c.emit(f"np_{name}", [x], out=True, axis=axis)
 
 
 _running("cumsum")
