@@ -172,6 +172,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
         self.arg_sources = {}
         self.behind_seen = set()
         self.leaves, self.leaf_names = set(), {}
+        self.generators: dict[Value, type] = {}  # leaves that are random generators
         params: list[Value] = []
         arguments: list[Any] = []
         env: dict[str, Any] = {}
