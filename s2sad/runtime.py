@@ -468,6 +468,25 @@ def _join_bar(g, *pieces, how, k):
     return np.reshape(block, shapes[k])
 """)
 
+_helper("_unjoin", """
+def _unjoin(g, pieces, how, axis=None):
+    \"\"\"The adjoint of np.<how>(pieces) of a list: g split back into a list of blocks,
+    each in the shape of its piece (concatenate along axis; vstack, hstack, column_stack
+    as NumPy lays their pieces out).\"\"\"
+    shapes = [np.shape(p) for p in pieces]
+    if how == "concatenate":
+        sizes = [s[axis] for s in shapes]
+    elif how == "vstack":
+        sizes, axis = [s[0] if len(s) > 1 else 1 for s in shapes], 0
+    elif how == "column_stack":
+        sizes, axis = [s[1] if len(s) > 1 else 1 for s in shapes], 1
+    else:  # hstack: along axis 1, or 0 for 1-D pieces
+        axis = 0 if all(len(s) <= 1 for s in shapes) else 1
+        sizes = [s[axis] if len(s) > axis else 1 for s in shapes]
+    blocks = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+    return [np.reshape(block, s) for block, s in zip(blocks, shapes)]
+""")
+
 _helper("_einsum_bar", """
 def _einsum_bar(g, *ops, subscripts, k):
     \"\"\"The adjoint of operand k of np.einsum(subscripts, *ops) (explicit '->'): g

@@ -1007,6 +1007,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
                                            "itself is not one",
                                        hint="call one of its functions (README, \"What "
                                             "s2sad differentiates\")")
+            joined = self.run_time_join(callee.name, node, ctx, hint)  # np.vstack(rows)
+            if joined is not None:
+                return joined
             return library.call(self, callee.name, node, ctx, hint)
         if node.keywords:
             if isinstance(callee, CustomRef):
