@@ -510,14 +510,7 @@ class _FunctionWriter:
     def _unstacked(self, op: Op, args: list[ast.expr]) -> ast.expr:
         """Array API target: the adjoint of ``np.stack(rows, axis=k)`` of a list built at
         run time, ``list(xp.unstack(g, axis=k))`` (the standard's arrays are not
-        iterated); the other joins' adjoints would need ``np.split``, which the standard
-        does not have: refused, located."""
-        if op.attr("how") != "stack":
-            raise xp.refuse(f"`np.{op.attr('how')}` of a list built at run time",
-                            op.loc or self.loc, why="its adjoint splits the array into the "
-                            "list's pieces (`np.split`), which the array API standard does "
-                            "not define", hint="build the list's items as rows and use "
-                            "`np.stack(rows)`, or use target='python'")
+        iterated; ``np.concatenate``'s adjoint slices, in the helper ``_unjoin``)."""
         self.modules.add(xp.TARGET)
         unstack = ast.Call(func=ast.Attribute(_name("xp"), "unstack", ast.Load()),
                            args=[args[0]], keywords=[ast.keyword(
@@ -614,8 +607,8 @@ class _FunctionWriter:
             lib = P.MATH  # np.exp of a number: the standard's functions take arrays only
         if self.array_api and name in _ARRAY_API_REFUSED:
             raise self._array_api_refused(op)
-        if self.array_api and name == "list_unjoin":  # no iteration over an array here
-            return self._unstacked(op, args), size, reads
+        if self.array_api and name == "list_unjoin" and op.attr("how") == "stack":
+            return self._unstacked(op, args), size, reads  # no iteration over an array here
         if self.array_api and name == "np_copy":  # arrays are never written: no copy needed
             return args[0], size - 1, reads
         if self.numba and name in ("sum_bar", "mean_bar", "extreme_mask") and (
