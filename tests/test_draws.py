@@ -115,6 +115,18 @@ def noisy_branch(x, rng, flag):
     return y
 
 
+def noisy_nested_branch(x, rng, flag):
+    if flag > 0:
+        if flag > 1:
+            eps = rng.standard_normal(3)
+            y = np.sum(np.sin(x * eps))
+        else:
+            y = np.sum(x * rng.standard_normal(3))
+    else:
+        y = np.sum(x ** 3)
+    return y
+
+
 def noisy_branch_in_loop(x, rng, T):
     s = 0.0
     for t in range(T):
@@ -158,9 +170,12 @@ def _gradient_vs_same_draws(f, x, extra, seed, mode):
     (noisy_while, np.array([-0.9, 0.2, -0.4]), (2.0,)),
     (noisy_branch, np.array([0.3, -0.7, 1.1]), (1,)),
     (noisy_branch, np.array([-0.3, 0.8, -1.5]), (-1,)),
+    (noisy_nested_branch, np.array([0.3, -0.7, 1.1]), (2,)),
+    (noisy_nested_branch, np.array([-0.3, 0.8, -1.5]), (1,)),
     (noisy_branch_in_loop, np.array([0.3, -0.7, 1.1]), (5,)),
     (noisy_branch_in_loop, np.array([-0.6, 0.1, -0.2]), (2,)),
-], ids=["for", "for-once", "while", "while-short", "if", "else", "if-in-for", "if-in-for-2"])
+], ids=["for", "for-once", "while", "while-short", "if", "else", "if-if", "if-else",
+     "if-in-for", "if-in-for-2"])
 def test_draws_in_loops_and_branches_against_the_same_draws(f, x, extra, seed, mode):
     _gradient_vs_same_draws(f, x, extra, seed, mode)
 

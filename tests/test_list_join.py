@@ -202,6 +202,23 @@ def test_a_hessian_vector_product_through_a_join():
     assert hv[0] == pytest.approx(want, rel=1e-6)
 
 
+def test_a_hessian_through_a_join():
+    def f(x: np.ndarray, n: int):
+        rows = []
+        for i in range(n):
+            rows.append(np.sin(x) * i + x ** 3)
+        return np.sum(np.stack(rows, axis=1) ** 2)
+
+    x = POINTS[1]
+    H = s2sad.hessian(f)(x, 3)
+    g = s2sad.grad(f)
+    for i in range(3):
+        for j in range(3):
+            e = np.eye(3)[j]
+            want = derivative(lambda t, e=e, i=i: g(x + t * e, 3)[i], 0.0)
+            assert H[i, j] == pytest.approx(want, rel=1e-7, abs=1e-9)
+
+
 def test_the_axis_must_be_one_int():
     def f(x, n: int, k: int):
         rows = []
