@@ -262,6 +262,40 @@ def _like_argument_vjp(b, op, operands, out, ybar):
     return [ybar, None]
 
 
+def _list_join(lib: str | None, xs: Any, *, how: str, axis: int | None = None) -> Any:
+    import numpy as np
+
+    if how in ("stack", "concatenate"):
+        return getattr(np, how)(xs, axis=axis)
+    return getattr(np, how)(xs)
+
+
+def _list_unjoin(lib: str | None, g: Any, xs: Any, *, how: str, axis: int | None = None
+                 ) -> list:
+    import numpy as np
+
+    if how in ("array", "asarray", "stack"):  # (codegen: list(g), list(np.moveaxis(...)))
+        return list(np.moveaxis(g, axis or 0, 0))
+    return _runtime("_unjoin")(g, xs, how=how, axis=axis)
+
+
+def _list_join_jvp(b, op, operands, out, tangents):
+    """The same join of the tangents (a list of the items' tangents, zeros included)."""
+    t = tangents[0]
+    return None if t is None else b.emit("list_join", (t,), attrs=op.attrs, loc=op.loc)
+
+
+def _list_join_vjp(b, op, operands, out, ybar):
+    """The adjoint split back into a list of pieces shaped as the items."""
+    return [b.emit("list_unjoin", (ybar, operands[0]), attrs=op.attrs, loc=op.loc)]
+
+
+def _list_unjoin_jvp(b, op, operands, out, tangents):
+    t = tangents[0]  # linear in the adjoint; the pieces' shapes come from the list
+    return None if t is None else b.emit("list_unjoin", (t, operands[1]), attrs=op.attrs,
+                                         loc=op.loc)
+
+
 def _runtime_zero_like(x: Any) -> Any:
     return _runtime("_zero_like")(x)
 
@@ -473,6 +507,15 @@ def _define_table() -> None:
                        evaluator=lambda lib, a, b, **_: [p + q for p, q in zip(a, b,
                                                                                strict=True)]))
     register(Primitive("list_pop", 1, derivative="none", cse=False, rule_missing=True))
+    # np.stack / np.concatenate (attr axis) / np.vstack / np.hstack / np.column_stack /
+    # np.array of a list built at run time (attr how: the function's name); list_unjoin(g,
+    # xs) is its adjoint: g split back into a list of pieces shaped as the items of xs
+    register(Primitive("list_join", 1, kind_rule=lambda k, a: Kind.ARRAY, derivative="rule",
+                       jvp_rule=_list_join_jvp, vjp_rule=_list_join_vjp, cse=False,
+                       evaluator=_list_join))
+    register(Primitive("list_unjoin", 2, kind_rule=lambda k, a: Kind.LIST, derivative="rule",
+                       jvp_rule=_list_unjoin_jvp, vjp_rule=None, cse=False, rule_missing=True,
+                       evaluator=_list_unjoin))
 
     # -- structured control flow (regions; differentiated by the AD passes themselves) -----
     for name in ("cond", "for_range", "while_loop"):

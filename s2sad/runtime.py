@@ -543,6 +543,33 @@ def _join_bar(g, *pieces, how, k):
     return np.reshape(block, shapes[k])
 """)
 
+_helper("_unjoin", """
+def _unjoin(g, pieces, how, axis=None):
+    \"\"\"The adjoint of np.<how>(pieces) of a list: g cut back into a list of blocks,
+    each in the shape of its piece (concatenate along axis; vstack, hstack, column_stack
+    as NumPy lays their pieces out).  One slice per piece: no copy.\"\"\"
+    if how in ("vstack", "column_stack") and all(getattr(p, "ndim", 0) == 1 for p in pieces):
+        return list(g) if how == "vstack" else list(g.T)  # rows (columns) of g
+    shapes = [p.shape if type(p) is np.ndarray else np.shape(p) for p in pieces]
+    if how == "concatenate":
+        sizes = [s[axis] for s in shapes]
+    elif how == "vstack":
+        sizes, axis = [s[0] if len(s) > 1 else 1 for s in shapes], 0
+    elif how == "column_stack":
+        sizes, axis = [s[1] if len(s) > 1 else 1 for s in shapes], 1
+    else:  # hstack: along axis 1, or 0 for 1-D pieces
+        axis = 0 if all(len(s) <= 1 for s in shapes) else 1
+        sizes = [s[axis] if len(s) > axis else 1 for s in shapes]
+    lead = (slice(None),) * (axis % g.ndim)
+    blocks, start = [], 0
+    for shape, size in zip(shapes, sizes):
+        stop = start + size
+        block = g[start:stop] if not lead else g[(*lead, slice(start, stop))]
+        blocks.append(block if block.shape == shape else block.reshape(shape))
+        start = stop
+    return blocks
+""")
+
 _helper("_einsum_bar", """
 def _einsum_bar(g, *ops, subscripts, k):
     \"\"\"The adjoint of operand k of np.einsum(subscripts, *ops) (explicit '->'): g

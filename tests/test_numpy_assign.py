@@ -477,11 +477,6 @@ def err_dstack(a, b):
     return np.sum(np.dstack([a, b]))
 
 
-def err_concatenate_name(a):
-    parts = [a, a]
-    return np.sum(np.concatenate(parts))
-
-
 def err_axis_not_constant(a, k: int):
     return np.sum(np.stack([a, a], axis=k))
 
@@ -502,7 +497,6 @@ def err_assign_list_into_array(x):
     (err_alias, 3, "same array as `g`"),
     (err_callee_changes_caller, 1, "the caller passed in"),
     (err_dstack, 1, "np.dstack"),
-    (err_concatenate_name, 2, "list of arrays written in the call"),
     (err_axis_not_constant, 1, "must be a constant"),
     (err_assign_list_into_array, 2, "number or an array"),
 ])

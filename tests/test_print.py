@@ -51,3 +51,19 @@ def test_print_to_a_file_is_refused():
 
     with pytest.raises(s2sad.S2SADError, match="sep=.*end="):
         s2sad.grad(f)
+
+
+def test_a_print_beside_an_inner_loop_keeps_its_reverse_sweep():
+    # the recomputed pass drops the print; the inner loop must stay the op the reverse
+    # sweep taped (it was copied, and its reverse silently dropped: a zero gradient)
+    def f(x):
+        s = 0.0
+        for i in range(2):
+            print("pass", i)
+            for j in range(3):
+                s = s + x * x * j
+        return s
+
+    for x in (1.5, -0.7):
+        got = _quiet(s2sad.grad(f, mode="reverse"), x)
+        assert got == pytest.approx(derivative(lambda t: _quiet(f, t), x), rel=1e-8)

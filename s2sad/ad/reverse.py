@@ -38,6 +38,7 @@ import dataclasses
 from contextvars import ContextVar
 
 from .. import primitives as P
+from ..errors import S2SADError
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Block, Function, Kind, Op, Value, values_read, walk_ops
@@ -103,7 +104,8 @@ class _Reverse:
             o.prim in ("for_range", "while_loop") for o in block.ops) else set()
         for op in block.ops:
             if op in skip:
-                if op in kept:  # sin'(x) = cos(x): a kept cos(x) is not computed again
+                if op in kept and P.PRIMITIVES[op.prim].cse:  # a kept cos(x) is not
+                    # computed again (sin'(x) = cos(x)); a kept draw is no op to share
                     self.b.known(op.prim, tuple(env[v] for v in op.operands), op.attrs,
                                  env[op.results[0]])
                 continue
@@ -113,7 +115,45 @@ class _Reverse:
                 else:
                     self._taped_loop(op, env, any(r in needed for r in op.results))
             else:
-                clone_op(self.b, op, env)
+                self._clone(op, env)
+
+    def _clone(self, op: Op, env: dict[Value, Value]) -> None:
+        """Emit ``op`` of the primal sweep; a branch that draws random numbers also
+        yields its draws (see :meth:`_drawing_cond`)."""
+        if op.prim == "cond" and _draws(op):
+            self._drawing_cond(op, env)
+        else:
+            clone_op(self.b, op, env)
+
+    def _drawing_cond(self, op: Op, env: dict[Value, Value]) -> None:
+        """A branch that draws, emitted with its draws as extra results (the other
+        branch yields 0.0 for them): the reverse sweep recomputes the branch that ran
+        without its effects, and reads the draws from there (or a loop tapes them), so a
+        draw runs once, in the primal sweep, and is never replayed.  A draw inside a loop
+        inside the branch would need a tape of its own: refused."""
+        b = self.b
+        drawn = _draws(op)
+        _refuse_looped_draws(op, "a branch")
+        pred = env[op.operands[0]]
+        if b.is_const(pred):
+            clone_op(b, op, env)
+            return
+        regions = []
+        for region in op.regions:
+            b.push_block(())
+            for inner in region.ops:
+                self._clone(inner, env)
+            own = {o.results[0] for o in walk_ops(region) if o.prim == "random_draw"}
+            regions.append(b.pop_block((*[env[y] for y in region.yields],
+                                        *[env[d.results[0]] if d.results[0] in own
+                                          else self.zero() for d in drawn])))
+        results = b.emit_multi("cond", (pred,), [r.kind for r in op.results]
+                               + [d.results[0].kind for d in drawn],
+                               hints=[r.hint for r in op.results]
+                               + [d.results[0].hint for d in drawn],
+                               attrs=op.attrs, loc=op.loc, regions=tuple(regions))
+        env.update(zip(op.results, results, strict=False))
+        env.update(zip((d.results[0] for d in drawn), results[len(op.results):], strict=True))
 
     def _loop_needed(self, op: Op) -> bool:
         """Does the loop have a reverse sweep: does any value it carries or computes need
@@ -237,7 +277,8 @@ class _Reverse:
         recomputes it all and the primal loop, whose values nobody reads, is dropped
         (the Rosenbrock loop's gradient has no tape and no forward pass)."""
         needed = self._reads(body)
-        if not (runs or skip or any(a in needed for a in args)):
+        drawn = _draws(body)  # taped whatever they cost: a draw is never replayed
+        if not (runs or skip or drawn or any(a in needed for a in args)):
             return []
         cost: dict[Value, int] = {}
         kept = []
@@ -253,12 +294,13 @@ class _Reverse:
                 kept.append(o)
                 c = 0
             cost[r] = c
-        return kept
+        return kept + drawn
 
     def _taped_loop(self, op: Op, env: dict[Value, Value], runs: bool) -> None:
         b = self.b
         inits, args, yields = loop_slots(op)
         body = op.regions[-1]
+        _refuse_looped_draws(body, "a loop")
         reads = values_read(body)
         plans = {j: plan for j, a in enumerate(args)
                  if (plan := self._read_plan(body, j, a))
@@ -290,7 +332,7 @@ class _Reverse:
                                   loc=op.loc, hint="tape")
                 copies = []
                 for inner in region.ops:
-                    clone_op(b, inner, env)
+                    self._clone(inner, env)
                     if inner in read_ops:  # a copy if mutable: the array changes in place
                         item = env[inner.results[0]]
                         copies.append(b.emit("np_copy", (item,), loc=inner.loc)
@@ -326,6 +368,15 @@ class _Reverse:
         them (:meth:`_restore`).  A ``while`` loop also counts its passes: its store
         learns their number only when the reverse sweep starts (an online schedule)."""
         b = self.b
+        drawn = _draws(op.regions[-1], deep=True)
+        if drawn:  # its passes are recomputed from snapshots, which hold no draws
+            raise S2SADError(
+                "a random draw inside a loop is not supported with `checkpoints=K`",
+                drawn[0].loc, why="the reverse sweep recomputes the loop's passes from "
+                "snapshots of its carried values, and would draw anew instead of reusing "
+                "the numbers the primal sweep drew", hint="draw the loop's numbers before "
+                "it (`eps = rng.standard_normal((T, n))`) and index them (`eps[t]`), or "
+                "leave out `checkpoints` (the tape keeps the draws)")
         count = op.prim == "while_loop"
         inits, args, _ = loop_slots(op)
         body = op.regions[-1]
@@ -882,7 +933,39 @@ def _without_effects(block: Block) -> Block:
     for op in block.ops:
         if P.PRIMITIVES[op.prim].effect:
             continue
-        if op.regions:
-            op = dataclasses.replace(op, regions=tuple(_without_effects(r) for r in op.regions))
+        regions = tuple(_without_effects(r) for r in op.regions)
+        if any(r is not old for r, old in zip(regions, op.regions, strict=True)):
+            op = dataclasses.replace(op, regions=regions)  # (else the same op: see above)
         ops.append(op)
     return Block(block.args, ops, block.yields)
+
+
+def _draws(where: Block | Op, deep: bool = False) -> list[Op]:
+    """The random draws of a block (or of an op's regions), in order: those outside
+    loops, or (``deep``) all of them."""
+    blocks = [where] if isinstance(where, Block) else list(where.regions)
+    found: list[Op] = []
+    for block in blocks:
+        for op in block.ops:
+            if op.prim == "random_draw":
+                found.append(op)
+            elif op.regions and (deep or op.prim == "cond"):
+                found.extend(_draws(op, deep))
+    return found
+
+
+def _refuse_looped_draws(where: Block | Op, what: str) -> None:
+    """A draw in a loop nested in ``where`` (a loop body or a branch) would be replayed
+    when the reverse sweep recomputes ``where``: refused, at the draw."""
+    for op in walk_ops(where) if isinstance(where, Block) else (
+            o for r in where.regions for o in walk_ops(r)):
+        if op.prim in ("for_range", "while_loop"):
+            inner = _draws(op, deep=True)
+            if inner:
+                raise S2SADError(
+                    f"a random draw inside a loop that is itself inside {what} is not "
+                    "supported in reverse mode", inner[0].loc,
+                    why="the reverse sweep recomputes the outer construct, and the draws "
+                    "of the inner loop's passes would need a tape of their own",
+                    hint="draw the inner loop's numbers before it, as one array "
+                    "(`eps = rng.standard_normal((m, n))`), and index them there (`eps[j]`)")

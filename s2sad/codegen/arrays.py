@@ -224,7 +224,33 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
         return expr
     if name == "np_copy":
         return ast.Call(func=ast.Attribute(args[0], "copy", ast.Load()), args=[], keywords=[])
+    if name in ("list_join", "list_unjoin"):
+        return _list_join(op, args, call, use_helper)
     return None
+
+
+def _list_join(op: Op, args: list[ast.expr], call, use_helper) -> ast.expr:
+    """``np.stack(rows)`` (``np.concatenate(rows, axis=1)``, ``np.vstack(rows)``, ...) of a
+    list built at run time, and its adjoint: ``list(g)`` for a stack along axis 0 (or
+    ``np.array(rows)``), ``list(np.moveaxis(g, k, 0))`` along axis k, else the blocks of
+    ``np.split`` (the helper ``_unjoin``)."""
+    how, axis = op.attr("how"), op.attr("axis")
+    axis_kw = [ast.keyword(arg="axis", value=ast.Constant(axis))] if axis else []
+    if op.prim == "list_join":
+        expr = call(P.NUMPY, how, args)
+        expr.keywords = axis_kw
+        return expr
+    g = args[0]
+    if how in ("array", "asarray") or (how == "stack" and not axis):
+        return call(P.BUILTIN, "list", [g])
+    if how == "stack":
+        return call(P.BUILTIN, "list", [call(P.NUMPY, "moveaxis", [g, ast.Constant(axis),
+                                                                   ast.Constant(0)])])
+    use_helper("_unjoin")
+    keywords = [ast.keyword(arg="how", value=ast.Constant(how))]
+    if how == "concatenate":
+        keywords.append(ast.keyword(arg="axis", value=ast.Constant(axis)))
+    return ast.Call(func=_name("_unjoin"), args=args, keywords=keywords)
 
 
 def index_target(name: str, op: Op, dynamic: list[ast.expr]) -> ast.Subscript:

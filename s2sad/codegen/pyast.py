@@ -507,6 +507,16 @@ class _FunctionWriter:
             func = ast.Attribute(_name(MODULE_NAMES[lib]), fname, ast.Load())
         return ast.Call(func=func, args=args, keywords=[])
 
+    def _unstacked(self, op: Op, args: list[ast.expr]) -> ast.expr:
+        """Array API target: the adjoint of ``np.stack(rows, axis=k)`` of a list built at
+        run time, ``list(xp.unstack(g, axis=k))`` (the standard's arrays are not
+        iterated; ``np.concatenate``'s adjoint slices, in the helper ``_unjoin``)."""
+        self.modules.add(xp.TARGET)
+        unstack = ast.Call(func=ast.Attribute(_name("xp"), "unstack", ast.Load()),
+                           args=[args[0]], keywords=[ast.keyword(
+                               arg="axis", value=ast.Constant(op.attr("axis") or 0))])
+        return self._call(P.BUILTIN, "list", [unstack])
+
     def _array_api_refused(self, op: Op) -> S2SADError:
         """The located error for an op the array API target refuses."""
         what, why = _ARRAY_API_REFUSED[op.prim]
@@ -597,6 +607,8 @@ class _FunctionWriter:
             lib = P.MATH  # np.exp of a number: the standard's functions take arrays only
         if self.array_api and name in _ARRAY_API_REFUSED:
             raise self._array_api_refused(op)
+        if self.array_api and name == "list_unjoin" and op.attr("how") == "stack":
+            return self._unstacked(op, args), size, reads  # no iteration over an array here
         if self.array_api and name == "np_copy":  # arrays are never written: no copy needed
             return args[0], size - 1, reads
         if self.numba and name in ("sum_bar", "mean_bar", "extreme_mask") and (

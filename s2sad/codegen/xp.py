@@ -89,6 +89,25 @@ def _namespace(*xs):
 
 HELPERS: dict[str, str] = {
     "_namespace": _NAMESPACE,
+    "_unjoin": '''
+def _unjoin(g, pieces, how, axis=None):
+    """The adjoint of np.<how>(pieces) of a list: g cut back into a list of blocks, each
+    in the shape of its piece (one slice per piece)."""
+    if how == "concatenate":
+        shapes = [_shape(p) for p in pieces]
+        sizes = [s[axis] for s in shapes]
+    else:  # vstack, hstack, column_stack: not spelled on this target
+        raise ValueError(f"np.{how} has no array API spelling")
+    lead = (slice(None),) * (axis % _ndim(g))
+    blocks, start = [], 0
+    for shape, size in zip(shapes, sizes):
+        stop = start + size
+        block = g[(*lead, slice(start, stop))]
+        blocks.append(block if tuple(block.shape) == shape
+                      else _namespace(g).reshape(block, shape))
+        start = stop
+    return blocks
+''',
     "_size": '''
 def _size(x):
     """The number of elements of x (1 for a Python number)."""
@@ -260,7 +279,8 @@ _NEEDS = {"_broadcast_size": {"_broadcast_shape"},
           "_extreme_mask": {"_ndim"}, "_scalar_seed": {"_ndim", "_broadcast_shape"},
           "_matmul_seed": {"_ndim"}, "_scalar_input": {"_ndim", "_shape"},
           "_matmul_bar_a": {"_unbroadcast", "_shape", "_ndim"},
-          "_matmul_bar_b": {"_unbroadcast", "_shape", "_ndim"}}
+          "_matmul_bar_b": {"_unbroadcast", "_shape", "_ndim"},
+          "_unjoin": {"_ndim", "_shape"}}
 
 
 def needs(helper: str) -> set[str]:

@@ -645,7 +645,10 @@ class ArrayMixin:
                 if any(v.kind is Kind.ARRAY for v in items):  # np.stack(items, axis=0)
                     return self.emit("np_stack", items, ctx, node, hint, axis=0)
                 return self.emit("array_lit", items, ctx, node, hint)
-            x = self.as_array(self.value(args[0], ctx), node, ctx)
+            got = self.value(args[0], ctx)
+            if got.kind is Kind.LIST and got not in self.params:  # a list built at run time
+                return self.joined_list(name, got, None, node, ctx, hint)
+            x = self.as_array(got, node, ctx)
             if name == "array" and x.kind is Kind.ARRAY:  # a copy, which the function owns
                 return self.own(self.emit("np_copy", [x], ctx, node, hint))
             return x
@@ -689,6 +692,10 @@ class ArrayMixin:
         """``np.stack(seq, axis)`` / ``np.concatenate(seq, axis)`` of a list or tuple written
         in the call."""
         spelled = f"np.{name}"
+        if isinstance(seq, (ast.Name, ast.ListComp)):  # a list built at run time
+            got = self.expr(seq, ctx)
+            if isinstance(got, Value) and got.kind is Kind.LIST:
+                return self.joined_list(name, got, axis, node, ctx, hint)
         if not isinstance(seq, (ast.List, ast.Tuple)) or not seq.elts or any(
                 isinstance(e, ast.Starred) for e in seq.elts):
             raise self.unsupported(ctx.pf, seq, f"`{spelled}` needs a list of arrays written "

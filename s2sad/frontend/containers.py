@@ -69,6 +69,8 @@ _NUMBER_TYPES = {float, int, np.float64, np.float32, np.int64, np.int32}
 def _other_key(x: Any, t: type) -> Any:
     if t is bool or x is None or t is str:
         return ("static", x)
+    if isinstance(x, (np.random.Generator, np.random.RandomState)):
+        return ("generator", t)  # a run-time leaf that draws (see frontend/draws.py)
     if isinstance(x, (np.floating, np.integer)):
         return "n"
     if isinstance(x, tuple) and hasattr(t, "_fields"):
@@ -157,6 +159,8 @@ class ContainerMixin:
         value the body sees, and its :class:`Packed` layout over the leaf parameters
         appended to ``params``."""
         value, item = self._leaves(key, name, kinds, params)
+        if isinstance(item, int):  # a generator: a plain parameter, not a container
+            return value, item
         return value, Packed(name, item)
 
     def _leaves(self, key: Any, hint: str, kinds: dict, params: list[Value]):
@@ -171,6 +175,12 @@ class ContainerMixin:
         kind = key[0]
         if kind == "static":
             return self._static_leaf(key[1], hint), Static(key[1])
+        if kind == "generator":  # passed through to the draws; never differentiated
+            leaf = self.b.fresh(Kind.INT, hint)
+            params.append(leaf)
+            self.leaves.add(leaf)
+            self.generators[leaf] = key[1]
+            return leaf, len(params) - 1
         if kind in ("list", "tuple"):
             got = [self._leaves(k, f"{hint}.{i}", kinds, params) for i, k in enumerate(key[1:])]
             return tuple(v for v, _ in got), Pack(kind, None, (), tuple(i for _, i in got))

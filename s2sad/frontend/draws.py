@@ -10,9 +10,12 @@ value of the primal, which the reverse sweep reads.  Reparameterised objectives
 (``mu + sigma * rng.standard_normal(n)``, as in VAEs and black-box variational
 inference) differentiate as written.  A draw whose own parameters depend on the
 differentiated arguments (``rng.normal(mu, sigma)``) has no derivative s2sad takes:
-the rule says to reparameterise.  For now a draw must stand outside loops and branches
-(a reverse sweep would need its values on a tape), and Hessians and Jacobians, whose
-drivers run several sweeps, refuse functions that draw.
+the rule says to reparameterise.  A draw may stand in branches and loops: reverse mode
+yields a branch's draws out of it and keeps a loop's on its tape (see
+:mod:`s2sad.ad.reverse`, which refuses the nestings it cannot tape).  The generator is an
+object of the environment, ``self.rng``, or an argument (a leaf of the call's
+structure).  Hessians and Jacobians, whose drivers run several sweeps, refuse functions
+that draw.
 """
 
 from __future__ import annotations
@@ -54,8 +57,9 @@ class DrawMixin:
                 return "module"
         if isinstance(base, ast.Name):
             got = ctx.env.get(base.id) if base.id in ctx.env else self._raw(ctx, base.id)
-            if isinstance(got, _GENERATORS):
-                return got
+            if isinstance(got, _GENERATORS) or (isinstance(got, Value)
+                                                and got in self.generators):
+                return got  # an object of the environment, or an argument's leaf
         if isinstance(base, ast.Attribute) and self._bound_self(base.value, ctx):
             got = getattr(ctx.pf.bound, base.attr, None)
             if isinstance(got, _GENERATORS):  # self.rng: guarded as attributes are
@@ -82,14 +86,10 @@ class DrawMixin:
                 why="s2sad draws floats (normal, uniform, exponential, gamma, ...) where they "
                     "stand; other draws (integers, choice, permutation, shuffle) are not "
                     "supported yet", hint="draw outside the function and pass the values in")
-        if ctx.in_loop or len(self.b.open_blocks) > 1:
-            raise self.unsupported(
-                ctx.pf, node, f"a random draw (`{spelled}`) inside a loop or a branch is not "
-                "supported yet", why="the reverse sweep would need the draws of every pass "
-                "kept on its tape", hint="draw all the values once, before the loop "
-                "(`eps = rng.standard_normal((n, d))`), and index them in the loop")
         operands: list[Value] = []
-        if source != "module":
+        if isinstance(source, Value):  # a generator passed as an argument
+            operands.append(source)
+        elif source != "module":
             name = node.func.value.attr if isinstance(node.func.value, ast.Attribute) \
                 else node.func.value.id
             operands.append(self.environment_array(ArrayRef(source), name, ctx.pf.loc(node)))

@@ -175,6 +175,7 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
         self.arg_sources = {}
         self.behind_seen = set()
         self.leaves, self.leaf_names = set(), {}
+        self.generators: dict[Value, type] = {}  # leaves that are random generators
         params: list[Value] = []
         arguments: list[Any] = []
         env: dict[str, Any] = {}
@@ -1059,6 +1060,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
                                            "itself is not one",
                                        hint="call one of its functions (README, \"What "
                                             "s2sad differentiates\")")
+            joined = self.run_time_join(callee.name, node, ctx, hint)  # np.vstack(rows)
+            if joined is not None:
+                return joined
             return library.call(self, callee.name, node, ctx, hint)
         if node.keywords:
             if isinstance(callee, CustomRef):

@@ -121,6 +121,8 @@ class ArrayRef:
     static: bool = False
 
     def __repr__(self) -> str:
+        if not isinstance(self.value, np.ndarray):  # a random generator (see draws.py)
+            return f"<{type(self.value).__name__}>"
         return f"<array {self.value.dtype} {self.value.shape}>"
 
 

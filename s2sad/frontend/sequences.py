@@ -229,6 +229,40 @@ class SequenceMixin:
         ctx.env[target.value.id] = self.own(
             self.emit("setitem", [xs, index, value], ctx, target, xs.hint))
 
+    # -- a list built at run time, joined into an array ---------------------------------------
+    JOINS = {"numpy.hstack": "hstack", "numpy.vstack": "vstack",
+             "numpy.column_stack": "column_stack"}
+
+    def joined_list(self, how: str, xs: Value, axis: Any, node: ast.Call, ctx,
+                    hint: str | None) -> Value:
+        """``np.stack(rows, axis)``, ``np.concatenate(parts, axis)``, ``np.vstack(rows)``,
+        ``np.hstack``, ``np.column_stack``, ``np.array(rows)`` of a list ``xs`` whose length
+        is known only at run time (``rows.append(...)`` in a loop): one ``list_join`` op,
+        whose adjoint splits the array back into a list of pieces (``list(g)``,
+        ``np.split``).  Its items are numbers or arrays, as NumPy takes them (an empty list,
+        or pieces of different shapes, is NumPy's error when it runs, as in the function)."""
+        if how in ("stack", "concatenate") and (
+                not isinstance(axis, int) or isinstance(axis, bool)):
+            raise self.unsupported(ctx.pf, node, f"the axis of `np.{how}` must be one int",
+                                   hint=f"np.{how}(xs, axis=0)")
+        if how in ("stack", "concatenate"):
+            return self.emit("list_join", [xs], ctx, node, hint, how=how, axis=axis)
+        return self.emit("list_join", [xs], ctx, node, hint, how=how)
+
+    def run_time_join(self, name: str, node: ast.Call, ctx, hint: str | None) -> Value | None:
+        """``np.hstack(rows)`` / ``np.vstack`` / ``np.column_stack`` (the library layer's
+        functions, ``name`` their full name) of a list built at run time, or None when the
+        argument is something else (pieces written in the call: the library's entry)."""
+        if name not in self.JOINS or len(node.args) != 1 or node.keywords or not isinstance(
+                node.args[0], (ast.Name, ast.ListComp)):
+            return None
+        if isinstance(node.args[0], ast.Name):
+            got = ctx.env.get(node.args[0].id)
+            if not (isinstance(got, Value) and got.kind is Kind.LIST and got not in self.params):
+                return None
+        xs = self.expr(node.args[0], ctx)
+        return self.joined_list(self.JOINS[name], xs, None, node, ctx, hint)
+
     # -- iteration ---------------------------------------------------------------------------
     def iteration(self, it: ast.expr, target: ast.expr, ctx):
         """(start, stop, step, bind) for a ``for`` loop: ``bind(i)`` gives the targets' values."""
