@@ -216,6 +216,8 @@ def _matmul_bar_b(g, a, b):
     xp = _namespace(g, a, b)
     if a.ndim == 1:
         return g * a if b.ndim == 1 else xp.expand_dims(a, axis=-1) * xp.expand_dims(g, axis=-2)
+    if b.ndim == 1 and a.ndim == 2:
+        return g @ a  # (aᵀ g, without a transposed copy of a: XLA makes one)
     if b.ndim == 1:
         ag = xp.matrix_transpose(a) @ xp.expand_dims(g, axis=-1)
         return xp.sum(xp.reshape(ag, (-1, b.shape[0])), axis=0)
