@@ -326,3 +326,28 @@ def test_loops_on_numbers_and_shapes_are_traceable():
     np.testing.assert_allclose(got, s2sad.grad(_CONTROL.by_shape)(x), rtol=1e-12)
     np.testing.assert_allclose(got, T.fd_grad(_CONTROL.by_shape, (x,), 0), rtol=T.RTOL,
                                atol=T.ATOL)
+
+
+_GATHER = load_source('''
+import numpy as np
+
+
+def gather(x, idx):
+    return np.sum(x[idx] ** 2)
+''', "array_api_gather")
+
+
+def test_an_index_array_that_repeats_adds_each_read_on_jax_and_is_refused_elsewhere():
+    """The adjoint of x[idx] adds g once per read: JAX's .at[idx].add does; an in-place
+    x[idx] += g would add a repeated index once, so the libraries that write in place
+    raise instead of returning a wrong gradient."""
+    jax, jnp = _jax(), _jax().numpy
+    x, idx = np.array([0.5, -1.0, 2.0, 3.0]), np.array([0, 2, 2])
+    g = s2sad.grad(_GATHER.gather, target="array_api")
+    want = s2sad.grad(_GATHER.gather)(x, idx)
+    np.testing.assert_allclose(want, [1.0, 0.0, 8.0, 0.0])  # 2 x_i per read
+    for f in (g, jax.jit(g)):
+        np.testing.assert_allclose(np.asarray(f(jnp.asarray(x), jnp.asarray(idx))), want,
+                                   rtol=1e-12)
+    with pytest.raises(TypeError, match="an array of indices: use JAX arrays"):
+        g(x, idx)
