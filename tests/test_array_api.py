@@ -122,6 +122,12 @@ def items(x):
     return x[1] * x[0]
 
 
+def branches(x):
+    if np.sum(x) > 0.0:
+        return np.sum(x * x)
+    return np.sum(x)
+
+
 def writes_into_fixed(x):
     y = np.where(np.arange(x.shape[0]) == 0, 2.0, np.exp(x))
     return np.sum(y * x)
@@ -129,7 +135,7 @@ def writes_into_fixed(x):
 
 
 @pytest.mark.parametrize("name, what, hint", [
-    ("writes_into", "an assignment into an array", "np.where(mask, v, a)"),
+    ("branches", "an `if` on an array value", "np.where(cond, a, b)"),
     ("dots", "`np.dot`", "a @ b"),
     ("items", "reading an argument item by item", "target='python'"),
 ])

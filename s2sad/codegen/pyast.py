@@ -141,21 +141,14 @@ _NUMBA_REFUSED = {
 }
 
 # IR ops the array API target refuses: (the construct, why)
-_IN_PLACE = ("arrays of the standard may be immutable (JAX) or lazy (Dask): the array API "
-             "target never writes into an array")
 _ARRAY_API_REFUSED = {
-    "index_set": ("an assignment into an array (`a[i] = v`)", _IN_PLACE),
-    "index_add": ("an update of part of an array (`a[i] += v`)", _IN_PLACE),
     "env_array": ("reading an array of the function's environment",
                   "its value is a NumPy array, of no namespace the arguments choose"),
     "like_argument": ("reading an argument item by item (`x[0]`, `x[i]`)",
                       "its adjoint is built as a Python list, written item by item"),
 }
 
-_ARRAY_API_HINTS = dict.fromkeys(
-    ("index_set", "index_add"),
-    "build the new array without writing into one (`np.where(mask, v, a)`, "
-    "`np.concatenate`), or use target='python'")
+_ARRAY_API_HINTS: dict[str, str] = {}
 
 
 class _FunctionWriter:
@@ -312,7 +305,8 @@ class _FunctionWriter:
                     self._analyse_arrays(region)
             if op.prim in ("tape_push", "ckpt_take"):  # (a snapshot is a record too)
                 self.taped.update(op.operands[1:])
-            elif op.prim in _VIEWS:
+            elif op.prim in _VIEWS or (self.array_api and op.prim == "np_copy"):
+                # (the array API target writes no copy: `y = x.copy()` is x itself)
                 self.aliases.setdefault(op.operands[0], []).append(op.results[0])
             elif op.prim == "select":
                 for v in op.operands[1:]:
@@ -345,7 +339,8 @@ class _FunctionWriter:
                             and self._last_use(init) == self.pos[op] and y in self.new_arrays):
                         self.new_arrays.update(same)
             elif (not op.regions and len(op.results) == 1 and op.prim not in _NOT_NEW
-                  and op.results[0].kind is Kind.ARRAY):
+                  and op.results[0].kind is Kind.ARRAY
+                  and not (self.array_api and op.prim == "np_copy")):
                 self.new_arrays.add(op.results[0])
 
     def _analyse_loop_body(self, op: Op) -> None:
@@ -639,6 +634,12 @@ class _FunctionWriter:
                 if kw.arg == "dtype" and isinstance(kw.value, ast.Name):  # Numba: np.float64
                     kw.value = ast.Attribute(_name("xp" if self.array_api else "np"),
                                              "float64", ast.Load())
+            if self.array_api and (name in ("np_zeros", "np_ones", "eye") or (
+                    name == "arange" and any(isinstance(a, ast.Constant)
+                                             and type(a.value) is float for a in args))):
+                # NumPy's float64, not the library's default float (PyTorch's is float32)
+                spelled.keywords.append(ast.keyword("dtype", ast.Attribute(
+                    _name("xp"), "float64", ast.Load())))
             if name == "like_argument" and all(isinstance(a, ast.Name) for a in args) and (
                     not self.numba):
                 # `g if type(x) is list else _like_argument(g, x)`: a list costs no call
@@ -1082,6 +1083,9 @@ class _FunctionWriter:
         old_expr = None if in_place else self._expr(old)
         value = self._expr(op.operands[1])
         dynamic = [self._expr(v) for v in op.operands[2:]]
+        if self.array_api:
+            self._functional_update(op, in_place, old_expr, value, dynamic)
+            return
         if in_place:
             name = self.names[old]
             self._flush_readers(name)
@@ -1119,6 +1123,32 @@ class _FunctionWriter:
             self.body.append(ast.AugAssign(target=target, op=value.op, value=value.left))
         else:
             self.body.append(ast.Assign(targets=[target], value=value))
+        self._name_of(op.result, name)
+
+    def _functional_update(self, op: Op, in_place: bool, old_expr: ast.expr | None,
+                           value: ast.expr, dynamic: list[ast.expr]) -> None:
+        """Array API target: ``h = _at(h)[t].set(v)`` (``.add(v)`` for ``h[t] += v``),
+        JAX's spelling of a functional update, which ``_at`` (xp.py) performs in place
+        on the libraries whose arrays can be written (``_at(h, copy=True)`` when the old
+        array is still read: it writes into a copy)."""
+        if op.attr("gather"):
+            raise xp.refuse("adding into an array at an index array", op.loc or self.loc,
+                            why="its adjoint adds each repeated read, which only NumPy's "
+                                "np.add.at (not part of the standard) does in place")
+        self._use_helper("_at")
+        if in_place:
+            name = self.names[op.operands[0]]
+            old_expr = _name(name)
+        else:
+            name = self._safe_target(op.result, op) or self.namer.fresh(op.result.hint)
+        self._flush_readers(name)
+        at = ast.Call(_name("_at"), [old_expr], [] if in_place else [
+            ast.keyword("copy", ast.Constant(True))])
+        index = arrays.index_target("_", op, dynamic).slice
+        method = "add" if op.prim == "index_add" else "set"
+        update = ast.Call(ast.Attribute(ast.Subscript(at, index, ast.Load()), method,
+                                        ast.Load()), [value], [])
+        self._assign(name, update)
         self._name_of(op.result, name)
 
     def _assign_many(self, names: list[str], exprs: list[ast.expr], packed: bool = False):
@@ -1386,6 +1416,8 @@ class _FunctionWriter:
                               f"`{fn.name}`", fn.body.ops[0].loc if fn.body.ops else None,
                               why="a Numba function takes a fixed list of typed arguments",
                               hint="name the parameters the function uses")
+        if self.array_api and (refused := xp.control_refused(fn)) is not None:
+            raise refused
         self._analyse()
         args, kwonly = [], []
         marks = fn.defaults + (NO_DEFAULT,) * (len(fn.params) - len(fn.defaults))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 
 from ..errors import Loc, S2SADError
+from ..ir.core import Function, Kind, Value, walk_ops
 
 TARGET = "array_api"
 # names generated code reads on this target besides math
@@ -157,7 +158,10 @@ def _broadcast_like(t, *like):
     if _shape(t) == shape:
         return t
     xp = _namespace(t, *like)
-    return xp.broadcast_to(xp.asarray(t), shape)
+    if isinstance(t, (bool, int, float)):  # a number takes the arrays' dtype (torch: float32)
+        t = xp.asarray(t, dtype=next((x.dtype for x in like if not isinstance(
+            x, (bool, int, float)) and xp.isdtype(x.dtype, "real floating")), None))
+    return xp.broadcast_to(t, shape)
 ''',
     "_unbroadcast": '''
 def _unbroadcast(g, x):
@@ -231,6 +235,8 @@ def _matmul_bar_b(g, a, b):
     xp = _namespace(g, a, b)
     if a.ndim == 1:
         return g * a if b.ndim == 1 else xp.expand_dims(a, axis=-1) * xp.expand_dims(g, axis=-2)
+    if b.ndim == 1 and a.ndim == 2:
+        return g @ a  # (aᵀ g, without a transposed copy of a: XLA makes one)
     if b.ndim == 1:
         ag = xp.matrix_transpose(a) @ xp.expand_dims(g, axis=-1)
         return xp.sum(xp.reshape(ag, (-1, b.shape[0])), axis=0)
@@ -261,6 +267,54 @@ def _scalar_input(x):
                          "shape %s: use mode='reverse', or jvp" % (_shape(x),))
     return 1.0
 ''',
+    "_at": '''
+def _at(x, copy=False):
+    """x.at, JAX's functional update: _at(x)[i].set(v) is x with x[i] = v (.add(v): with
+    x[i] += v), a new array.  Arrays of the other libraries can be written: the same
+    spelling writes into x itself (into a copy of x if copy) and returns it."""
+    if array_api_compat.is_jax_array(x):
+        return x.at
+    return _Writer(_namespace(x).asarray(x, copy=True) if copy else x)
+
+
+class _Writer:
+    """_at(x)[index].set(v) / .add(v) on an array that can be written: in place."""
+
+    def __init__(self, x):
+        self.x, self.index = x, None
+
+    def __getitem__(self, index):
+        self.index = index
+        return self
+
+    def set(self, v):
+        self.x[self.index] = v
+        return self.x
+
+    def add(self, v):
+        parts = self.index if type(self.index) is tuple else (self.index,)
+        if any(hasattr(p, "dtype") and p.dtype != bool for p in parts):
+            # x[idx] += v adds a repeated element of idx once: JAX's .at[idx].add(v) adds
+            # each (NumPy's np.add.at is not part of the standard)
+            raise TypeError("an array of indices: use JAX arrays, or target='python'")
+        self.x[self.index] += v
+        return self.x
+''',
+    "_index_bar": '''
+def _index_bar(g, x, index):
+    """The adjoint of x[index]: zeros of x's shape with g added at index (each read of an
+    element an array of indices repeats adds its share: JAX only, see _Writer.add)."""
+    xp = _namespace(g, x)
+    return _at(xp.zeros(tuple(x.shape), dtype=x.dtype))[index].add(g)
+''',
+    "_one_array": '''
+def _one_array(x, name, function, where):
+    """x, argument `name` that `function` reads as one array: it must be one."""
+    if isinstance(x, (list, tuple)):
+        raise TypeError(f"`{name}` of `{function}` is a {type(x).__name__}, which the "
+                        f"array API gradient reads as one array ({where}): pass an array")
+    return x
+''',
     "_zero_like": '''
 def _zero_like(x):
     """A zero of x's kind: 0.0 for a Python number, float zeros of x's shape otherwise."""
@@ -271,7 +325,7 @@ def _zero_like(x):
 }
 
 # what each helper calls (besides _namespace, which every module defines)
-_NEEDS = {"_broadcast_size": {"_broadcast_shape"},
+_NEEDS = {"_broadcast_size": {"_broadcast_shape"}, "_index_bar": {"_at"},
           "_broadcast_like": {"_broadcast_shape", "_shape"},
           "_unbroadcast": {"_shape", "_ndim"},
           "_sum_to": {"_unbroadcast", "_broadcast_like", "_broadcast_shape", "_shape", "_ndim"},
@@ -301,3 +355,71 @@ def namespace_line(params: list[str]) -> ast.stmt:
     return ast.Assign(targets=[ast.Name("xp", ast.Store())],
                       value=ast.Call(ast.Name("_namespace", ast.Load()),
                                      [ast.Name(p, ast.Load()) for p in params], []))
+
+
+# ops whose result is a Python int even of an array (shapes are static under jax.jit)
+_SHAPE_QUERIES = frozenset({"len", "dim", "shape_item", "ndim", "size"})
+_CONTROL_HINT = ("choose between values with `np.where(cond, a, b)` (both sides are "
+                 "computed), or use target='python' for a loop that runs until an array "
+                 "value says stop")
+
+
+def array_valued(fn: Function) -> set[Value]:
+    """The values of ``fn`` computed from arrays (not only from their shapes): a reduction,
+    its arithmetic, a comparison of it; at run time 0-d arrays, which are JAX tracers under
+    ``jax.jit`` and lazy on Dask.  A parameter itself is not one: a number the caller
+    passes (``range(n)``, ``if t > 0``) is a Python number, static under ``jax.jit``.
+    A loop's carried values count (to a fixed point); tapes and checkpoints do not: what
+    they record for a branch was checked where the branch was taken."""
+    tainted: set[Value] = set()
+    changed = True
+
+    def mark(values) -> None:
+        nonlocal changed
+        for v in values:
+            if v not in tainted:
+                tainted.add(v)
+                changed = True
+
+    def data(v: Value) -> bool:
+        return v in tainted or v.kind is Kind.ARRAY
+
+    while changed:
+        changed = False
+        for op in walk_ops(fn.body):
+            if op.prim in _SHAPE_QUERIES or op.prim.startswith(("tape_", "ckpt_")):
+                continue
+            if op.prim in ("for_range", "while_loop"):
+                inits = op.operands[3:] if op.prim == "for_range" else op.operands
+                body = op.regions[-1]
+                args = [r.args[len(r.args) - len(inits):] for r in op.regions]
+                for j, init in enumerate(inits):
+                    if init in tainted or body.yields[j] in tainted:
+                        mark([op.results[j], *(a[j] for a in args)])
+            elif op.prim == "cond":
+                mark([r for j, r in enumerate(op.results)
+                      if any(region.yields[j] in tainted for region in op.regions)])
+            elif any(data(v) for v in op.operands):
+                mark(op.results)
+    return tainted
+
+
+def control_refused(fn: Function) -> S2SADError | None:
+    """The located error for the first branch or loop of ``fn`` whose test or trip count
+    is an array value (:func:`array_valued`), or None.  Such code cannot be traced by
+    ``jax.jit`` (a tracer has no truth value) and would compute a Dask graph mid-call, so
+    this target refuses it at compile time rather than fail inside the tracer."""
+    tainted = array_valued(fn)
+    for op in walk_ops(fn.body):
+        if op.prim == "cond" and op.operands[0] in tainted:
+            what = "an `if` on an array value"
+        elif op.prim == "while_loop" and op.regions[0].yields[0] in tainted:
+            what = "a `while` loop whose test is an array value"
+        elif op.prim == "for_range" and any(v in tainted for v in op.operands[:3]):
+            what = "a `for` loop whose count is an array value"
+        else:
+            continue
+        return refuse(what, op.loc, why="its test is a 0-d array (a reduction of the "
+                      "arguments): `jax.jit` cannot trace Python control flow on it, and "
+                      "Dask would compute it in the middle of the gradient", hint=_CONTROL_HINT)
+    return None
