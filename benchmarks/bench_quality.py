@@ -184,7 +184,7 @@ def _close(a, b) -> float:
     return max(abs(u - v) / max(1.0, abs(v)) for u, v in zip(fa, fb, strict=True))
 
 
-def run(against: Path | None, quick: bool, repeat: int = 11) -> str:
+def run(against: Path | None, quick: bool, repeat: int = 11, target: float = 0.04) -> str:
     """The table.  Both generated gradients are loaded from their modules' text, as
     ``s2sad grad`` writes them: without the API's staleness guard (README), whose cost
     per call is not the generated code's."""
@@ -203,7 +203,7 @@ def run(against: Path | None, quick: bool, repeat: int = 11) -> str:
             if k in funcs:
                 assert _close(funcs[k](*point), hand(*point)) < 1e-9, (name, k)
         samples = benchtools.sample_interleaved(funcs, point, repeat=3 if quick else repeat,
-                                                target=0.005 if quick else 0.04)
+                                                target=0.005 if quick else target)
         # the fastest of the interleaved repeats: the machine is shared, and load only
         # ever adds time
         t = {k: min(v) for k, v in samples.items()}
@@ -246,11 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", type=Path)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeat", type=int, default=11, help="interleaved repeats")
+    parser.add_argument("--target", type=float, default=0.04,
+                        help="seconds per timed sample (shorter samples, more repeats: "
+                             "fewer of them hit by other processes on a loaded machine)")
     args = parser.parse_args(argv)
     if args.generate is not None:
         generate(args.generate)
         return 0
-    print(run(args.against, args.quick, args.repeat))
+    print(run(args.against, args.quick, args.repeat, args.target))
     return 0
 
 
