@@ -91,6 +91,7 @@ def test_the_key_is_the_ranks_and_the_axes_of_length_one():
     assert shape_key((np.ones((1000, 20)), np.ones(1000), 2.0, 3, np.float64(1.0))) == (
         (False, False), (False,), (), (), ())
     assert shape_key((np.ones((1, 5)), [1.0, 2.0], np.ones(()))) == ((True, False), None, ())
+    assert shape_key((True, np.int64(3))) == (None, ())
     # every batch size shares a key
     assert shape_key((np.ones((7, 3)),)) == shape_key((np.ones((700, 3)),))
 

@@ -44,11 +44,12 @@ DISPATCHING_NAMES = ("_unbroadcast(", "_sum_to(", "_broadcast_like(", "_matmul_b
 
 
 def shape_key(args: tuple) -> tuple:
-    """Per argument: ``()`` for a number, the axes of an ndarray (True where its length
-    is 1), ``None`` for anything else.  What a specialisation is compiled for; computed
+    """Per argument: ``()`` for a number (not a bool), the axes of an ndarray (True where
+    its length is 1), ``None`` for anything else.  What a specialisation is compiled for; computed
     at every call of a specialising gradient, so kept to C-level loops."""
     return tuple([tuple(map(_IS_ONE, a.shape)) if type(a) is np.ndarray else
-                  () if isinstance(a, (float, int)) else None for a in args])
+                  () if isinstance(a, (float, int, np.integer)) and a is not True and a is not False
+                  else None for a in args])  # (a bool index is a mask to NumPy)
 
 
 _IS_ONE = (1).__eq__
