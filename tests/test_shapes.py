@@ -89,9 +89,9 @@ def _mlp_point(n, d=3, hidden=4, out=None):
 
 def test_the_key_is_the_ranks_and_the_axes_of_length_one():
     assert shape_key((np.ones((1000, 20)), np.ones(1000), 2.0, 3, np.float64(1.0))) == (
-        (False, False), (False,), (), (), ())
-    assert shape_key((np.ones((1, 5)), [1.0, 2.0], np.ones(()))) == ((True, False), None, ())
-    assert shape_key((True, np.int64(3))) == (None, ())
+        2, 1, 0, 0, 0)
+    assert shape_key((np.ones((1, 5)), [1.0, 2.0], np.ones(()))) == ((True, False), None, 0)
+    assert shape_key((True, np.int64(3), np.ones((3, 1, 2)))) == (None, 0, (False, True, False))
     # every batch size shares a key
     assert shape_key((np.ones((7, 3)),)) == shape_key((np.ones((700, 3)),))
 

@@ -3,9 +3,10 @@
 The generic derivative cannot know its arguments' ranks, so the run-time helpers
 (``_unbroadcast``, ``_sum_to``, ``_matmul_bar_b``...) test ``ndim`` and shapes at every
 call.  :func:`shape_key` reduces each argument to what decides those tests: an array's
-rank and which of its axes have length 1 (``(False, True)`` for a 1000 × 1 array: the lengths
-other than 1 are left out, so one compilation serves every batch size), ``()`` for a
-number, ``None`` for anything else (a list: its shape is not read).
+rank and which of its axes have length 1 (``2`` for a 1000 × 20 array, ``(False, True)``
+for a 1000 × 1 one: the lengths other than 1 are left out, so one compilation serves
+every batch size), ``0`` for a number, ``None`` for anything else (a list: its shape is
+not read).
 :func:`specialize_shapes` propagates these symbolic shapes through the derivative's IR
 and, where they prove what a helper would find, emits what a person writes:
 ``h.T @ g`` for ``_matmul_bar_b(g, h, W)``, ``g`` for ``_unbroadcast(g, x)`` of equal
@@ -44,15 +45,22 @@ DISPATCHING_NAMES = ("_unbroadcast(", "_sum_to(", "_broadcast_like(", "_matmul_b
 
 
 def shape_key(args: tuple) -> tuple:
-    """Per argument: ``()`` for a number (not a bool), the axes of an ndarray (True where
-    its length is 1), ``None`` for anything else.  What a specialisation is compiled for; computed
-    at every call of a specialising gradient, so kept to C-level loops."""
-    return tuple([tuple(map(_IS_ONE, a.shape)) if type(a) is np.ndarray else
-                  () if isinstance(a, (float, int, np.integer)) and a is not True and a is not False
-                  else None for a in args])  # (a bool index is a mask to NumPy)
+    """Per argument: its rank, for a number (0, but not a bool) or an ndarray with no
+    axis of length 1; for an ndarray with one, a bool per axis (is its length 1?);
+    ``None`` for anything else.  What a specialisation is compiled for; computed at
+    every call of a specialising gradient, so it does no Python-level loop per axis."""
+    return tuple([(a.ndim if 1 not in a.shape else tuple(map(_IS_ONE, a.shape)))
+                  if type(a) is np.ndarray else
+                  0 if isinstance(a, (float, int, np.integer)) and a is not True
+                  and a is not False else None for a in args])  # (a bool index: a mask)
 
 
 _IS_ONE = (1).__eq__
+
+
+def _axes(entry: int | tuple) -> tuple:
+    """A key entry as one bool per axis."""
+    return (False,) * entry if isinstance(entry, int) else entry
 
 
 def worth_specializing(source: str) -> bool:
@@ -105,7 +113,7 @@ def specialize_shapes(fn: Function, shapes: tuple) -> Function:
     known: dict[Value, Shape] = {}
     for i, (p, s) in enumerate(zip(fn.params, shapes, strict=False)):
         if s is not None:
-            known[p] = tuple(1 if d == 1 else (i, axis) for axis, d in enumerate(s))
+            known[p] = tuple(1 if d else (i, axis) for axis, d in enumerate(_axes(s)))
     top = set(fn.body.ops)
     sizes: dict[tuple, Value] = {}  # shape -> the first np.size of a value of that shape
 
