@@ -243,3 +243,16 @@ def test_golden_shape_specialised(name, f, args, wrt):
     g = s2sad.grad(f, wrt=wrt)
     g(*args())
     _golden_case(f"grad_{name}_for_shapes", g.source)
+
+
+def rosenbrock_np(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def test_no_key_per_call_where_nothing_would_be_replaced():
+    """Rosenbrock in NumPy asks no shape at run time (its `np.add.at` is inside the
+    `_index_bar` helper's text): the plain generated function, with no key per call."""
+    g = s2sad.grad(rosenbrock_np)
+    assert not isinstance(g, api._ShapeSpecialising)
+    for x in (np.array([0.5, -1.2, 2.0, -0.3]), -np.ones(3)):
+        check(g, rosenbrock_np, (x,), 0)

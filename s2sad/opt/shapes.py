@@ -34,13 +34,11 @@ from ..primitives_numpy import _SCALAR_RESULTS, elementwise
 
 Shape = tuple | None
 
-# The helpers this pass may replace: a derivative without any gains nothing from it.
-DISPATCHING = frozenset({"unbroadcast", "sum_to", "broadcast_like", "matmul_bar_a",
-                         "matmul_bar_b", "matmul_seed", "scalar_seed", "one_array"})
-# ...and their spellings in generated source (what a derivative read from the disk
-# cache, which has no IR, is searched for)
+# The calls this pass may replace, as generated source spells them (a derivative read
+# from the disk cache has no IR), that are worth a key per call: not `_one_array`
+# alone, one isinstance test, cheaper than the key
 DISPATCHING_NAMES = ("_unbroadcast(", "_sum_to(", "_broadcast_like(", "_matmul_bar_a(",
-                     "_matmul_bar_b(", "_matmul_seed(", "_scalar_seed(", "_one_array(",
+                     "_matmul_bar_b(", "_matmul_seed(", "_scalar_seed(",
                      "_broadcast_size(", "np.add.at(")
 
 
@@ -64,8 +62,10 @@ def _axes(entry: int | tuple) -> tuple:
 
 
 def worth_specializing(source: str) -> bool:
-    """Does generated ``source`` call a helper that this pass could replace?"""
-    return any(name in source for name in DISPATCHING_NAMES)
+    """Does generated ``source`` call a helper that this pass could replace?  (In its
+    function, the last one: a helper's own text may spell ``np.add.at``.)"""
+    body = source[source.rfind("\ndef "):]
+    return any(name in body for name in DISPATCHING_NAMES)
 
 
 class _Dims:
