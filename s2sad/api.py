@@ -39,7 +39,8 @@ from .errors import DifferentiationError, S2SADError
 from .frontend import environment, from_function, lower
 from .frontend.containers import NeedsStructure, structure_key
 from .ir.core import Function
-from .pipeline import derive, generate
+from .opt.shapes import shape_key, worth_specializing
+from .pipeline import SHAPE_KINDS, derive, generate
 from .pipeline import environment as environment_arrays
 
 _cache: dict[tuple, Callable[..., Any]] = {}
@@ -176,6 +177,55 @@ class _Specialising:
         return None if self.last is None else self.last.ir
 
 
+class _ShapeSpecialising(_Specialising):
+    """A gradient compiled again for the shapes of its arguments: ranks, and which axes
+    have length 1 (:func:`~s2sad.opt.shapes.shape_key`), seen at the first call and at
+    each call with a new key (JAX traces for shapes the same way), so that the code
+    computes ``h.T @ g`` where the generic one asks ``_matmul_bar_b`` to test ``ndim``
+    at every call.  Every batch size shares one specialisation.
+
+    ``generic`` is the derivative for any shapes: called with keyword arguments, and
+    ``.source`` until the first call."""
+
+    def __init__(self, f: Any, kind: str, wrt: Any, mode: str, n: int,
+                 checkpoints: int | None, generic: Callable[..., Any]) -> None:
+        super().__init__(f, kind, wrt, mode, n, checkpoints)
+        self.generic = generic
+        self.guard = generic.guard  # (f's environment changed: all of them are stale)
+        functools.update_wrapper(self, generic, updated=())
+        self.__wrapped__ = generic  # (inspect.signature: the generic one's)
+        self.__defaults__, self.__kwdefaults__ = generic.__defaults__, generic.__kwdefaults__
+
+    def specialize(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        """The derivative compiled for the shapes of ``args`` (compiled now if new)."""
+        if kwargs:
+            self.last = self.generic
+            return self.generic
+        key = shape_key(args)
+        got = self.table.get(key)
+        if got is None:
+            got = self.table[key] = _compile(self.f, self.kind, self.wrt, self.mode, self.n,
+                                             None, self.checkpoints, key)
+        self.last = got
+        return got
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            return self.generic(*args, **kwargs)
+        got = self.table.get(shape_key(args))
+        if got is None:
+            got = self.specialize(*args)
+        return got(*args)
+
+    @property
+    def source(self) -> str:
+        return (self.last or self.generic).source
+
+    @property
+    def ir(self) -> Any:
+        return (self.last or self.generic).ir
+
+
 def _forget(f: Callable[..., Any]) -> None:
     """Drop everything compiled from ``f``: its environment changed."""
     _ir_cache.pop(f, None)
@@ -202,8 +252,8 @@ def _callable_object(f: Any) -> bool:
 
 
 def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
-             n: int = 1, target: str | None = None, checkpoints: int | None = None
-             ) -> Callable[..., Any]:
+             n: int = 1, target: str | None = None, checkpoints: int | None = None,
+             shapes: tuple | None = None) -> Callable[..., Any]:
     if isinstance(f, _BoundMethod):  # model.loss of a @differentiable method
         f = types.MethodType(f.__func__, f.__self__)
     if _is_njit(f):  # differentiate its Python function; by default for Numba too
@@ -226,8 +276,8 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
     if isinstance(f, functools.partial):  # partial(loss, X=X, y=y): the function, called so
         return _partial(f, kind, wrt, mode, n, target, checkpoints)
     key = (f, kind, _key_wrt(wrt), mode, n, target)
-    if checkpoints is not None:  # (so that the default's keys are what they were)
-        key += (checkpoints,)
+    if checkpoints is not None or shapes is not None:  # (the default's keys as they were)
+        key += (checkpoints,) if shapes is None else (checkpoints, shapes)
     with _lock:
         got = _cache.get(key)
         if got is not None and got.guard.valid():
@@ -244,7 +294,7 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
                                         target)
         if compiled is None:  # not cached, stale, or a damaged entry: compile
             try:
-                fn, snapshot = _derive(f, kind, wrt, mode, n, checkpoints)
+                fn, snapshot = _derive(f, kind, wrt, mode, n, checkpoints, shapes)
             except NeedsStructure:  # a container parameter: compiled at each new structure
                 if isinstance(f, _Structured):
                     raise
@@ -278,6 +328,9 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
             rows = snapshot.texts()
             if disk_key and rows is not None and not held:
                 cache.store(disk_key, fn.name, source, rows)
+        if (shapes is None and target == "python" and kind in SHAPE_KINDS
+                and isinstance(f, types.FunctionType) and worth_specializing(compiled.source)):
+            compiled = _ShapeSpecialising(f, kind, wrt, mode, n, checkpoints, compiled)
         _cache[key] = compiled
         return compiled
 
@@ -311,13 +364,13 @@ def _partial(f: functools.partial, kind: str, wrt: Any, mode: str, n: int,
 
 
 def _derive(f: Callable[..., Any], kind: str, wrt: Any, mode: str, n: int,
-            checkpoints: int | None = None) -> Any:
+            checkpoints: int | None = None, shapes: tuple | None = None) -> Any:
     collecting = gc.isenabled()
     gc.disable()  # compilation builds many small objects that all stay alive
     token = CHECKPOINTS.set(checkpoints)  # read by reverse mode's loops
     try:
         fn, snapshot = _lift(f)
-        return derive(fn, kind, wrt, mode, n), snapshot.copy()
+        return derive(fn, kind, wrt, mode, n, shapes), snapshot.copy()
     finally:
         CHECKPOINTS.reset(token)
         if collecting:

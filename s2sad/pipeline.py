@@ -34,9 +34,13 @@ from .ir.core import (
     walk_ops,
 )
 from .opt import optimize
-from .opt.identities import fuse_identities
+from .opt.identities import fuse_identities, stopped_values
 from .opt.selections import rewrite_selections
+from .opt.shapes import specialize_shapes
 
+# the derivatives whose parameters are the function's own, in order: what a shape key
+# (one entry per argument) can specialise
+SHAPE_KINDS = ("grad", "value_and_grad")
 KINDS = ("grad", "value_and_grad", "jvp", "vjp", "hvp", "hessian", "jacobian", "derivative")
 
 
@@ -76,16 +80,22 @@ def _scalar_params(fn: Function, indices: tuple[int, ...]) -> bool:
     return all(fn.params[i].kind in (Kind.FLOAT, Kind.INT) for i in indices)
 
 
-def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1
-           ) -> Function | Driver:
+def derive(fn: Function, kind: str, wrt=0, mode: str = "reverse", n: int = 1,
+           shapes: tuple | None = None) -> Function | Driver:
     """The optimised IR of derivative ``kind`` of ``fn`` (for a Hessian or Jacobian of
-    arrays or lists: a :class:`Driver` around such IR).  A broken invariant on the way
+    arrays or lists: a :class:`Driver` around such IR).  ``shapes``: the
+    :func:`~s2sad.opt.shapes.shape_key` of the arguments it will be called with, for a
+    gradient (or ``value_and_grad``) specialised to them.  A broken invariant on the way
     is an :class:`InternalError` that says where ``fn``'s IR was written."""
     try:
-        prepared = fuse_identities(rewrite_selections(fn))  # (keep all but the body)
+        # (both keep all but the body)
+        prepared = fuse_identities(rewrite_selections(fn, stopped_values(fn)))
         if fn.arguments is not None or _has_pack(fn.structure):
             return _derive_packed(prepared, kind, wrt, mode, n)
-        return _derive(prepared, kind, wrt, mode, n)
+        derived = _derive(prepared, kind, wrt, mode, n)
+        if shapes is not None and kind in SHAPE_KINDS and isinstance(derived, Function):
+            derived = specialize_shapes(derived, shapes)
+        return derived
     except InternalError as exc:
         if exc.dump_path is not None:
             raise

@@ -432,3 +432,18 @@ def test_the_loop_identity_needs_the_sum_alone():
         up[i] += 1e-6
         down[i] -= 1e-6
         assert gz[i] == pytest.approx((f(up, c) - f(down, c)) / 2e-6, rel=1e-6)
+
+
+def test_a_stopped_max_is_not_recorded_where_it_won():
+    """The max of softmax as loops carries no derivative (the log-sum-exp identity stops
+    both its uses), so the loop keeps its plain running max: no index of the winner
+    (`last`), no item read again after the loop."""
+    f = quality.softmax_loops
+    g = s2sad.grad(f)
+    assert "last" not in g.source
+    for z, k in (([0.5, -1.0, 2.0, 2.0], 1), ([-3.0, -0.25, -7.5], 2), ([4.0], 0)):
+        for i, gi in enumerate(g(z, k)):
+            up, down = list(z), list(z)
+            up[i] += 1e-6
+            down[i] -= 1e-6
+            assert gi == pytest.approx((f(up, k) - f(down, k)) / 2e-6, rel=1e-6, abs=1e-8)

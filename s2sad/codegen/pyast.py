@@ -176,6 +176,8 @@ class _FunctionWriter:
         self.names: dict[Value, str] = {}  # values bound to a Python name
         self.target: dict[Value, str] = {}  # names decided before the value is built
         self.consts: dict[Value, Any] = {}
+        self.defs: dict[Value, Op] | None = None  # (built when a loop asks)
+        self.skipped: set[Op] = set()  # ops a loop header computes (`for v in xs:`)
         self.pending: dict[Value, tuple[ast.expr, int, frozenset[str]]] = {}
         self.body: list[ast.stmt] = []
         self.uses: dict[Value, list[float]] = {}  # positions of each use (loops extended)
@@ -833,6 +835,8 @@ class _FunctionWriter:
         return stmts
 
     def _op(self, op: Op, block: Block) -> None:
+        if op in self.skipped:  # an item a `for v in xs:` loop binds
+            return
         self.loc = op.loc or self.loc
         if self.array_api and op.prim in _ARRAY_API_REFUSED:
             raise self._array_api_refused(op)
@@ -1292,7 +1296,18 @@ class _FunctionWriter:
                 self._name_of(a, n)
             self._target_yields(body, names, carried_args)
 
-        if op.prim == "for_range":
+        item = self._item_loop(op) if op.prim == "for_range" else None
+        if item is not None:  # for v in xs: no index, no subscript per pass
+            enter_body()
+            get, items = item
+            target = self.namer.fresh(get.result.hint)
+            self._name_of(get.result, target)
+            self.skipped.add(get)
+            stmts = self._block(body, lambda: self._yield_into(body, names))
+            self.body.append(ast.For(target=ast.Name(id=target, ctx=ast.Store()),
+                                     iter=self._expr(items), body=stmts or [ast.Pass()],
+                                     orelse=[]))
+        elif op.prim == "for_range":
             enter_body()
             hint = body.args[0].hint or "i"
             if op.attr("reverse", False) and body.args[0] not in values_read(body):
@@ -1320,6 +1335,32 @@ class _FunctionWriter:
             self.body.append(loop)
         for r, n in zip(op.results, names, strict=True):
             self._name_of(r, n)
+
+    def _item_loop(self, op: Op) -> tuple[Op, Value] | None:
+        """``(get, xs)`` when loop ``op`` is ``for i in range(len(xs))`` whose index is
+        read only by one ``get = xs[i]`` at the top of its body: then it is written
+        ``for v in xs:``, as a person would (the same items, in order, without indexing;
+        CPython iterates a list faster than it indexes it)."""
+        if self.numba or self.array_api or op.attr("reverse", False):
+            return None
+        start, stop, step = op.operands[:3]
+        if not (self.consts.get(start) == 0 and type(self.consts.get(start)) is int
+                and self.consts.get(step) == 1 and type(self.consts.get(step)) is int):
+            return None
+        if self.defs is None:
+            self.defs = {r: o for o in walk_ops(self.fn.body) for r in o.results}
+        length = self.defs.get(stop)
+        if length is None or length.prim != "len":
+            return None
+        items = length.operands[0]
+        body = op.regions[0]
+        index = body.args[0]
+        gets = [o for o in body.ops if index in o.operands]
+        if (len(gets) != 1 or gets[0].prim != "getitem" or gets[0].operands != (items, index)
+                or items.kind is not Kind.LIST or index in body.yields
+                or any(index in values_read(r) for o in body.ops for r in o.regions)):
+            return None
+        return gets[0], items
 
     def _range(self, bounds: list[ast.expr], reverse: bool) -> ast.expr:
         start, stop, step = bounds

@@ -67,6 +67,23 @@ def fuse_identities(fn: Function) -> Function:
     return rewritten(fn, custom)
 
 
+def stopped_values(fn: Function) -> frozenset[Value]:
+    """Values whose every use is one that :func:`fuse_identities` stops (the max ``m`` of
+    a log-sum-exp written as loops): no derivative passes through them."""
+    defs = {r: op for op in walk_ops(fn.body) for r in op.results}
+    shifts = _loop_shifts(fn, defs)
+    if not shifts:
+        return frozenset()
+    stopped = {op.operands[k] for op, k in shifts.items()}
+    for op in walk_ops(fn.body):
+        for k, v in enumerate(op.operands):
+            if v in stopped and shifts.get(op) != k:
+                stopped.discard(v)
+        for r in op.regions:
+            stopped.difference_update(r.yields)
+    return frozenset(stopped.difference(fn.results))
+
+
 def _n(identity: str) -> int:
     """How many of a match's values are the marking op's operands (after the value)."""
     return {"log_sigmoid": 2, "log1m_sigmoid": 2, "binary_cross_entropy": 3,

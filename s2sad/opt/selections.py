@@ -49,14 +49,18 @@ class _Selection:
     replaced_if: bool | None  # a wins when test's predicate is this (None: max2/min2)
 
 
-def rewrite_selections(fn: Function) -> Function:
-    """``fn`` with its running maxima and minima rewritten (``fn`` itself if none)."""
-    if not any(_selections(op) for op in walk_ops(fn.body) if op.prim == "for_range"):
+def rewrite_selections(fn: Function, stopped: frozenset[Value] = frozenset()) -> Function:
+    """``fn`` with its running maxima and minima rewritten (``fn`` itself if none).
+    A loop result in ``stopped`` carries no derivative (its every use is stopped, see
+    :func:`~.identities.stopped_values`): it is kept as it is, as recording where it
+    won would only serve to recompute it."""
+    if not any(_selections(op, stopped) for op in walk_ops(fn.body)
+               if op.prim == "for_range"):
         return fn
-    return rewritten(fn, _rewrite)
+    return rewritten(fn, lambda b, op, env: _rewrite(b, op, env, stopped))
 
 
-def _selections(op: Op) -> list[_Selection]:
+def _selections(op: Op, stopped: frozenset[Value] = frozenset()) -> list[_Selection]:
     body = op.regions[0]
     carried = body.args[1:]
     defs = {r: o for o in body.ops for r in o.results}
@@ -66,6 +70,8 @@ def _selections(op: Op) -> list[_Selection]:
             readers.setdefault(v, []).append(o)
     found = []
     for j, m in enumerate(carried):
+        if op.results[j] in stopped:
+            continue
         y = body.yields[j]
         test = defs.get(y)
         if m.kind is not Kind.FLOAT or test is None or len(test.results) != 1:
@@ -143,11 +149,12 @@ def _replaced(b: Builder, s: _Selection, m: Value, env: dict[Value, Value]) -> V
     return b.emit("not", (b.emit(beats, (kept, a), loc=s.test.loc),), loc=s.test.loc)
 
 
-def _rewrite(b: Builder, op: Op, env: dict[Value, Value]) -> bool:
+def _rewrite(b: Builder, op: Op, env: dict[Value, Value],
+             stopped: frozenset[Value] = frozenset()) -> bool:
     """Emit ``op`` rewritten if it is a loop with running maxima or minima."""
     if op.prim != "for_range":
         return False
-    found = _selections(op)
+    found = _selections(op, stopped)
     if not found:
         return False
     body = op.regions[0]
@@ -161,7 +168,7 @@ def _rewrite(b: Builder, op: Op, env: dict[Value, Value]) -> bool:
     lasts = tuple(b.fresh(Kind.INT, "last") for _ in found)
     env.update(zip(body.args, args, strict=True))
     b.push_block(args + lasts)
-    clone_ops(b, body, env, custom=_rewrite)
+    clone_ops(b, body, env, custom=lambda b, o, env: _rewrite(b, o, env, stopped))
     new_lasts = tuple(
         b.emit("select", (_replaced(b, s, body.args[1 + s.slot], env), args[0], last),
                loc=op.loc, hint="last")

@@ -77,6 +77,17 @@ def _merge_scales(b, x: Value, y: Value):
     return (b.const(product, None), d.operands[1])
 
 
+def _scaled_array(b, x: Value):
+    """``(r, s)`` when array ``x`` is ``r * s`` of an array ``r`` and a number ``s``."""
+    d = b.defs.get(x)
+    if x.kind is not Kind.ARRAY or d is None or d.prim != "mul":
+        return None
+    r, s = d.operands
+    if r.kind is not Kind.ARRAY:
+        r, s = s, r
+    return (r, s) if r.kind is Kind.ARRAY and s.kind is Kind.FLOAT else None
+
+
 def _select_of_one_and_zero(b, x: Value, y: Value):
     """``(1 if p else 0) * z`` → ``z if p else 0``: how max/min/abs route a cotangent."""
     for sel, z in ((x, y), (y, x)):
@@ -145,6 +156,10 @@ def rewrite(b, prim: str, operands: tuple[Value, ...], attrs: dict, loc: Loc | N
         x, y = operands  # constants come last
         if x is y and x.kind is Kind.FLOAT:
             return b.emit("mul", (b.const(2.0), x), loc=loc)  # t + t is 2·t exactly
+        if x is y and (scaled := _scaled_array(b, x)) is not None:
+            # r·s + r·s → r·(2·s): one pass over the array, not two (both exact)
+            r, s = scaled
+            return b.emit("mul", (r, b.emit("mul", (b.const(2.0), s), loc=loc)), loc=loc)
         if _is_negative_zero(b, y):
             return same(x)  # x + -0.0 is x, also for x = -0.0 (x + 0.0 is not)
         if (ny := is_neg(y)) is not None:

@@ -19,20 +19,19 @@ def grad_comprehension(xs):
     """
     sq = []
     _t0 = len(xs)
-    for i in range(_t0):
-        v = xs[i]
+    for v in xs:
         if v > 0:
             sq.append(v * v)
     sq_bar = [0.0] * len(sq)
     for k in reversed(range(len(sq))):
         sq_bar[k] += 1.0
     xs_bar = [0.0] * len(xs)
-    for i_1 in reversed(range(_t0)):
-        v_1 = xs[i_1]
+    for i in reversed(range(_t0)):
+        v_1 = xs[i]
         if v_1 > 0:
             _t1 = sq_bar.pop()
             v_bar = _t1 * (2.0 * v_1)
         else:
             v_bar = 0.0
-        xs_bar[i_1] += v_bar
+        xs_bar[i] += v_bar
     return xs_bar if type(xs) is list else _like_argument(xs_bar, xs)

@@ -29,15 +29,14 @@ def grad_softmax_cross_entropy(z, k):
     _t0 = len(z)
     tape = []
     total = 0
-    for i in range(_t0):
-        v = z[i]
+    for v in z:
         _t1 = math.exp(v - m)
         total += _t1
         tape.append(_t1)
     z_bar = [0.0] * len(z)
     z_bar[k] -= 1.0
     total_bar = 1.0 / total
-    for i_1 in reversed(range(_t0)):
-        _t2 = tape[i_1]
-        z_bar[i_1] += total_bar * _t2
+    for i in reversed(range(_t0)):
+        _t2 = tape[i]
+        z_bar[i] += total_bar * _t2
     return z_bar if type(z) is list else _like_argument(z_bar, z)
