@@ -341,8 +341,8 @@ class _Counting:
     def __init__(self, base):
         self.base, self.stores = base, []
 
-    def __call__(self, passes, k):
-        store = self.base(passes, k)
+    def __call__(self, passes, k=None, budget=None):
+        store = self.base(passes, k, budget)
         store.takes, store.peak, store.swept = 0, 0, 0
         passes = passes if passes is not None else range(-1)  # (a while loop's: no sweep)
         take = store.take
@@ -417,3 +417,190 @@ def test_cli_checkpoints_writes_a_standalone_module_with_the_same_gradient(tmp_p
         want = getattr(s2sad, command)(C.kept_value_in_a_branch, 0, **reverse)(-0.3, 17, *extra)
         _exact(got, want)
     assert CliRunner().invoke(cli, ["grad", src, "--checkpoints", "0"]).exit_code == 2
+
+
+# -- checkpoints="auto": K from a byte budget, picked when the loop starts -------------------
+def _counted(g):
+    counting = g.__globals__["_Checkpoints"] = _Counting(g.__globals__["_Checkpoints"])
+    return counting
+
+
+@pytest.mark.parametrize("budget", [1, 100, "1kB", "64MB"])
+def test_auto_budget_is_bit_identical_to_the_tape(budget):
+    for f, wrt, args in TRIPS[:4]:
+        plain = s2sad.grad(f, wrt=wrt, mode="reverse")
+        auto = s2sad.grad(f, wrt=wrt, mode="reverse", checkpoints="auto", tape_budget=budget)
+        vjp = s2sad.vjp(f, wrt=wrt, checkpoints="auto", tape_budget=budget)
+        for n in (0, 1, 2, 17, 60):
+            got = auto(*args, n)
+            _exact(got, plain(*args, n))
+            _exact(vjp(*args, n, 1.0)[1], got)
+        g_of_floats, floats = _float_wrt(f, wrt, (*args, 17))
+        assert_close(auto(*args, 17) if len(wrt) > 1 else (auto(*args, 17),),
+                     gradient(g_of_floats, floats), rtol=1e-6, atol=1e-9)
+    u = np.linspace(-1.0, 1.0, 7) ** 3
+    want = s2sad.grad(heat, (0, 1), mode="reverse")(u, 0.2, 23)
+    got = s2sad.value_and_grad(heat, (0, 1), mode="reverse", checkpoints="auto",
+                               tape_budget=budget)(u, 0.2, 23)
+    assert got[0] == heat(u, 0.2, 23)
+    assert np.array_equal(got[1][0], want[0]) and got[1][1] == want[1]
+    assert_close(got[1][1], gradient(lambda t: heat(u, t, 23), [0.2])[0], rtol=1e-6)
+    for steps in (0, 5, 40):  # a while loop: the online schedule, K from its first pass
+        assert s2sad.grad(slow_spiral, 0, mode="reverse", checkpoints="auto",
+                          tape_budget=budget)(-0.8, steps) == s2sad.grad(
+            slow_spiral, 0, mode="reverse")(-0.8, steps)
+
+
+def test_auto_budget_picks_k_from_the_size_of_one_snapshot():
+    u = np.linspace(-1.0, 1.0, 7) ** 2  # a snapshot: one array of 7 floats, 56 bytes
+    n = 40
+    plain = s2sad.grad(heat, (0, 1), mode="reverse")(u, 0.3, n)
+    for budget, k in ((1, 1), (56, 1), (111, 1), (112, 2), (200, 3), (56 * 40, 40),
+                      ("64MB", 64_000_000 // 56)):
+        g = s2sad.grad(heat, (0, 1), mode="reverse", checkpoints="auto", tape_budget=budget)
+        counting = _counted(g)
+        got = g(u, 0.3, n)
+        assert np.array_equal(got[0], plain[0]) and got[1] == plain[1]
+        (store,) = counting.stores
+        assert store.k == k and store.peak <= k
+        if k >= n:  # the whole tape fits: every pass kept, none recomputed
+            assert store.recomputed == 0 and store.takes == n
+        else:
+            assert store.recomputed > 0
+            assert store.recomputed + store.swept == _revolve_minimum(n, k)
+    # floats and lists: 8 bytes a number, lists summed (lotka_volterra: 2 floats carried)
+    g = s2sad.grad(lotka_volterra, (0, 1), mode="reverse", checkpoints="auto",
+                   tape_budget=16 * 5)
+    counting = _counted(g)
+    g(1.1, 0.4, 1.3, 0.7, 50)
+    assert counting.stores[0].k == 5
+    assert helper("_Checkpoints")._nbytes((1.0, [1.0, 2.0, [3.0]], np.zeros(4), 7)) == 72
+
+
+def test_auto_budget_that_holds_every_pass_recomputes_nothing():
+    g = s2sad.grad(damped_logistic, (0, 1), mode="reverse", checkpoints="auto",
+                   tape_budget="1MB")
+    counting = _counted(g)
+    for n in (1, 10, 1000):
+        counting.stores.clear()
+        got = g(2.9, 0.3, n)
+        _exact(got, s2sad.grad(damped_logistic, (0, 1), mode="reverse")(2.9, 0.3, n))
+        (store,) = counting.stores
+        assert store.recomputed == 0 and store.takes == n  # no pass advanced again
+    g = s2sad.grad(slow_spiral, 0, mode="reverse", checkpoints="auto", tape_budget="1MB")
+    counting = _counted(g)
+    g(0.8, 300)
+    assert counting.stores[0].recomputed == 0 and counting.stores[0].takes == 300
+
+
+def test_auto_budget_bounds_the_measured_peak():
+    """tracemalloc's peak during the gradient of an array-state loop: the snapshots stay
+    within the budget; one pass's working arrays (the reverse step's temporaries, about
+    17 arrays of the state's size here) come on top, whatever the budget and n."""
+    import tracemalloc
+
+    m, n = 2000, 300
+    state = m * 8
+    u = np.linspace(0.0, 1.0, m) ** 2
+
+    def peak(**options):
+        g = s2sad.grad(heat, (0, 1), mode="reverse", **options)
+        g(u, 0.2, n)  # (warm: CPython's free lists)
+        tracemalloc.start()
+        try:
+            got = g(u, 0.2, n)
+            return tracemalloc.get_traced_memory()[1], got
+        finally:
+            tracemalloc.stop()
+
+    tape, want = peak()
+    least, _ = peak(checkpoints="auto", tape_budget=1)  # K = 1: one pass's working set
+    assert tape > n * state  # the tape keeps every pass
+    assert least < 25 * state
+    for budget in (4 * state, 256_000, 1_000_000):
+        got_peak, got = peak(checkpoints="auto", tape_budget=budget)
+        assert np.array_equal(got[0], want[0]) and got[1] == want[1]
+        assert got_peak <= budget + least, (budget, got_peak, least)
+        assert got_peak < tape / 4
+
+
+def test_auto_is_what_interpreter_and_array_api_run():
+    lifted = s2sad.lift(lotka_volterra)
+    from s2sad.ad.reverse import CHECKPOINTS
+    from s2sad.checkpointing import TapeBudget
+
+    token = CHECKPOINTS.set(TapeBudget(40))
+    try:
+        fn = derive(lifted, "grad", (0, 1))
+    finally:
+        CHECKPOINTS.reset(token)
+    (new,) = [o for o in _ops(fn.body) if o.prim == "ckpt_new"]
+    assert new.attr("budget") == 40 and new.attr("k") is None
+    plain = s2sad.grad(lotka_volterra, (0, 1), mode="reverse")
+    _exact(interpret(fn, 1.1, 0.4, 1.3, 0.7, 9), plain(1.1, 0.4, 1.3, 0.7, 9))
+    src = s2sad.grad(lotka_volterra, (0, 1), mode="reverse", checkpoints="auto",
+                     tape_budget="2kB").source
+    assert "_Checkpoints(range(n), budget=2000)" in src
+    xps = pytest.importorskip("array_api_strict", reason="pip install -e '.[array-api]'")
+    u = np.linspace(-1.0, 1.0, 5)
+    want = s2sad.grad(smooth, (0, 1), mode="reverse", target="array_api")(xps.asarray(u),
+                                                                          0.3, 12)
+    g = s2sad.grad(smooth, (0, 1), mode="reverse", checkpoints="auto", tape_budget=100,
+                   target="array_api")
+    counting = _counted(g)
+    got = g(xps.asarray(u), 0.3, 12)
+    assert np.array_equal(np.asarray(got[0]), np.asarray(want[0]))
+    assert float(got[1]) == float(want[1])
+    assert counting.stores[0].k == 100 // 40  # 5 float64 items
+
+
+@pytest.mark.parametrize("size, nbytes", [(1, 1), (4096, 4096), ("500kB", 500_000),
+                                          ("64MB", 64_000_000), ("1GB", 10**9),
+                                          ("1.5 gb", 1_500_000_000), ("2MiB", 2 * 2**20),
+                                          ("123", 123), ("10B", 10)])
+def test_tape_budget_sizes(size, nbytes):
+    from s2sad.checkpointing import TapeBudget, parse_size, setting
+
+    assert parse_size(size) == nbytes
+    assert setting("auto", size) == TapeBudget(nbytes)
+    assert parse_size(str(TapeBudget(nbytes))) == nbytes  # the command line's spelling
+
+
+def test_auto_budget_default_and_bad_values():
+    from s2sad.checkpointing import TapeBudget, setting
+
+    assert setting("auto") == TapeBudget(64_000_000)
+    for bad in (0, -5, "0MB", "64 megabytes", "MB", "1e6", 2.5, True, [64]):
+        with pytest.raises(ValueError, match="tape budget must be"):
+            s2sad.grad(lotka_volterra, checkpoints="auto", tape_budget=bad)
+    for k in (None, 3):  # a budget means nothing without auto: said, not ignored
+        with pytest.raises(ValueError, match="read only with checkpoints='auto'"):
+            s2sad.grad(lotka_volterra, checkpoints=k, tape_budget="1MB")
+    with pytest.raises(ValueError, match="or 'auto'"):
+        s2sad.vjp(lotka_volterra, checkpoints="automatic")
+
+
+def test_cli_checkpoints_auto_with_a_tape_budget(tmp_path):
+    from click.testing import CliRunner
+    from s2sad_cli.main import cli
+
+    from tests.srcmod import load_source
+
+    src = "tests/fixtures/control.py"
+    out = tmp_path / "auto.py"
+    args = ["grad", src, "-f", "kept_value_in_a_branch", "--wrt", "x", "--checkpoints",
+            "auto", "--tape-budget", "500kB", "-o", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "--checkpoints auto --tape-budget 500kB" in text
+    assert "_Checkpoints(range(n), budget=500000)" in text
+    got = load_source(text, "ckpt_auto_cli").grad_kept_value_in_a_branch(-0.3, 17)
+    _exact(got, s2sad.grad(C.kept_value_in_a_branch, 0, mode="reverse")(-0.3, 17))
+    assert "--tape-budget 64MB" in CliRunner().invoke(cli, args[:-4]).output  # the default
+    for bad in (["--checkpoints", "auto", "--tape-budget", "lots"],
+                ["--checkpoints", "3", "--tape-budget", "1MB"], ["--tape-budget", "1MB"],
+                ["--checkpoints", "many"]):
+        result = CliRunner().invoke(cli, ["grad", src, *bad])
+        assert result.exit_code == 2, (bad, result.output)
+        assert "--tape-budget" in result.output or "--checkpoints" in result.output

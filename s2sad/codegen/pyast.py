@@ -917,7 +917,8 @@ class _FunctionWriter:
             self._statement(op, block)
 
     def _checkpoints(self, op: Op) -> None:
-        """Binomial checkpointing: ``checkpoints = _Checkpoints(range(n), k)``, then
+        """Binomial checkpointing: ``checkpoints = _Checkpoints(range(n), k)`` (or
+        ``budget=nbytes`` for ``checkpoints="auto"``), then
         ``checkpoints.take(i, (x, y))`` and ``j, (x, y) = checkpoints.restore(i)``."""
         if self.numba:
             raise njit.refuse("checkpointing a loop's reverse sweep (`checkpoints=K`)",
@@ -932,9 +933,11 @@ class _FunctionWriter:
                 step) == 1) else [self._expr(v) for v in op.operands]
             passes = ast.Call(func=_name("range"), args=bounds, keywords=[]) if (
                 op.operands) else ast.Constant(None)
-            self._bind(op.result, ast.Call(
-                func=_name("_Checkpoints"), args=[passes, ast.Constant(op.attr("k"))],
-                keywords=[]), self.namer.fresh(op.result.hint or "checkpoints"))
+            size = ([ast.Constant(op.attr("k"))], []) if op.attr("budget") is None else (
+                [], [ast.keyword("budget", ast.Constant(op.attr("budget")))])
+            self._bind(op.result, ast.Call(func=_name("_Checkpoints"), args=[passes, *size[0]],
+                                           keywords=size[1]),
+                       self.namer.fresh(op.result.hint or "checkpoints"))
             return
         store = self.names[op.operands[0]]
         self.names[op.results[0]] = store
