@@ -671,22 +671,25 @@ class _Checkpoints:
         return self.passes[j], self._copy(values)
 
     @staticmethod
-    def _nbytes(values):
-        \"\"\"The size of a snapshot: its arrays' nbytes (8 bytes an item if they do not
-        say), 8 bytes a number, lists and tuples summed.\"\"\"
-        size = 0
+    def _nbytes(values, record=200):
+        \"\"\"What keeping a snapshot of `values` costs, in bytes, as CPython holds it:
+        its record in the stack (about 200), and for each value its slot (8) and its
+        object: an array's data and header (nbytes + 112 + 16 a dimension; 8 bytes an
+        item if it does not say its nbytes), a list's or tuple's header (56) and items,
+        a number's 24.\"\"\"
+        size = record
         for v in values:
             if isinstance(v, (list, tuple)):
-                size += _Checkpoints._nbytes(v)
+                size += 64 + _Checkpoints._nbytes(v, 0)
             elif hasattr(v, "nbytes"):
-                size += int(v.nbytes)
+                size += 120 + 16 * len(v.shape) + int(v.nbytes)
             elif hasattr(v, "shape"):  # an array API array that does not say its size
                 nbytes = 8
                 for n in v.shape:
                     nbytes *= int(n)
-                size += nbytes
+                size += 120 + 16 * len(v.shape) + nbytes
             else:
-                size += 8
+                size += 32
         return size
 
     @staticmethod

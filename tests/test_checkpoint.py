@@ -452,11 +452,13 @@ def test_auto_budget_is_bit_identical_to_the_tape(budget):
 
 
 def test_auto_budget_picks_k_from_the_size_of_one_snapshot():
-    u = np.linspace(-1.0, 1.0, 7) ** 2  # a snapshot: one array of 7 floats, 56 bytes
+    u = np.linspace(-1.0, 1.0, 7) ** 2  # a snapshot: one array of 7 floats, and its record
+    snap = helper("_Checkpoints")._nbytes((u,))
+    assert 56 < snap < 56 + 400
     n = 40
     plain = s2sad.grad(heat, (0, 1), mode="reverse")(u, 0.3, n)
-    for budget, k in ((1, 1), (56, 1), (111, 1), (112, 2), (200, 3), (56 * 40, 40),
-                      ("64MB", 64_000_000 // 56)):
+    for budget, k in ((1, 1), (snap, 1), (2 * snap - 1, 1), (2 * snap, 2), (3 * snap + 5, 3),
+                      (snap * 40, 40), ("64MB", 64_000_000 // snap)):
         g = s2sad.grad(heat, (0, 1), mode="reverse", checkpoints="auto", tape_budget=budget)
         counting = _counted(g)
         got = g(u, 0.3, n)
@@ -468,13 +470,40 @@ def test_auto_budget_picks_k_from_the_size_of_one_snapshot():
         else:
             assert store.recomputed > 0
             assert store.recomputed + store.swept == _revolve_minimum(n, k)
-    # floats and lists: 8 bytes a number, lists summed (lotka_volterra: 2 floats carried)
+    # lotka_volterra carries two floats
+    snap = helper("_Checkpoints")._nbytes((1.0, 2.0))
     g = s2sad.grad(lotka_volterra, (0, 1), mode="reverse", checkpoints="auto",
-                   tape_budget=16 * 5)
+                   tape_budget=5 * snap + 3)
     counting = _counted(g)
     g(1.1, 0.4, 1.3, 0.7, 50)
     assert counting.stores[0].k == 5
-    assert helper("_Checkpoints")._nbytes((1.0, [1.0, 2.0, [3.0]], np.zeros(4), 7)) == 72
+
+
+@pytest.mark.parametrize("values", [lambda i: (i + 0.5, i * 2.5), lambda i: (i + 0.5,),
+                                    lambda i: (np.full(100, i + 0.5),),
+                                    lambda i: ([i + 0.5 for _ in range(5)], i * 1.5),
+                                    lambda i: (np.full(3000, i + 0.5), np.ones((2, 9)))],
+                         ids=["2 floats", "a float", "an array", "a list and a float",
+                              "two arrays"])
+def test_snapshot_size_is_what_keeping_it_costs(values):
+    """The size auto divides the budget by is what a kept snapshot really takes (numbers
+    are Python objects, not 8 bytes: with 8, a float state would overrun the budget
+    about 15 times): tracemalloc's count of a store holding n snapshots, per snapshot,
+    within 10 % under the estimate."""
+    import tracemalloc
+
+    store_of, n = helper("_Checkpoints"), 2000
+    estimate = store_of._nbytes(values(0))
+    tracemalloc.start()
+    try:
+        store = store_of(range(n), n)
+        for i in range(n):
+            store.take(i, values(i))
+        held = tracemalloc.get_traced_memory()[0] / n
+    finally:
+        tracemalloc.stop()
+    assert len(store.stack) == n
+    assert 0.9 * estimate <= held <= estimate, (held, estimate)
 
 
 def test_auto_budget_that_holds_every_pass_recomputes_nothing():
@@ -496,7 +525,8 @@ def test_auto_budget_that_holds_every_pass_recomputes_nothing():
 def test_auto_budget_bounds_the_measured_peak():
     """tracemalloc's peak during the gradient of an array-state loop: the snapshots stay
     within the budget; one pass's working arrays (the reverse step's temporaries, about
-    17 arrays of the state's size here) come on top, whatever the budget and n."""
+    17 arrays of the state's size here) come on top, whatever the budget and n.  With
+    floats carried, the peak is within the budget and a few kB."""
     import tracemalloc
 
     m, n = 2000, 300
@@ -522,6 +552,17 @@ def test_auto_budget_bounds_the_measured_peak():
         assert np.array_equal(got[0], want[0]) and got[1] == want[1]
         assert got_peak <= budget + least, (budget, got_peak, least)
         assert got_peak < tape / 4
+    # two floats carried: snapshots of Python numbers are counted at their real size
+    for budget, n in ((1, 50), (50_000, 3000), (200_000, 3000)):
+        g = s2sad.grad(lotka_volterra, (0, 1, 2, 3), mode="reverse", checkpoints="auto",
+                       tape_budget=budget)
+        g(1.1, 0.4, 1.3, 0.7, n)
+        tracemalloc.start()
+        try:
+            g(1.1, 0.4, 1.3, 0.7, n)
+            assert tracemalloc.get_traced_memory()[1] <= budget + 4000
+        finally:
+            tracemalloc.stop()
 
 
 def test_auto_is_what_interpreter_and_array_api_run():
@@ -545,13 +586,15 @@ def test_auto_is_what_interpreter_and_array_api_run():
     u = np.linspace(-1.0, 1.0, 5)
     want = s2sad.grad(smooth, (0, 1), mode="reverse", target="array_api")(xps.asarray(u),
                                                                           0.3, 12)
-    g = s2sad.grad(smooth, (0, 1), mode="reverse", checkpoints="auto", tape_budget=100,
+    snap = helper("_Checkpoints")._nbytes((xps.asarray(u),))  # (no nbytes: 8 an item)
+    assert snap == helper("_Checkpoints")._nbytes((u,))
+    g = s2sad.grad(smooth, (0, 1), mode="reverse", checkpoints="auto", tape_budget=3 * snap,
                    target="array_api")
     counting = _counted(g)
     got = g(xps.asarray(u), 0.3, 12)
     assert np.array_equal(np.asarray(got[0]), np.asarray(want[0]))
     assert float(got[1]) == float(want[1])
-    assert counting.stores[0].k == 100 // 40  # 5 float64 items
+    assert counting.stores[0].k == 3
 
 
 @pytest.mark.parametrize("size, nbytes", [(1, 1), (4096, 4096), ("500kB", 500_000),
