@@ -287,21 +287,117 @@ def test_while_loops_online_schedule(k):
         assert_close(plain, 0.5 / math.sqrt(a), rtol=1e-9)
 
 
-def test_numba_target_refuses_checkpoints_with_a_location():
-    """(Generating Numba source needs no numba.)"""
+def _numba_source(f, wrt, setting):
+    """The Numba target's module for grad of f under ``checkpoints`` setting (generating
+    Numba source needs no numba)."""
     from s2sad.ad.reverse import CHECKPOINTS
     from s2sad.pipeline import generate
 
-    token = CHECKPOINTS.set(4)
+    token = CHECKPOINTS.set(setting)
     try:
-        fn = derive(s2sad.lift(lotka_volterra), "grad", (0, 1))
+        fn = derive(s2sad.lift(f), "grad", wrt)
     finally:
         CHECKPOINTS.reset(token)
+    return generate([fn], target="numba")
+
+
+def test_numba_target_refuses_checkpointing_an_array_with_a_location():
     with pytest.raises(S2SADError, match="cannot be compiled for the Numba target") as info:
-        generate([fn], target="numba")
-    assert info.value.lineno == lotka_volterra.__code__.co_firstlineno + 4  # the loop
-    assert "without" in info.value.hint
-    generate([derive(s2sad.lift(lotka_volterra), "grad", (0, 1))], target="numba")
+        _numba_source(heat, (0, 1), 4)
+    assert info.value.lineno == heat.__code__.co_firstlineno + 2  # the loop
+    assert "row of numbers" in info.value.why and "without" in info.value.hint
+    from s2sad.pipeline import generate  # the hint's two ways out both work
+    generate([derive(s2sad.lift(heat), "grad", (0, 1))], target="numba")
+    assert "_Checkpoints(range(n), 4)" in s2sad.grad(heat, (0, 1), mode="reverse",
+                                                     checkpoints=4).source
+
+
+def test_numba_checkpoints_are_rows_of_one_float64_array():
+    from s2sad.checkpointing import TapeBudget
+
+    src = _numba_source(lotka_volterra, (0, 1), 10)
+    body = src.split("def grad_lotka_volterra")[1]
+    assert "class _Checkpoints" not in src and "tape" not in body
+    assert "checkpoints = _ckpt_new(0, n, 1, columns=2, k=10)" in body
+    assert body.count("_ckpt_take(checkpoints,") == 2  # the primal sweep and the advance
+    assert body.count("_ckpt_restore(checkpoints,") == 1
+    assert "checkpoints[row, 3] = x" in body and "checkpoints[row, 4] = y" in body
+    assert body.count("alpha * x") <= 3 * 4 + 4  # the body once per role
+    assert src.count("@numba.njit(cache=True)") == 5  # grad and the four helpers
+    src = _numba_source(slow_spiral, (0,), TapeBudget(4096))  # a while loop's: step 0
+    assert "_ckpt_new(0, 0, 0, columns=3, budget=4096)" in src
+    assert "int(checkpoints[row_1, 5])" in src  # the int t, kept as a float, exact
+
+
+@pytest.mark.slow  # Numba compiles each gradient for seconds
+@pytest.mark.parametrize("f, wrt, args, options, trips", [
+    (lotka_volterra, (0, 1, 2, 3), (1.1, 0.4, 1.3, 0.7), {"checkpoints": 3},
+     (0, 1, 3, 4, 1000)),
+    (slow_spiral, (0,), (-0.8,), {"checkpoints": "auto", "tape_budget": 1000},
+     (0, 1, 12, 13, 1000)),
+    (counter_loops, (0,), (0.7, 3), {"checkpoints": 2}, (0, 1, 2, 3, 30)),
+], ids=["for", "while-auto", "nested"])
+def test_numba_target_with_checkpoints_is_bit_identical(f, wrt, args, options, trips):
+    pytest.importorskip("numba", reason="the Numba target needs numba "
+                                        "(pip install 's2sad[numba]')")
+    compiled = s2sad.grad(f, wrt, mode="reverse", target="numba", **options)
+    python = s2sad.grad(f, wrt, mode="reverse", **options)
+    plain = s2sad.grad(f, wrt, mode="reverse")
+    for n in trips:
+        got = compiled(*args, n)
+        _exact(got, python(*args, n))
+        _exact(got, plain(*args, n))
+    g_of_floats, floats = _float_wrt(f, wrt, (*args, trips[-2]))
+    got = compiled(*args, trips[-2])
+    assert_close(got if isinstance(got, tuple) else (got,), gradient(g_of_floats, floats),
+                 rtol=1e-6, atol=1e-9)
+
+
+def _njit_helpers():
+    from s2sad.codegen import njit
+
+    namespace = {"np": np}
+    for name in ("_ckpt_new", "_ckpt_split", "_ckpt_take", "_ckpt_restore"):
+        exec(njit.HELPERS[name], namespace)  # (plain Python too)
+    return namespace
+
+
+@pytest.mark.parametrize("online", [False, True], ids=["for", "while"])
+def test_numba_schedule_is_the_python_schedule(online):
+    """The Numba helpers, run as plain Python, keep and restore the same snapshots as
+    the Python target's _Checkpoints, recompute as many passes, and keep at most K."""
+    nb, store_of = _njit_helpers(), helper("_Checkpoints")
+    for passes in (range(0), range(1), range(7), range(3, 40, 2), range(30, -7, -3),
+                   range(257)):
+        for k in (1, 2, 3, 5, 10, 300):
+            store = store_of(None if online else passes, k)
+            ck = nb["_ckpt_new"](0, 0, 0, 1, k) if online else nb["_ckpt_new"](
+                passes.start, passes.stop, passes.step, 1, k)
+            index = list(range(len(passes))) if online else list(passes)
+
+            def take(m, store=store, ck=ck, k=k):
+                store.take(m, (m,))
+                row = nb["_ckpt_take"](ck, m)
+                if row:
+                    ck[row, 3] = m
+                assert int(ck[0, 4]) == len(store.stack) <= k
+            for m in index:
+                take(m)
+            for at in reversed(range(len(index))):
+                j, (value,) = store.restore(index[at])
+                j2, row = nb["_ckpt_restore"](ck, index[at])
+                assert (j2, ck[row, 3]) == (j, value)
+                for m in index[index.index(j):at]:
+                    take(m)
+            assert int(ck[0, 5]) == store.recomputed
+
+
+def test_numba_budget_rows():
+    nb = _njit_helpers()
+    ck = nb["_ckpt_new"](0, 10**6, 1, 2, budget=8000)  # rows of 10 floats: 100 of them
+    assert ck.shape == (101, 10) and ck[0, 0] == 100
+    assert nb["_ckpt_new"](0, 5, 1, 2, budget=10**9).shape == (6, 10)  # no more than n
+    assert nb["_ckpt_new"](0, 10**6, 1, 12, budget=1).shape == (2, 15)  # at least one
 
 
 # -- the schedule: recomputed passes and snapshots, counted in the generated code ----------

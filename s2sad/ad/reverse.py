@@ -337,7 +337,9 @@ class _Reverse:
         lead = [] if count else [env[v] for v in op.operands[:3]]
         size = ({"budget": self.checkpoints.nbytes} if isinstance(self.checkpoints, TapeBudget)
                 else {"k": self.checkpoints})
-        store0 = b.emit("ckpt_new", tuple(lead), attrs=size, loc=op.loc, hint="checkpoints")
+        # (columns: the values a snapshot holds, the width of the Numba target's rows)
+        store0 = b.emit("ckpt_new", tuple(lead), attrs={**size, "columns": len(saved)},
+                        loc=op.loc, hint="checkpoints")
         regions = []
         for region in op.regions:
             new_args = [b.fresh(a.kind, _read_index(a) if a is body.args[0] and not count
