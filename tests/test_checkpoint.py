@@ -743,3 +743,52 @@ def test_cli_checkpoints_auto_with_a_tape_budget(tmp_path):
         result = CliRunner().invoke(cli, ["grad", src, *bad])
         assert result.exit_code == 2, (bad, result.output)
         assert "--tape-budget" in result.output or "--checkpoints" in result.output
+
+
+# -- the fuzzed programs of tests/test_properties_control.py ---------------------------------
+def _same_gradient(got, want):
+    """Equal to the last bit: numbers (NaN matching NaN) and lists of them."""
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        if isinstance(b, list):
+            _same_gradient(a, b)
+        else:
+            assert a == b or (math.isnan(a) and math.isnan(b)), (got, want)
+
+
+@pytest.mark.parametrize("with_list, count, settings_", [
+    (False, 3, [2, ("auto", 300)]), (True, 3, [2, ("auto", 300)]),
+    pytest.param(False, 15, [1, 3, 10], marks=pytest.mark.slow),
+    pytest.param(True, 15, [1, 3, 10, ("auto", 1)], marks=pytest.mark.slow)])
+def test_fuzzed_programs_bit_identical(with_list, count, settings_):
+    """Random programs (branches, break and continue, while loops, nested loops, lists
+    changed in place): the checkpointed gradient is the tape's, bit for bit, at trip
+    counts 0, 1, 2, 3 and more than K."""
+    from hypothesis import given, reject, settings
+
+    from tests.test_properties_control import SETTINGS, _load, _split, points, programs
+
+    @settings(max_examples=count, **SETTINGS)
+    @given(program=programs(with_list=with_list), point=points())
+    def check(program, point):
+        f = _load(program.source, "ckpt").prog
+        wrt = (0, 1, 2) if with_list else (0, 1)
+        plain = s2sad.grad(f, wrt=wrt, mode="reverse")
+        checked = [s2sad.grad(f, wrt=wrt, mode="reverse", checkpoints=s) if isinstance(s, int)
+                   else s2sad.grad(f, wrt=wrt, mode="reverse", checkpoints="auto",
+                                   tape_budget=s[1]) for s in settings_]
+        flat, rebuild = _split(point, with_list)
+        ran = 0
+        for n in (0, 1, 2, 3, 12):
+            args = (*rebuild(flat)[:-1], n)
+            try:
+                want = plain(*args)
+            except (OverflowError, ValueError, ZeroDivisionError, IndexError):
+                continue
+            ran += 1
+            for g in checked:
+                _same_gradient(g(*args), want)
+        if not ran:
+            reject()
+
+    check()
