@@ -135,13 +135,15 @@ def test_trip_counts_bit_identical_and_finite_differences(f, wrt, args, k):
     plain = s2sad.grad(f, wrt=wrt, mode="reverse")
     checked = s2sad.grad(f, wrt=wrt, mode="reverse", checkpoints=k)
     vg = s2sad.value_and_grad(f, wrt=wrt, mode="reverse", checkpoints=k)
-    for n in sorted({0, 1, k, k + 1, 100 if f is not counter_loops else 30}):
+    for n in sorted({0, 1, k, k + 1, 100, 1000 if f is not counter_loops else 30}):
         point = (*args, n)
         got = checked(*point)
         _exact(got, plain(*point))
         value, also = vg(*point)
         assert value == f(*point)
         _exact(also, got)
+        if n > 100:  # (sin(1000 x) and the like: finite differences are noise there)
+            continue
         g_of_floats, floats = _float_wrt(f, wrt, point)
         assert_close(got if isinstance(got, tuple) else (got,),
                      gradient(g_of_floats, floats), rtol=1e-6, atol=1e-9)
