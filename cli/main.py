@@ -3,7 +3,7 @@
 Commands::
 
     s2sad grad           SRC.py [-f NAME]... [--wrt x,y] [--mode reverse|forward] [-o OUT.py]
-                         [--checkpoints K]
+                         [--checkpoints K|auto [--tape-budget 64MB]]
     s2sad value-and-grad SRC.py ...        # like grad, returning (value, gradient)
     s2sad jvp            SRC.py [-f NAME]... [--wrt x,y] [-o OUT.py]
     s2sad vjp            SRC.py [-f NAME]... [--wrt x,y] [-o OUT.py]
@@ -140,10 +140,38 @@ def target_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def checkpoints_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--checkpoints", metavar="K", type=click.IntRange(min=1), default=None,
-                        help="Reverse mode: keep at most K snapshots of each loop's "
-                             "carried values (binomial checkpointing) instead of a tape of "
-                             "every pass; the same numbers, for more recomputation.")(fn)
+    """``--checkpoints K|auto`` and ``--tape-budget SIZE``, passed to ``fn`` as one
+    ``checkpoints`` setting (:func:`s2sad.checkpointing.setting`)."""
+
+    @functools.wraps(fn)
+    def command(*args: Any, checkpoints: str | None, tape_budget: str | None,
+                **kwargs: Any) -> Any:
+        from s2sad.checkpointing import setting
+
+        if checkpoints is not None and checkpoints != "auto":
+            if not checkpoints.isdigit() or int(checkpoints) < 1:
+                raise click.BadParameter(f"{checkpoints!r} is neither a number of snapshots "
+                                         ">= 1 nor 'auto'", param_hint="'--checkpoints'")
+            checkpoints = int(checkpoints)  # type: ignore[assignment]
+        if tape_budget is not None and checkpoints != "auto":
+            raise click.BadParameter("it is read only with --checkpoints auto (add that)",
+                                     param_hint="'--tape-budget'")
+        try:
+            chosen = setting(checkpoints, tape_budget)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--tape-budget'") from None
+        return fn(*args, checkpoints=chosen, **kwargs)
+
+    command = click.option(
+        "--tape-budget", metavar="SIZE", default=None,
+        help="With --checkpoints auto: the bytes each loop's snapshots may take, such as "
+             "64MB (the default), 1GB, 500kB or a number of bytes.")(command)
+    return click.option(
+        "--checkpoints", metavar="K|auto", default=None,
+        help="Reverse mode: keep at most K snapshots of each loop's carried values "
+             "(binomial checkpointing) instead of a tape of every pass; the same numbers, "
+             "for more recomputation. auto: as many as --tape-budget holds, picked when "
+             "the loop starts.")(command)
 
 
 def _parse_wrt(text: str | None) -> list[int | str] | None:
@@ -319,8 +347,9 @@ def _header(kind: str, src: str, names: list[str], explicit: tuple[str, ...], wr
 
 
 def _emit(kind: str, src: str, functions: tuple[str, ...], wrt_text: str | None, mode: str,
-          output: str | None, target: str = "python", checkpoints: int | None = None) -> None:
+          output: str | None, target: str = "python", checkpoints: Any = None) -> None:
     from s2sad.ad.reverse import CHECKPOINTS
+    from s2sad.checkpointing import TapeBudget
     from s2sad.pipeline import derive, generate
 
     wrt = _parse_wrt(wrt_text)
@@ -348,8 +377,10 @@ def _emit(kind: str, src: str, functions: tuple[str, ...], wrt_text: str | None,
     header = _header(kind, src, names, functions, wrt_text, mode)
     if target != "python":  # the command line that regenerates it
         header = header.replace("\n\nThis module", f" --target {target}\n\nThis module", 1)
-    if checkpoints is not None:
-        header = header.replace("\n\nThis module", f" --checkpoints {checkpoints}\n\n"
+    if checkpoints is not None:  # K, or auto with its budget
+        option = (f"auto --tape-budget {checkpoints}" if isinstance(checkpoints, TapeBudget)
+                  else checkpoints)
+        header = header.replace("\n\nThis module", f" --checkpoints {option}\n\n"
                                 "This module", 1)
     text = generate(derived, header=header, target=target.replace("-", "_"))
     if output:
@@ -373,7 +404,7 @@ def _output_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 @target_option
 @checkpoints_option
 def grad_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: str,
-                 output: str | None, target: str, checkpoints: int | None) -> None:
+                 output: str | None, target: str, checkpoints: Any) -> None:
     """Emit grad_<name>: the gradient of each function.
 
     grad_<name> takes the function's arguments and returns the gradient with
@@ -394,7 +425,7 @@ def grad_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: st
 @target_option
 @checkpoints_option
 def value_and_grad_command(src: str, functions: tuple[str, ...], wrt: str | None, mode: str,
-                           output: str | None, target: str, checkpoints: int | None) -> None:
+                           output: str | None, target: str, checkpoints: Any) -> None:
     """Emit value_and_grad_<name>: (value, gradient)."""
     _emit("value_and_grad", src, functions, wrt, mode, output, target, checkpoints)
 
@@ -423,7 +454,7 @@ def jvp_command(src: str, functions: tuple[str, ...], wrt: str | None,
 @target_option
 @checkpoints_option
 def vjp_command(src: str, functions: tuple[str, ...], wrt: str | None,
-                output: str | None, target: str, checkpoints: int | None) -> None:
+                output: str | None, target: str, checkpoints: Any) -> None:
     """Emit vjp_<name>: reverse-mode vector-Jacobian products.
 
     vjp_<name>(*args, *cotangents) returns (value, cotangents of the inputs in

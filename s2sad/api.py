@@ -30,8 +30,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import __version__, cache
+from . import __version__, cache, checkpointing
 from .ad.reverse import CHECKPOINTS
+from .checkpointing import TapeBudget
 from .codegen import load
 from .codegen.guard import AGAIN, LIVE, add_guard
 from .codegen.xp import TARGETS
@@ -115,7 +116,7 @@ class _Specialising:
     compiles (or finds) the one for ``args`` without calling it."""
 
     def __init__(self, f: Any, kind: str, wrt: Any, mode: str, n: int,
-                 checkpoints: int | None = None) -> None:
+                 checkpoints: int | TapeBudget | None = None) -> None:
         self.f, self.kind, self.wrt, self.mode, self.n = f, kind, wrt, mode, n
         self.checkpoints = checkpoints
         func = f.func if isinstance(f, _Bound) else f
@@ -252,7 +253,8 @@ def _callable_object(f: Any) -> bool:
 
 
 def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
-             n: int = 1, target: str | None = None, checkpoints: int | None = None,
+             n: int = 1, target: str | None = None,
+             checkpoints: int | TapeBudget | None = None,
              shapes: tuple | None = None) -> Callable[..., Any]:
     if isinstance(f, _BoundMethod):  # model.loss of a @differentiable method
         f = types.MethodType(f.__func__, f.__self__)
@@ -336,7 +338,8 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
 
 
 def _partial(f: functools.partial, kind: str, wrt: Any, mode: str, n: int,
-             target: str = "python", checkpoints: int | None = None) -> Callable[..., Any]:
+             target: str = "python", checkpoints: int | TapeBudget | None = None
+             ) -> Callable[..., Any]:
     """The derivative of ``partial(func, *args, **keywords)``: ``func``'s, with those
     arguments passed as ``partial`` passes them (an index in ``wrt`` counts the
     parameters ``partial`` leaves)."""
@@ -364,7 +367,7 @@ def _partial(f: functools.partial, kind: str, wrt: Any, mode: str, n: int,
 
 
 def _derive(f: Callable[..., Any], kind: str, wrt: Any, mode: str, n: int,
-            checkpoints: int | None = None, shapes: tuple | None = None) -> Any:
+            checkpoints: int | TapeBudget | None = None, shapes: tuple | None = None) -> Any:
     collecting = gc.isenabled()
     gc.disable()  # compilation builds many small objects that all stay alive
     token = CHECKPOINTS.set(checkpoints)  # read by reverse mode's loops
@@ -491,7 +494,8 @@ def _load_numba(name: str, source: str) -> Any:
 
 
 def grad(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "auto",
-         target: str | None = None, checkpoints: int | None = None) -> Callable[..., Any]:
+         target: str | None = None, checkpoints: int | str | None = None,
+         tape_budget: int | str | None = None) -> Callable[..., Any]:
     """The gradient of scalar-valued ``f`` with respect to ``wrt``.
 
     ``wrt`` is a parameter index, a parameter name, or a tuple of them (then
@@ -506,17 +510,20 @@ def grad(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "auto",
     ``checkpoints=K``: reverse mode keeps at most K snapshots of each loop's
     carried values (binomial checkpointing) instead of a tape of every pass, and
     recomputes the passes between them; the same numbers, bit for bit.
+    ``checkpoints="auto"``: K is picked when each loop starts, as many snapshots as
+    ``tape_budget`` bytes hold (``"64MB"`` by default; an int is bytes; ``"1GB"``,
+    ``"500kB"``): every pass, with no recomputation, when they all fit.
     """
     return _compile(f, "grad", wrt, mode, target=target,
-                    checkpoints=_checkpoints(checkpoints))
+                    checkpoints=_checkpoints(checkpoints, tape_budget))
 
 
 def value_and_grad(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "auto",
-                   target: str | None = None, checkpoints: int | None = None
-                   ) -> Callable[..., Any]:
+                   target: str | None = None, checkpoints: int | str | None = None,
+                   tape_budget: int | str | None = None) -> Callable[..., Any]:
     """Like :func:`grad`, returning ``(f(*args), gradient)``."""
     return _compile(f, "value_and_grad", wrt, mode, target=target,
-                    checkpoints=_checkpoints(checkpoints))
+                    checkpoints=_checkpoints(checkpoints, tape_budget))
 
 
 def jvp(f: Callable[..., Any], wrt: Any = 0, *, target: str | None = None
@@ -530,23 +537,20 @@ def jvp(f: Callable[..., Any], wrt: Any = 0, *, target: str | None = None
 
 
 def vjp(f: Callable[..., Any], wrt: Any = 0, *, target: str | None = None,
-        checkpoints: int | None = None) -> Callable[..., Any]:
+        checkpoints: int | str | None = None, tape_budget: int | str | None = None
+        ) -> Callable[..., Any]:
     """Reverse mode: ``vjp_f(*args, *cotangents) -> (f(*args), cotangent(s) of wrt)``.
 
     One cotangent argument per output of ``f`` (one for a scalar function).
-    ``checkpoints=K``: as for :func:`grad`.
+    ``checkpoints=K`` or ``"auto"``, ``tape_budget``: as for :func:`grad`.
     """
     return _compile(f, "vjp", wrt, "reverse", target=target,
-                    checkpoints=_checkpoints(checkpoints))
+                    checkpoints=_checkpoints(checkpoints, tape_budget))
 
 
-def _checkpoints(k: Any) -> int | None:
-    """``checkpoints=`` checked: None, or a number of snapshots >= 1."""
-    if k is None:
-        return None
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"checkpoints must be a number of snapshots >= 1, not {k!r}")
-    return k
+def _checkpoints(k: Any, tape_budget: Any = None) -> int | TapeBudget | None:
+    """``checkpoints=`` and ``tape_budget=`` checked (:func:`checkpointing.setting`)."""
+    return checkpointing.setting(k, tape_budget)
 
 
 def hvp(f: Callable[..., Any], wrt: Any = 0, *, mode: str = "reverse-over-forward",

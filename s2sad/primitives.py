@@ -529,7 +529,8 @@ def _define_table() -> None:
     # tape_read(tape, k): the tape (unchanged) and record k, pushed by pass k of its loop
     register(Primitive("tape_read", 2, derivative="none", cse=False, rule_missing=True))
     # binomial checkpointing (reverse mode's ``checkpoints=K``): a store of snapshots of a
-    # loop's carried values (ckpt_new(start, stop, step), attribute k; no operands: a while
+    # loop's carried values (ckpt_new(start, stop, step), attributes k or budget, and columns:
+    # the number of values; no operands: a while
     # loop's, whose passes are counted from 0), a snapshot offered at
     # the start of pass i (ckpt_take(store, i, *values)), and ckpt_restore(store, i): the
     # store, the index j of the latest snapshot before pass i, and its values

@@ -712,10 +712,13 @@ class _Checkpoints:
     restore(i) forgets the snapshots after pass i and returns the latest one before it,
     (j, values): the reverse sweep advances from j to i (taking snapshots on the way),
     then reverses pass i.  A snapshot at pass p stands for passes p .. end - 1 with s
-    snapshots (its own included); `recomputed` counts the passes advanced again.\"\"\"
+    snapshots (its own included); `recomputed` counts the passes advanced again.
+    With `budget` (bytes) instead of `k`, k is picked at the first take: as many
+    snapshots of that size as the budget holds, at least one (every pass, so no
+    recomputation, when the budget holds them all).\"\"\"
 
-    def __init__(self, passes, k):
-        self.passes, self.k, self.recomputed = passes, k, 0
+    def __init__(self, passes, k=None, budget=None):
+        self.passes, self.k, self.budget, self.recomputed = passes, k, budget, 0
         self.stack = []  # [p, end, s, values]: a snapshot, its passes and snapshots
         if passes is None:  # a while loop's: passes 0, 1, ... until the reverse sweep
             self.target, self.due, self.spacing = None, 0, 1
@@ -740,6 +743,8 @@ class _Checkpoints:
             self.due = self.passes[mid]
 
     def take(self, i, values):
+        if i == self.due and self.k is None:
+            self.k = max(1, self.budget // max(1, self._nbytes(values)))
         if i == self.due and self.target is None:  # evenly spaced, twice as far when full
             if len(self.stack) == self.k:
                 if self.k == 1:
@@ -773,6 +778,28 @@ class _Checkpoints:
         j, values = self.stack[-1][0], self.stack[-1][3]
         self.recomputed += p - j
         return self.passes[j], self._copy(values)
+
+    @staticmethod
+    def _nbytes(values, record=200):
+        \"\"\"What keeping a snapshot of `values` costs, in bytes, as CPython holds it:
+        its record in the stack (about 200), and for each value its slot (8) and its
+        object: an array's data and header (nbytes + 112 + 16 a dimension; 8 bytes an
+        item if it does not say its nbytes), a list's or tuple's header (56) and items,
+        a number's 24.\"\"\"
+        size = record
+        for v in values:
+            if isinstance(v, (list, tuple)):
+                size += 64 + _Checkpoints._nbytes(v, 0)
+            elif hasattr(v, "nbytes"):
+                size += 120 + 16 * len(v.shape) + int(v.nbytes)
+            elif hasattr(v, "shape"):  # an array API array that does not say its size
+                nbytes = 8
+                for n in v.shape:
+                    nbytes *= int(n)
+                size += 120 + 16 * len(v.shape) + nbytes
+            else:
+                size += 32
+        return size
 
     @staticmethod
     def _copy(values):

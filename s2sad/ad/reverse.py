@@ -25,7 +25,8 @@ Structured ops:
   the runtime's ``_Checkpoints``; online for a ``while`` loop), and each pass of the
   reverse loop restores the latest snapshot before it and advances to it (an inner
   loop) before reversing it: O(K) carried values instead of O(iterations), for more
-  recomputation.
+  recomputation.  With ``checkpoints="auto"`` (a ``TapeBudget``) the store picks K when
+  the loop starts, from the budget and the size of one snapshot.
 * A ``cond`` is reversed by a ``cond`` on the same predicate (the primal
   value is still there) whose regions recompute their branch and
   back-propagate through it.  Only the branch that ran contributes, so an
@@ -38,6 +39,7 @@ import dataclasses
 from contextvars import ContextVar
 
 from .. import primitives as P
+from ..checkpointing import TapeBudget
 from ..errors import S2SADError
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
@@ -53,8 +55,9 @@ from .activity import active_values, free_values, loop_slots
 from .rules import cancels, scaled_partials, suffixed
 
 # How many snapshots of a loop's carried values reverse mode keeps (binomial checkpointing),
-# or None: a tape of every pass.  Set by the API around one derivation (``checkpoints=K``).
-CHECKPOINTS: ContextVar[int | None] = ContextVar("checkpoints", default=None)
+# or None: a tape of every pass.  Set by the API around one derivation (``checkpoints=K``;
+# a TapeBudget for ``checkpoints="auto"``: K is picked at run time, when the loop starts).
+CHECKPOINTS: ContextVar[int | TapeBudget | None] = ContextVar("checkpoints", default=None)
 
 _LIST_OPS = ("getitem", "list_lit", "list_copy", "append", "setitem")
 # a carried container's item read and item assignment (see ``_read_plan``)
@@ -383,8 +386,11 @@ class _Reverse:
         reads = values_read(body)
         saved = [j for j, a in enumerate(args) if a in reads]
         lead = [] if count else [env[v] for v in op.operands[:3]]
-        store0 = b.emit("ckpt_new", tuple(lead), attrs={"k": self.checkpoints}, loc=op.loc,
-                        hint="checkpoints")
+        size = ({"budget": self.checkpoints.nbytes} if isinstance(self.checkpoints, TapeBudget)
+                else {"k": self.checkpoints})
+        # (columns: the values a snapshot holds, the width of the Numba target's rows)
+        store0 = b.emit("ckpt_new", tuple(lead), attrs={**size, "columns": len(saved)},
+                        loc=op.loc, hint="checkpoints")
         regions = []
         for region in op.regions:
             new_args = [b.fresh(a.kind, _read_index(a) if a is body.args[0] and not count

@@ -207,6 +207,131 @@ def _argmin(xs):
             k = i
     return k
 ''',
+    # binomial checkpointing (``checkpoints=K``): the Python target's _Checkpoints, on one
+    # float64 array (ints are exact in it below 2**53), see _ckpt_new
+    "_ckpt_new": '''
+def _ckpt_new(start, stop, step, columns, k=0, budget=0):
+    """Binomial checkpointing (Griewank's revolve; the Python target's _Checkpoints) of a
+    loop over range(start, stop, step), or a while loop's (step 0: passes 0, 1, ...
+    counted until the reverse sweep), keeping at most k snapshots of `columns` numbers.
+    One float64 array holds it all: row 0 the schedule's state (k, the index of the next
+    snapshot, whether there is one, the pass reversed next, the snapshots kept, the
+    passes recomputed, the spacing of a while loop's, start, step, the passes), rows 1..
+    the snapshots (their pass, the end of their passes, their snapshots, the values).
+    k = 0: as many snapshots as `budget` bytes hold, at least one."""
+    width = max(10, 3 + columns)
+    if k <= 0:
+        k = max(1, budget // (8 * width))
+    n = -1
+    if step > 0:
+        n = max(0, (stop - start + step - 1) // step)
+    elif step < 0:
+        n = max(0, (start - stop - step - 1) // -step)
+    if n >= 0:
+        k = max(1, min(k, n))  # (no more snapshots than passes: the same schedule)
+    ck = np.zeros((k + 1, width))
+    ck[0, 0] = k
+    ck[0, 6] = 1
+    ck[0, 7] = start
+    ck[0, 8] = step if n >= 0 else 1
+    ck[0, 9] = n
+    if n != 0:
+        ck[0, 2] = 1
+        ck[0, 1] = start if n > 0 else 0
+    ck[0, 3] = n - 1
+    return ck
+''',
+    "_ckpt_split": '''
+def _ckpt_split(ck):
+    """Where the latest snapshot's passes get the next snapshot, if before the pass
+    reversed next: Griewank and Walther's split, the last
+    min(C(s - 1 + r, s - 1), n - C(s + r - 2, s)) of its n passes, r the fewest
+    recomputations of a pass with C(s + r, s) >= n (binomials built up one r at a time:
+    no product exceeds n (s + r))."""
+    top = int(ck[0, 4])
+    p, end = int(ck[top, 0]), int(ck[top, 1])
+    n = end - p
+    s = min(int(ck[top, 2]), n)
+    ck[0, 2] = 0
+    if n < 2 or s < 2:
+        return
+    r, c, c1 = 0, 1, 1  # c = C(s + r, s), c1 = C(s - 1 + r, s - 1)
+    while c < n:
+        r += 1
+        c = c * (s + r) // r
+        c1 = c1 * (s - 1 + r) // r
+    least = 0  # C(s + r - 2, s)
+    if r >= 2:
+        least = 1
+        for q in range(1, r - 1):
+            least = least * (s + q) // q
+    mid = end - min(c1, n - least, n - 1)
+    if mid <= ck[0, 3]:
+        ck[0, 1] = ck[0, 7] + mid * ck[0, 8]
+        ck[0, 2] = 1
+''',
+    "_ckpt_take": '''
+def _ckpt_take(ck, i):
+    """At the start of pass i (its loop index): the row of `ck` the loop's values go
+    into when the schedule keeps a snapshot there; 0 when it does not."""
+    if ck[0, 2] == 0 or i != ck[0, 1]:
+        return 0
+    k, top = int(ck[0, 0]), int(ck[0, 4])
+    if ck[0, 9] < 0:  # a while loop's, running: evenly spaced, twice as far when full
+        spacing = int(ck[0, 6])
+        if top == k:
+            if k == 1:
+                ck[0, 2] = 0
+                return 0
+            for m in range(0, top, 2):  # every other snapshot dropped
+                ck[m // 2 + 1, :] = ck[m + 1, :]
+            top = (top + 1) // 2
+            spacing *= 2
+            ck[0, 6] = spacing
+        row = 0
+        if i % spacing == 0:
+            top += 1
+            row = top
+            ck[row, 0] = i
+        ck[0, 4] = top
+        ck[0, 1] = (i // spacing + 1) * spacing
+        return row
+    p = (i - int(ck[0, 7])) // int(ck[0, 8])
+    row = top + 1
+    ck[row, 0] = p
+    if top > 0:  # the latest snapshot's passes from p on, and one snapshot less, are its
+        ck[row, 1] = ck[top, 1]
+        ck[row, 2] = ck[top, 2] - 1
+        ck[top, 1] = p
+    else:
+        ck[row, 1] = ck[0, 9]
+        ck[row, 2] = k
+    ck[0, 4] = row
+    _ckpt_split(ck)
+    return row
+''',
+    "_ckpt_restore": '''
+def _ckpt_restore(ck, i):
+    """Before pass i is reversed: the snapshots after it forgotten, (the loop index j
+    of the latest one before it, its row of `ck`); the reverse sweep advances from j
+    to i, taking snapshots on the way."""
+    k, top = int(ck[0, 0]), int(ck[0, 4])
+    if ck[0, 9] < 0:  # a while loop's first reversed pass is its last
+        ck[0, 9] = i + 1
+        for m in range(1, top + 1):  # each to the next, k - m + 1 snapshots
+            ck[m, 1] = ck[m + 1, 0] if m < top else i + 1
+            ck[m, 2] = k - m + 1
+    start, step = int(ck[0, 7]), int(ck[0, 8])
+    p = (i - start) // step
+    ck[0, 3] = p
+    while ck[top, 0] > p:
+        top -= 1
+    ck[0, 4] = top
+    _ckpt_split(ck)
+    j = int(ck[top, 0])
+    ck[0, 5] += p - j
+    return start + j * step, top
+''',
 }
 
 # why a helper of the Python target has no Numba version
@@ -239,7 +364,8 @@ def needs(helper: str) -> set[str]:
 
 
 # what each helper calls
-_NEEDS = {"_pick": {"_same_shape"}, "_broadcast_size": {"_pick", "_same_shape"},
+_NEEDS = {"_ckpt_take": {"_ckpt_split"}, "_ckpt_restore": {"_ckpt_split"},
+          "_pick": {"_same_shape"}, "_broadcast_size": {"_pick", "_same_shape"},
           "_sum_to": {"_broadcast_size", "_pick", "_same_shape"}}
 # helpers called with a fixed number of operands at most (their `like` arrays)
 MAX_OPERANDS = {"_sum_to": 8, "_broadcast_size": 6}

@@ -934,14 +934,12 @@ class _FunctionWriter:
             self._statement(op, block)
 
     def _checkpoints(self, op: Op) -> None:
-        """Binomial checkpointing: ``checkpoints = _Checkpoints(range(n), k)``, then
+        """Binomial checkpointing: ``checkpoints = _Checkpoints(range(n), k)`` (or
+        ``budget=nbytes`` for ``checkpoints="auto"``), then
         ``checkpoints.take(i, (x, y))`` and ``j, (x, y) = checkpoints.restore(i)``."""
         if self.numba:
-            raise njit.refuse("checkpointing a loop's reverse sweep (`checkpoints=K`)",
-                              op.loc, why="the checkpoint store is a Python object; Numba "
-                              "tapes are preallocated arrays, with no snapshots yet",
-                              hint="use target='python' with checkpoints, or the Numba "
-                                   "target without")
+            self._numba_checkpoints(op)
+            return
         self._use_helper("_Checkpoints")
         if op.prim == "ckpt_new":  # a for loop's range; None: a while loop's passes
             start, stop, step = op.operands or (None, None, None)
@@ -949,9 +947,11 @@ class _FunctionWriter:
                 step) == 1) else [self._expr(v) for v in op.operands]
             passes = ast.Call(func=_name("range"), args=bounds, keywords=[]) if (
                 op.operands) else ast.Constant(None)
-            self._bind(op.result, ast.Call(
-                func=_name("_Checkpoints"), args=[passes, ast.Constant(op.attr("k"))],
-                keywords=[]), self.namer.fresh(op.result.hint or "checkpoints"))
+            size = ([ast.Constant(op.attr("k"))], []) if op.attr("budget") is None else (
+                [], [ast.keyword("budget", ast.Constant(op.attr("budget")))])
+            self._bind(op.result, ast.Call(func=_name("_Checkpoints"), args=[passes, *size[0]],
+                                           keywords=size[1]),
+                       self.namer.fresh(op.result.hint or "checkpoints"))
             return
         store = self.names[op.operands[0]]
         self.names[op.results[0]] = store
@@ -971,6 +971,62 @@ class _FunctionWriter:
         self.body.append(ast.Assign(targets=[target], value=ast.Call(
             func=ast.Attribute(_name(store), "restore", ast.Load()),
             args=[self._expr(op.operands[1])], keywords=[])))
+
+    def _numba_checkpoints(self, op: Op) -> None:
+        """Numba's checkpoint store: one float64 array (``_ckpt_new(0, n, 1, columns=2,
+        k=10)``; a while loop's: step 0), a snapshot a row: ``row = _ckpt_take(checkpoints,
+        i)``, then ``if row: checkpoints[row, 3] = x``; ``j, row = _ckpt_restore(
+        checkpoints, i)``, then ``x = checkpoints[row, 3]``.  Numbers only (ints and bools
+        as floats, exact), as Numba's tapes."""
+        if op.prim == "ckpt_new":
+            start, stop, step = ([self._expr(v) for v in op.operands] if op.operands
+                                 else [ast.Constant(0), ast.Constant(0), ast.Constant(0)])
+            call = self._call(P.HELPER, "_ckpt_new", [start, stop, step])
+            assert isinstance(call, ast.Call)
+            call.keywords = [ast.keyword(key, ast.Constant(op.attr(key)))
+                             for key in ("columns", "k", "budget") if op.attr(key) is not None]
+            self._bind(op.result, call, self.namer.fresh(op.result.hint or "checkpoints"))
+            return
+        store = self.names[op.operands[0]]
+        self.names[op.results[0]] = store
+        first = 3  # a row: its pass, the end of its passes, its snapshots, then the values
+        if op.prim == "ckpt_take":
+            for v in op.operands[2:]:
+                if v.kind not in (Kind.FLOAT, Kind.INT, Kind.BOOL):
+                    raise njit.refuse(
+                        "checkpointing a loop that carries an array or a list", op.loc,
+                        why="the Numba target keeps a snapshot as a row of numbers in a "
+                            "float64 array, as its tapes",
+                        hint="use target='python' with checkpoints for this function, or "
+                             "the Numba target without checkpoints")
+            row = self.namer.fresh("row")
+            self._assign(row, self._call(P.HELPER, "_ckpt_take", [
+                _name(store), self._expr(op.operands[1])]))
+            writes: list[ast.stmt] = [ast.Assign(
+                targets=[ast.Subscript(_name(store), ast.Tuple(
+                    [_name(row), ast.Constant(first + j)], ast.Load()), ast.Store())],
+                value=self._expr(v)) for j, v in enumerate(op.operands[2:])]
+            self.body.append(ast.If(test=_name(row), body=writes, orelse=[]))
+            return
+        self._flush_readers(None)
+        index = self.namer.fresh(op.results[1].hint)
+        row = self.namer.fresh("row")
+        self._name_of(op.results[1], index)
+        self.body.append(ast.Assign(
+            targets=[ast.Tuple([ast.Name(index, ast.Store()), ast.Name(row, ast.Store())],
+                               ast.Store())],
+            value=self._call(P.HELPER, "_ckpt_restore",
+                             [_name(store), self._expr(op.operands[1])])))
+        for j, r in enumerate(op.results[2:]):
+            value: ast.expr = ast.Subscript(_name(store), ast.Tuple(
+                [_name(row), ast.Constant(first + j)], ast.Load()), ast.Load())
+            if r.kind is Kind.INT:  # ints and bools are kept as floats (exact)
+                value = self._call(P.BUILTIN, "int", [value])
+            elif r.kind is Kind.BOOL:
+                value = ast.Compare(value, [ast.NotEq()], [ast.Constant(0.0)])
+            name = self.namer.fresh(r.hint)
+            self._assign(name, value)
+            self._name_of(r, name)
 
     # -- Numba tapes (see njit.py) ------------------------------------------------------------
     def _numba_tape(self, op: Op) -> None:

@@ -71,7 +71,7 @@ def _op(op: Op, env: dict[Value, Any]) -> tuple[Any, ...]:
         return (tape, *tape[vals[1]])
     if op.prim == "ckpt_new":
         return (runtime.function("_Checkpoints")(range(*vals) if vals else None,
-                                                 op.attr("k")),)
+                                                 op.attr("k"), op.attr("budget")),)
     if op.prim == "ckpt_take":
         store, i, *items = vals
         store.take(i, tuple(items))
