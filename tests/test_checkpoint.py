@@ -518,8 +518,11 @@ def test_cli_checkpoints_writes_a_standalone_module_with_the_same_gradient(tmp_p
 
 
 # -- checkpoints="auto": K from a byte budget, picked when the loop starts -------------------
-def _counted(g):
-    counting = g.__globals__["_Checkpoints"] = _Counting(g.__globals__["_Checkpoints"])
+def _counted(g, *args):
+    """Count the stores of the function ``g`` runs for ``args`` (a gradient of arrays is
+    compiled for their shapes at its first call: that function's module is patched)."""
+    fn = g.specialize(*args) if hasattr(g, "specialize") else g
+    counting = fn.__globals__["_Checkpoints"] = _Counting(fn.__globals__["_Checkpoints"])
     return counting
 
 
@@ -558,7 +561,7 @@ def test_auto_budget_picks_k_from_the_size_of_one_snapshot():
     for budget, k in ((1, 1), (snap, 1), (2 * snap - 1, 1), (2 * snap, 2), (3 * snap + 5, 3),
                       (snap * 40, 40), ("64MB", 64_000_000 // snap)):
         g = s2sad.grad(heat, (0, 1), mode="reverse", checkpoints="auto", tape_budget=budget)
-        counting = _counted(g)
+        counting = _counted(g, u, 0.3, n)
         got = g(u, 0.3, n)
         assert np.array_equal(got[0], plain[0]) and got[1] == plain[1]
         (store,) = counting.stores
