@@ -1002,6 +1002,14 @@ def _product_bar_vjp(b, op, operands, out, ybar):
     return [g_bar, other_bar, None]
 
 
+def _cross_vjp(b, op, operands, out, ybar):
+    """``<ḡ, a × b> = <a, b × ḡ> = <b, ḡ × a>``, each summed back to its operand's shape."""
+    a, c = operands
+    g = _shaped(b, ybar, out, op.loc)
+    return [fit(b, b.emit("np_cross", (c, g), attrs=op.attrs, loc=op.loc), a, op.loc),
+            fit(b, b.emit("np_cross", (g, a), attrs=op.attrs, loc=op.loc), c, op.loc)]
+
+
 # -- matrix functions written with matrix products (their derivatives differentiate again) --
 
 def _pinv_jvp(b, op, operands, out, tangents):
@@ -1319,6 +1327,10 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     register(Primitive("np_tensordot", 2, kind_rule=_array, derivative="rule",
                        jvp_rule=_product_jvp, vjp_rule=_product_vjp,
                        evaluator=lambda lib, a, c, axes: np.tensordot(a, c, axes=axes)))
+    # np.cross(a, b, axis=k) of 3-vectors (attrs: axis, when not the last)
+    register(Primitive("np_cross", 2, kind_rule=_array, derivative="rule",
+                       jvp_rule=_product_jvp, vjp_rule=_cross_vjp,
+                       evaluator=lambda lib, a, c, axis=-1: np.cross(a, c, axis=axis)))
     for name in ("np_kron_bar", "np_tensordot_bar"):
         register(Primitive(name, 3, kind_rule=_array, derivative="rule",
                            jvp_rule=_product_bar_jvp, vjp_rule=_product_bar_vjp,

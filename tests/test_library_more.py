@@ -1,10 +1,10 @@
 """The rest of issue 15's functions in the library layer (tests/fixtures/library_more.py):
-np.kron, np.tensordot, np.cross, np.take_along_axis, np.linalg.pinv / lstsq / qr, the
-singular vectors of np.linalg.svd, np.copysign, and math's copysign, remainder, prod,
-fsum and dist — both modes against Richardson finite differences at several points
-(negative values included), read live and from the file, Hessians where the rules
-differentiate again, and the located errors (with the nearest supported spelling) for
-what stays unsupported."""
+np.kron, np.tensordot, np.cross, np.take_along_axis, np.rollaxis, np.angle,
+np.linalg.pinv / lstsq / qr, the singular vectors of np.linalg.svd, np.copysign, and
+math's copysign, remainder, prod, fsum and dist — both modes against Richardson finite
+differences at several points (negative values included), read live and from the file,
+Hessians where the rules differentiate again, and the located errors (with the nearest
+supported spelling) for what stays unsupported."""
 
 from __future__ import annotations
 
@@ -47,11 +47,14 @@ ARGS = {
     "svd_vectors": lambda r: (_full_rank(r, (4, 3)),),
     "math_numbers": None,  # FIXED
     "math_sequences": lambda r: (list(r.uniform(-2.0, 2.0, 3)), list(r.uniform(-2.0, 2.0, 3))),
+    "rolled_and_angles": lambda r: (np.sign(r.uniform(-1.0, 1.0, (2, 3, 4)))
+                                    * r.uniform(0.2, 2.0, (2, 3, 4)),),
     "copysign_arrays": lambda r: (np.sign(r.uniform(-1.0, 1.0, 5)) * r.uniform(0.3, 2.0, 5),
                                   r.uniform(-2.0, 2.0, 5)),
 }
 # a first finite-difference step smaller than the distance to the nearest jump or kink
-H = {"math_numbers": 1e-3, "copysign_arrays": 1e-3, "take_along_forms": 1e-3}
+H = {"math_numbers": 1e-3, "copysign_arrays": 1e-3, "take_along_forms": 1e-3,
+     "rolled_and_angles": 1e-3}
 NAMES = sorted(ARGS)
 
 
@@ -220,6 +223,9 @@ def test_take_along_axis_adds_every_read_of_a_repeated_index():
     idx = np.array([[0, 0, 0, 2], [1, 1, 2, 1]])
     np.testing.assert_array_equal(s2sad.grad(take_big)(x, idx), [[6.0, 0.0, 2.0],
                                                                   [0.0, 6.0, 2.0]])
+    negative = np.array([[0, 0, -1, 2], [1, -2, 2, 1]])  # counted from the end, as NumPy
+    np.testing.assert_array_equal(s2sad.grad(take_big)(x, negative), [[4.0, 0.0, 4.0],
+                                                                       [0.0, 6.0, 2.0]])
 
 
 def cross_two(a, b):
@@ -227,9 +233,9 @@ def cross_two(a, b):
 
 
 def test_cross_of_2_vectors_raises_instead_of_a_wrong_value():
-    """NumPy's 2-D cross product (a number) is not supported: the component [..., 2] of a
-    2-vector does not exist, so the generated code raises IndexError."""
-    with pytest.raises(IndexError):
+    """NumPy's 2-D cross product (a number; deprecated since NumPy 2.0) is not supported
+    in reverse mode: its adjoint, a cross product with that number, raises ValueError."""
+    with pytest.raises(ValueError), pytest.warns(DeprecationWarning):
         s2sad.grad(cross_two)(np.array([1.0, 2.0]), np.array([3.0, -1.0]))
 
 
@@ -261,11 +267,14 @@ def test_generated_code_calls_the_numpy_functions_and_small_helpers():
     src = s2sad.grad(L.kron_forms).source
     assert "np.kron(A, b)" in src and "_kron_bar(" in src and "np.tensordot(" in src
     src = s2sad.grad(L.take_along_forms).source
-    assert "np.take_along_axis(X, ROWS, axis=1)" in src and "np.add.at(" in src
+    assert "np.take_along_axis(X, ROWS, axis=1)" in src and "np.bincount(" in src
     assert "for " not in src.split("def grad_take_along_forms")[1]  # no Python loop
     src = s2sad.grad(L.pinv_forms).source
     assert "np.linalg.pinv(A)" in src and "def _pinv" not in src  # products of A and P
     assert "np.linalg.qr(A)[0]" in s2sad.grad(L.qr_forms).source
+    src = s2sad.grad(L.math_numbers).source
+    src = s2sad.grad(L.cross_forms).source
+    assert "np.cross(B, 2.0 * np.cross(a, B))" in src and ", axis=0)" in src
     src = s2sad.grad(L.math_numbers).source
     assert "math.copysign(x, y)" in src and "for " not in src  # lists in the call: written out
     assert "math.remainder(x, 0.9)" in s2sad.grad(L.math_numbers, wrt=1).source
@@ -292,6 +301,8 @@ _BAD = {
                "`np.sum(np.where(np.isnan(x), 0.0, x))`"),
     "rank": ("np.linalg.matrix_rank(x) * np.sum(x)", "np.linalg.matrix_rank", "not supported",
              "np.count_nonzero(np.linalg.svd(A, compute_uv=False) > tol)"),
+    "rollaxis_negative": ("np.sum(np.rollaxis(x, -1))", "-1", "counted from the front",
+                          "np.moveaxis"),
     "typo": ("np.sum(np.cumsun(x))", "np.cumsun", "not supported",
              "`np.cumsum` (the closest supported name)"),
 }

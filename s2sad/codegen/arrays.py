@@ -152,8 +152,9 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
     if name == "np_axes":  # np.swapaxes(x, a, b), np.moveaxis(x, a, b), np.transpose(x, a)
         extra = [op.attr("a")] + ([] if op.attr("b") is None else [op.attr("b")])
         return call(P.NUMPY, op.attr("how"), [args[0], *(ast.Constant(v) for v in extra)])
-    if name in ("np_kron", "np_tensordot"):  # np.kron(a, b), np.tensordot(a, b, axes=2)
+    if name in ("np_kron", "np_tensordot", "np_cross"):  # np.kron(a, b), np.cross(a, b, …)
         expr = call(P.NUMPY, name[3:], args)
+        expr.keywords = _keywords(op)  # np.cross's axis
         if name == "np_tensordot":
             expr.keywords = [ast.keyword(arg="axes", value=ast.Constant(op.attr("axes")))]
         return expr

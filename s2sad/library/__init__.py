@@ -52,6 +52,8 @@ class Entry:
 
 
 TABLE: dict[str, Entry] = {}
+# entries that exist only to refuse with a better message (np.linalg.eig: complex results)
+REFUSING: set[str] = set()
 # array methods: x.<method>(...) is the entry of the qualified name, x its first argument
 METHODS: dict[str, str] = {}
 
@@ -349,7 +351,7 @@ def supported_names() -> set[str]:
 
     _load()
     return ({f"math.{n}" for n in MATH_FUNCTIONS} | {f"numpy.{n}" for n in NUMPY_FUNCTIONS}
-            | {f"numpy.{n}" for n in ARRAY_FUNCTIONS} | set(TABLE))
+            | {f"numpy.{n}" for n in ARRAY_FUNCTIONS} | set(TABLE)) - REFUSING
 
 
 def nearest_hint(qualified: str) -> str:

@@ -216,6 +216,10 @@ def qr(c: Call):
 
 
 def _complex_spectrum(name: str, nearest: str) -> None:
+    from . import REFUSING
+
+    REFUSING.add(f"numpy.linalg.{name}")
+
     @entry(f"numpy.linalg.{name}", "a")
     def lower(c: Call):
         """Refused: a general matrix's eigenvalues and eigenvectors may be complex."""
@@ -229,6 +233,17 @@ def _complex_spectrum(name: str, nearest: str) -> None:
 _complex_spectrum("eig", "np.linalg.eigh(A)")
 _complex_spectrum("eigvals", "np.linalg.eigvalsh(A)")
 
+
+@entry("numpy.angle", "z, deg", static="deg", deg=False)
+def angle(c: Call):
+    """The argument of a real number: π where its sign bit is set (-0.0 too, as
+    ``arctan2(0, x)``), 0 elsewhere, nan for nan; piecewise constant (no derivative)."""
+    x = c.arg("z")
+    half_turn = 180.0 if c.static("deg") else math.pi
+    negative = c.emit("lt", [c.emit("copysign", [c.const(1.0), x], lib="numpy"), c.const(0.0)])
+    turn = c.emit("np_where", [negative, c.const(half_turn), c.const(0.0)])
+    nan = c.emit("isnan", [x], lib="numpy")
+    return c.emit("np_where", [nan, c.emit("mul", [x, c.const(0.0)]), turn], out=True)
 
 # -- math's functions of sequences: products, exact sums, distances ----------------------------
 

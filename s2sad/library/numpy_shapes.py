@@ -233,6 +233,23 @@ _two_axes("swapaxes")
 _two_axes("moveaxis")
 
 
+@entry("numpy.rollaxis", "a, axis, start", static="axis start", start=0)
+def rollaxis(c: Call):
+    """``np.moveaxis(a, axis, start)``, one less when start lies after the axis (NumPy's
+    rule for axes counted from the front; negative ones need the ndim, known only when the
+    function runs)."""
+    axis, start = c.static("axis"), c.static("start")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+               for v in (axis, start)):
+        raise c.error("`np.rollaxis` needs axes counted from the front (ints ≥ 0)",
+                      at=c.nodes.get("axis") if not isinstance(axis, int) or axis < 0 else
+                      c.nodes.get("start"), why="where a negative axis lands depends on the "
+                      "array's ndim, known only when the function runs",
+                      hint="np.moveaxis(x, source, destination) (negative axes allowed)")
+    return c.emit("np_axes", [c.array("a")], out=True, how="moveaxis", a=axis,
+                  b=start - 1 if start > axis else start)
+
+
 @entry("numpy.permute_dims", "a, axes", static="axes")
 def permute_dims(c: Call):
     axes = c.static("axes")
@@ -415,11 +432,10 @@ def tensordot(c: Call):
 @entry("numpy.cross", "a, b, axisa, axisb, axisc, axis", static="axisa axisb axisc axis",
        axisa=-1, axisb=-1, axisc=-1, axis=None)
 def cross(c: Call):
-    """The cross product of 3-vectors along ``axis`` (broadcast over the other axes),
-    written out from the components: ``a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1]``,
-    …, stacked along the axis; its derivatives are those of products and indexing."""
-    from ..primitives_numpy import along
-
+    """The cross product of 3-vectors along ``axis`` (broadcast over the other axes).
+    Its adjoints are cross products again (``ā = b × ḡ``, ``b̄ = ḡ × a``, summed back
+    over broadcast axes), so Hessians need no new rule.  NumPy's 2-vectors (deprecated
+    since NumPy 2.0) are not supported: their adjoint raises ValueError in np.cross."""
     axis = c.static("axis")
     axes = {c.static(p) for p in ("axisa", "axisb", "axisc")}
     if axis is None:
@@ -431,18 +447,8 @@ def cross(c: Call):
     if not isinstance(axis, int) or isinstance(axis, bool):
         raise c.error("`axis` of np.cross must be one int", at=c.nodes.get("axis"),
                       hint="np.cross(a, b, axis=0)")
-    a, b = c.array("a"), c.array("b")
-
-    def part(x, k):  # component k along the axis (x[..., 2] raises for a 2-vector)
-        return c.emit("np_index", [x, c.const(k)], index=along(axis, ("int", 0)))
-
-    comps = [[part(x, k) for k in range(3)] for x in (a, b)]
-    out = []
-    for i in range(3):
-        j, k = (i + 1) % 3, (i + 2) % 3
-        out.append(c.emit("sub", [c.emit("mul", [comps[0][j], comps[1][k]]),
-                                  c.emit("mul", [comps[0][k], comps[1][j]])]))
-    return c.emit("np_stack", out, out=True, axis=axis)
+    return c.emit("np_cross", [c.array("a"), c.array("b")], out=True,
+                  axis=None if axis == -1 else axis)
 
 
 @entry("numpy.take_along_axis", "arr, indices, axis", static="axis", axis=-1)
