@@ -245,6 +245,7 @@ def angle(c: Call):
     nan = c.emit("isnan", [x], lib="numpy")
     return c.emit("np_where", [nan, c.emit("mul", [x, c.const(0.0)]), turn], out=True)
 
+
 # -- math's functions of sequences: products, exact sums, distances ----------------------------
 
 def _sequence_call(c: Call, name: str, *args: ast.expr) -> ast.Call:
@@ -289,11 +290,10 @@ def prod(c: Call):
         gen = node.generators[0]
         target, source, elt, conds = gen.target, gen.iter, node.elt, gen.ifs
     else:
-        seq = lw.hidden("xs")
+        seq, item = lw.hidden("xs"), lw.hidden("x")
         c.ctx.env[seq] = lw.as_list(value, node, c.ctx)
-        target, source = ast.Name(id=seq + "_item", ctx=ast.Store()), ast.Name(id=seq,
-                                                                               ctx=ast.Load())
-        elt, conds = ast.Name(id=seq + "_item", ctx=ast.Load()), []
+        target, source = ast.Name(id=item, ctx=ast.Store()), ast.Name(id=seq, ctx=ast.Load())
+        elt, conds = ast.Name(id=item, ctx=ast.Load()), []
     update: ast.stmt = ast.Assign(targets=[ast.Name(id=acc, ctx=ast.Store())], value=ast.BinOp(
         ast.Name(id=acc, ctx=ast.Load()), ast.Mult(), elt))
     for cond in reversed(conds):
