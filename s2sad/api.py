@@ -193,6 +193,14 @@ def _is_njit(f: Any) -> bool:
         getattr(f, "py_func", None), types.FunctionType)
 
 
+def _callable_object(f: Any) -> bool:
+    """Is ``f`` an object of the user's class with a ``__call__`` written in Python (a
+    loss, a model)?  Then its derivatives are those of the bound ``__call__``."""
+    call = inspect.getattr_static(type(f), "__call__", None)
+    return (isinstance(call, types.FunctionType) and not isinstance(f, type)
+            and not type(f).__module__.startswith(("s2sad", "functools")))
+
+
 def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
              n: int = 1, target: str | None = None, checkpoints: int | None = None
              ) -> Callable[..., Any]:
@@ -203,6 +211,8 @@ def _compile(f: Callable[..., Any], kind: str, wrt: Any, mode: str,
     target = target or "python"
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
+    if _callable_object(f):  # loss(x) of an object whose class defines __call__
+        f = f.__call__
     if inspect.ismethod(f):  # a bound method: compiled for its object, self bound
         if target == "numba":
             raise S2SADError(f"the method `{f.__qualname__}` cannot be compiled for the Numba "

@@ -314,8 +314,11 @@ def _define_table() -> None:
     register(Primitive("pow", 2, lambda a, b, **_: a**b, operator="Pow",
                        names={MATH: "pow", NUMPY: "power", BUILTIN: "pow"},
                        kind_rule=_arith_kind, reuse_output=False,
-                       # 0 ** y is constant 0 for y > 0: d/dy is 0 there, not 0 · log(0)
-                       zero_partial_where={1: lambda a, b: _sp().Eq(a, 0)},
+                       # x ** 0 is constant 1: d/dx is 0 there, not 0 · x ** -1 (nan or a
+                       # ZeroDivisionError at x = 0); 0 ** y is constant 0 for y > 0: d/dy
+                       # is 0 there, not 0 · log(0)
+                       zero_partial_where={0: lambda a, b: _sp().Eq(b, 0),
+                                           1: lambda a, b: _sp().Eq(a, 0)},
                        evaluator=lambda lib, a, b, **_: (
                            np.power(a, b) if lib == NUMPY else
                            math.pow(a, b) if lib == MATH else a**b)))

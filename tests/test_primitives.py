@@ -568,6 +568,42 @@ def test_power_with_variable_exponent_at_zero_base(mode):
     assert tuple(df(0.0, 2.0)) == (0.0, 0.0)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_power_with_zero_exponent_at_zero_base(mode):
+    # x ** 0 is the constant 1, so d/dx is 0 everywhere, x = 0 included (SymPy: diff(x**0) = 0);
+    # the formula y·x**(y-1) gives 0·0**-1 there: a ZeroDivisionError on floats, nan on arrays
+    df = s2sad.grad(power, wrt=(0, 1), mode=mode)
+    assert tuple(df(0.0, 0.0)) == (0.0, 0.0)
+    assert df(0.0, 0)[0] == 0.0
+    for x in (-2.0, 0.5, 3.0):
+        assert s2sad.grad(power, wrt=0, mode=mode)(x, 0.0) == 0.0
+    xs = np.array([0.0, 1.0, 2.0])
+    with np.errstate(all="ignore"):
+        dx, dy = s2sad.grad(power_sum_np, wrt=(0, 1))(xs, 0.0)
+    np.testing.assert_array_equal(dx, [0.0, 0.0, 0.0])
+    oracles.assert_close(dy, math.log(2.0), RTOL_FD, ATOL_FD, what="d/dy at y = 0")
+
+
+def power_sum_np(x, y):
+    return np.sum(np.power(x, y))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_integer_powers_in_a_loop_at_zero(mode):
+    # x ** j for j = 0, 1, ... : the j = 0 term's derivative is 0, also at x = 0
+    df = s2sad.grad(power_series, wrt=0, mode=mode)
+    for x in (0.0, -1.5, 0.75):
+        oracles.assert_close(df(x, 5), oracles.derivative(lambda t: power_series(t, 5), x),
+                             RTOL_FD, ATOL_FD, what=f"power_series at {x}")
+
+
+def power_series(x, n):
+    s = 0.0
+    for j in range(n):
+        s += x ** j / (j + 1)
+    return s
+
+
 # -- constant exponents (DESIGN §3) ---------------------------------------------------------------
 
 

@@ -125,6 +125,44 @@ def main():
                 "# Copyright (c) 2016-2020 The scikit-optimize developers. All rights reserved.\n",
                 "none."))
 
+    DE = "/work/.mirror/DEAP+deap/repo"
+    DE_HEAD = "8a96fd3"
+    p = "deap/benchmarks/__init__.py"
+    gather(DE, DE_HEAD, p, DEAP, "deap_benchmarks.py",
+           head("DEAP", "https://github.com/DEAP/deap", p, DE_HEAD,
+                "# License: LGPL-3.0-or-later (DEAP's LICENSE.txt).\n"
+                "# Copyright: the DEAP authors.\n", "none."))
+    NG = "/work/.mirror/facebookresearch+nevergrad/repo"
+    NG_HEAD = "617a3b0bc"
+    p = "nevergrad/functions/corefuncs.py"
+    registry = ("import typing as tp\n\n\nclass Registry(dict):\n"
+                "    def __class_getitem__(cls, item):\n        return cls\n\n"
+                "    def register(self, obj):\n"
+                "        self[getattr(obj, '__name__', type(obj).__name__)] = obj\n"
+                "        return obj\n\n"
+                "    def register_with_info(self, **info):\n        return self.register\n")
+    gather(NG, NG_HEAD, p, NEVERGRAD, "nevergrad_corefuncs.py",
+           head("nevergrad", "https://github.com/facebookresearch/nevergrad", p, NG_HEAD,
+                "# License: MIT (nevergrad's LICENSE).\n"
+                "# Copyright (c) Meta Platforms, Inc. and affiliates.\n",
+                "`nevergrad.common.typing` and `nevergrad.common.decorators.Registry` replaced by "
+                "`typing` and a minimal dict-based `Registry` (the decorators' registering "
+                "only); `tp.ArrayLike` -> `tp.Any`."),
+           rewrite=[("import nevergrad.common.typing as tp\n"
+                     "from nevergrad.common.decorators import Registry\n", registry),
+                    ("tp.ArrayLike", "tp.Any")])
+
+
+DEAP = ["plane", "sphere", "cigar", "rosenbrock", "h1", "ackley", "bohachevsky", "griewank",
+        "rastrigin", "rastrigin_scaled", "rastrigin_skew", "schaffer", "schwefel", "himmelblau"]
+NEVERGRAD = ["BonnansFunction", "sphere", "sphere1", "sphere2", "sphere4", "maxdeceptive",
+             "sumdeceptive", "altcigar", "discus", "cigar", "bentcigar", "multipeak",
+             "altellipsoid", "stepellipsoid", "ellipsoid", "rastrigin", "bucherastrigin",
+             "doublelinearslope", "stepdoublelinearslope", "hm", "rosenbrock", "ackley",
+             "schwefel_1_2", "griewank", "deceptiveillcond", "deceptivepath",
+             "deceptivemultimodal", "lunacek", "genzcornerpeak", "minusgenzcornerpeak",
+             "genzgaussianpeakintegral", "minusgenzgaussianpeakintegral", "slope", "linear",
+             "st0", "st1", "st10", "st100", "registry"]
 
 PYSWARMS = ["ackley", "beale", "booth", "bukin6", "crossintray", "easom", "eggholder", "goldstein",
             "himmelblau", "holdertable", "levi", "matyas", "rastrigin", "rosenbrock", "schaffer2",

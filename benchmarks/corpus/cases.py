@@ -276,3 +276,49 @@ CASES += [
          _floats([-5, 0], [10, 15], 2), quick=True),
     Case("skopt_benchmarks:hart6", "skopt_benchmarks", _attr("hart6"), _floats(0, 1, 6)),
 ]
+
+
+# -- DEAP: deap/benchmarks/__init__.py (an individual is a list of floats; the fitness is a
+# 1-tuple, as DEAP's evolutionary algorithms read it: its one value is differentiated) --------
+
+def _first(name: str) -> Callable[[Any], Callable[..., Any]]:
+    def get(mod: Any) -> Callable[..., Any]:
+        fitness = getattr(mod, name)
+
+        def first(individual):
+            return fitness(individual)[0]
+        return first
+    return get
+
+
+_DEAP = {"plane": 4, "sphere": 4, "cigar": 4, "rosenbrock": 4, "h1": 2, "ackley": 4,
+         "bohachevsky": 4, "griewank": 4, "rastrigin": 4, "rastrigin_scaled": 4,
+         "rastrigin_skew": 4, "schaffer": 4, "schwefel": 4, "himmelblau": 2}
+
+CASES += [Case(f"deap_benchmarks:{name}", "deap_benchmarks", _first(name), _floats(-1.5, 1.5, d),
+               quick=name == "griewank")
+          for name, d in _DEAP.items()]
+
+
+# -- nevergrad: nevergrad/functions/corefuncs.py (x: a NumPy vector of 5) ----------------------
+
+_NEVERGRAD = ["sphere", "sphere1", "sphere2", "sphere4", "maxdeceptive", "sumdeceptive",
+              "altcigar", "discus", "cigar", "bentcigar", "multipeak", "altellipsoid",
+              "stepellipsoid", "ellipsoid", "rastrigin", "bucherastrigin", "doublelinearslope",
+              "stepdoublelinearslope", "rosenbrock", "ackley", "schwefel_1_2", "griewank",
+              "deceptiveillcond", "deceptivepath", "deceptivemultimodal", "lunacek",
+              "genzcornerpeak", "minusgenzcornerpeak", "genzgaussianpeakintegral",
+              "minusgenzgaussianpeakintegral", "slope", "linear", "st0"]
+
+
+def _object(cls: str, *init: Any) -> Callable[[Any], Callable[..., Any]]:
+    def get(mod: Any) -> Callable[..., Any]:
+        return getattr(mod, cls)(*init)  # an object with __call__: differentiated as it
+    return get
+
+
+CASES += [Case(f"nevergrad_corefuncs:{name}", "nevergrad_corefuncs", _attr(name),
+               _normal(5, scale=0.8), quick=name == "cigar")
+          for name in _NEVERGRAD]
+CASES += [Case("nevergrad_corefuncs:BonnansFunction", "nevergrad_corefuncs",
+               _object("BonnansFunction", 3, 6, 5), _normal(5))]

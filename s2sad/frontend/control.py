@@ -19,6 +19,8 @@ becomes the IR's structured ops (DESIGN §2):
 from __future__ import annotations
 
 import ast
+import os
+import sys
 from typing import Any
 
 from ..ir.core import Kind, Value, join_kinds
@@ -102,6 +104,8 @@ class ControlFlowMixin:
 
     # -- conditions --------------------------------------------------------------------------
     def condition(self, node: ast.expr, ctx) -> Value:
+        if isinstance(node, ast.BoolOp):  # `x > 0 and i % 2`: each operand's truth
+            return self.expr_BoolOp(node, ctx, None, truth=True)
         v = self.value(node, ctx)
         if v.kind is Kind.BOOL:
             return v
@@ -130,11 +134,16 @@ class ControlFlowMixin:
             left = right
         return acc
 
-    def expr_BoolOp(self, node: ast.BoolOp, ctx, hint: str | None) -> Value:
-        """``a and b`` / ``a or b``, short-circuit as in Python: ``b`` is a lazy branch."""
+    def expr_BoolOp(self, node: ast.BoolOp, ctx, hint: str | None, truth: bool = False
+                    ) -> Value:
+        """``a and b`` / ``a or b``, short-circuit as in Python: ``b`` is a lazy branch.
+        As a value its operands must be bools; as a condition (``truth``: only the result's
+        truth matters, as under ``if``) numbers are taken by their truth, as Python does."""
         word = "and" if isinstance(node.op, ast.And) else "or"
 
         def operand(e: ast.expr) -> Value:
+            if truth:
+                return self.condition(e, ctx)
             v = self.value(e, ctx)
             if v.kind is not Kind.BOOL:
                 raise self.unsupported(
@@ -169,6 +178,30 @@ class ControlFlowMixin:
         return out
 
     # -- if ----------------------------------------------------------------------------------
+    def visit_Assert(self, node: ast.Assert, ctx) -> None:
+        """``assert test, message``: ``if not test: raise AssertionError(message)``, a check
+        of the primal that runs where it stands (and, as in Python, not under ``-O``)."""
+        args = [] if node.msg is None else [node.msg]
+        check = ast.If(test=ast.UnaryOp(op=ast.Not(), operand=node.test), body=[ast.Raise(
+            exc=ast.Call(func=ast.Name(id="AssertionError", ctx=ast.Load()), args=args,
+                         keywords=[]), cause=None)], orelse=[])
+        ast.copy_location(check, node)
+        for sub in ast.walk(check):
+            if not hasattr(sub, "lineno"):
+                ast.copy_location(sub, node)
+        if sys.flags.optimize:
+            return None
+        if isinstance(node.msg, ast.Constant) and isinstance(node.msg.value, str):
+            message = node.msg.value
+        else:  # Python's own text would be empty (or the message's value): say which check
+            loc = ctx.pf.loc(node)
+            message = (f"`{ast.unparse(node)}` failed (line {loc.lineno} of "
+                       f"{os.path.basename(loc.filename)})")
+        failed = self.condition(check.test, ctx)
+        if not (self.b.is_const(failed) and not self.b.const_value(failed)):  # else it holds
+            self.raise_if(failed, check.body[0], ctx, message)
+        return None
+
     def visit_If(self, node: ast.If, ctx, rest: list[ast.stmt]):
         pred = self.condition(node.test, ctx)
         if len(node.body) == 1 and isinstance(node.body[0], ast.Raise):
@@ -203,8 +236,9 @@ class ControlFlowMixin:
             return self._join_loop_ends(node, ctx, pred, blocks, envs, outcomes)
         return self._join_returns(node, ctx, pred, blocks, outcomes)
 
-    def raise_if(self, pred: Value, node: ast.Raise, ctx) -> None:
-        """A ``raise`` of a builtin exception under a test: an effect of the primal."""
+    def raise_if(self, pred: Value, node: ast.Raise, ctx, message: str | None = None) -> None:
+        """A ``raise`` of a builtin exception under a test: an effect of the primal
+        (``message``: the exception's text, if not the constant the source gives)."""
         import builtins
 
         exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
@@ -216,7 +250,7 @@ class ControlFlowMixin:
                                    hint="raise ValueError, TypeError, IndexError, ... with a "
                                         "message")
         args = node.exc.args if isinstance(node.exc, ast.Call) else []
-        message = (args[0].value if len(args) == 1 and isinstance(args[0], ast.Constant)
+        message = message or (args[0].value if len(args) == 1 and isinstance(args[0], ast.Constant)
                    and isinstance(args[0].value, str) else
                    f"raised as `{ast.unparse(node)}` at line {ctx.pf.loc(node).lineno}")
         self.b.emit("raise_if", (pred,), attrs=(("exc", name), ("message", message)),

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +72,7 @@ from .resolve import (
     wrap_hint,
 )
 from .sequences import RetryWithList, SequenceMixin
-from .source import ParsedFunction
+from .source import ParsedFunction, from_function
 
 Tup = tuple  # a compile-time tuple of values (or nested tuples)
 
@@ -286,7 +288,6 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
             "Match": "use `if` / `elif` / `else` with comparisons",
             "Raise": "raise under an `if` (an input check: `if x < 0: raise ValueError("
                      "\"...\")`), or check the input outside the differentiated function",
-            "Assert": "check the input outside the differentiated function",
         }
         return self.unsupported(pf, node, f"{words} is not supported",
                                 why="s2sad differentiates pure numeric functions",
@@ -776,6 +777,33 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
             why="a method's attributes are read as numbers and NumPy arrays (constants of "
                 "the derivative)", hint=f"pass `{name}` as a parameter of the method")
 
+    def _bound_method(self, func: ast.Attribute, ctx: _Ctx) -> FuncRef | None:
+        """``self.<name>`` called in a method bound to an object: a method of its class
+        (inlined with ``self`` bound to the same object), or an attribute holding an object
+        whose class defines ``__call__`` in Python (inlined with ``self`` bound to that
+        object).  The read is recorded, so the derivative compiles again when the object
+        gets another method or attribute.  None: something else (the caller says what)."""
+        obj, name = ctx.pf.bound, func.attr
+        try:
+            static = inspect.getattr_static(obj, name)
+        except AttributeError:
+            return None
+        reads = environment.current()
+        if isinstance(static, types.FunctionType) and name not in getattr(obj, "__dict__", {}):
+            target, function = obj, static  # a method of the class
+            if reads is not None:
+                reads.attribute(type(obj), name, static)
+        else:
+            value = getattr(obj, name)
+            call = inspect.getattr_static(type(value), "__call__", None)
+            if not isinstance(call, types.FunctionType) or isinstance(value, type):
+                return None
+            target, function = value, call  # an object with __call__, held by the object
+            if reads is not None:
+                reads.attribute(obj, name, value)
+        return FuncRef((function.__code__, id(target)),
+                       lambda: from_function(function, target))
+
     def environment_array(self, ref: ArrayRef, name: str, loc) -> Value:
         """An array the function reads from its environment: one name in the generated
         module per array object (``X``, or ``X_1`` for another array also called ``X``)."""
@@ -986,6 +1014,10 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
         source = self.random_source(node.func, ctx)
         if source is not None:  # rng.standard_normal(n): a draw, once, where it stands
             return self.random_draw(source, node, ctx, hint)
+        if isinstance(node.func, ast.Attribute) and self._bound_self(node.func.value, ctx):
+            method = self._bound_method(node.func, ctx)
+            if method is not None:  # self.predict(x), self._f(x) of an object with __call__
+                return self._inline(method, node, ctx, hint, self_value=self.top_params[0])
         if isinstance(node.func, ast.Attribute) and not self._names_module(node.func.value, ctx):
             base = self.expr(node.func.value, ctx)
             if not hasattr(np.ndarray, node.func.attr) and self.root_param(base) is not None:
@@ -1102,6 +1134,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
             if not 1 <= len(node.args) <= (2 if name == "sum" else 1):
                 self._args(node, ctx, (1, 2) if name == "sum" else (1,), name)
             return self.reduction(name, node, ctx, hint)
+        if name == "reduce":
+            return self.fold(node, ctx, hint)
         if name in ("range", "enumerate", "zip"):
             raise self.unsupported(ctx.pf, node, f"`{name}(...)` is only supported as the "
                                    "iterable of a `for` loop",
@@ -1130,6 +1164,14 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
             (x,) = self._args(node, ctx, (1,), "int")
             return self.emit("trunc", [x], ctx, node, hint, lib=P.BUILTIN)
         if name == "float":
+            if len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and isinstance(
+                    node.args[0].value, str):  # float("inf"), float("nan"): a constant
+                try:
+                    return self.b.const(float(node.args[0].value))
+                except ValueError:
+                    raise self.unsupported(ctx.pf, node, f"`{ast.unparse(node)}` is not a "
+                                           "number", hint='float("inf"), float("nan"), or a '
+                                           "number") from None
             (x,) = self._args(node, ctx, (1,), "float")
             return x
         if name == "list":
@@ -1186,7 +1228,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
         return self._inline(FuncRef(pf.identity, lambda: pf), node, ctx, hint, outer)
 
     def _inline(self, ref: FuncRef, node: ast.Call, ctx: _Ctx, hint: str | None,
-                outer_env: dict[str, Any] | None = None) -> Any:
+                outer_env: dict[str, Any] | None = None, self_value: Any = None) -> Any:
+        """Lower a call of ``ref`` by lowering its body with the arguments bound (for a
+        method, ``self_value`` is what its first parameter holds)."""
         if ref.key in ctx.stack:
             raise self.unsupported(
                 ctx.pf, node, f"recursive call to `{ast.unparse(node.func)}`",
@@ -1198,6 +1242,9 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
         names = [a.arg for a in callee.node.args.posonlyargs + callee.node.args.args]
         defaults = self._defaults(callee)
         bound: dict[str, Any] = {}
+        if self_value is not None and names:
+            bound[names[0]] = self_value
+            names, defaults = names[1:], defaults[1:]
         vararg = callee.node.args.vararg
         if len(node.args) > len(names) and vararg is None:
             raise self.unsupported(ctx.pf, node, f"`{callee.name}` takes {len(names)} "

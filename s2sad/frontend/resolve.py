@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import math
 import numbers
 import operator
@@ -219,6 +220,25 @@ def _live_array_functions() -> dict[int, Resolved]:
     return out
 
 
+# `functools.reduce(operator.mul, xs, 1)`: the standard library's functional spellings of
+# what s2sad knows (reduce is desugared into a loop; operator's functions are the operators)
+_OPERATORS = {"add": "add", "mul": "mul", "sub": "sub", "truediv": "div", "neg": "neg",
+              "pow": "pow"}
+
+
+def standard_member(module: str, attr: str) -> Resolved | None:
+    """``functools.reduce`` and ``operator.add``-style names, however imported."""
+    if module == "functools" and attr == "reduce":
+        return BuiltinRef("reduce")
+    if module in ("operator", "_operator") and attr in _OPERATORS:
+        return PrimRef(_OPERATORS[attr], P.BUILTIN, f"operator.{attr}")
+    return None
+
+
+_LIVE_STANDARD = {id(functools.reduce): ("functools", "reduce"),
+                  **{id(getattr(operator, a)): ("operator", a) for a in _OPERATORS}}
+
+
 class Resolver:
     """Maps a free name of a function to what it means (``None``: undefined)."""
 
@@ -230,7 +250,7 @@ class Resolver:
         or None if s2sad cannot see into it."""
         if module == "s2sad" and attr == "stop_gradient":
             return STOP_GRADIENT
-        return None
+        return standard_member(module, attr)
 
 
 # -- live functions ---------------------------------------------------------------------------
@@ -260,6 +280,9 @@ def classify(obj: Any) -> Resolved:
     found = _LIVE_ARRAY.get(id(obj))
     if found is not None:  # np.sum however it was imported; numpy.linalg
         return found
+    standard = _LIVE_STANDARD.get(id(obj))
+    if standard is not None:  # functools.reduce, operator.mul
+        return standard_member(*standard)  # type: ignore[return-value]
     if id(obj) not in _LIVE_PRIMS:
         name = library.live_name(obj)  # scipy.special.gammaln, scipy.stats.norm, np.var
         if name is not None:
@@ -424,11 +447,21 @@ class LiveResolver(Resolver):
 
     def member(self, module: str, attr: str) -> Resolved | None:
         got = super().member(module, attr)
-        if got is None:  # mymodule.log1pexp: a custom primitive of another module
-            obj = getattr(sys.modules.get(module), attr, None)
-            if obj is not None and getattr(obj, MARK, None) is not None:
-                return classify(obj)
-        return got
+        if got is not None:
+            return got
+        space = sys.modules.get(module)
+        obj = getattr(space, attr, None)
+        if obj is None:
+            return None
+        if getattr(obj, MARK, None) is not None:  # mymodule.log1pexp: a custom primitive
+            return classify(obj)
+        if is_library_code(getattr(space, "__file__", None) or ""):
+            return None  # an installed package's function: not inlined
+        # `import helpers; helpers.act(x)`: the user's own module, read as its globals are
+        reads = environment.current()
+        if reads is not None:
+            reads.attribute(space, attr, obj)
+        return classify(obj)
 
 
 # -- source files, read statically ----------------------------------------------------------
@@ -568,6 +601,8 @@ class StaticResolver(Resolver):
                         got = LibraryRef(found) if found else None
                     if got is None and lib:
                         got = library_member(lib, alias.name)
+                    if got is None and not node.level and node.module:
+                        got = standard_member(node.module, alias.name)  # from functools ...
                     if node.module == "s2sad" and not node.level:
                         if alias.name == "primitive":
                             self.primitive_names.add(bound)

@@ -345,7 +345,7 @@ class SequenceMixin:
         start, stop = clamp(lower, self.b.const(0)), clamp(upper, n)
         (var,) = self._target_names(target, 1, ctx)
         return start, stop, self.b.const(step or 1), lambda i: {
-            var: self.emit("getitem", [xs, i], ctx, it, var)}
+            var: self.emit("getitem", [xs, i], ctx, it, self.hint_of(var))}
 
     def _constant_int(self, node: ast.expr) -> int | None:
         """``node`` if it is an int written as a constant (``1``, ``-1``), else None."""
@@ -414,6 +414,52 @@ class SequenceMixin:
                                                 ctx=ast.Load()))
         start = node.args[1] if len(node.args) > 1 else ast.Constant(0)
         stmts = [ast.Assign(targets=[_store(acc)], value=start),
+                 ast.For(target=target, iter=items, body=[update], orelse=[])]
+        self._run_desugared(stmts, node, ctx)
+        return ctx.env[acc]
+
+    def fold(self, node: ast.Call, ctx, hint: str | None) -> Value:
+        """``functools.reduce(f, items, start)``: ``acc = start`` then ``acc = f(acc, item)``
+        for each item, desugared into that loop (``f`` is called as written: ``operator.mul``,
+        a function, a lambda).  Without ``start`` the first item starts, for a list or an
+        array (a generator needs ``start``: its first item is not an index away)."""
+        if node.keywords or len(node.args) not in (2, 3):
+            raise self.unsupported(ctx.pf, node, "`reduce` takes a function, the items and "
+                                   "a start value, by position",
+                                   hint="reduce(operator.mul, xs, 1.0)")
+        func, arg = node.args[0], node.args[1]
+        acc = self.hidden(hint or "acc")
+        item = self.hidden("item")
+        generator = isinstance(arg, (ast.GeneratorExp, ast.ListComp))
+        if generator:
+            if len(node.args) == 2:
+                raise self.unsupported(ctx.pf, node, "`reduce` of a generator without a "
+                                       "start value is not supported",
+                                       hint="give the start value: reduce(f, (...), start)")
+            if len(arg.generators) != 1 or arg.generators[0].is_async:
+                raise self.unsupported(ctx.pf, arg, "only one `for` per generator is supported")
+            gen = arg.generators[0]
+            target, items, elt = gen.target, gen.iter, arg.elt
+            conds = gen.ifs
+        else:
+            seq = self.hidden("items")
+            ctx.env[seq] = self.expr(arg, ctx)
+            target, items, elt, conds = _store(item), _load(seq), _load(item), []
+            if len(node.args) == 2:  # the first item starts; the loop takes the rest
+                items = ast.Subscript(value=_load(seq), slice=ast.Slice(
+                    lower=ast.Constant(1), upper=None, step=None), ctx=ast.Load())
+        start = node.args[2] if len(node.args) == 3 else ast.Subscript(
+            value=_load(seq), slice=ast.Constant(0), ctx=ast.Load())
+        stmts: list[ast.stmt] = []
+        if isinstance(func, ast.Lambda):  # named first: a local function, inlined per call
+            name = self.hidden("f")
+            stmts.append(ast.Assign(targets=[_store(name)], value=func))
+            func = _load(name)
+        update: ast.stmt = ast.Assign(targets=[_store(acc)], value=ast.Call(
+            func=func, args=[_load(acc), elt], keywords=[]))
+        for cond in reversed(conds):
+            update = ast.If(test=cond, body=[update], orelse=[])
+        stmts += [ast.Assign(targets=[_store(acc)], value=start),
                  ast.For(target=target, iter=items, body=[update], orelse=[])]
         self._run_desugared(stmts, node, ctx)
         return ctx.env[acc]
