@@ -136,6 +136,48 @@ def _mask(r, n):
     return r.normal(0.0, 1.0, n), mask, r.normal(0.0, 1.0, int(mask.sum()))
 
 
+# issue 15's rest: products along axes and a gather along an axis
+
+def kron_product(A, B, W):
+    return np.sum(np.kron(A, B) * W)
+
+
+def kron_product_hand(A, B, W):
+    m, p = A.shape[0], B.shape[0]
+    return np.einsum("ikjl,kl->ij", W.reshape(m, p, m, p), B)
+
+
+def tensor_contraction(A, B, W):
+    return np.sum(np.tensordot(A, B, axes=([0], [0])) * W)
+
+
+def tensor_contraction_hand(A, B, W):
+    return B @ W.T
+
+
+def gathered_along(X, idx, W):
+    return np.sum(np.take_along_axis(X, idx, axis=1) * W)
+
+
+def gathered_along_hand(X, idx, W):
+    flat = (np.arange(X.shape[0])[:, None] * X.shape[1] + idx).ravel()
+    return np.bincount(flat, weights=W.ravel(), minlength=X.size).reshape(X.shape)
+
+
+def cross_products(A, B, W):
+    return np.sum(np.cross(A, B) * W)
+
+
+def cross_products_hand(A, B, W):
+    return np.cross(B, W)
+
+
+def _square(n, p):
+    """The side m of an (m, m) factor whose Kronecker product with a (p, p) one has
+    about n elements."""
+    return max(2, int(round((n / (p * p)) ** 0.5)))
+
+
 @dataclass
 class Case:
     name: str
@@ -166,6 +208,17 @@ CASES = [
     Case("X[np.arange(m), labels] (10 n)", picked, picked_hand,
          lambda r, n: (r.normal(0.0, 1.0, (n, 10)), r.integers(0, 10, n),
                        r.normal(0.0, 1.0, n))),
+    Case("np.kron", kron_product, kron_product_hand,
+         lambda r, n: (r.normal(0.0, 1.0, (_square(n, 10),) * 2), r.normal(0.0, 1.0, (10, 10)),
+                       r.normal(0.0, 1.0, (10 * _square(n, 10),) * 2))),
+    Case("np.tensordot", tensor_contraction, tensor_contraction_hand,
+         lambda r, n: (r.normal(0.0, 1.0, (100, n // 100)), r.normal(0.0, 1.0, (100, 50)),
+                       r.normal(0.0, 1.0, (n // 100, 50)))),
+    Case("np.take_along_axis", gathered_along, gathered_along_hand,
+         lambda r, n: (r.normal(0.0, 1.0, (n // 100, 100)), r.integers(0, 100, (n // 100, 100)),
+                       r.normal(0.0, 1.0, (n // 100, 100)))),
+    Case("np.cross", cross_products, cross_products_hand,
+         lambda r, n: tuple(r.normal(0.0, 1.0, (n // 3, 3)) for _ in range(3))),
 ]
 
 # The ratios measured the same way (this script, n = 100,000; the lower of two runs on

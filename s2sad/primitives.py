@@ -648,6 +648,21 @@ def _define_special() -> None:
                            sp().S.One, -sp().sign(a / b) * sp().floor(sp().Abs(a / b))),
                        evaluator=lambda lib, a, b, **_: (
                            np.fmod(a, b) if lib == NUMPY else math.fmod(a, b))))
+    # |a| with the sign of b (b's sign bit: -0.0 counts as negative). ∂/∂a is the sign of
+    # a times the sign of the result, so 0 at a = 0 (the convention of abs); ∂/∂b = 0
+    register(Primitive("copysign", 2, lambda a, b, **_: sp().Abs(a) * sp().sign(b),
+                       names={MATH: "copysign", NUMPY: "copysign"},
+                       partials_form=lambda a, b, out: (sp().sign(a) * sp().sign(out),
+                                                        sp().S.Zero),
+                       evaluator=lambda lib, a, b, **_: (
+                           np.copysign(a, b) if lib == NUMPY else math.copysign(a, b))))
+    # IEEE 754's remainder a - n·b, n = a/b rounded to the nearest int (ties to even):
+    # ∂/∂a = 1, ∂/∂b = -n = (out - a) / b (n jumps where a/b is half an odd int)
+    register(Primitive("ieee_remainder", 2, lambda a, b, **_: a - b * sp().floor(
+                           a / b + sp().Rational(1, 2)),
+                       names={MATH: "remainder"}, reuse_output=False,
+                       partials_form=lambda a, b, out: (sp().S.One, (out - a) / b),
+                       evaluator=lambda lib, a, b, **_: math.remainder(a, b)))
     # masks of the values that are nan / finite / ±inf
     for name in ("isnan", "isfinite", "isinf"):
         register(Primitive(name, 1, names={NUMPY: name, MATH: name}, kind_rule=_bool_kind,

@@ -998,6 +998,128 @@ def fit(b, contribution, operand, loc):
     return b.emit("unbroadcast", (contribution, operand), loc=loc)
 
 
+# -- products whose pullbacks are products again (np.kron, np.tensordot) ---------------------
+# ``prim(a, b)`` is bilinear; the adjoint of operand k is ``<prim>_bar(ȳ, other, like,
+# side=k)``, bilinear in (ȳ, other) and shaped like ``like`` (read for its shape only).  The
+# derivatives of a ``_bar`` op are again ``prim`` and the other side's ``_bar``, so the
+# family is closed under differentiation: Hessians need no new rule.
+
+def _product_vjp(b, op, operands, out, ybar):
+    a, c = operands
+    bar = f"{op.prim}_bar"
+    attrs = dict(op.attrs)
+    return [b.emit(bar, (ybar, c, a), attrs={**attrs, "side": 0}, loc=op.loc),
+            b.emit(bar, (ybar, a, c), attrs={**attrs, "side": 1}, loc=op.loc)]
+
+
+def _product_jvp(b, op, operands, out, tangents):
+    """``d(a ∘ c) = da ∘ c + a ∘ dc``, each tangent given its operand's shape first."""
+    a, c = operands
+    terms = []
+    if tangents[0] is not None:
+        terms.append(b.emit(op.prim, (_shaped(b, tangents[0], a, op.loc), c), attrs=op.attrs,
+                            loc=op.loc))
+    if tangents[1] is not None:
+        terms.append(b.emit(op.prim, (a, _shaped(b, tangents[1], c, op.loc)), attrs=op.attrs,
+                            loc=op.loc))
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else b.emit("add", tuple(terms), loc=op.loc)
+
+
+def _product_bar_jvp(b, op, operands, out, tangents):
+    """Linear in the adjoint and in the other operand; ``like`` gives a shape only."""
+    g, other, like = operands
+    terms = []
+    if tangents[0] is not None:  # (the helper broadcasts an adjoint that is a scalar)
+        terms.append(b.emit(op.prim, (tangents[0], other, like), attrs=op.attrs, loc=op.loc))
+    if tangents[1] is not None:
+        terms.append(b.emit(op.prim, (g, _shaped(b, tangents[1], other, op.loc), like),
+                            attrs=op.attrs, loc=op.loc))
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else b.emit("add", tuple(terms), loc=op.loc)
+
+
+def _product_bar_vjp(b, op, operands, out, ybar):
+    """``y = bar_k(ḡ, other)`` is ``∂/∂x_k <ḡ, prim(x_0, x_1)>``: its adjoint in ḡ is the
+    product with ȳ in place k, in ``other`` the other side's bar with ȳ in place k."""
+    g, other, like = operands
+    side = op.attr("side")
+    prim = op.prim[:-len("_bar")]
+    ybar = _shaped(b, ybar, like, op.loc)
+    attrs = {k: v for k, v in op.attrs if k != "side"}
+    pair = (ybar, other) if side == 0 else (other, ybar)
+    g_bar = b.emit(prim, pair, attrs=attrs, loc=op.loc)
+    other_bar = b.emit(op.prim, (g, ybar, other), attrs={**attrs, "side": 1 - side}, loc=op.loc)
+    return [g_bar, other_bar, None]
+
+
+def _cross_vjp(b, op, operands, out, ybar):
+    """``<ḡ, a × b> = <a, b × ḡ> = <b, ḡ × a>``, each summed back to its operand's shape."""
+    a, c = operands
+    g = _shaped(b, ybar, out, op.loc)
+    return [fit(b, b.emit("np_cross", (c, g), attrs=op.attrs, loc=op.loc), a, op.loc),
+            fit(b, b.emit("np_cross", (g, a), attrs=op.attrs, loc=op.loc), c, op.loc)]
+
+
+# -- matrix functions written with matrix products (their derivatives differentiate again) --
+
+def _pinv_jvp(b, op, operands, out, tangents):
+    """Golub and Pereyra's derivative of ``P = A⁺`` (constant rank):
+    ``dP = -P dA P + P Pᵀ dAᵀ (I - A P) + (I - P A) dAᵀ Pᵀ P``, with the ``I - …``
+    products written out (no identity matrix built)."""
+    if tangents[0] is None:
+        return None
+    a, p, loc = operands[0], out, op.loc
+
+    def mm(x, y):
+        return b.emit("matmul", (x, y), loc=loc)
+
+    def t(x):
+        return b.emit("swapaxes", (x,), loc=loc)
+
+    dA = _shaped(b, tangents[0], a, loc)
+    dAt = t(dA)
+    first = b.emit("neg", (mm(mm(p, dA), p),), loc=loc)
+    second = mm(mm(p, t(p)), b.emit("sub", (dAt, mm(mm(dAt, a), p)), loc=loc))
+    third = mm(b.emit("sub", (dAt, mm(mm(p, a), dAt)), loc=loc), mm(t(p), p))
+    return b.emit("add", (b.emit("add", (first, second), loc=loc), third), loc=loc)
+
+
+def _pinv_vjp(b, op, operands, out, ybar):
+    """The transpose of :func:`_pinv_jvp`:
+    ``Ā = -Pᵀ Ḡ Pᵀ + (Ḡᵀ - A P Ḡᵀ) P Pᵀ + Pᵀ P (Ḡᵀ - Ḡᵀ P A)``."""
+    a, p, loc = operands[0], out, op.loc
+
+    def mm(x, y):
+        return b.emit("matmul", (x, y), loc=loc)
+
+    def t(x):
+        return b.emit("swapaxes", (x,), loc=loc)
+
+    g = _shaped(b, ybar, p, loc)
+    pt, gt = t(p), t(g)
+    first = b.emit("neg", (mm(mm(pt, g), pt),), loc=loc)
+    second = mm(b.emit("sub", (gt, mm(mm(a, p), gt)), loc=loc), mm(p, pt))
+    third = mm(mm(pt, p), b.emit("sub", (gt, mm(mm(gt, p), a)), loc=loc))
+    return [b.emit("add", (b.emit("add", (first, second), loc=loc), third), loc=loc)]
+
+
+def _decomposition_jvp(b, op, operands, out, tangents):
+    """``np.linalg.qr(A)[part]``, the singular vectors: a helper recomputes the
+    decomposition and returns the tangent of the part."""
+    if tangents[0] is None:
+        return None
+    return b.emit(f"{op.prim}_tangent", (operands[0], _shaped(b, tangents[0], operands[0],
+                                                               op.loc)),
+                  attrs=op.attrs, loc=op.loc)
+
+
+def _decomposition_vjp(b, op, operands, out, ybar):
+    return [b.emit(f"{op.prim}_bar", (ybar, operands[0]), attrs=op.attrs, loc=op.loc)]
+
+
 # -- the table ---------------------------------------------------------------------------------
 
 def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
@@ -1209,10 +1331,9 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     register(Primitive("svd_values", 1, kind_rule=_array, derivative="rule",
                        jvp_rule=_svd_values_jvp, vjp_rule=_svd_values_vjp,
                        evaluator=lambda lib, a, **_: np.linalg.svd(a, compute_uv=False)))
-    # the singular vectors: values, with no derivative rule yet (differentiating through
-    # one is refused, never taken as 0)
-    register(Primitive("svd_vectors", 1, kind_rule=_array, derivative="none",
-                       rule_missing=True,
+    # the singular vectors (full_matrices=False; rules registered with qr's below)
+    register(Primitive("svd_vectors", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_decomposition_jvp, vjp_rule=_decomposition_vjp,
                        evaluator=lambda lib, a, part: np.linalg.svd(a, full_matrices=False)[
                            part]))
     helper("eigh_tangent", 2, _array, "_eigh_tangent")
@@ -1256,3 +1377,34 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     # derivative, spelt as a name of the generated module (attrs: name, ref)
     constant("env_array", 0, _array, lambda name, ref: ref.value)
     constant("arange", VARIADIC, _array, lambda *args: np.arange(*args))
+
+    # np.kron, np.tensordot (attrs: axes) and their pullbacks (see _product_vjp)
+    register(Primitive("np_kron", 2, kind_rule=_array, derivative="rule",
+                       jvp_rule=_product_jvp, vjp_rule=_product_vjp,
+                       evaluator=lambda lib, a, c, **_: np.kron(a, c)))
+    register(Primitive("np_tensordot", 2, kind_rule=_array, derivative="rule",
+                       jvp_rule=_product_jvp, vjp_rule=_product_vjp,
+                       evaluator=lambda lib, a, c, axes: np.tensordot(a, c, axes=axes)))
+    # np.cross(a, b, axis=k) of 3-vectors (attrs: axis, when not the last)
+    register(Primitive("np_cross", 2, kind_rule=_array, derivative="rule",
+                       jvp_rule=_product_jvp, vjp_rule=_cross_vjp,
+                       evaluator=lambda lib, a, c, axis=-1: np.cross(a, c, axis=axis)))
+    for name in ("np_kron_bar", "np_tensordot_bar"):
+        register(Primitive(name, 3, kind_rule=_array, derivative="rule",
+                           jvp_rule=_product_bar_jvp, vjp_rule=_product_bar_vjp,
+                           evaluator=_helper_eval("_" + name[3:])))
+    # np.take_along_axis(a, indices, axis): a gather; its adjoint scatter-adds (np.add.at)
+    linear("np_take_along", _helper_vjp("take_along_bar", "axis"),
+           lambda x, idx, axis: np.take_along_axis(x, idx, axis=axis), nin=2)
+    linear_helper("take_along_bar", 3, "_take_along_bar", _transpose_by("np_take_along", keep=2))
+    # np.linalg.pinv (full rank), whose rules are matrix products of A and P
+    register(Primitive("pinv", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_pinv_jvp, vjp_rule=_pinv_vjp,
+                       evaluator=lambda lib, a, **_: np.linalg.pinv(a)))
+    # np.linalg.qr(A)[part] (reduced; 0: Q, 1: R) and the singular vectors (part 0: U,
+    # 2: Vh of full_matrices=False): helpers that recompute the decomposition
+    register(Primitive("qr", 1, kind_rule=_array, derivative="rule",
+                       jvp_rule=_decomposition_jvp, vjp_rule=_decomposition_vjp,
+                       evaluator=lambda lib, a, part: np.linalg.qr(a)[part]))
+    for name in ("qr_tangent", "qr_bar", "svd_vectors_tangent", "svd_vectors_bar"):
+        helper(name, 2, _array, "_" + name)

@@ -703,6 +703,164 @@ def _svd_values_bar(g, a):
     return (u * np.broadcast_to(g, np.shape(s))[..., None, :]) @ vh
 """)
 
+_helper("_kron_bar", '''
+def _kron_bar(g, other, like, side):
+    """The adjoint of operand `side` (0: a, 1: b) of np.kron(a, b), shaped like `like`,
+    for the adjoint g of the product and the other operand: g seen as the interleaved
+    axes (a0, b0, a1, b1, ...) contracted with the other operand over its axes."""
+    sa, sb = (np.shape(like), np.shape(other)) if side == 0 else (np.shape(other),
+                                                                   np.shape(like))
+    nd = max(len(sa), len(sb))
+    sa, sb = (1,) * (nd - len(sa)) + sa, (1,) * (nd - len(sb)) + sb  # as np.kron pads
+    g = np.broadcast_to(g, tuple(m * n for m, n in zip(sa, sb)))
+    g = np.reshape(g, [n for pair in zip(sa, sb) for n in pair])
+    theirs = list(range(1 - side, 2 * nd, 2))
+    part = np.tensordot(g, np.reshape(other, sb if side == 0 else sa),
+                        axes=(theirs, list(range(nd))))
+    return np.reshape(part, np.shape(like))
+''')
+
+_helper("_tensordot_bar", '''
+def _tensordot_bar(g, other, like, side, axes=2):
+    """The adjoint of operand `side` (0: a, 1: b) of np.tensordot(a, b, axes), shaped
+    like `like`, for the adjoint g of the product: g contracted with the other operand
+    over the free axes, then the axes put back in the operand's order."""
+    na, nb = (np.ndim(like), np.ndim(other)) if side == 0 else (np.ndim(other),
+                                                                 np.ndim(like))
+    if isinstance(axes, int):
+        in_a, in_b = list(range(na - axes, na)), list(range(axes))
+    else:
+        in_a, in_b = ([int(i) for i in np.atleast_1d(s)] for s in axes)
+        in_a, in_b = [i % na for i in in_a], [i % nb for i in in_b]
+    free_a = [i for i in range(na) if i not in in_a]
+    free_b = [i for i in range(nb) if i not in in_b]
+    sa, sb = (np.shape(like), np.shape(other)) if side == 0 else (np.shape(other),
+                                                                   np.shape(like))
+    g = np.broadcast_to(g, tuple(sa[i] for i in free_a) + tuple(sb[i] for i in free_b))
+    if side == 0:  # axes of the result: a's free ones, then a's contracted ones in b's order
+        part = np.tensordot(g, other, axes=(list(range(len(free_a), g.ndim)), free_b))
+        order = free_a + [in_a[in_b.index(j)] for j in sorted(in_b)]
+    else:  # b's contracted ones in a's order, then b's free ones
+        part = np.tensordot(other, g, axes=(free_a, list(range(len(free_a)))))
+        order = [in_b[in_a.index(i)] for i in sorted(in_a)] + free_b
+    return np.transpose(part, np.argsort(order))
+''')
+
+_helper("_take_along_bar", '''
+def _take_along_bar(g, x, indices, axis):
+    """The adjoint of np.take_along_axis(x, indices, axis): g added into zeros shaped
+    like x where each element was read (np.bincount of the flat positions, so a repeated
+    index adds every read; a loop over the axes only, twice as fast as np.add.at)."""
+    shape = np.shape(x)
+    axis = axis % len(shape)
+    indices = np.asarray(indices)
+    if (indices < 0).any():  # counted from the end, as NumPy reads them
+        indices = np.where(indices < 0, indices + shape[axis], indices)
+    flat = 0
+    for d, n in enumerate(shape):  # the flat position, row-major, broadcast over the axes
+        at = indices if d == axis else np.arange(n).reshape((-1,) + (1,) * (len(shape) - 1 - d))
+        flat = at if d == 0 else flat * n + at
+    if np.shape(g) != np.shape(flat):  # (a scalar standing for the result's adjoint)
+        g = np.broadcast_to(g, np.shape(flat)).copy()
+    return np.bincount(np.ravel(flat), weights=np.ravel(g), minlength=int(np.prod(shape))
+                       ).reshape(shape)
+''')
+
+_helper("_qr_parts", """
+def _qr_parts(a):
+    \"\"\"np.linalg.qr(a) (reduced) and R^-1's solver, for the rules of Q and R: they hold
+    for a full column rank a with at least as many rows as columns.\"\"\"
+    if np.shape(a)[-2] < np.shape(a)[-1]:
+        raise ValueError("the derivative of np.linalg.qr needs at least as many rows as "
+                         "columns (a full column rank matrix)")
+    return np.linalg.qr(a)
+""")
+
+_helper("_qr_tangent", """
+def _qr_tangent(a, da, part):
+    \"\"\"The tangent of np.linalg.qr(a)[part] (0: Q, 1: R) for a tangent da of a:
+    with C = Q^T da R^-1 and W = tril(C, -1) - tril(C, -1)^T (skew), dQ = Q (W - C) +
+    da R^-1 and dR = (C - W) R.\"\"\"
+    q, r = _qr_parts(a)
+    da_rinv = np.swapaxes(np.linalg.solve(np.swapaxes(r, -1, -2), np.swapaxes(da, -1, -2)),
+                          -1, -2)
+    c = np.swapaxes(q, -1, -2) @ da_rinv
+    low = np.tril(c, -1)
+    w = low - np.swapaxes(low, -1, -2)
+    if part == 0:
+        return q @ (w - c) + da_rinv
+    return (c - w) @ r
+""")
+
+_helper("_qr_bar", """
+def _qr_bar(g, a, part):
+    \"\"\"The adjoint of a for the adjoint g of np.linalg.qr(a)[part] (0: Q, 1: R):
+    with M = R Rbar^T - Qbar^T Q and copyltu(M) = tril(M) + tril(M, -1)^T,
+    Abar = (Qbar + Q copyltu(M)) R^-T.\"\"\"
+    q, r = _qr_parts(a)
+    if part == 0:
+        q_bar = np.broadcast_to(g, np.shape(q))
+        m = -(np.swapaxes(q_bar, -1, -2) @ q)
+    else:
+        q_bar = 0.0
+        m = r @ np.swapaxes(np.broadcast_to(g, np.shape(r)), -1, -2)
+    m = np.tril(m) + np.swapaxes(np.tril(m, -1), -1, -2)
+    x = q_bar + q @ m
+    return np.swapaxes(np.linalg.solve(r, np.swapaxes(x, -1, -2)), -1, -2)
+""")
+
+_helper("_svd_gaps", """
+def _svd_gaps(s):
+    \"\"\"F with F_ij = 1 / (s_j^2 - s_i^2) off the diagonal, 0 on it: infinite where two
+    singular values coincide (their singular vectors are not unique).\"\"\"
+    gap = s[..., None, :] ** 2 - s[..., :, None] ** 2
+    off = ~np.eye(np.shape(s)[-1], dtype=bool)
+    return np.divide(1.0, gap, out=np.zeros_like(gap), where=off)
+""")
+
+_helper("_svd_vectors_tangent", """
+def _svd_vectors_tangent(a, da, part):
+    \"\"\"The tangent of np.linalg.svd(a, full_matrices=False)[part] (0: U, 2: Vh) for a
+    tangent da of a (distinct nonzero singular values): with P = U^T da V,
+    dU = U (F * (P S + S P^T)) + (I - U U^T) da V S^-1 and
+    dV = V (F * (S P + P^T S)) + (I - V V^T) da^T U S^-1.\"\"\"
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    v, ut = np.swapaxes(vh, -1, -2), np.swapaxes(u, -1, -2)
+    f = _svd_gaps(s)
+    p = ut @ da @ v
+    pt = np.swapaxes(p, -1, -2)
+    sr, sc = s[..., None, :], s[..., :, None]  # S on the right, S on the left
+    if part == 0:
+        inside = u @ (f * (p * sr + sc * pt))
+        rest = da @ v / sr
+        return inside + rest - u @ (ut @ rest)
+    dat = np.swapaxes(da, -1, -2)
+    inside = v @ (f * (sc * p + pt * sr))
+    rest = dat @ u / sr
+    return np.swapaxes(inside + rest - v @ (vh @ rest), -1, -2)
+""")
+
+_helper("_svd_vectors_bar", """
+def _svd_vectors_bar(g, a, part):
+    \"\"\"The adjoint of a for the adjoint g of np.linalg.svd(a, full_matrices=False)[part]
+    (0: U, 2: Vh): Abar = U (F * (U^T Ubar - Ubar^T U)) S V^T + (I - U U^T) Ubar S^-1 V^T
+    for U, and U S (F * (V^T Vbar - Vbar^T V)) V^T + U S^-1 Vbar^T (I - V V^T) for V.\"\"\"
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    ut = np.swapaxes(u, -1, -2)
+    f = _svd_gaps(s)
+    sr, sc = s[..., None, :], s[..., :, None]
+    if part == 0:
+        u_bar = np.broadcast_to(g, np.shape(u))
+        k = ut @ u_bar
+        rest = u_bar / sr
+        return (u @ (f * (k - np.swapaxes(k, -1, -2))) * sr + rest - u @ (ut @ rest)) @ vh
+    v = np.swapaxes(vh, -1, -2)
+    v_bar = np.swapaxes(np.broadcast_to(g, np.shape(vh)), -1, -2)
+    k = vh @ v_bar
+    rest = np.swapaxes(v_bar, -1, -2) / sc
+    return u @ (sc * (f * (k - np.swapaxes(k, -1, -2))) @ vh + rest - (rest @ v) @ vh)
+""")
+
 _helper("_Checkpoints", """
 class _Checkpoints:
     \"\"\"Binomial checkpointing (Griewank's revolve) of a loop over range `passes`, keeping
@@ -816,6 +974,9 @@ _NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",)
           "_broadcast_like": ("_broadcast_shape",), "_broadcast_size": ("_broadcast_shape",),
           "_cofactor": ("_prod_others",), "_cumprod_tangent": ("_cumprod_grad",),
           "_cumprod_bar": ("_cumprod_grad",), "_index_bar": ("_index_wrapped",)}
+# (the library layer's matrix decompositions)
+_NEEDS.update({"_qr_tangent": ("_qr_parts",), "_qr_bar": ("_qr_parts",),
+               "_svd_vectors_tangent": ("_svd_gaps",), "_svd_vectors_bar": ("_svd_gaps",)})
 
 
 def with_dependencies(names: set[str]) -> list[str]:

@@ -129,6 +129,13 @@ SPECS: list[Spec] = [
          ((5.3, 2.0), (-5.3, 2.0), (5.3, -2.0), (0.7, 3.0))),
     Spec("fmod", lambda a, b: a - b * _truncated_div(a, b), ("math.fmod(x, y)", "np.fmod(x, y)"),
          ((5.3, 2.0), (-5.3, 2.0), (5.3, -2.0), (0.7, 3.0), (-0.7, -3.0))),
+    # IEEE's remainder: a - b·(a/b rounded to the nearest int); away from the ties
+    Spec("ieee_remainder", lambda a, b: a - b * sp.floor(a / b + sp.Rational(1, 2)),
+         ("math.remainder(x, y)",),
+         ((5.3, 2.0), (-5.3, 2.0), (5.3, -2.0), (0.7, 3.0), (-0.7, -3.0))),
+    # |a| with b's sign, away from a = 0 (abs's kink) and b = 0 (the sign's jump)
+    Spec("copysign", lambda a, b: sp.Abs(a) * sp.sign(b), ("math.copysign(x, y)",
+                                                            "np.copysign(x, y)"), PAIR_PTS),
     # -- elementwise functions -----------------------------------------------------------------
     Spec("sin", sp.sin, ("math.sin(x)", "np.sin(x)"), SMOOTH_PTS),
     Spec("cos", sp.cos, ("math.cos(x)", "np.cos(x)"), SMOOTH_PTS),
@@ -321,6 +328,9 @@ def _independent_partials(spec: Spec, syms):
     if spec.prim == "fmod":  # the same, with trunc for floor
         a, b = syms
         return [sp.Integer(1), -_truncated_div(a, b)]
+    if spec.prim == "ieee_remainder":  # the same, with the nearest int for floor
+        a, b = syms
+        return [sp.Integer(1), -sp.floor(a / b + sp.Rational(1, 2))]
     form = spec.form(*syms)
     return [sp.diff(form, s) for s in syms]
 

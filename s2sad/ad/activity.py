@@ -145,12 +145,6 @@ def free_values(op: Op) -> list[Value]:
 
 def _no_rule_yet(op: Op) -> DifferentiationError:
     """The located error for differentiating an op that has no derivative rule yet."""
-    if op.prim == "svd_vectors":  # the user's own call, not derivative code
-        return DifferentiationError(
-            "differentiating the singular vectors of `np.linalg.svd` is not supported yet",
-            op.loc, why="s2sad has a derivative rule for the singular values only",
-            hint="differentiate the singular values (np.linalg.svd(A, compute_uv=False)); "
-                 "for a symmetric matrix, np.linalg.eigh gives eigenvectors with derivatives")
     if op.prim.startswith("tape_") or op.prim in ("list_pop", "list_add", "add_at"):
         through = ("the tape of a reverse-mode loop" if op.prim.startswith("tape_")
                    else "a reverse-mode list adjoint")

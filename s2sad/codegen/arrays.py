@@ -34,8 +34,12 @@ HELPER_OF = {"zero_like": "_zero_like", "like_argument": "_like_argument",
              "cholesky_tangent": "_cholesky_tangent", "cholesky_bar": "_cholesky_bar",
              "pad_bar": "_pad_bar", "eigh_tangent": "_eigh_tangent", "eigh_bar": "_eigh_bar",
              "svd_values_tangent": "_svd_values_tangent", "svd_values_bar": "_svd_values_bar"}
+HELPER_OF.update({"np_kron_bar": "_kron_bar", "np_tensordot_bar": "_tensordot_bar",
+                  "take_along_bar": "_take_along_bar", "qr_tangent": "_qr_tangent",
+                  "qr_bar": "_qr_bar", "svd_vectors_tangent": "_svd_vectors_tangent",
+                  "svd_vectors_bar": "_svd_vectors_bar"})
 # the attributes of the library layer's ops that their calls take as keywords
-_ATTR_KEYWORDS = ("k", "how", "subscripts", "side", "widths", "part")
+_ATTR_KEYWORDS = ("k", "how", "subscripts", "side", "widths", "part", "axes")
 # np.<name>(x, ...) of the library layer's ops (their attributes as keywords)
 _LIBRARY_CALLS = {"np_flip": "flip", "np_roll": "roll", "np_triu": "triu", "np_tril": "tril",
                   "np_cumsum": "cumsum", "np_cumprod": "cumprod", "np_repeat": "repeat",
@@ -52,7 +56,7 @@ _NUMPY_CALLS = {"np_sum": "sum", "np_mean": "mean", "np_max": "max", "np_min": "
                 "np_zeros_like": "zeros_like", "np_ones_like": "ones_like", "eye": "eye",
                 "arange": "arange", "ndim": "ndim", "size": "size"}
 
-_LINALG_CALLS = frozenset({"inv", "det", "solve", "cholesky"})
+_LINALG_CALLS = frozenset({"inv", "det", "solve", "cholesky", "pinv"})
 
 
 def _name(n: str) -> ast.Name:
@@ -149,13 +153,23 @@ def spell(op: Op, args: list[ast.expr], call: Callable[[str, str, list[ast.expr]
     if name == "np_axes":  # np.swapaxes(x, a, b), np.moveaxis(x, a, b), np.transpose(x, a)
         extra = [op.attr("a")] + ([] if op.attr("b") is None else [op.attr("b")])
         return call(P.NUMPY, op.attr("how"), [args[0], *(ast.Constant(v) for v in extra)])
-    if name in ("eigh", "svd_vectors", "svd_values"):  # np.linalg.eigh(A)[1], svd, …
+    if name in ("np_kron", "np_tensordot", "np_cross"):  # np.kron(a, b), np.cross(a, b, …)
+        expr = call(P.NUMPY, name[3:], args)
+        expr.keywords = _keywords(op)  # np.cross's axis
+        if name == "np_tensordot":
+            expr.keywords = [ast.keyword(arg="axes", value=ast.Constant(op.attr("axes")))]
+        return expr
+    if name == "np_take_along":  # np.take_along_axis(x, indices, axis=k)
+        expr = call(P.NUMPY, "take_along_axis", args)
+        expr.keywords = [ast.keyword(arg="axis", value=ast.Constant(op.attr("axis")))]
+        return expr
+    if name in ("eigh", "svd_vectors", "svd_values", "qr"):  # np.linalg.eigh(A)[1], svd, …
         linalg = ast.Attribute(call(P.NUMPY, "linalg", []).func, name.split("_")[0],
                                ast.Load())
         if name == "svd_values":
             return ast.Call(func=linalg, args=args, keywords=[
                 ast.keyword(arg="compute_uv", value=ast.Constant(False))])
-        keywords = [] if name == "eigh" else [ast.keyword(arg="full_matrices",
+        keywords = [] if name in ("eigh", "qr") else [ast.keyword(arg="full_matrices",
                                                           value=ast.Constant(False))]
         return ast.Subscript(value=ast.Call(func=linalg, args=args, keywords=keywords),
                              slice=ast.Constant(op.attr("part")), ctx=ast.Load())

@@ -92,7 +92,6 @@ VIEWS = {"np_index", "transpose", "reshape", "ravel", "reshape_like", "select", 
          "expand_dims", "squeeze", "np_flip", "atleast", "np_diag", "astype", "np_axes"}
 # array functions s2sad knows but cannot differentiate yet: say so, and what to use
 ARRAY_LATER = {
-    "tensordot": "use `@` or np.einsum with explicit subscripts",
     "dstack": "use np.stack([...], axis=-1) of 2-D pieces, or np.concatenate([...], axis=2) "
               "with an explicit axis",
 }

@@ -989,7 +989,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
                             f"`{ast.unparse(func)}` is not supported",
                             ctx.pf.loc(func),
                             why=f"s2sad knows no derivative rule for `{lib}.{func.attr}`",
-                            hint="write it with the supported functions (README, \"What "
+                            hint=library.nearest_hint(f"{lib}.{func.attr}") +
+                            "write it with the supported functions (README, \"What "
                                  "s2sad differentiates\"); or " + wrap_hint(
                                      f"{lib}.{func.attr}")), ast.unparse(func))
                     return got
@@ -1011,7 +1012,8 @@ class Lowerer(ControlFlowMixin, SequenceMixin, ArrayMixin, ContainerMixin, DrawM
                     raise NameResolutionError(
                         f"`{ast.unparse(func)}` is not supported", ctx.pf.loc(func),
                         why=f"s2sad knows no derivative rule for `{ast.unparse(func)}`",
-                        hint="see the README for the supported NumPy functions; create "
+                        hint=library.nearest_hint(f"numpy.{name}") +
+                        "see the README for the supported NumPy functions; create "
                              "random numbers and data outside the differentiated function")
             raise _cannot_call(self.unsupported(
                 ctx.pf, func, f"calling `{ast.unparse(func)}` is not supported",

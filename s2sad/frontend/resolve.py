@@ -48,6 +48,7 @@ MATH_FUNCTIONS = {
     "pow": "pow", "erf": "erf", "erfc": "erfc", "fabs": "abs", "floor": "floor",
     "ceil": "ceil", "trunc": "trunc", "gamma": "gamma", "lgamma": "gammaln", "fmod": "fmod",
     "isnan": "isnan", "isfinite": "isfinite", "isinf": "isinf", "cbrt": "cbrt",
+    "copysign": "copysign", "remainder": "ieee_remainder",
 }
 NUMPY_FUNCTIONS = {
     "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos",
@@ -65,6 +66,7 @@ NUMPY_FUNCTIONS = {
     "atan2": "atan2", "acosh": "acosh", "asinh": "asinh", "atanh": "atanh",  # NumPy 2 names
     "cbrt": "cbrt", "sinc": "sinc", "isnan": "isnan", "isfinite": "isfinite", "isinf": "isinf",
     "isscalar": "isscalar",
+    "copysign": "copysign",
 }
 MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf,
                   "nan": math.nan}
@@ -396,8 +398,9 @@ def library_hint(spelled: str) -> str:
     with_numpy = _LIBRARY_SPELLINGS.get(name)
     if with_numpy:
         return f"write it with supported NumPy operations: {with_numpy}"
-    return ("write it with supported math/NumPy operations, or compute the value before "
-            "calling the differentiated function and pass it as a parameter; or, for a "
+    return (library.nearest_hint(spelled) + "write it with supported math/NumPy operations, "
+            "or compute the value before calling the differentiated function and pass it as "
+            "a parameter; or, for a "
             f"function of numbers (or elementwise on arrays), {wrap_hint(spelled)}")
 
 

@@ -52,6 +52,8 @@ class Entry:
 
 
 TABLE: dict[str, Entry] = {}
+# entries that exist only to refuse with a better message (np.linalg.eig: complex results)
+REFUSING: set[str] = set()
 # array methods: x.<method>(...) is the entry of the qualified name, x its first argument
 METHODS: dict[str, str] = {}
 
@@ -276,3 +278,87 @@ def _namespaces() -> set[str]:
     if not _NS:
         _NS.update(namespaces())
     return _NS
+
+
+# -- the nearest supported spelling of a name s2sad does not support ------------------------------
+
+# what a user reaching for these should write instead (the rest: the closest name)
+NEAREST = {
+    "numpy.gradient": "np.diff(x) (differences along an axis)",
+    "numpy.partition": "np.sort(x, axis=...)",
+    "numpy.argpartition": "np.argsort(x) (no derivative)",
+    "numpy.rollaxis": "np.moveaxis(x, source, destination)",
+    "numpy.angle": "np.where(x < 0, np.pi, 0.0) (arrays are real)",
+    "numpy.nansum": "np.sum(np.where(np.isnan(x), 0.0, x))",
+    "numpy.nanmean": "np.mean(x[~np.isnan(x)])",
+    "numpy.nanmax": "np.max(np.where(np.isnan(x), -np.inf, x))",
+    "numpy.nanmin": "np.min(np.where(np.isnan(x), np.inf, x))",
+    "numpy.trapezoid": "np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2",
+    "numpy.trapz": "np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2",
+    "numpy.cumulative_sum": "np.cumsum(x, axis=...)",
+    "numpy.cumulative_prod": "np.cumprod(x, axis=...)",
+    "numpy.linalg.eig": "np.linalg.eigh(A) (a symmetric matrix)",
+    "numpy.linalg.eigvals": "np.linalg.eigvalsh(A) (a symmetric matrix)",
+    "numpy.linalg.matrix_norm": "np.linalg.norm(A, 'fro')",
+    "numpy.linalg.vector_norm": "np.linalg.norm(x, axis=...)",
+    "numpy.linalg.tensorsolve": "np.linalg.solve(A, b)",
+    "numpy.linalg.tensorinv": "np.linalg.inv(A)",
+    "numpy.linalg.multi_dot": "a @ b @ c",
+    "numpy.vdot": "np.sum(a * b)",
+    "numpy.convolve": "a sum of shifted slices: sum(w[k] * x[k:k + n] for k in range(m))",
+    "math.fmean": "np.mean(x)",
+    "math.sumprod": "sum(a * b for a, b in zip(p, q))",
+    "scipy.special.gammainc": "scipy.special.gammaln (the complete function; the "
+                              "incomplete ones have no rule yet)",
+    "scipy.special.gammaincc": "scipy.special.gammaln (the complete function; the "
+                               "incomplete ones have no rule yet)",
+    "scipy.special.betainc": "scipy.special.betaln (the complete function; the incomplete "
+                             "one has no rule yet)",
+    "scipy.stats.norm.ppf": "-np.sqrt(2.0) * scipy.special.erfcinv(2.0 * p)",
+    "numpy.linalg.matrix_rank": "np.count_nonzero(np.linalg.svd(A, compute_uv=False) > tol) "
+                                "(an int: no derivative)",
+}
+
+
+def nearest(qualified: str) -> str | None:
+    """The nearest supported spelling for an unsupported ``numpy.f``/``math.f``/
+    ``scipy.special.f`` (qualified by its module; ``np.`` also accepted): a curated
+    replacement, else the supported name of the same module closest in spelling (difflib,
+    said so), else None.  A parenthesised note may follow the spelling."""
+    import difflib
+
+    name = qualified.replace("np.", "numpy.", 1) if qualified.startswith("np.") else qualified
+    if name in NEAREST:
+        return NEAREST[name]
+    module, _, attr = name.rpartition(".")
+    if not module:
+        return None
+    candidates = {n.rpartition(".")[2]: n for n in supported_names() if
+                  n.rpartition(".")[0] == module}
+    close = difflib.get_close_matches(attr, list(candidates), n=1, cutoff=0.6)
+    if not close:
+        return None
+    spelled = candidates[close[0]]
+    return ("np." + spelled[len("numpy."):] if spelled.startswith("numpy.") else spelled) + (
+        " (the closest supported name)")
+
+
+def supported_names() -> set[str]:
+    """Every qualified name s2sad differentiates (or allows): the primitives' math and
+    NumPy spellings, the array functions, and the library layer's entries."""
+    from ..frontend.arrays import ARRAY_FUNCTIONS
+    from ..frontend.resolve import MATH_FUNCTIONS, NUMPY_FUNCTIONS
+
+    _load()
+    return ({f"math.{n}" for n in MATH_FUNCTIONS} | {f"numpy.{n}" for n in NUMPY_FUNCTIONS}
+            | {f"numpy.{n}" for n in ARRAY_FUNCTIONS} | set(TABLE)) - REFUSING
+
+
+def nearest_hint(qualified: str) -> str:
+    """``"the nearest supported spelling: …; "`` to begin a hint with, or ``""``."""
+    found = nearest(qualified)
+    if not found:
+        return ""
+    spelling, _, note = found.partition(" (")
+    note = f" ({note}" if note else ""
+    return f"the nearest supported spelling is `{spelling}`{note}; "

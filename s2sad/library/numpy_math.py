@@ -1,11 +1,13 @@
 """NumPy's elementwise spellings that are compositions of primitives
-(``np.reciprocal``, ``np.deg2rad``) and dtype conversions."""
+(``np.reciprocal``, ``np.deg2rad``), dtype conversions, ``np.linalg``'s functions, and
+``math``'s functions of sequences (``math.prod``, ``fsum``, ``dist``)."""
 
 from __future__ import annotations
 
+import ast
 import math
 
-from . import Call, entry
+from . import Call, entry, is_array
 
 
 @entry("numpy.reciprocal", "x")
@@ -143,8 +145,9 @@ def eigvalsh(c: Call):
        static="full_matrices compute_uv hermitian", full_matrices=True, compute_uv=True,
        hermitian=False)
 def svd(c: Call):
-    """The singular values are differentiated (``U diag(s̄) Vᵀ``); ``U`` and ``Vh``
-    (``full_matrices=False``) are values whose derivative is not supported yet."""
+    """The singular values (``U diag(s̄) Vᵀ``) and, of ``full_matrices=False``, the
+    singular vectors ``U`` and ``Vh``, whose derivative needs distinct nonzero singular
+    values (it divides by the gaps ``s_j² - s_i²``, as eigh's by eigenvalue gaps)."""
     a = c.array("a")
     s = c.emit("svd_values", [a])
     if not c.static("compute_uv"):
@@ -162,3 +165,182 @@ def svd(c: Call):
 def ldexp(c: Call):
     """``x * 2 ** i`` (``i`` an int: exact, as ldexp is)."""
     return c.emit("mul", [c.arg("x"), c.emit("pow", [c.const(2.0), c.arg("i")])], out=True)
+
+
+_PINV_WHY = ("s2sad differentiates the pseudo-inverse of a full-rank matrix with NumPy's "
+             "default cutoff|leave it out")
+
+
+@entry("numpy.linalg.pinv", "a, rcond, hermitian, rtol", static="hermitian",
+       refused={"rcond": _PINV_WHY, "rtol": _PINV_WHY}, rcond=None, hermitian=False,
+       rtol=None)
+def pinv(c: Call):
+    """The pseudo-inverse ``P = A⁺``, differentiated as a full-rank matrix's (Golub and
+    Pereyra: products of A, P and dA).  Where A loses rank the small singular values NumPy
+    cuts off jump to zero: there ``A⁺`` is not continuous, let alone differentiable."""
+    if c.static("hermitian"):
+        raise c.error("`hermitian=True` of np.linalg.pinv is not supported",
+                      at=c.nodes.get("hermitian"), hint="leave it out")
+    return c.emit("pinv", [c.array("a")], out=True)
+
+
+@entry("numpy.linalg.lstsq", "a, b, rcond", refused={"rcond": _PINV_WHY}, rcond=None)
+def lstsq(c: Call):
+    """``(x, residuals, rank, s)`` of a full-column-rank ``a`` (more rows than columns):
+    the solution ``x = A⁺ b`` (written ``np.linalg.pinv(A) @ b``, whose derivative is
+    pinv's), the residuals ``Σ (A x - b)²`` per column of b, the rank ``min(m, n)`` and
+    the singular values.  (NumPy's residuals are an empty array unless m > n and A has
+    full rank, which is what s2sad assumes.)"""
+    a, b = c.array("a"), c.array("b")
+    x = c.emit("matmul", [c.emit("pinv", [a]), b], out=True)
+    r = c.emit("sub", [c.emit("matmul", [a, x]), b])
+    residuals = c.emit("np_sum", [c.emit("mul", [r, r])], axis=0)
+    rank = c.emit("min2", [c.emit("dim", [a], axis=-2), c.emit("dim", [a], axis=-1)],
+                  lib="builtin")
+    return (x, residuals, rank, c.emit("svd_values", [a]))
+
+
+@entry("numpy.linalg.qr", "a, mode", static="mode", mode="reduced")
+def qr(c: Call):
+    """``(Q, R)`` of the reduced decomposition, for a full-column-rank ``a`` with at least
+    as many rows as columns (the derivative divides by R's diagonal; the helper raises
+    for a wide matrix)."""
+    if c.static("mode") not in ("reduced", "r"):
+        raise c.error(f"np.linalg.qr with mode={c.static('mode')!r} is not supported",
+                      at=c.nodes.get("mode"), why="s2sad differentiates the reduced "
+                      "decomposition", hint='leave `mode` out (mode="reduced")')
+    a = c.array("a")
+    if c.static("mode") == "r":
+        return c.emit("qr", [a], out=True, part=1)
+    return (c.emit("qr", [a], part=0), c.emit("qr", [a], part=1))
+
+
+def _complex_spectrum(name: str, nearest: str) -> None:
+    from . import REFUSING
+
+    REFUSING.add(f"numpy.linalg.{name}")
+
+    @entry(f"numpy.linalg.{name}", "a")
+    def lower(c: Call):
+        """Refused: a general matrix's eigenvalues and eigenvectors may be complex."""
+        raise c.error(f"`{c.spelled}` is not supported",
+                      why="a general matrix's eigenvalues and eigenvectors may be complex, "
+                          "and s2sad differentiates real arrays",
+                      hint=f"for a symmetric matrix use `{nearest}` (the lower triangle "
+                           "is read); for singular values, np.linalg.svd")
+
+
+_complex_spectrum("eig", "np.linalg.eigh(A)")
+_complex_spectrum("eigvals", "np.linalg.eigvalsh(A)")
+
+
+@entry("numpy.angle", "z, deg", static="deg", deg=False)
+def angle(c: Call):
+    """The argument of a real number: π where its sign bit is set (-0.0 too, as
+    ``arctan2(0, x)``), 0 elsewhere, nan for nan; piecewise constant (no derivative)."""
+    x = c.arg("z")
+    half_turn = 180.0 if c.static("deg") else math.pi
+    negative = c.emit("lt", [c.emit("copysign", [c.const(1.0), x], lib="numpy"), c.const(0.0)])
+    turn = c.emit("np_where", [negative, c.const(half_turn), c.const(0.0)])
+    nan = c.emit("isnan", [x], lib="numpy")
+    return c.emit("np_where", [nan, c.emit("mul", [x, c.const(0.0)]), turn], out=True)
+
+
+# -- math's functions of sequences: products, exact sums, distances ----------------------------
+
+def _sequence_call(c: Call, name: str, *args: ast.expr) -> ast.Call:
+    """The call ``name(*args)`` at the library call's place (a desugaring's part)."""
+    return ast.copy_location(ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args),
+                                      keywords=[]), c.node)
+
+
+def _items(node: ast.expr) -> list[ast.expr] | None:
+    """The items of a list or tuple written in the call, or None."""
+    if isinstance(node, (ast.List, ast.Tuple)) and not any(
+            isinstance(e, ast.Starred) for e in node.elts):
+        return list(node.elts)
+    return None
+
+
+@entry("math.prod", "iterable, start", start=1)
+def prod(c: Call):
+    """``start · x₀ · x₁ · …``: the products written out for a list in the call,
+    ``np.prod(x, axis=0)`` for an array (Python iterates its rows), a loop over a list
+    or generator built at run time (each factor's derivative is the product of the
+    others, computed without division: exact through zeros)."""
+    node = c.nodes["iterable"]
+    start = c.arg("start")
+    items = _items(node)
+    if items is not None:
+        acc = start
+        for e in items:
+            acc = c.emit("mul", [acc, c.lw.value(e, c.ctx)])
+        return acc
+    if not isinstance(node, (ast.GeneratorExp, ast.ListComp)):
+        value = c.lw.expr(node, c.ctx)
+        if is_array(value):
+            total = c.emit("np_prod", [value], axis=0)
+            return c.emit("mul", [start, total], out=True)
+    # acc = start; for v in iterable: acc = acc * v  (a generator's own loop and filters)
+    lw, acc = c.lw, c.lw.hidden(c.hint or "product")
+    c.ctx.env[acc] = start
+    if isinstance(node, (ast.GeneratorExp, ast.ListComp)):
+        if len(node.generators) != 1 or node.generators[0].is_async:
+            raise c.error("only one `for` per generator is supported", at=node)
+        gen = node.generators[0]
+        target, source, elt, conds = gen.target, gen.iter, node.elt, gen.ifs
+    else:
+        seq, item = lw.hidden("xs"), lw.hidden("x")
+        c.ctx.env[seq] = lw.as_list(value, node, c.ctx)
+        target, source = ast.Name(id=item, ctx=ast.Store()), ast.Name(id=seq, ctx=ast.Load())
+        elt, conds = ast.Name(id=item, ctx=ast.Load()), []
+    update: ast.stmt = ast.Assign(targets=[ast.Name(id=acc, ctx=ast.Store())], value=ast.BinOp(
+        ast.Name(id=acc, ctx=ast.Load()), ast.Mult(), elt))
+    for cond in reversed(conds):
+        update = ast.If(test=cond, body=[update], orelse=[])
+    lw._run_desugared([ast.For(target=target, iter=source, body=[update], orelse=[])],
+                      c.node, c.ctx)
+    return c.ctx.env[acc]
+
+
+@entry("math.fsum", "seq")
+def fsum(c: Call):
+    """The sum, as the builtin ``sum`` (each item's derivative is 1).  The value is the
+    plain sum's, not fsum's exactly rounded one: they differ by rounding only."""
+    items = _items(c.nodes["seq"])
+    if items:  # written out: x0 + x1 + ...
+        total = c.lw.value(items[0], c.ctx)
+        for e in items[1:]:
+            total = c.emit("add", [total, c.lw.value(e, c.ctx)])
+        return total
+    return c.lw.reduction("sum", _sequence_call(c, "sum", c.nodes["seq"]), c.ctx, c.hint)
+
+
+@entry("math.dist", "p, q")
+def dist(c: Call):
+    """``sqrt(Σ (pᵢ - qᵢ)²)``: as ``math.hypot``, an infinite derivative at p = q (scalar
+    code raises ZeroDivisionError there, as ``hypot`` at the origin)."""
+    ps, qs = _items(c.nodes["p"]), _items(c.nodes["q"])
+    if ps is not None and qs is not None:
+        if len(ps) != len(qs):
+            raise c.error(f"`{c.spelled}` of {len(ps)} and {len(qs)} coordinates",
+                          why="both points must have the same dimension",
+                          hint="give both points the same number of coordinates")
+        total = None
+        for a, b in zip(ps, qs, strict=True):
+            d = c.emit("sub", [c.lw.value(a, c.ctx), c.lw.value(b, c.ctx)])
+            sq = c.emit("mul", [d, d])
+            total = sq if total is None else c.emit("add", [total, sq])
+        return c.emit("sqrt", [total], out=True, lib="math")
+    # sqrt(sum((a - b) * (a - b) for a, b in zip(p, q, strict=True)))
+    a, b = (ast.Name(id=c.lw.hidden(n), ctx=ast.Load()) for n in ("p_i", "q_i"))
+    diff = ast.BinOp(a, ast.Sub(), b)
+    pairs = _sequence_call(c, "zip", c.nodes["p"], c.nodes["q"])
+    pairs.keywords = [ast.keyword(arg="strict", value=ast.Constant(True))]
+    gen = ast.GeneratorExp(elt=ast.BinOp(diff, ast.Mult(), diff), generators=[
+        ast.comprehension(target=ast.Tuple(elts=[ast.Name(id=a.id, ctx=ast.Store()),
+                                                 ast.Name(id=b.id, ctx=ast.Store())],
+                                           ctx=ast.Store()),
+                          iter=pairs, ifs=[], is_async=0)])
+    total = c.lw.reduction("sum", _sequence_call(c, "sum", gen), c.ctx, None)
+    return c.emit("sqrt", [total], out=True, lib="math")

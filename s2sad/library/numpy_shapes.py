@@ -233,6 +233,23 @@ _two_axes("swapaxes")
 _two_axes("moveaxis")
 
 
+@entry("numpy.rollaxis", "a, axis, start", static="axis start", start=0)
+def rollaxis(c: Call):
+    """``np.moveaxis(a, axis, start)``, one less when start lies after the axis (NumPy's
+    rule for axes counted from the front; negative ones need the ndim, known only when the
+    function runs)."""
+    axis, start = c.static("axis"), c.static("start")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+               for v in (axis, start)):
+        raise c.error("`np.rollaxis` needs axes counted from the front (ints ≥ 0)",
+                      at=c.nodes.get("axis") if not isinstance(axis, int) or axis < 0 else
+                      c.nodes.get("start"), why="where a negative axis lands depends on the "
+                      "array's ndim, known only when the function runs",
+                      hint="np.moveaxis(x, source, destination) (negative axes allowed)")
+    return c.emit("np_axes", [c.array("a")], out=True, how="moveaxis", a=axis,
+                  b=start - 1 if start > axis else start)
+
+
 @entry("numpy.permute_dims", "a, axes", static="axes")
 def permute_dims(c: Call):
     axes = c.static("axes")
@@ -373,3 +390,76 @@ def take(c: Call):
         raise c.error("`np.take` along a negative axis other than -1 is not supported",
                       at=c.nodes.get("axis"), hint="give the axis from the front: axis=0")
     return c.emit("np_index", [a, idx], out=True, index=template, gather=True)
+
+
+# -- products and gathers along axes ---------------------------------------------------------
+
+@entry("numpy.kron", "a, b")
+def kron(c: Call):
+    """The Kronecker product; each operand's adjoint contracts the product's adjoint with
+    the other operand (one ``np.tensordot``: O(size of the product))."""
+    return c.emit("np_kron", [c.array("a"), c.array("b")], out=True)
+
+
+def _as_tuples(v):
+    return tuple(_as_tuples(e) for e in v) if isinstance(v, (list, tuple)) else v
+
+
+@entry("numpy.tensordot", "a, b, axes", static="axes", axes=2)
+def tensordot(c: Call):
+    """``axes`` an int (a's last axes with b's first) or a pair of lists of axes; each
+    adjoint is again a tensordot, with the axes put back in the operand's order."""
+    node = c.nodes.get("axes")
+    try:  # ([1], [0]): lists, which c.static does not read
+        axes = _as_tuples(ast.literal_eval(node)) if node is not None else 2
+    except ValueError:
+        axes = c.static("axes")
+    pair = isinstance(axes, tuple) and len(axes) == 2 and all(
+        isinstance(s, int) or (isinstance(s, tuple) and all(isinstance(i, int) for i in s))
+        for s in axes)
+    if pair:
+        axes = tuple(s if isinstance(s, tuple) else (s,) for s in axes)
+        if len(axes[0]) != len(axes[1]):
+            raise c.error("the two lists of `axes` of np.tensordot differ in length",
+                          at=c.nodes.get("axes"), hint="np.tensordot(a, b, axes=([1], [0]))")
+    elif not isinstance(axes, int) or isinstance(axes, bool) or axes < 0:
+        raise c.error("`axes` of np.tensordot must be a constant int or a pair of lists of "
+                      "ints", at=c.nodes.get("axes"),
+                      hint="np.tensordot(a, b, axes=1) or np.tensordot(a, b, axes=([1], [0]))")
+    return c.emit("np_tensordot", [c.array("a"), c.array("b")], out=True, axes=axes)
+
+
+@entry("numpy.cross", "a, b, axisa, axisb, axisc, axis", static="axisa axisb axisc axis",
+       axisa=-1, axisb=-1, axisc=-1, axis=None)
+def cross(c: Call):
+    """The cross product of 3-vectors along ``axis`` (broadcast over the other axes).
+    Its adjoints are cross products again (``ā = b × ḡ``, ``b̄ = ḡ × a``, summed back
+    over broadcast axes), so Hessians need no new rule.  NumPy's 2-vectors (deprecated
+    since NumPy 2.0) are not supported: their adjoint raises ValueError in np.cross."""
+    axis = c.static("axis")
+    axes = {c.static(p) for p in ("axisa", "axisb", "axisc")}
+    if axis is None:
+        if len(axes) != 1:
+            raise c.error("np.cross with different `axisa`, `axisb`, `axisc` is not "
+                          "supported", why="s2sad takes the vectors along one axis",
+                          hint="move the axes first (np.moveaxis), then np.cross(a, b, axis=k)")
+        axis = axes.pop()
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise c.error("`axis` of np.cross must be one int", at=c.nodes.get("axis"),
+                      hint="np.cross(a, b, axis=0)")
+    return c.emit("np_cross", [c.array("a"), c.array("b")], out=True,
+                  axis=None if axis == -1 else axis)
+
+
+@entry("numpy.take_along_axis", "arr, indices, axis", static="axis", axis=-1)
+def take_along_axis(c: Call):
+    """A gather along one axis (of ``arr`` flattened for ``axis=None``); its adjoint adds
+    every read into zeros with ``np.add.at``, so a repeated index adds each read."""
+    axis = c.static("axis")
+    x = c.array("arr")
+    if axis is None:
+        x, axis = c.emit("ravel", [x]), 0
+    elif not isinstance(axis, int) or isinstance(axis, bool):
+        raise c.error("`axis` of np.take_along_axis must be one int or None",
+                      at=c.nodes.get("axis"), hint="np.take_along_axis(a, idx, axis=1)")
+    return c.emit("np_take_along", [x, c.arg("indices")], out=True, axis=axis)
