@@ -24,6 +24,8 @@ pytest.importorskip("array_api_compat", reason="the array API target needs "
                     "array-api-compat: pip install 's2sad[array-api]'")
 
 BACKENDS = ("jax", "jit", "torch", "dask")
+# the default layer: JAX eager and jitted (importing torch costs seconds: its cases are slow)
+DEFAULT_BACKENDS = ("jax", "jit")
 
 
 def _jax():
@@ -96,7 +98,7 @@ def _sweep(cases, backends, default=()):
     """(case, backend) params: those of ``default`` (indices into cases) run by default,
     the others are slow."""
     return [pytest.param(_case(c), b, id=f"{b}-{c.id}",
-                         marks=() if k in default else pytest.mark.slow)
+                         marks=() if k in default and b in DEFAULT_BACKENDS else pytest.mark.slow)
             for k, c in enumerate(cases) for b in backends]
 
 
@@ -158,7 +160,7 @@ def _writes_params():
         for b in (*BACKENDS, "strict"):
             if b == "torch" and _case(c).f.__name__ == "as_step_slices":
                 continue
-            default = (b, _case(c).f.__name__) in (("jit", "as_augmented"), ("torch", "rnn"),
+            default = (b, _case(c).f.__name__) in (("jit", "as_augmented"), ("jax", "rnn"),
                                                   ("strict", "loop_branch"))
             params.append(pytest.param(_case(c), b, id=f"{b}-{c.id}",
                                        marks=() if default else pytest.mark.slow))
@@ -217,7 +219,8 @@ def test_writes_are_functional_updates_in_the_generated_code():
     np.testing.assert_array_equal(x, before)
 
 
-@pytest.mark.parametrize("backend", ["jit", "torch", "dask"])
+@pytest.mark.parametrize("backend", ["jit", pytest.param("torch", marks=pytest.mark.slow),
+                                     pytest.param("dask", marks=pytest.mark.slow)])
 def test_writes_on_backends_match_finite_differences(backend):
     for x in (T.rand((4,), 5), -np.abs(T.rand((5,), 6))):
         got = run(s2sad.grad(_WRITERS.writes, target="array_api"), (x,), backend)
@@ -226,6 +229,7 @@ def test_writes_on_backends_match_finite_differences(backend):
                                    atol=T.ATOL)
 
 
+@pytest.mark.slow  # imports torch
 def test_writes_leave_jax_arguments_and_torch_arguments_unchanged():
     torch, jnp = _torch(), _jax().numpy
     x = T.rand((4,), 8)
@@ -351,3 +355,17 @@ def test_an_index_array_that_repeats_adds_each_read_on_jax_and_is_refused_elsewh
                                    rtol=1e-12)
     with pytest.raises(TypeError, match="an array of indices: use JAX arrays"):
         g(x, idx)
+
+
+def power_series_of_rows(x: np.ndarray):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(x ** i)  # d/dx x**i is 0 where i == 0: a where on a Python bool
+    return s
+
+
+@pytest.mark.parametrize("backend", ["jit", pytest.param("torch", marks=pytest.mark.slow)])
+def test_a_where_on_a_number_takes_an_array_condition(backend):
+    x = np.array([0.0, 0.5, -1.5])
+    g = s2sad.grad(power_series_of_rows, target="array_api")
+    np.testing.assert_allclose(run(g, (x,), backend), 1.0 + 2.0 * x, rtol=1e-12)  # exact

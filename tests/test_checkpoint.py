@@ -623,6 +623,7 @@ def test_auto_budget_that_holds_every_pass_recomputes_nothing():
     assert counting.stores[0].recomputed == 0 and counting.stores[0].takes == 300
 
 
+@pytest.mark.slow  # tracemalloc over whole sweeps: seconds
 def test_auto_budget_bounds_the_measured_peak():
     """tracemalloc's peak during the gradient of an array-state loop: the snapshots stay
     within the budget; one pass's working arrays (the reverse step's temporaries, about
@@ -770,7 +771,8 @@ def _same_gradient(got, want):
 
 
 @pytest.mark.parametrize("with_list, count, settings_", [
-    (False, 3, [2, ("auto", 300)]), (True, 3, [2, ("auto", 300)]),
+    pytest.param(False, 3, [2, ("auto", 300)], marks=pytest.mark.slow),
+    (True, 3, [2, ("auto", 300)]),
     pytest.param(False, 15, [1, 3, 10], marks=pytest.mark.slow),
     pytest.param(True, 15, [1, 3, 10, ("auto", 1)], marks=pytest.mark.slow)])
 def test_fuzzed_programs_bit_identical(with_list, count, settings_):

@@ -616,6 +616,10 @@ class _FunctionWriter:
                 arrays.HELPER_OF.get(name, "_broadcast_size" if name == "size" else ""), 99):
             raise njit.helper_refused(arrays.HELPER_OF.get(name, "_broadcast_size"), self.loc,
                                       f"of {len(args)} operands")
+        if self.array_api and (name == "np_where" or (name == "select" and array)) and (
+                op.operands[0].kind is not Kind.ARRAY):
+            # a Python bool: a library's where (PyTorch's) takes an array condition
+            args = [self._call(P.NUMPY, "asarray", [args[0]]), *args[1:]]
         spelled = None if self.numba and name == "like_argument" else arrays.spell(
             op, args, self._call, self._use_helper)
         if self.numba and name == "like_argument":  # a list is a 1-D array already
