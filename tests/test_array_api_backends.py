@@ -25,7 +25,7 @@ pytest.importorskip("array_api_compat", reason="the array API target needs "
 
 BACKENDS = ("jax", "jit", "torch", "dask")
 # the default layer: JAX eager and jitted (importing torch costs seconds: its cases are slow)
-DEFAULT_BACKENDS = ("jax", "jit")
+DEFAULT_BACKENDS = ("jit",)
 
 
 def _jax():
@@ -341,6 +341,7 @@ def gather(x, idx):
 ''', "array_api_gather")
 
 
+@pytest.mark.slow  # imports torch and Dask
 def test_an_index_array_that_repeats_adds_each_read_on_jax_and_is_refused_elsewhere():
     """The adjoint of x[idx] adds g once per read: JAX's .at[idx].add does; an in-place
     x[idx] += g would add a repeated index once, so the libraries that write in place

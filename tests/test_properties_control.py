@@ -666,8 +666,9 @@ _points = st.lists(points(), min_size=POINTS_PER_PROGRAM, max_size=POINTS_PER_PR
 # Program counts per run: with the derivative IR and the generated code each checked at
 # POINTS_PER_PROGRAM points, these keep the file to about 6 s (S2SAD_SHRINK and more
 # examples for bug hunting, see the module docstring).
-@pytest.mark.parametrize("where, with_list, count", [  # two in the default run, two slow
-    ("ir", False, 10), pytest.param("ir", True, 10, marks=pytest.mark.slow),
+@pytest.mark.parametrize("where, with_list, count", [  # one in the default run, three slow
+    pytest.param("ir", False, 10, marks=pytest.mark.slow),
+    pytest.param("ir", True, 10, marks=pytest.mark.slow),
     pytest.param("code", False, 12, marks=pytest.mark.slow), ("code", True, 12)])
 def test_programs_differentiate_correctly(where, with_list, count):
     """Forward = reverse = finite differences and the jvp/vjp identity, on the derivative
@@ -680,6 +681,7 @@ def test_programs_differentiate_correctly(where, with_list, count):
     check()
 
 
+@pytest.mark.slow  # hundreds of generated programs: seconds
 def test_generator_covers_every_construct():
     """The strategy really produces each construct the properties are meant to exercise."""
     wanted = ["elif", "else:", "break", "continue", "while", " if ", " and ", " or ", "not ",
