@@ -205,6 +205,8 @@ def measure(p: Problem, ks: Sequence[int | str | None], repeats: int,
     for k in ks:
         log(f"{p.name}: checkpoints={k}, n={p.n}")
         g = s2sad.grad(p.f, p.wrt, mode="reverse", checkpoints=k)
+        if hasattr(g, "specialize"):  # compiled for the arguments' shapes: that function
+            g = g.specialize(*p.args)
         stores: list = []
         if k is not None:  # counted once; timed and measured as generated
             undo = _counting(g, stores)
