@@ -1240,6 +1240,9 @@ def define(register: Callable[..., Any], Primitive: type) -> None:  # noqa: N803
     helper("index_like", VARIADIC, _array, "_index_like", evaluator=_index_like_eval,
            rule_missing=False)
     helper("repeat_like", 2, _array, "_repeat_like", rule_missing=False)
+    # the same for np.kron, np.tensordot, np.cross and np.take_along_axis (attrs: how, and
+    # their axes or axis): their results read for the shape only
+    helper("product_like", 2, _array, "_product_like", rule_missing=False)
     # does h[index] = v write an element twice (an int array from the arguments)?
     helper("index_repeats", VARIADIC, lambda k, a: Kind.BOOL, "_index_repeats",
            evaluator=_index_repeats_eval, rule_missing=False)

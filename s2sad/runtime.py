@@ -502,6 +502,34 @@ def _repeat_like(x, repeats, axis=None):
     return np.broadcast_to(0.0, shape[:axis] + (shape[axis] * repeats,) + shape[axis + 1:])
 """)
 
+_helper("_product_like", """
+def _product_like(a, b, how, axes=None, axis=None):
+    \"\"\"Zeros of the shape of np.kron(a, b), np.tensordot(a, b, axes), np.cross(a, b,
+    axis=axis) or np.take_along_axis(a, b, axis) (how), as a read-only view of one number
+    (O(1)): for an adjoint that reads that shape only.\"\"\"
+    sa, sb = np.shape(a), np.shape(b)
+    if how == "kron":
+        n = max(len(sa), len(sb))
+        sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+        shape = tuple(p * q for p, q in zip(sa, sb))
+    elif how == "tensordot":
+        if isinstance(axes, int):
+            shape = sa[:len(sa) - axes] + sb[axes:]
+        else:
+            ia = {i % len(sa) for i in axes[0]}
+            ib = {i % len(sb) for i in axes[1]}
+            shape = (tuple(d for i, d in enumerate(sa) if i not in ia)
+                     + tuple(d for i, d in enumerate(sb) if i not in ib))
+    elif how == "cross":
+        shape = np.broadcast_shapes(sa, sb)
+    elif axis is None:  # take_along_axis of the flattened array
+        shape = sb
+    else:
+        k = axis % len(sa)
+        shape = np.broadcast_shapes(sa[:k] + (1,) + sa[k + 1:], sb)
+    return np.broadcast_to(0.0, shape)
+""")
+
 _helper("_tile_bar", """
 def _tile_bar(g, x, *reps):
     \"\"\"The adjoint of np.tile(x, reps): the copies summed.\"\"\"

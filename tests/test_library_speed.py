@@ -351,3 +351,61 @@ def test_second_derivatives_through_the_new_adjoints():
 
 def cubed_reads(x, idx, w):
     return np.sum(x[idx] ** 3 * w)
+
+
+# -- np.kron, np.tensordot, np.cross, np.take_along_axis: the result is not computed for its
+# shape (`_product_like`, O(1)) where the gradient needs only its shape ----------------------
+
+def kron_weighted(A, B, W):
+    return np.sum(np.kron(A, B) * W)
+
+
+def tensordot_weighted(A, B, W):
+    return np.sum(np.tensordot(A, B, axes=([0], [-2])) * W)
+
+
+def tensordot_int_weighted(A, B, W):
+    return np.sum(np.tensordot(A, B, axes=1) * W)
+
+
+def cross_weighted(A, B, W):
+    return np.sum(np.cross(A, B, axis=0) * W)
+
+
+def take_along_weighted(X, idx, W):
+    return np.sum(np.take_along_axis(X, idx, axis=-1) * W)
+
+
+def take_along_flat_weighted(X, idx, W):
+    return np.sum(np.take_along_axis(X, idx, axis=None) * W)
+
+
+_PRODUCT_CASES = [
+    (kron_weighted, "np.kron", lambda r: (r.normal(size=(2, 3)), r.normal(size=(3,)),
+                                          r.normal(size=(2, 9)))),
+    (tensordot_weighted, "np.tensordot", lambda r: (r.normal(size=(4, 3)),
+                                                    r.normal(size=(2, 4, 5)),
+                                                    r.normal(size=(3, 2, 5)))),
+    (tensordot_int_weighted, "np.tensordot", lambda r: (r.normal(size=(2, 4)),
+                                                        r.normal(size=(4, 5)),
+                                                        r.normal(size=(1, 5)))),
+    (cross_weighted, "np.cross", lambda r: (r.normal(size=(3, 4)), r.normal(size=(3, 1)),
+                                            r.normal(size=(3, 4)))),
+    (take_along_weighted, "np.take_along_axis", lambda r: (
+        r.normal(size=(3, 4)), r.integers(-4, 4, (3, 6)), r.normal(size=(3, 6)))),
+    (take_along_flat_weighted, "np.take_along_axis", lambda r: (
+        r.normal(size=(3, 4)), r.integers(0, 12, (7,)), r.normal(size=(7,)))),
+]
+
+
+@pytest.mark.parametrize("f, spelled, make", _PRODUCT_CASES,
+                         ids=[case[0].__name__ for case in _PRODUCT_CASES])
+def test_products_are_not_computed_for_their_shape(f, spelled, make):
+    for rng in POINTS:
+        args = make(rng)
+        g = s2sad.grad(f, wrt=0)
+        assert_close(g(*args), fd(f, *args))
+    generic = g.generic if hasattr(g, "generic") else g
+    primal = [c for c in calls(generic, spelled)  # the product itself, of the operands
+              if [ast.unparse(a) for a in c.args[:2]] in (["A", "B"], ["X", "idx"])]
+    assert not primal and "_product_like" in generic.source, generic.source

@@ -657,6 +657,10 @@ class _Reverse:
             return self.b.emit("index_like", op.operands, attrs=op.attrs, loc=loc)
         if op is not None and op.prim == "np_repeat":
             return self.b.emit("repeat_like", op.operands, attrs=op.attrs, loc=loc)
+        if op is not None and op.prim in _PRODUCTS:  # np.kron(A, B) & co: O(1), not O(size)
+            attrs = (("how", _PRODUCTS[op.prim]),
+                     *((k, v) for k, v in op.attrs if k in ("axes", "axis")))
+            return self.b.emit("product_like", op.operands, attrs=attrs, loc=loc)
         return v
 
     def _linear(self, prim: str, g: Value, rest: tuple, loc) -> Value:
@@ -928,6 +932,11 @@ def _read_index(index: Value) -> str:
     """The name hint of a loop index that the checkpointed code reads: the user's
     (``i``), but ``i`` for ``for _ in ...``, whose ``_`` says the index is not read."""
     return "i" if index.hint in (None, "_") else index.hint
+
+
+# the products and gathers along axes whose result's shape _product_like computes
+_PRODUCTS = {"np_kron": "kron", "np_tensordot": "tensordot", "np_cross": "cross",
+             "np_take_along": "take_along"}
 
 
 def _without_effects(block: Block) -> Block:

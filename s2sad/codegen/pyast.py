@@ -620,6 +620,10 @@ class _FunctionWriter:
                 op.operands[0].kind is not Kind.ARRAY):
             # a Python bool: a library's where (PyTorch's) takes an array condition
             args = [self._call(P.NUMPY, "asarray", [args[0]]), *args[1:]]
+        if self.array_api and name == "product_like":  # the function's own refusal
+            how = op.attr("how")
+            raise xp.function_refused("take_along_axis" if how == "take_along" else how,
+                                      self.loc)
         spelled = None if self.numba and name == "like_argument" else arrays.spell(
             op, args, self._call, self._use_helper)
         if self.numba and name == "like_argument":  # a list is a 1-D array already
