@@ -554,18 +554,26 @@ def _diag_bar(g, x, k=0):
     return out
 """)
 
+_helper("_join_layout", """
+def _join_layout(shapes, how, axis=None):
+    \"\"\"Where np.<how> (concatenate along axis, vstack, hstack, column_stack) puts pieces
+    of these shapes: the axis they are joined along, and each one's length on it.\"\"\"
+    if how == "concatenate":
+        return axis, [s[axis] for s in shapes]
+    if how == "vstack":
+        return 0, [s[0] if len(s) > 1 else 1 for s in shapes]
+    if how == "column_stack":
+        return 1, [s[1] if len(s) > 1 else 1 for s in shapes]
+    axis = 0 if all(len(s) <= 1 for s in shapes) else 1  # hstack: 1, or 0 for 1-D pieces
+    return axis, [s[axis] if len(s) > axis else 1 for s in shapes]
+""")
+
 _helper("_join_bar", """
 def _join_bar(g, *pieces, how, k):
     \"\"\"The adjoint of piece k of np.<how>(pieces) (hstack, vstack, column_stack): its
     block of g, in its own shape.\"\"\"
     shapes = [np.shape(p) for p in pieces]
-    if how == "vstack":
-        sizes, axis = [s[0] if len(s) > 1 else 1 for s in shapes], 0
-    elif how == "column_stack":
-        sizes, axis = [s[1] if len(s) > 1 else 1 for s in shapes], 1
-    else:  # hstack: along axis 1, or 0 for 1-D pieces
-        axis = 0 if all(len(s) <= 1 for s in shapes) else 1
-        sizes = [s[axis] if len(s) > axis else 1 for s in shapes]
+    axis, sizes = _join_layout(shapes, how)
     start = sum(sizes[:k])
     block = np.take(g, np.arange(start, start + sizes[k]), axis=axis)
     return np.reshape(block, shapes[k])
@@ -579,15 +587,7 @@ def _unjoin(g, pieces, how, axis=None):
     if how in ("vstack", "column_stack") and all(getattr(p, "ndim", 0) == 1 for p in pieces):
         return list(g) if how == "vstack" else list(g.T)  # rows (columns) of g
     shapes = [p.shape if type(p) is np.ndarray else np.shape(p) for p in pieces]
-    if how == "concatenate":
-        sizes = [s[axis] for s in shapes]
-    elif how == "vstack":
-        sizes, axis = [s[0] if len(s) > 1 else 1 for s in shapes], 0
-    elif how == "column_stack":
-        sizes, axis = [s[1] if len(s) > 1 else 1 for s in shapes], 1
-    else:  # hstack: along axis 1, or 0 for 1-D pieces
-        axis = 0 if all(len(s) <= 1 for s in shapes) else 1
-        sizes = [s[axis] if len(s) > axis else 1 for s in shapes]
+    axis, sizes = _join_layout(shapes, how, axis)
     lead = (slice(None),) * (axis % g.ndim)
     blocks, start = [], 0
     for shape, size in zip(shapes, sizes):
@@ -1003,6 +1003,7 @@ _NEEDS = {"_matmul_bar_a": ("_unbroadcast",), "_matmul_bar_b": ("_unbroadcast",)
           "_cofactor": ("_prod_others",), "_cumprod_tangent": ("_cumprod_grad",),
           "_cumprod_bar": ("_cumprod_grad",), "_index_bar": ("_index_wrapped",)}
 # (the library layer's matrix decompositions)
+_NEEDS.update({"_join_bar": ("_join_layout",), "_unjoin": ("_join_layout",)})
 _NEEDS.update({"_qr_tangent": ("_qr_parts",), "_qr_bar": ("_qr_parts",),
                "_svd_vectors_tangent": ("_svd_gaps",), "_svd_vectors_bar": ("_svd_gaps",)})
 
